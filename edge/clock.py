@@ -1,0 +1,129 @@
+"""Trusted wall time versus monotonic time (DESIGN invariant 8).
+
+Permit validity and certificate dates use wall time, and only while the clock is trusted: the
+kernel says NTP has synchronised it, or GPS time has been seen (``mark_gps_synced``). Durations
+(STEL, TWA, dwell, lockout windows, staleness) always use the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+# adjtimex(2): the return value TIME_ERROR (5) means the kernel clock is not synchronised, which
+# is exactly what systemd-timedated reports as NTPSynchronized=no. Reading it needs no daemon.
+_TIME_ERROR = 5
+
+
+class _Timex(ctypes.Structure):
+    # struct timex from <sys/timex.h>; we only read, so the trailing padding just has to fit.
+    _fields_ = [  # noqa: RUF012
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("constant", ctypes.c_long),
+        ("precision", ctypes.c_long),
+        ("tolerance", ctypes.c_long),
+        ("time_sec", ctypes.c_long),
+        ("time_usec", ctypes.c_long),
+        ("tick", ctypes.c_long),
+        ("ppsfreq", ctypes.c_long),
+        ("jitter", ctypes.c_long),
+        ("shift", ctypes.c_int),
+        ("stabil", ctypes.c_long),
+        ("jitcnt", ctypes.c_long),
+        ("calcnt", ctypes.c_long),
+        ("errcnt", ctypes.c_long),
+        ("stbcnt", ctypes.c_long),
+        ("tai", ctypes.c_int),
+        ("_pad", ctypes.c_int * 11),
+    ]
+
+
+def kernel_ntp_synchronised() -> bool | None:
+    """True / False from adjtimex(2); None when it cannot be asked (not Linux)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        tx = _Timex()
+        state = libc.adjtimex(ctypes.byref(tx))
+    except (OSError, AttributeError):
+        return None
+    if state < 0:
+        return None
+    return bool(state != _TIME_ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    trusted: bool
+    source: str  # "ntp", "gps", "assumed", "manual", "none"
+
+
+class Clock(Protocol):
+    def wall(self) -> datetime: ...
+    def mono(self) -> float: ...
+    def trust(self) -> Trust: ...
+
+
+class SystemClock:
+    """The real clock. Trust comes from NTP (kernel), GPS, or configuration for a bench setup."""
+
+    def __init__(self, *, assume_trusted: bool = False, gps_validity_s: float = 600.0) -> None:
+        self._assume = assume_trusted
+        self._gps_until = 0.0
+        self._gps_validity = gps_validity_s
+        self._lock = threading.Lock()
+
+    def wall(self) -> datetime:
+        return datetime.now(UTC)
+
+    def mono(self) -> float:
+        return time.monotonic()
+
+    def mark_gps_synced(self) -> None:
+        """Called by the GPS side after consecutive 3D fixes agreed with the system clock."""
+        with self._lock:
+            self._gps_until = time.monotonic() + self._gps_validity
+
+    def trust(self) -> Trust:
+        if kernel_ntp_synchronised():
+            return Trust(True, "ntp")
+        with self._lock:
+            if time.monotonic() < self._gps_until:
+                return Trust(True, "gps")
+        if self._assume:
+            return Trust(True, "assumed")
+        return Trust(False, "none")
+
+
+class ManualClock:
+    """A clock a test or the demo moves by hand. Wall and monotonic time advance together."""
+
+    def __init__(self, start: datetime | None = None, *, trusted: bool = True) -> None:
+        self._wall = start or datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+        self._mono = 1000.0
+        self.trusted = trusted
+
+    def wall(self) -> datetime:
+        return self._wall
+
+    def mono(self) -> float:
+        return self._mono
+
+    def trust(self) -> Trust:
+        return Trust(self.trusted, "manual" if self.trusted else "none")
+
+    def advance(self, seconds: float) -> None:
+        self._wall += timedelta(seconds=seconds)
+        self._mono += seconds

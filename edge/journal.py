@@ -1,0 +1,254 @@
+"""The append-only event journal: audit trail and MQTT outbox in one SQLite (WAL) file.
+
+Durability: WAL with ``synchronous=FULL``, so ``append`` returns only once the event is on disk
+(peer-lessons L2). Rows are never updated except to stamp ``delivered_at`` after a PUBACK, and
+deleted only by retention of rows already delivered (never undelivered ones).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edge.clock import Clock
+from edge.models import LANE_OF, Event, EventKind, Lane
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id     TEXT NOT NULL UNIQUE,
+    boot_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    lane         TEXT NOT NULL,
+    wall_time    TEXT NOT NULL,
+    wall_trusted INTEGER NOT NULL,
+    mono_ts      REAL NOT NULL,
+    payload      TEXT NOT NULL,
+    delivered_at TEXT
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (lane, id) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
+CREATE TABLE IF NOT EXISTS boots (
+    boot_id    TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL
+);
+"""
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or written; the caller must fail safe."""
+
+
+class JournalCorrupt(JournalError):
+    pass
+
+
+class Journal:
+    """One per process. Thread-safe: writes are serialised by a lock (SQLite allows one writer)."""
+
+    def __init__(self, path: Path, clock: Clock, *, boot_id: str | None = None) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
+            )
+        except sqlite3.DatabaseError as err:
+            raise JournalCorrupt(f"{path}: cannot open journal: {err}") from err
+        self.boot_id = boot_id or uuid.uuid4().hex
+        self._seq = self._last_seq(self.boot_id)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO boots(boot_id, started_at) VALUES (?, ?)",
+                (self.boot_id, datetime.now(UTC).isoformat()),
+            )
+
+    # ---- writing
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _last_seq(self, boot_id: str) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM events WHERE boot_id = ?", (boot_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def append(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> Event:
+        """Commit one event durably and return it. Returns only after fsync."""
+        return self.append_many([(kind, type_, payload)])[0]
+
+    def append_many(self, items: Sequence[tuple[EventKind, str, dict[str, Any]]]) -> list[Event]:
+        """Commit several events in one transaction (one fsync): all or none."""
+        trust = self._clock.trust()
+        wall = self._clock.wall()
+        mono = self._clock.mono()
+        out: list[Event] = []
+        try:
+            with self._tx() as db:
+                seq = self._seq
+                for kind, type_, payload in items:
+                    seq += 1
+                    ev = Event(
+                        event_id=str(uuid.uuid4()),
+                        boot_id=self.boot_id,
+                        seq=seq,
+                        kind=kind,
+                        type=type_,
+                        wall_time=wall,
+                        wall_trusted=trust.trusted,
+                        mono_ts=mono,
+                        payload=payload,
+                    )
+                    cur = db.execute(
+                        "INSERT INTO events(event_id, boot_id, seq, kind, type, lane, wall_time,"
+                        " wall_trusted, mono_ts, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            ev.event_id,
+                            ev.boot_id,
+                            ev.seq,
+                            ev.kind.value,
+                            ev.type,
+                            LANE_OF[kind].value,
+                            ev.wall_time.isoformat(),
+                            int(ev.wall_trusted),
+                            ev.mono_ts,
+                            json.dumps(payload, ensure_ascii=False, default=str),
+                        ),
+                    )
+                    out.append(ev.model_copy(update={"journal_id": int(cur.lastrowid or 0)}))
+                self._seq = seq
+        except sqlite3.DatabaseError as err:
+            raise JournalError(f"{self.path}: append failed: {err}") from err
+        return out
+
+    def mark_delivered(self, journal_ids: Iterable[int]) -> int:
+        """Stamp rows as delivered (after PUBACK). Returns how many changed."""
+        ids = list(journal_ids)
+        if not ids:
+            return 0
+        now = datetime.now(UTC).isoformat()
+        with self._tx() as db:
+            n = 0
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                cur = db.execute(
+                    f"UPDATE events SET delivered_at = ? WHERE id IN ({marks})"  # noqa: S608
+                    " AND delivered_at IS NULL",
+                    (now, *chunk),
+                )
+                n += cur.rowcount
+        return n
+
+    def prune_delivered(self, older_than: datetime) -> int:
+        """Retention: delete delivered rows older than ``older_than``. Undelivered rows stay."""
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM events WHERE delivered_at IS NOT NULL AND wall_time < ?",
+                (older_than.isoformat(),),
+            )
+            return cur.rowcount
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # ---- reading
+
+    def pending(self, lane: Lane | None = None, limit: int = 100, after_id: int = 0) -> list[Event]:
+        """Undelivered events, oldest first, optionally of one lane."""
+        sql = "SELECT * FROM events WHERE delivered_at IS NULL AND id > ?"
+        args: list[Any] = [after_id]
+        if lane is not None:
+            sql += " AND lane = ?"
+            args.append(lane.value)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        return [self._row(r) for r in self._query(sql, args)]
+
+    def pending_count(self) -> dict[Lane, int]:
+        rows = self._query(
+            "SELECT lane, COUNT(*) FROM events WHERE delivered_at IS NULL GROUP BY lane", []
+        )
+        counts = dict.fromkeys(Lane, 0)
+        for lane, n in rows:
+            counts[Lane(lane)] = int(n)
+        return counts
+
+    def events(
+        self, kind: EventKind | None = None, type_: str | None = None, limit: int | None = None
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE 1=1"
+        args: list[Any] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            args.append(kind.value)
+        if type_ is not None:
+            sql += " AND type = ?"
+            args.append(type_)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY id"  # noqa: S608
+            args.append(limit)
+        return [self._row(r) for r in self._query(sql, args)]
+
+    def event_ids(self) -> set[str]:
+        return {str(r[0]) for r in self._query("SELECT event_id FROM events", [])}
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own check; an empty list means healthy."""
+        rows = self._query("PRAGMA integrity_check", [])
+        problems = [str(r[0]) for r in rows if r[0] != "ok"]
+        return problems
+
+    def _query(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            self._db.row_factory = None
+            return self._db.execute(sql, args).fetchall()
+
+    @staticmethod
+    def _row(r: Sequence[Any]) -> Event:
+        (id_, event_id, boot_id, seq, kind, type_, _lane, wall, trusted, mono, payload, _d) = r
+        return Event(
+            event_id=event_id,
+            boot_id=boot_id,
+            seq=seq,
+            kind=EventKind(kind),
+            type=type_,
+            wall_time=datetime.fromisoformat(wall),
+            wall_trusted=bool(trusted),
+            mono_ts=mono,
+            payload=json.loads(payload),
+            journal_id=id_,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,467 @@
+"""Domain models of a hazardous-work zone (pydantic v2).
+
+These are the shapes the edge reasons about. Wire formats live in ``cloud_sync.payloads`` and
+``firmware_adapters``; nothing here knows a byte layout or a topic.
+Sources for categories, levels and validity: ../shared/reference/safety-rules.md (GB 30871-2022,
+原国家安监总局令第30号).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edge.reasons import ReasonCode
+
+
+class Model(BaseModel):
+    """Strict base: unknown fields are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Work kinds, levels, certificates
+
+
+class WorkKind(StrEnum):
+    """The eight special-work categories of GB 30871-2022 §3 (value = GB form code)."""
+
+    HOT_WORK = "DHZY"  # 动火
+    CONFINED_SPACE = "YXKJ"  # 受限空间
+    BLIND_PLATE = "MBCD"  # 盲板抽堵
+    HEIGHT = "GCZY"  # 高处
+    LIFTING = "DZZY"  # 吊装
+    TEMP_POWER = "LSYD"  # 临时用电
+    EXCAVATION = "DTZY"  # 动土
+    ROAD_BREAK = "DLZY"  # 断路
+
+
+WORK_KIND_ZH: dict[WorkKind, str] = {
+    WorkKind.HOT_WORK: "动火作业",
+    WorkKind.CONFINED_SPACE: "受限空间作业",
+    WorkKind.BLIND_PLATE: "盲板抽堵作业",
+    WorkKind.HEIGHT: "高处作业",
+    WorkKind.LIFTING: "吊装作业",
+    WorkKind.TEMP_POWER: "临时用电作业",
+    WorkKind.EXCAVATION: "动土作业",
+    WorkKind.ROAD_BREAK: "断路作业",
+}
+
+
+class PermitLevel(StrEnum):
+    """Levels where GB 30871 defines them; ``NONE`` for categories without levels."""
+
+    HOT_SPECIAL = "hot_special"  # 特级动火
+    HOT_1 = "hot_1"  # 一级动火
+    HOT_2 = "hot_2"  # 二级动火
+    HEIGHT_I = "height_1"  # 2-5 m
+    HEIGHT_II = "height_2"  # 5-15 m
+    HEIGHT_III = "height_3"  # 15-30 m
+    HEIGHT_IV = "height_4"  # > 30 m
+    LIFT_1 = "lift_1"  # > 100 t
+    LIFT_2 = "lift_2"  # 40-100 t
+    LIFT_3 = "lift_3"  # < 40 t
+    NONE = "none"
+
+
+LEVELS_BY_KIND: dict[WorkKind, frozenset[PermitLevel]] = {
+    WorkKind.HOT_WORK: frozenset({PermitLevel.HOT_SPECIAL, PermitLevel.HOT_1, PermitLevel.HOT_2}),
+    WorkKind.HEIGHT: frozenset(
+        {PermitLevel.HEIGHT_I, PermitLevel.HEIGHT_II, PermitLevel.HEIGHT_III, PermitLevel.HEIGHT_IV}
+    ),
+    WorkKind.LIFTING: frozenset({PermitLevel.LIFT_1, PermitLevel.LIFT_2, PermitLevel.LIFT_3}),
+}
+
+# GB 30871-2022 §5.1.5, §6.10, §8, §10.8. None = the standard sets no limit.
+MAX_VALIDITY: dict[tuple[WorkKind, PermitLevel], timedelta] = {
+    (WorkKind.HOT_WORK, PermitLevel.HOT_SPECIAL): timedelta(hours=8),
+    (WorkKind.HOT_WORK, PermitLevel.HOT_1): timedelta(hours=8),
+    (WorkKind.HOT_WORK, PermitLevel.HOT_2): timedelta(hours=72),
+    (WorkKind.CONFINED_SPACE, PermitLevel.NONE): timedelta(hours=24),
+    **{(WorkKind.HEIGHT, lvl): timedelta(days=7) for lvl in LEVELS_BY_KIND[WorkKind.HEIGHT]},
+    (WorkKind.TEMP_POWER, PermitLevel.NONE): timedelta(days=30),  # normally 15, never > 30
+}
+
+# Re-test after a break longer than this (GB 30871 §5.3.1, §6.3f).
+RETEST_AFTER_BREAK: dict[tuple[WorkKind, PermitLevel], timedelta] = {
+    (WorkKind.HOT_WORK, PermitLevel.HOT_SPECIAL): timedelta(minutes=30),
+    (WorkKind.HOT_WORK, PermitLevel.HOT_1): timedelta(minutes=30),
+    (WorkKind.HOT_WORK, PermitLevel.HOT_2): timedelta(minutes=60),
+    (WorkKind.CONFINED_SPACE, PermitLevel.NONE): timedelta(minutes=60),
+}
+
+
+class CertCategory(StrEnum):
+    """特种作业操作证 categories (原国家安监总局令第30号 annex)."""
+
+    ELECTRICAL = "electrical"  # 1 电工作业
+    WELDING = "welding"  # 2 焊接与热切割作业
+    HEIGHT = "height"  # 3 高处作业
+    REFRIGERATION = "refrigeration"  # 4 制冷与空调作业
+    COAL_MINE = "coal_mine"  # 5 煤矿安全作业
+    METAL_MINE = "metal_mine"  # 6 金属非金属矿山安全作业
+    OIL_GAS = "oil_gas"  # 7 石油天然气安全作业
+    METALLURGY = "metallurgy"  # 8 冶金(有色)生产安全作业
+    HAZ_CHEM = "haz_chem"  # 9 危险化学品安全作业
+    FIREWORKS = "fireworks"  # 10 烟花爆竹安全作业
+    OTHER = "other"  # 11 其他
+
+
+CERT_CATEGORY_ZH: dict[CertCategory, str] = {
+    CertCategory.ELECTRICAL: "电工作业",
+    CertCategory.WELDING: "焊接与热切割作业",
+    CertCategory.HEIGHT: "高处作业",
+    CertCategory.REFRIGERATION: "制冷与空调作业",
+    CertCategory.COAL_MINE: "煤矿安全作业",
+    CertCategory.METAL_MINE: "金属非金属矿山安全作业",
+    CertCategory.OIL_GAS: "石油天然气安全作业",
+    CertCategory.METALLURGY: "冶金（有色）生产安全作业",
+    CertCategory.HAZ_CHEM: "危险化学品安全作业",
+    CertCategory.FIREWORKS: "烟花爆竹安全作业",
+    CertCategory.OTHER: "其他特种作业",
+}
+
+CERT_VALIDITY_YEARS = 6
+CERT_REVIEW_YEARS = 3
+
+
+class Certificate(Model):
+    """A special-operation certificate (特种作业操作证)."""
+
+    number: str = Field(min_length=4, max_length=40, description="certificate number")
+    category: CertCategory
+    issuing_authority: str = Field(min_length=1, description="发证机关")
+    valid_from: date
+    valid_to: date
+    next_review: date | None = Field(default=None, description="next 3-yearly review (复审) date")
+
+    @model_validator(mode="after")
+    def _window(self) -> Certificate:
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        if self.valid_to > _add_years(self.valid_from, CERT_VALIDITY_YEARS) + timedelta(days=1):
+            raise ValueError(f"a certificate is valid {CERT_VALIDITY_YEARS} years at most")
+        return self
+
+
+def _add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+class Worker(Model):
+    worker_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1)
+    badge_ids: tuple[str, ...] = Field(default=(), description="card / QR ids that name this worker")
+    certificates: tuple[Certificate, ...] = ()
+    employer: str | None = None
+    version: int = Field(default=0, ge=0, description="roster document version from central")
+
+
+# --------------------------------------------------------------------------------------------
+# Zone geometry
+
+
+class LatLon(Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+    @field_validator("lat", "lon")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("coordinate must be finite")
+        return v
+
+
+class CircleFence(Model):
+    type: Literal["circle"] = "circle"
+    center: LatLon
+    radius_m: float = Field(gt=0, le=100_000)
+
+
+class PolygonFence(Model):
+    type: Literal["polygon"] = "polygon"
+    points: tuple[LatLon, ...] = Field(min_length=3)
+
+
+class CorridorFence(Model):
+    type: Literal["corridor"] = "corridor"
+    points: tuple[LatLon, ...] = Field(min_length=2, description="polyline vertices")
+    half_width_m: float = Field(gt=0, le=10_000)
+
+
+Geofence = Annotated[CircleFence | PolygonFence | CorridorFence, Field(discriminator="type")]
+
+
+class TargetGas(Model):
+    """The combustible a zone is judged against (GB 30871 §5.3.2 needs its LEL)."""
+
+    name: str = Field(default="methane")
+    lel_vol_percent: float = Field(default=5.0, gt=0, le=100)
+
+    @property
+    def pass_limit_vol_percent(self) -> float:
+        """GB 30871 §5.3.2: ≤ 0.5 % vol if LEL ≥ 4 %, ≤ 0.2 % vol if LEL < 4 %."""
+        return 0.5 if self.lel_vol_percent >= 4.0 else 0.2
+
+
+class Zone(Model):
+    site: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    zone_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    name: str = ""
+    geofence: Geofence | None = None
+    work_kinds: tuple[WorkKind, ...] = Field(min_length=1)
+    target_gas: TargetGas = TargetGas()
+    oxygen_enriched: bool = Field(
+        default=False, description="equipment that makes or stores O2: upper O2 bound 23.5 %"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Permits
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # 作业人员
+    GUARDIAN = "guardian"  # 监护人
+
+
+class PermitMember(Model):
+    worker_id: str
+    role: Role
+    required_cert: CertCategory | None = Field(
+        default=None, description="certificate category this role requires on this permit"
+    )
+
+
+class GasRequirement(Model):
+    test_required: bool = True
+    max_test_age: timedelta = Field(default=timedelta(minutes=30), description="test-to-start gap")
+    retest_after_break: timedelta | None = None
+    continuous_monitoring: bool = False
+
+
+class PermitStatus(StrEnum):
+    APPROVED = "approved"  # issued by central, work not started
+    ACTIVE = "active"  # 作业中
+    SUSPENDED = "suspended"  # 中止: still live, validity keeps running
+    EXPIRED = "expired"
+    COMPLETED = "completed"  # 完工
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    REVOKED = "revoked"  # 收回
+
+
+TERMINAL_STATUSES = frozenset(
+    {PermitStatus.EXPIRED, PermitStatus.CLOSED, PermitStatus.CANCELLED, PermitStatus.REVOKED}
+)
+LIVE_STATUSES = frozenset({PermitStatus.APPROVED, PermitStatus.ACTIVE, PermitStatus.SUSPENDED})
+
+
+class SuspensionCause(StrEnum):
+    GAS = "gas"  # over-limit air, latched: resume needs a fresh passing test
+    MONITORING_LOST = "monitoring_lost"  # stale / faulty sensor where monitoring is required
+    GUARDIAN_ABSENT = "guardian_absent"
+    MANUAL = "manual"
+    LINKED = "linked"  # its parent permit was suspended
+
+
+class Suspension(Model):
+    at: datetime
+    cause: SuspensionCause
+    reason: str
+    actor: str
+
+
+class Permit(Model):
+    permit_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    zone_id: str
+    kind: WorkKind
+    level: PermitLevel = PermitLevel.NONE
+    valid_from: datetime
+    valid_to: datetime
+    members: tuple[PermitMember, ...] = Field(min_length=1)
+    gas: GasRequirement = GasRequirement()
+    status: PermitStatus = PermitStatus.APPROVED
+    version: int = Field(default=1, ge=1, description="document version from central")
+    linked_permit_id: str | None = Field(
+        default=None, description="temporary power: the hot-work / confined-space permit it serves"
+    )
+    suspension: Suspension | None = None
+    activated_at: datetime | None = None
+    issuer: str = "central"
+
+    @model_validator(mode="after")
+    def _rules(self) -> Permit:
+        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
+            raise ValueError("validity times must carry a timezone")
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        allowed = LEVELS_BY_KIND.get(self.kind, frozenset({PermitLevel.NONE}))
+        if self.level not in allowed:
+            raise ValueError(f"level {self.level} is not a level of {self.kind.name}")
+        limit = MAX_VALIDITY.get((self.kind, self.level))
+        if limit is not None and self.valid_to - self.valid_from > limit:
+            raise ValueError(f"{self.kind.name}/{self.level} is valid {limit} at most (GB 30871)")
+        ids = [m.worker_id for m in self.members]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a worker is named twice on the permit")
+        if self.kind is WorkKind.CONFINED_SPACE and not any(
+            m.role is Role.GUARDIAN for m in self.members
+        ):
+            raise ValueError("a confined-space permit names a guardian (监护人)")
+        if (self.status is PermitStatus.SUSPENDED) != (self.suspension is not None):
+            raise ValueError("suspension details are present exactly when suspended")
+        return self
+
+    def member(self, worker_id: str) -> PermitMember | None:
+        return next((m for m in self.members if m.worker_id == worker_id), None)
+
+    @property
+    def guardians(self) -> tuple[str, ...]:
+        return tuple(m.worker_id for m in self.members if m.role is Role.GUARDIAN)
+
+    @property
+    def retest_after_break(self) -> timedelta | None:
+        return self.gas.retest_after_break or RETEST_AFTER_BREAK.get((self.kind, self.level))
+
+
+# --------------------------------------------------------------------------------------------
+# Gas tests, readings, fixes
+
+
+class GasTestSample(Model):
+    gas: str = Field(description="co, h2s, o2, lel, no2, so2, ...")
+    value: float
+    unit: Literal["ppm", "mg/m3", "%vol", "%LEL", "ug/m3"]
+
+
+class GasTest(Model):
+    """A gas analysis (气体分析) from fixed sensors or entered from a portable detector."""
+
+    test_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    zone_id: str
+    taken_at: datetime
+    source: str = Field(description="'fixed:<sensor ids>' or 'portable:<instrument id>'")
+    analyst: str
+    samples: tuple[GasTestSample, ...] = Field(min_length=1)
+    passed: bool
+    failures: tuple[str, ...] = ()
+
+
+class Reading(Model):
+    """One value from one sensor channel, stamped where it was read (never restamped)."""
+
+    sensor_id: str
+    gas: str = Field(description="co, h2s, o2, lel, no2, so2, pm2_5, ...")
+    value: float | None = Field(description="None when the frame carried no usable value")
+    unit: Literal["ppm", "ppb", "mg/m3", "%vol", "%LEL", "ug/m3"]
+    source_ts: datetime = Field(description="wall time the frame was received")
+    mono_ts: float = Field(description="monotonic time the frame was received")
+    fault: bool = False
+    warming_up: bool = False
+    over_range: bool = False
+    full_scale: float | None = None
+
+
+class Fix(Model):
+    """A position from gpsd (TPV), before gating."""
+
+    mode: int = Field(ge=0, le=3, description="0 unknown, 1 no fix, 2 2D, 3 3D")
+    status: int = Field(default=1, description="gpsd TPV status; 8 = simulated")
+    lat: float | None = None
+    lon: float | None = None
+    alt_m: float | None = None
+    eph_m: float | None = Field(default=None, description="horizontal error estimate, metres")
+    speed_mps: float | None = None
+    track_deg: float | None = None
+    time: datetime | None = Field(default=None, description="GPS time of the fix")
+    mono_ts: float = Field(description="monotonic time the report was received")
+    device: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions and events
+
+
+class AccessAction(StrEnum):
+    BADGE_IN = "badge_in"
+    BADGE_OUT = "badge_out"
+
+
+class Position(Model):
+    lat: float
+    lon: float
+    error_m: float | None
+
+
+class Decision(Model):
+    """The outcome of one badge-in or badge-out, as shown to the worker and journaled."""
+
+    action: AccessAction
+    allowed: bool
+    badge_id: str
+    worker_id: str | None
+    permit_id: str | None = None
+    role: Role | None = None
+    reasons: tuple[ReasonCode, ...] = Field(description="why denied; empty when allowed")
+    warnings: tuple[ReasonCode, ...] = ()
+    message_zh: str
+    message_en: str
+    position: Position | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventKind(StrEnum):
+    ALERT = "alert"
+    ACCESS = "access"
+    PERMIT = "permit"
+    GAS_TEST = "gas_test"
+    FAULT = "fault"
+    COMMAND = "command"
+    SYSTEM = "system"
+    TELEMETRY = "telemetry"
+
+
+class Lane(StrEnum):
+    """Outbox priority lanes, drained in this order (peer-lessons L3, L4)."""
+
+    CRITICAL = "critical"  # alerts, permit transitions: never dropped
+    ACCESS = "access"
+    BULK = "bulk"  # telemetry: may be downsampled
+
+
+LANE_OF: dict[EventKind, Lane] = {
+    EventKind.ALERT: Lane.CRITICAL,
+    EventKind.PERMIT: Lane.CRITICAL,
+    EventKind.GAS_TEST: Lane.CRITICAL,
+    EventKind.FAULT: Lane.CRITICAL,
+    EventKind.COMMAND: Lane.CRITICAL,
+    EventKind.SYSTEM: Lane.CRITICAL,
+    EventKind.ACCESS: Lane.ACCESS,
+    EventKind.TELEMETRY: Lane.BULK,
+}
+
+
+class Event(Model):
+    """A journal entry: audit record and outbox message in one."""
+
+    event_id: str
+    boot_id: str
+    seq: int = Field(ge=1, description="per-boot sequence number")
+    kind: EventKind
+    type: str = Field(description="what happened, e.g. permit_suspended, access_decision")
+    wall_time: datetime
+    wall_trusted: bool
+    mono_ts: float
+    payload: dict[str, Any]
+    journal_id: int = Field(default=0, description="row id in the local journal")

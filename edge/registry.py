@@ -1,0 +1,254 @@
+"""The zone's documents (zone, workers, permits, gas tests, presence, lockouts) in TinyDB.
+
+TinyDB's own JSONStorage rewrites the file in place without fsync, so a power cut can leave a
+torn file (DESIGN.md). ``AtomicJSONStorage`` writes a temp file, fsyncs it, renames it over the
+old one and fsyncs the directory: after a crash the file is either the old or the new version.
+Documents are small and technicians read this file, so human-readable JSON is worth the rewrite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from edge.models import GasTest, Permit, PermitStatus, Worker, Zone
+
+
+class RegistryError(Exception):
+    pass
+
+
+class RegistryCorrupt(RegistryError):
+    """The registry file cannot be parsed or holds a document that fails validation."""
+
+
+class AtomicJSONStorage(Storage):  # type: ignore[misc]
+    """TinyDB storage: whole-file JSON, replaced atomically and durably on every write."""
+
+    def __init__(self, path: str | os.PathLike[str], **_: Any) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise RegistryCorrupt(f"{self.path}:{err.lineno}: not valid JSON: {err.msg}") from err
+        if not isinstance(data, dict):
+            raise RegistryCorrupt(f"{self.path}: top level is not an object")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        payload = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def close(self) -> None:
+        pass
+
+
+def _dump(model: Permit | Worker | Zone | GasTest) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+class Registry:
+    """Typed access to the registry tables. Thread-safe; every write is durable on return."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = TinyDB(path, storage=AtomicJSONStorage)
+        self._q = Query()
+        self._batch_depth = 0
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    # ---- zone
+
+    def zone(self) -> Zone | None:
+        with self._guard():
+            docs = self._db.table("zone").all()
+        return Zone.model_validate(docs[0]) if docs else None
+
+    def put_zone(self, zone: Zone) -> None:
+        with self._guard():
+            t = self._db.table("zone")
+            t.truncate()
+            t.insert(_dump(zone))
+
+    # ---- workers
+
+    def worker(self, worker_id: str) -> Worker | None:
+        with self._guard():
+            doc = self._db.table("workers").get(self._q.worker_id == worker_id)
+        return Worker.model_validate(doc) if doc else None
+
+    def worker_by_badge(self, badge_id: str) -> Worker | None:
+        with self._guard():
+            doc = self._db.table("workers").get(self._q.badge_ids.any([badge_id]))
+        return Worker.model_validate(doc) if doc else None
+
+    def workers(self) -> list[Worker]:
+        with self._guard():
+            docs = self._db.table("workers").all()
+        return [Worker.model_validate(d) for d in docs]
+
+    def put_worker(self, worker: Worker) -> None:
+        with self._guard():
+            self._db.table("workers").upsert(_dump(worker), self._q.worker_id == worker.worker_id)
+
+    def put_workers(self, workers: list[Worker]) -> None:
+        """Replace several worker documents in one durable write."""
+        with self._guard():
+            t = self._db.table("workers")
+            ids = {w.worker_id for w in workers}
+            t.remove(self._q.worker_id.one_of(list(ids)))
+            t.insert_multiple([_dump(w) for w in workers])
+
+    def remove_worker(self, worker_id: str) -> bool:
+        with self._guard():
+            return bool(self._db.table("workers").remove(self._q.worker_id == worker_id))
+
+    # ---- permits
+
+    def permit(self, permit_id: str) -> Permit | None:
+        with self._guard():
+            doc = self._db.table("permits").get(self._q.permit_id == permit_id)
+        return Permit.model_validate(doc) if doc else None
+
+    def permits(self, *, statuses: frozenset[PermitStatus] | None = None) -> list[Permit]:
+        with self._guard():
+            docs = self._db.table("permits").all()
+        out = [Permit.model_validate(d) for d in docs]
+        if statuses is not None:
+            out = [p for p in out if p.status in statuses]
+        return sorted(out, key=lambda p: p.permit_id)
+
+    def put_permit(self, permit: Permit) -> None:
+        with self._guard():
+            self._db.table("permits").upsert(_dump(permit), self._q.permit_id == permit.permit_id)
+
+    # ---- gas tests
+
+    def put_gas_test(self, test: GasTest) -> None:
+        with self._guard():
+            self._db.table("gas_tests").upsert(_dump(test), self._q.test_id == test.test_id)
+
+    def latest_gas_test(self, zone_id: str) -> GasTest | None:
+        with self._guard():
+            docs = self._db.table("gas_tests").search(self._q.zone_id == zone_id)
+        tests = [GasTest.model_validate(d) for d in docs]
+        return max(tests, key=lambda t: t.taken_at, default=None)
+
+    # ---- presence: worker id -> {permit_id, role, since}
+
+    def presence(self) -> dict[str, dict[str, Any]]:
+        with self._guard():
+            docs = self._db.table("presence").all()
+        return {d["worker_id"]: dict(d) for d in docs}
+
+    def enter(self, worker_id: str, permit_id: str | None, role: str | None, since: datetime) -> None:
+        doc = {
+            "worker_id": worker_id,
+            "permit_id": permit_id,
+            "role": role,
+            "since": since.isoformat(),
+        }
+        with self._guard():
+            self._db.table("presence").upsert(doc, self._q.worker_id == worker_id)
+
+    def leave(self, worker_id: str) -> bool:
+        with self._guard():
+            return bool(self._db.table("presence").remove(self._q.worker_id == worker_id))
+
+    # ---- lockouts: badge -> {worker_id, locked_at, reason}
+
+    def lockouts(self) -> dict[str, dict[str, Any]]:
+        with self._guard():
+            docs = self._db.table("lockouts").all()
+        return {d["worker_id"]: dict(d) for d in docs}
+
+    def lock(self, worker_id: str, reason: str, at: datetime) -> None:
+        doc = {"worker_id": worker_id, "reason": reason, "locked_at": at.isoformat()}
+        with self._guard():
+            self._db.table("lockouts").upsert(doc, self._q.worker_id == worker_id)
+
+    def unlock(self, worker_id: str) -> bool:
+        with self._guard():
+            return bool(self._db.table("lockouts").remove(self._q.worker_id == worker_id))
+
+    # ---- generic small documents for capabilities (face encodings index, versions, ...)
+
+    def get_doc(self, table: str, key: str) -> dict[str, Any] | None:
+        with self._guard():
+            doc = self._db.table(table).get(self._q.key == key)
+        return dict(doc) if doc else None
+
+    def put_doc(self, table: str, key: str, doc: dict[str, Any]) -> None:
+        with self._guard():
+            self._db.table(table).upsert({**doc, "key": key}, self._q.key == key)
+
+    def remove_doc(self, table: str, key: str) -> bool:
+        with self._guard():
+            return bool(self._db.table(table).remove(self._q.key == key))
+
+    def docs(self, table: str) -> list[dict[str, Any]]:
+        with self._guard():
+            return [dict(d) for d in self._db.table(table).all()]
+
+    # ---- health
+
+    def integrity_check(self) -> list[str]:
+        """Re-read the file and validate every typed document; returns the problems found."""
+        problems: list[str] = []
+        try:
+            data = AtomicJSONStorage(self.path).read() or {}
+        except RegistryCorrupt as err:
+            return [str(err)]
+        kinds: dict[str, type[Permit] | type[Worker] | type[Zone] | type[GasTest]] = {
+            "permits": Permit,
+            "workers": Worker,
+            "zone": Zone,
+            "gas_tests": GasTest,
+        }
+        for table, model in kinds.items():
+            for doc_id, doc in data.get(table, {}).items():
+                try:
+                    model.model_validate(doc)
+                except ValidationError as err:
+                    problems.append(f"{table}[{doc_id}]: {err.errors()[0]['msg']}")
+        return problems
+
+    def close(self) -> None:
+        with self._guard():
+            self._db.close()

@@ -1,0 +1,34 @@
+"""The zone's local annunciation (stack light, buzzer, interlock) as the core sees it.
+
+The gpiozero implementation lives in ``firmware_adapters.outputs``; the core only calls this
+Protocol, and calls it *before* committing a suspension (DESIGN invariant 3).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+
+class Light(StrEnum):
+    GREEN = "green"  # work may proceed
+    AMBER = "amber"  # warning: monitoring degraded, certificate expiring, pre-alarm
+    RED = "red"  # stop: permits suspended, entry denied
+
+
+class Annunciator(Protocol):
+    def show(self, light: Light, *, buzzer: bool) -> None: ...
+
+
+class RecordingAnnunciator:
+    """Keeps what was shown; used where no hardware is configured, and by tests."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[Light, bool]] = []
+
+    def show(self, light: Light, *, buzzer: bool) -> None:
+        self.history.append((light, buzzer))
+
+    @property
+    def current(self) -> tuple[Light, bool] | None:
+        return self.history[-1] if self.history else None
