@@ -1,13 +1,103 @@
-"""Configuration of the MQTT link to central (placeholder until the sync capability lands)."""
+"""Configuration of the MQTT link to central: broker, credentials, central key, flow limits.
+
+The site and device id are not repeated here: they come from ``zone.site`` and
+``device.device_id`` of the gateway config, so a topic can never disagree with the zone.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from edge.configbase import Section
 
 
 class MqttConfig(Section):
-    """Broker connection, credentials and the central key."""
+    """Broker connection, credentials, the central key and the outbox limits."""
 
     enabled: bool = Field(default=False, description="sync with a central broker")
+    host: str = Field(default="localhost", min_length=1, description="broker host name or IP")
+    port: int = Field(default=8883, ge=1, le=65535, description="broker port (8883 = MQTT/TLS)")
+    tls: bool = Field(default=True, description="use TLS; plain MQTT only on a trusted loopback")
+    ca_file: Path | None = Field(
+        default=None, description="CA that signed the broker certificate (PEM); None = system CAs"
+    )
+    cert_file: Path | None = Field(
+        default=None, description="client certificate (PEM) when the broker authenticates by cert"
+    )
+    key_file: Path | None = Field(default=None, description="private key of cert_file (PEM)")
+    username: str | None = Field(
+        default=None, description="broker user name; by convention the device id (ACL %u)"
+    )
+    password_file: Path | None = Field(
+        default=None, description="file holding the broker password (first line, mode 0600)"
+    )
+    password_credential: str | None = Field(
+        default=None,
+        description="name of a systemd credential (LoadCredential=) holding the password; "
+        "read from $CREDENTIALS_DIRECTORY",
+    )
+    client_id: str | None = Field(
+        default=None, description="MQTT client id; default '<site>-<device>'"
+    )
+    central_public_key: Path | None = Field(
+        default=None,
+        description="Ed25519 public key (PEM) of central; commands are verified with it",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive, seconds")
+    backoff_initial_s: float = Field(default=0.5, gt=0, description="first reconnect delay")
+    backoff_max_s: float = Field(default=60.0, gt=0, description="reconnect delay cap")
+    publish_timeout_s: float = Field(
+        default=30.0, gt=0, description="a PUBACK later than this recycles the connection"
+    )
+    inflight_window: int = Field(
+        default=200, ge=1, le=10_000, description="QoS 1 publishes kept in flight while draining"
+    )
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="journal rows read at once")
+    telemetry_downsample_above: int = Field(
+        default=5_000,
+        ge=0,
+        description="telemetry backlog above which telemetry is downsampled (min/max/last per "
+        "sensor and window); 0 = never",
+    )
+    telemetry_window_s: float = Field(
+        default=60.0, gt=0, description="downsampling window for telemetry while backlogged"
+    )
+    max_telemetry_backlog: int = Field(
+        default=200_000,
+        ge=1,
+        description="telemetry rows kept undelivered at most; older ones are dropped (counted). "
+        "Alarms, permit and access events are never dropped",
+    )
+    max_command_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="inbound commands larger than this are rejected"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        if self.password_file is not None and self.password_credential is not None:
+            raise ValueError("give password_file or password_credential, not both")
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        if self.enabled and self.central_public_key is None:
+            raise ValueError("central_public_key is required: commands are accepted only signed")
+        return self
+
+    def password(self) -> str | None:
+        """The broker password from the file or the systemd credential, without the newline."""
+        path: Path | None = self.password_file
+        if self.password_credential is not None:
+            creds = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not creds:
+                raise ValueError(
+                    f"password_credential {self.password_credential!r} set but "
+                    "$CREDENTIALS_DIRECTORY is not (add LoadCredential= to the unit)"
+                )
+            path = Path(creds) / self.password_credential
+        if path is None:
+            return None
+        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""

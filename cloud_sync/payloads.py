@@ -1,0 +1,234 @@
+"""Versioned wire models of every MQTT payload (JSON, UTF-8).
+
+Every message a device sends carries ``v`` (the payload schema version). Unknown fields are
+rejected on the way in: a command with a field we do not understand is malformed, never
+half-applied. ``schemas()`` gives the JSON Schema of each model for docs/mqtt/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.models import Certificate, Event, EventKind, Lane, Permit, Worker
+
+WIRE_VERSION = 1
+
+
+class Wire(BaseModel):
+    """Strict base of wire models: unknown fields are an error, instances immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# device -> central
+
+
+class Status(Wire):
+    """Retained liveness of a device; also its MQTT last will."""
+
+    v: Literal[1] = 1
+    state: Literal["online", "offline"]
+    site: str
+    device: str
+    boot_id: str = Field(description="changes at every process start")
+    connection: int = Field(ge=0, description="connection counter within the boot (bdSeq-like)")
+    at: datetime | None = Field(default=None, description="device wall time; None in the will")
+
+
+class Birth(Wire):
+    """Full snapshot after every connect (retained)."""
+
+    v: Literal[1] = 1
+    site: str
+    device: str
+    boot_id: str
+    connection: int = Field(ge=0)
+    at: datetime
+    wall_trusted: bool = Field(description="whether the device clock was NTP/GPS-synced")
+    snapshot: dict[str, Any] = Field(description="zone, permits, presence, health")
+    versions: dict[str, str] = Field(description="software and schema versions")
+    health: dict[str, dict[str, Any]] = Field(description="per-service health")
+    backlog: dict[str, int] = Field(description="undelivered journal events per lane")
+
+
+class PermitState(Wire):
+    """Retained current state of one permit."""
+
+    v: Literal[1] = 1
+    at: datetime
+    permit: dict[str, Any]
+
+
+class PresenceState(Wire):
+    """Retained list of who is inside the zone."""
+
+    v: Literal[1] = 1
+    at: datetime
+    inside: Any = Field(description="as in the snapshot's presence")
+
+
+class EventMessage(Wire):
+    """One journal event. Deduplicate by ``event_id``; ``boot_id`` + ``seq`` show gaps."""
+
+    v: Literal[1] = 1
+    event_id: str
+    boot_id: str
+    seq: int = Field(ge=1)
+    kind: EventKind
+    type: str
+    lane: Lane
+    wall_time: datetime
+    wall_trusted: bool
+    payload: dict[str, Any]
+    historical: bool = Field(
+        default=False, description="sent from a backlog, not live (older than the connection)"
+    )
+    sample: Literal["all", "min", "max", "last"] = Field(
+        default="all", description="telemetry kept by downsampling: which statistic this is"
+    )
+
+    @classmethod
+    def of(cls, ev: Event, lane: Lane, *, historical: bool, sample: str = "all") -> EventMessage:
+        return cls.model_validate(
+            {
+                "event_id": ev.event_id,
+                "boot_id": ev.boot_id,
+                "seq": ev.seq,
+                "kind": ev.kind,
+                "type": ev.type,
+                "lane": lane,
+                "wall_time": ev.wall_time,
+                "wall_trusted": ev.wall_trusted,
+                "payload": ev.payload,
+                "historical": historical,
+                "sample": sample,
+            }
+        )
+
+
+class Reply(Wire):
+    """The result of one command."""
+
+    v: Literal[1] = 1
+    command: str = Field(description="the command's topic name")
+    accepted: bool
+    reason: str | None = Field(default=None, description="rejection code; None when accepted")
+    detail: str = ""
+    doc_key: str | None = None
+    doc_version: int | None = None
+    at: datetime
+    event_id: str | None = Field(default=None, description="journal event recording the outcome")
+
+
+# --------------------------------------------------------------------------------------------
+# central -> device
+
+
+class Envelope(Wire):
+    """A signed command. ``sig`` is Ed25519 over the canonical JSON of the other fields."""
+
+    type: str = Field(description="command type; equals the {name} of the cmd topic")
+    doc_version: int = Field(ge=1, description="per-document version; must be newer than seen")
+    expires_at: datetime = Field(description="reject after this instant (timezone required)")
+    body: dict[str, Any]
+    key_id: str = Field(description="first 16 hex of SHA-256 of the raw public key")
+    sig: str = Field(description="base64 Ed25519 signature")
+
+
+class CentralStatus(Wire):
+    v: Literal[1] = 1
+    online: bool
+    at: datetime | None = None
+
+
+class CommandBody(Wire):
+    device: str = Field(description="the device this command is for; others reject it")
+
+
+class PermitIssue(CommandBody):
+    """Issue a new permit or a new version of one (``permit.version`` == ``doc_version``)."""
+
+    permit: Permit
+
+
+class PermitRevoke(CommandBody):
+    permit_id: str
+    reason: str = Field(min_length=1)
+
+
+class PermitResume(CommandBody):
+    """Resume a suspended permit (the zone still requires a fresh passing gas test)."""
+
+    permit_id: str
+
+
+class RosterUpdate(CommandBody):
+    """Add or replace workers, and remove others (their biometric data is erased)."""
+
+    workers: tuple[Worker, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+class CertificateUpdate(CommandBody):
+    worker_id: str
+    certificates: tuple[Certificate, ...]
+
+
+class BadgeUnlock(CommandBody):
+    worker_id: str
+
+
+class ConfigChange(CommandBody):
+    """A configuration section to apply at the next restart (validated before it is stored)."""
+
+    section: str = Field(pattern=r"^[a-z_]{1,32}$")
+    values: dict[str, Any]
+
+
+COMMAND_BODIES: dict[str, type[CommandBody]] = {
+    "permit_issue": PermitIssue,
+    "permit_update": PermitIssue,
+    "permit_revoke": PermitRevoke,
+    "permit_resume": PermitResume,
+    "roster_update": RosterUpdate,
+    "certificate_update": CertificateUpdate,
+    "badge_unlock": BadgeUnlock,
+    "config_change": ConfigChange,
+}
+
+
+def doc_key(type_: str, body: CommandBody) -> str:
+    """The document a command changes; its version must grow per document."""
+    if isinstance(body, PermitIssue):
+        return f"permit/{body.permit.permit_id}"
+    if isinstance(body, PermitRevoke | PermitResume):
+        return f"permit/{body.permit_id}"
+    if isinstance(body, CertificateUpdate):
+        return f"certificates/{body.worker_id}"
+    if isinstance(body, BadgeUnlock):
+        return f"unlock/{body.worker_id}"
+    if isinstance(body, ConfigChange):
+        return f"config/{body.section}"
+    return "roster"
+
+
+WIRE_MODELS: dict[str, type[BaseModel]] = {
+    "Status": Status,
+    "Birth": Birth,
+    "PermitState": PermitState,
+    "PresenceState": PresenceState,
+    "EventMessage": EventMessage,
+    "Reply": Reply,
+    "Envelope": Envelope,
+    "CentralStatus": CentralStatus,
+    **{f"cmd.{name}": model for name, model in COMMAND_BODIES.items()},
+}
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every wire model, by name."""
+    return {name: model.model_json_schema() for name, model in WIRE_MODELS.items()}
