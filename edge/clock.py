@@ -22,7 +22,7 @@ _TIME_ERROR = 5
 
 class _Timex(ctypes.Structure):
     # struct timex from <sys/timex.h>; we only read, so the trailing padding just has to fit.
-    _fields_ = [  # noqa: RUF012
+    _fields_ = [
         ("modes", ctypes.c_uint),
         ("offset", ctypes.c_long),
         ("freq", ctypes.c_long),

@@ -97,7 +97,9 @@ class Journal:
                 raise
 
     def _last_seq(self, boot_id: str) -> int:
-        row = self._db.execute("SELECT MAX(seq) FROM events WHERE boot_id = ?", (boot_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT MAX(seq) FROM events WHERE boot_id = ?", (boot_id,)
+        ).fetchone()
         return int(row[0] or 0)
 
     def append(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> Event:
@@ -225,8 +227,7 @@ class Journal:
     def integrity_check(self) -> list[str]:
         """SQLite's own check; an empty list means healthy."""
         rows = self._query("PRAGMA integrity_check", [])
-        problems = [str(r[0]) for r in rows if r[0] != "ok"]
-        return problems
+        return [str(r[0]) for r in rows if r[0] != "ok"]
 
     def _query(self, sql: str, args: Sequence[Any]) -> list[Any]:
         with self._lock:

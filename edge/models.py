@@ -160,7 +160,9 @@ def _add_years(d: date, years: int) -> date:
 class Worker(Model):
     worker_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1)
-    badge_ids: tuple[str, ...] = Field(default=(), description="card / QR ids that name this worker")
+    badge_ids: tuple[str, ...] = Field(
+        default=(), description="card / QR ids that name this worker"
+    )
     certificates: tuple[Certificate, ...] = ()
     employer: str | None = None
     version: int = Field(default=0, ge=0, description="roster document version from central")

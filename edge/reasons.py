@@ -71,10 +71,16 @@ class ReasonCode(StrEnum):
 
 
 _TEXT: dict[ReasonCode, tuple[str, str]] = {
-    ReasonCode.UNKNOWN_BADGE: ("工卡未登记，请联系安全员", "Badge not registered; see the safety officer"),
+    ReasonCode.UNKNOWN_BADGE: (
+        "工卡未登记，请联系安全员",
+        "Badge not registered; see the safety officer",
+    ),
     ReasonCode.FACE_MISMATCH: ("人脸与工卡不符，禁止代签", "Face does not match the badge owner"),
     ReasonCode.FACE_NOT_FOUND: ("未检测到人脸，请正对摄像头", "No face found; look at the camera"),
-    ReasonCode.FACE_QUALITY: ("人脸图像质量不足，请调整位置", "Face image too poor; adjust position"),
+    ReasonCode.FACE_QUALITY: (
+        "人脸图像质量不足，请调整位置",
+        "Face image too poor; adjust position",
+    ),
     ReasonCode.MULTIPLE_FACES: ("画面中有多人，请单人刷卡", "Several faces in view; one at a time"),
     ReasonCode.LIVENESS_FAILED: ("活体检测未通过，请眨眼", "Liveness check failed; blink please"),
     ReasonCode.NOT_ENROLLED: ("未录入人脸，请联系技术员", "No face enrolled; see the technician"),
@@ -107,7 +113,10 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.SENSOR_FAULT: ("气体传感器故障", "Gas sensor fault"),
     ReasonCode.SENSOR_WARMING_UP: ("气体传感器预热中", "Gas sensor warming up"),
     ReasonCode.SENSOR_OVER_RANGE: ("气体读数超量程", "Gas reading over range"),
-    ReasonCode.SENSOR_NEGATIVE: ("气体读数为负，传感器异常", "Negative gas reading; sensor suspect"),
+    ReasonCode.SENSOR_NEGATIVE: (
+        "气体读数为负，传感器异常",
+        "Negative gas reading; sensor suspect",
+    ),
     ReasonCode.NO_AIR_DATA: ("无气体监测数据", "No air monitoring data"),
     ReasonCode.UNPERMITTED_WORK_SUSPECTED: ("疑似无票作业", "Unpermitted work suspected"),
     ReasonCode.OUTSIDE_GEOFENCE: ("终端不在作业区域内", "Terminal is outside the zone"),
@@ -116,7 +125,10 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.CLOCK_UNTRUSTED: ("系统时间未同步，无法核验", "Clock not synchronised"),
     ReasonCode.NOT_INSIDE: ("您未在区域内登记", "You are not checked in"),
     ReasonCode.ALREADY_INSIDE: ("您已在区域内", "You are already inside"),
-    ReasonCode.STORE_CORRUPT: ("本地数据异常，请联系技术员", "Local data corrupt; see the technician"),
+    ReasonCode.STORE_CORRUPT: (
+        "本地数据异常，请联系技术员",
+        "Local data corrupt; see the technician",
+    ),
     ReasonCode.INTERNAL_ERROR: ("系统错误，请联系技术员", "Internal error; see the technician"),
 }
 

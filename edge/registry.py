@@ -32,7 +32,7 @@ class RegistryCorrupt(RegistryError):
     """The registry file cannot be parsed or holds a document that fails validation."""
 
 
-class AtomicJSONStorage(Storage):  # type: ignore[misc]
+class AtomicJSONStorage(Storage):
     """TinyDB storage: whole-file JSON, replaced atomically and durably on every write."""
 
     def __init__(self, path: str | os.PathLike[str], **_: Any) -> None:
@@ -177,7 +177,9 @@ class Registry:
             docs = self._db.table("presence").all()
         return {d["worker_id"]: dict(d) for d in docs}
 
-    def enter(self, worker_id: str, permit_id: str | None, role: str | None, since: datetime) -> None:
+    def enter(
+        self, worker_id: str, permit_id: str | None, role: str | None, since: datetime
+    ) -> None:
         doc = {
             "worker_id": worker_id,
             "permit_id": permit_id,

@@ -1,0 +1,330 @@
+"""Badge-in / badge-out decisions: identity x certificate x permit x position x air x lockout.
+
+``decide_badge_in`` is a pure function of facts gathered at one instant by
+``edge.zone.ZoneController``; it returns every reason that denies, the primary one first, so
+the worker sees the most useful message and the audit trail keeps the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from edge.evidence import AirVerdict, IdentityResult, PositionVerdict
+from edge.models import (
+    TERMINAL_STATUSES,
+    AccessAction,
+    CertCategory,
+    Certificate,
+    Decision,
+    GasTest,
+    Permit,
+    PermitLevel,
+    PermitMember,
+    PermitStatus,
+    Role,
+    Worker,
+    WorkKind,
+    Zone,
+)
+from edge.permits import check_air, check_gas_test, effective_valid_to
+from edge.reasons import ALLOWED_IN, ALLOWED_OUT, Lang, ReasonCode, text
+
+# When a worker is on several permits of the zone, the one that decides is the most usable.
+_STATUS_RANK = {
+    PermitStatus.ACTIVE: 0,
+    PermitStatus.SUSPENDED: 1,
+    PermitStatus.APPROVED: 2,
+    PermitStatus.COMPLETED: 3,
+    PermitStatus.EXPIRED: 4,
+    PermitStatus.CLOSED: 5,
+    PermitStatus.CANCELLED: 6,
+    PermitStatus.REVOKED: 7,
+}
+
+
+def requires_monitoring(permit: Permit) -> bool:
+    """Continuous monitoring: 特级动火 and confined space (GB 30871 §5.3.1, §6.5)."""
+    return (
+        permit.gas.continuous_monitoring
+        or permit.kind is WorkKind.CONFINED_SPACE
+        or (permit.kind is WorkKind.HOT_WORK and permit.level is PermitLevel.HOT_SPECIAL)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CertCheck:
+    reason: ReasonCode | None
+    warnings: tuple[ReasonCode, ...]
+    certificate: Certificate | None
+
+
+def check_certificate(
+    worker: Worker, required: CertCategory | None, today: date, warn_days: tuple[int, int]
+) -> CertCheck:
+    """The certificate rule of 安监总局令第30号: right category, in date, review not overdue."""
+    if required is None:
+        return CertCheck(None, (), None)
+    of_category = [c for c in worker.certificates if c.category is required]
+    if not of_category:
+        code = ReasonCode.CERT_WRONG_CATEGORY if worker.certificates else ReasonCode.CERT_MISSING
+        return CertCheck(code, (), None)
+    # The best certificate of the category: the one valid today with the latest end.
+    cert = max(of_category, key=lambda c: (c.valid_from <= today <= c.valid_to, c.valid_to))
+    if today > cert.valid_to:
+        return CertCheck(ReasonCode.CERT_EXPIRED, (), cert)
+    if today < cert.valid_from:
+        return CertCheck(ReasonCode.CERT_NOT_YET_VALID, (), cert)
+    if cert.next_review is not None and today > cert.next_review:
+        return CertCheck(ReasonCode.CERT_REVIEW_OVERDUE, (), cert)
+    left = (cert.valid_to - today).days
+    warn30, warn15 = max(warn_days), min(warn_days)
+    if left <= warn15:
+        return CertCheck(None, (ReasonCode.CERT_EXPIRING_15D,), cert)
+    if left <= warn30:
+        return CertCheck(None, (ReasonCode.CERT_EXPIRING_30D,), cert)
+    return CertCheck(None, (), cert)
+
+
+def pick_permit(worker_id: str, permits: Sequence[Permit]) -> tuple[Permit, PermitMember] | None:
+    named = [(p, m) for p in permits if (m := p.member(worker_id)) is not None]
+    if not named:
+        return None
+    return min(named, key=lambda pm: (_STATUS_RANK[pm[0].status], pm[0].permit_id))
+
+
+def check_permit(permit: Permit, now: datetime, linked: Permit | None) -> ReasonCode | None:
+    if permit.status is PermitStatus.SUSPENDED:
+        return ReasonCode.PERMIT_SUSPENDED
+    if permit.status is PermitStatus.EXPIRED or now >= effective_valid_to(permit, linked):
+        return ReasonCode.PERMIT_EXPIRED
+    if permit.status in TERMINAL_STATUSES or permit.status is PermitStatus.COMPLETED:
+        return ReasonCode.PERMIT_CLOSED
+    if now < permit.valid_from:
+        return ReasonCode.PERMIT_NOT_YET_VALID
+    if permit.status is PermitStatus.APPROVED:
+        return ReasonCode.PERMIT_NOT_STARTED
+    return None
+
+
+def check_gas_at_entry(
+    permit: Permit,
+    test: GasTest | None,
+    now: datetime,
+    *,
+    zone_empty: bool,
+    break_since: datetime | None,
+    tz: ZoneInfo,
+) -> ReasonCode | None:
+    """Re-test rules that apply when work restarts (GB 30871 §5.3.1d, §6.3f).
+
+    A break starts when the zone empties. The first person in after a break longer than the
+    permit kind allows needs a test no older than the start limit (30 min); the first hot work
+    of each local day needs that day's test.
+    """
+    if not permit.gas.test_required:
+        return None
+    if test is None or test.zone_id != permit.zone_id:
+        return ReasonCode.GAS_TEST_MISSING
+    if not test.passed:
+        return ReasonCode.GAS_TEST_FAILED
+    if not zone_empty:
+        return None
+    brk = permit.retest_after_break
+    marks = [d for d in (break_since, permit.activated_at) if d is not None]
+    started = max(marks) if marks else None
+    if brk is not None and started is not None and now - started > brk:
+        return check_gas_test(permit, test, now, newer_than=None)
+    if (
+        permit.kind is WorkKind.HOT_WORK
+        and test.taken_at.astimezone(tz).date() < now.astimezone(tz).date()
+    ):
+        return ReasonCode.GAS_TEST_STALE
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeInFacts:
+    """Everything a badge-in is judged on, gathered at one instant."""
+
+    zone: Zone
+    badge_id: str
+    worker: Worker | None
+    locked: bool
+    identity: IdentityResult | None
+    now: datetime | None  # None: the wall clock is not trusted
+    position: PositionVerdict
+    air: AirVerdict
+    permits: Sequence[Permit]
+    presence: Mapping[str, Mapping[str, Any]]
+    gas_test: GasTest | None
+    break_since: datetime | None
+    tz: ZoneInfo
+    cert_warn_days: tuple[int, int] = (30, 15)
+
+
+def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
+    reasons: list[ReasonCode] = []
+    warnings: list[ReasonCode] = []
+    details: dict[str, Any] = {}
+    permit: Permit | None = None
+    member: PermitMember | None = None
+
+    def done() -> Decision:
+        return _decision(
+            AccessAction.BADGE_IN,
+            f.badge_id,
+            f.worker,
+            permit,
+            member,
+            reasons,
+            warnings,
+            f.position,
+            details,
+        )
+
+    if f.worker is None:
+        reasons.append(ReasonCode.UNKNOWN_BADGE)
+        return done()
+    if f.locked:
+        reasons.append(ReasonCode.WORKER_LOCKED)
+        return done()
+    if f.identity is not None:
+        details["identity"] = {
+            "match": f.identity.match,
+            "distance": f.identity.distance,
+            **f.identity.details,
+        }
+        if not f.identity.match:
+            reasons.append(f.identity.reason or ReasonCode.FACE_MISMATCH)
+            if f.identity.seen_worker_id:
+                details["seen_worker_id"] = f.identity.seen_worker_id
+            # Nothing else is judged for someone who is not the badge owner.
+            return done()
+    if f.now is None:
+        reasons.append(ReasonCode.CLOCK_UNTRUSTED)
+    if not f.position.ok:
+        reasons.append(f.position.reason or ReasonCode.NO_GPS_FIX)
+    elif f.position.warn and f.position.reason is not None:
+        warnings.append(f.position.reason)
+    details["position"] = f.position.details
+
+    picked = pick_permit(f.worker.worker_id, f.permits)
+    if picked is None:
+        live = [p for p in f.permits if p.status not in TERMINAL_STATUSES]
+        reasons.append(ReasonCode.NOT_ON_PERMIT if live else ReasonCode.NO_PERMIT)
+        return done()
+    permit, member = picked
+    linked = next((p for p in f.permits if p.permit_id == permit.linked_permit_id), None)
+    if f.now is not None:
+        code = check_permit(permit, f.now, linked)
+        if code is not None:
+            reasons.append(code)
+        today = f.now.astimezone(f.tz).date()
+        cert = check_certificate(f.worker, member.required_cert, today, f.cert_warn_days)
+        if cert.reason is not None:
+            reasons.append(cert.reason)
+        warnings.extend(cert.warnings)
+        if cert.certificate is not None:
+            details["certificate"] = {
+                "number": cert.certificate.number,
+                "valid_to": cert.certificate.valid_to.isoformat(),
+            }
+        if permit.status is PermitStatus.ACTIVE:
+            gas = check_gas_at_entry(
+                permit,
+                f.gas_test,
+                f.now,
+                zone_empty=not f.presence,
+                break_since=f.break_since,
+                tz=f.tz,
+            )
+            if gas is not None:
+                reasons.append(gas)
+    elif permit.status is PermitStatus.SUSPENDED:
+        reasons.append(ReasonCode.PERMIT_SUSPENDED)
+
+    must_monitor = requires_monitoring(permit)
+    air_code = check_air(f.air, require_monitoring=must_monitor)
+    if air_code is not None:
+        reasons.append(ReasonCode.GAS_UNSAFE if air_code in _AIR_DENY else air_code)
+        details["air"] = {"reasons": [r.value for r in f.air.reasons], **f.air.details}
+    elif not f.air.monitoring_ok:
+        warnings.extend(r for r in f.air.reasons if r not in warnings)
+
+    if permit.kind is WorkKind.CONFINED_SPACE and member.role is Role.OPERATOR:
+        inside = {w for w, p in f.presence.items() if p.get("permit_id") == permit.permit_id}
+        if not inside & set(permit.guardians):
+            reasons.append(ReasonCode.GUARDIAN_ABSENT)
+    if not reasons and f.worker.worker_id in f.presence:
+        warnings.append(ReasonCode.ALREADY_INSIDE)
+    return done()
+
+
+# Air problems shown to the worker as "dangerous air"; monitoring faults keep their own code.
+_AIR_DENY = frozenset({ReasonCode.GAS_UNSAFE})
+
+
+def decide_badge_out(
+    badge_id: str,
+    worker: Worker | None,
+    presence: Mapping[str, Mapping[str, Any]],
+    position: PositionVerdict,
+) -> Decision:
+    """Leaving is never refused to a known worker; an exit without an entry is a warning."""
+    reasons: list[ReasonCode] = []
+    warnings: list[ReasonCode] = []
+    if worker is None:
+        reasons.append(ReasonCode.UNKNOWN_BADGE)
+    elif worker.worker_id not in presence:
+        warnings.append(ReasonCode.NOT_INSIDE)
+    entry = presence.get(worker.worker_id, {}) if worker else {}
+    return _decision(
+        AccessAction.BADGE_OUT,
+        badge_id,
+        worker,
+        None,
+        None,
+        reasons,
+        warnings,
+        position,
+        {"permit_id": entry.get("permit_id")},
+    )
+
+
+def _decision(
+    action: AccessAction,
+    badge_id: str,
+    worker: Worker | None,
+    permit: Permit | None,
+    member: PermitMember | None,
+    reasons: list[ReasonCode],
+    warnings: list[ReasonCode],
+    position: PositionVerdict,
+    details: dict[str, Any],
+) -> Decision:
+    allowed = not reasons
+    if allowed:
+        zh, en = ALLOWED_IN if action is AccessAction.BADGE_IN else ALLOWED_OUT
+        if warnings:
+            zh += "；" + "；".join(text(w, Lang.ZH) for w in warnings)
+            en += "; " + "; ".join(text(w, Lang.EN) for w in warnings)
+    else:
+        zh, en = text(reasons[0], Lang.ZH), text(reasons[0], Lang.EN)
+    return Decision(
+        action=action,
+        allowed=allowed,
+        badge_id=badge_id,
+        worker_id=worker.worker_id if worker else None,
+        permit_id=permit.permit_id if permit else None,
+        role=member.role if member else None,
+        reasons=tuple(dict.fromkeys(reasons)),
+        warnings=tuple(dict.fromkeys(warnings)),
+        message_zh=zh,
+        message_en=en,
+        position=position.position,
+        details=details,
+    )

@@ -1,0 +1,183 @@
+"""The ``zonegate`` command: run the gateway, check a config, show status, run the demo.
+
+Capabilities add their own subcommands (``gps probe``, ``enroll``, ``central ...``,
+``provision``, ``selftest``, ``import-roster``) through a module-level ``register(subparsers)``
+listed in ``COMMAND_MODULES``; each subcommand sets ``func`` to a callable returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "edge.gps_probe",
+    "edge.enroll",
+    "cloud_sync.cli",
+    "edge.provisioning",
+    "edge.selftest",
+    "edge.roster_import",
+)
+
+DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _setup_logging(level: str) -> None:
+    # journald adds its own timestamps; on a terminal a short one helps.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if sys.stderr.isatty():
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        for issue in err.issues:
+            print(issue, file=sys.stderr)
+        print(f"{len(err.issues)} error(s) in {args.config}", file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
+    from edge.daemon import StartupError, run_gateway
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        for issue in err.issues:
+            print(issue, file=sys.stderr)
+        return 78  # EX_CONFIG: systemd's Restart=on-failure budget stops a restart loop
+    _setup_logging(cfg.daemon.log_level)
+    try:
+        asyncio.run(run_gateway(cfg, args.config))
+    except StartupError as err:
+        logging.getLogger("zonegate").critical("cannot start: %s", err)
+        return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from edge.config import ConfigError, load_config
+    from edge.daemon import status_snapshot
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    snap = status_snapshot(cfg)
+    if args.json:
+        print(json.dumps(snap, ensure_ascii=False, default=str))
+        return 0
+    con = Console()
+    zone = snap["zone"]
+    con.print(
+        f"[bold]区域 Zone[/] {zone['site']}/{zone['zone_id']} {zone.get('name', '')}  "
+        f"clock: {snap['clock']}  pending: {snap['pending']}"
+    )
+    permits = Table(title="作业票 Permits")
+    for col in ("id", "kind", "level", "status", "valid to", "members"):
+        permits.add_column(col)
+    for p in snap["permits"]:
+        permits.add_row(
+            p["permit_id"],
+            p["kind"],
+            p["level"],
+            p["status"],
+            p["valid_to"],
+            ", ".join(m["worker_id"] for m in p["members"]),
+        )
+    con.print(permits)
+    inside = Table(title="区域内人员 Inside")
+    for col in ("worker", "permit", "role", "since"):
+        inside.add_column(col)
+    for wid, e in snap["presence"].items():
+        inside.add_row(wid, str(e.get("permit_id")), str(e.get("role")), str(e.get("since")))
+    con.print(inside)
+    for a in snap["recent_alerts"]:
+        con.print(f"[red]alert[/] {a['time']} {a['type']}")
+    problems = snap["registry_problems"] + snap["journal_problems"]
+    for prob in problems:
+        con.print(f"[red]store problem[/] {prob}")
+    return 1 if problems else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return run_demo(lang=args.lang, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zonegate", description="Hazardous-work zone gateway")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            "-c",
+            type=Path,
+            default=DEFAULT_CONFIG,
+            help=f"gateway YAML (default {DEFAULT_CONFIG})",
+        )
+
+    p = sub.add_parser("run", help="run the gateway daemon")
+    config_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file; non-zero exit on any error")
+    p.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("status", help="zone, permits, presence and health from the stores")
+    config_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("demo", help="run a whole simulated zone and print its timeline")
+    p.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
+    p.add_argument("--keep", action="store_true", help="keep the demo's state directory")
+    p.set_defaults(func=cmd_demo)
+
+    for name in COMMAND_MODULES:
+        try:
+            module: Any = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:
+                continue  # that capability is not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

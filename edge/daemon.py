@@ -1,0 +1,284 @@
+"""The gateway process: stores, the zone controller and every capability's service.
+
+One TaskGroup owns every background loop. Each service runs under a supervisor that logs,
+records the failure in ``health`` and restarts it with capped, jittered backoff: a loop never
+dies silently (peer-lessons L5). SIGTERM starts a staged, time-boxed shutdown that logs whatever
+is still running. systemd gets READY=1 once the stores are open and WATCHDOG=1 pings from the
+event loop itself, so a blocked loop stops the pings and systemd restarts us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import importlib
+import logging
+import random
+import shutil
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from edge.clock import SystemClock
+from edge.config import GatewayConfig
+from edge.journal import Journal, JournalError
+from edge.models import EventKind
+from edge.registry import Registry, RegistryError
+from edge.service import Service, ServiceContext
+from edge.systemd_notify import Notifier, watchdog_interval_s
+from edge.zone import ZoneController
+
+log = logging.getLogger("zonegate.daemon")
+
+VERSION = "0.1.0"
+
+# Capability factories, imported lazily: a capability whose module is absent or not configured
+# is simply not started. Order matters: evidence sources before the link that announces them.
+SERVICE_FACTORIES: tuple[str, ...] = (
+    "edge.air:build_service",
+    "edge.position:build_service",
+    "edge.identity.service:build_service",
+    "edge.terminal:build_service",
+    "cloud_sync.service:build_service",
+)
+
+
+class StartupError(Exception):
+    """The gateway refuses to start; the message says what to fix."""
+
+
+def free_mb(path: Path) -> float:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    return shutil.disk_usage(probe).free / 1_000_000
+
+
+class Gateway:
+    """``async with Gateway(cfg) as gw: await gw.run(stop)``."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        config_path: Path | None = None,
+        *,
+        clock: SystemClock | None = None,
+        factories: tuple[str, ...] = SERVICE_FACTORIES,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock or SystemClock(
+            assume_trusted=config.clock.assume_trusted, gps_validity_s=config.clock.gps_validity_s
+        )
+        self._factories = factories
+        self.notifier = Notifier()
+        self.services: list[Service] = []
+        self.ready = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def __aenter__(self) -> Gateway:
+        cfg = self.config
+        state = cfg.storage.state_dir
+        left = free_mb(state)
+        if left < cfg.storage.min_free_mb:
+            raise StartupError(
+                f"{state}: only {left:.0f} MB free, below storage.min_free_mb="
+                f"{cfg.storage.min_free_mb}: free disk space (old logs, journal retention)"
+            )
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            self.registry = Registry(cfg.registry_path)
+            problems = self.registry.integrity_check()
+            if problems:
+                raise StartupError(f"{cfg.registry_path}: registry damaged: {problems[0]}")
+            self.journal = Journal(cfg.journal_path, self.clock)
+            problems = self.journal.integrity_check()
+            if problems:
+                raise StartupError(f"{cfg.journal_path}: journal damaged: {problems[0]}")
+        except (RegistryError, JournalError, OSError) as err:
+            raise StartupError(str(err)) from err
+        self.controller = ZoneController(
+            zone=cfg.zone,
+            registry=self.registry,
+            journal=self.journal,
+            clock=self.clock,
+            access=cfg.access,
+            timezone=cfg.device.timezone,
+            language=cfg.device.language,
+        )
+        self.ctx = ServiceContext(
+            config=cfg,
+            config_path=self.config_path,
+            controller=self.controller,
+            registry=self.registry,
+            journal=self.journal,
+            clock=self.clock,
+            health=self.controller.health,
+        )
+        recovered = self.controller.reconcile()
+        digest = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
+        self.journal.append(
+            EventKind.SYSTEM,
+            "daemon_started",
+            {
+                "version": VERSION,
+                "device_id": cfg.device.device_id,
+                "config_sha256": digest,
+                "recovered_permits": recovered,
+                "clock": self.clock.trust().source,
+            },
+        )
+        for spec in self._factories:
+            service = self._build(spec)
+            if service is not None:
+                self.services.append(service)
+        return self
+
+    def _build(self, spec: str) -> Service | None:
+        module_name, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name == module_name:
+                return None  # capability not installed in this build
+            raise
+        factory: Callable[[ServiceContext], Service | None] = getattr(module, attr)
+        return factory(self.ctx)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(Exception):
+            self.journal.append(EventKind.SYSTEM, "daemon_stopped", {"version": VERSION})
+            self.journal.checkpoint()
+        self.journal.close()
+        self.registry.close()
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for service in self.services:
+                self._tasks[service.name] = tg.create_task(
+                    self._supervise(service.name, service.run), name=service.name
+                )
+            self._tasks["expiry"] = tg.create_task(
+                self._supervise("expiry", self._expiry_loop), name="expiry"
+            )
+            self._tasks["disk"] = tg.create_task(
+                self._supervise("disk", self._disk_loop), name="disk"
+            )
+            interval = watchdog_interval_s()
+            if interval is not None:
+                self._tasks["watchdog"] = tg.create_task(self._watchdog(interval), name="watchdog")
+            self.notifier.notify("READY=1", f"STATUS=zone {self.config.zone.zone_id} running")
+            self.ready.set()
+            log.info(
+                "zonegate ready: zone %s, services: %s",
+                self.config.zone.zone_id,
+                ", ".join(s.name for s in self.services) or "none",
+            )
+            await stop.wait()
+            self.notifier.notify("STOPPING=1")
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        """Stop services last-started first (the link goes before the sources), each time-boxed."""
+        budget = self.config.daemon.shutdown_timeout_s
+        for name in reversed(list(self._tasks)):
+            task = self._tasks[name]
+            if task.done():
+                continue
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=budget)
+            if not done:
+                log.error("shutdown: %s still running after %.0f s", name, budget)
+        log.info("zonegate stopped")
+
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                self.controller.health.setdefault(name, {})["state"] = "running"
+                await run()
+                log.warning("%s returned; restarting", name)
+            except asyncio.CancelledError:
+                self.controller.health.setdefault(name, {})["state"] = "stopped"
+                raise
+            except Exception as err:
+                log.exception("%s failed; restarting in %.1f s", name, delay)
+                self.controller.health[name] = {"state": "failed", "error": repr(err)}
+                with contextlib.suppress(Exception):
+                    self.controller.fault("service_failed", {"service": name, "error": repr(err)})
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran for a while: start the backoff again
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+            delay = min(delay * 2, 60.0)
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            self.controller.expire_due()
+            await asyncio.sleep(self.config.daemon.expiry_check_s)
+
+    async def _disk_loop(self) -> None:
+        warned = False
+        while True:
+            left = free_mb(self.config.storage.state_dir)
+            low = left < self.config.storage.warn_free_mb
+            if low and not warned:
+                self.controller.alert(
+                    "disk_low", {"free_mb": round(left), "path": str(self.config.storage.state_dir)}
+                )
+            warned = low
+            await asyncio.sleep(60)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_gateway(config: GatewayConfig, config_path: Path | None) -> None:
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with Gateway(config, config_path) as gw:
+        await gw.run(stop)
+
+
+def status_snapshot(config: GatewayConfig) -> dict[str, Any]:
+    """Read the stores without a running daemon (``zonegate status``)."""
+    registry = Registry(config.registry_path)
+    clock = SystemClock(assume_trusted=config.clock.assume_trusted)
+    journal = Journal(config.journal_path, clock, boot_id="status-reader")
+    try:
+        return {
+            "zone": config.zone.model_dump(mode="json"),
+            "permits": [p.model_dump(mode="json") for p in registry.permits()],
+            "presence": registry.presence(),
+            "locked": sorted(registry.lockouts()),
+            "pending": {k.value: v for k, v in journal.pending_count().items()},
+            "recent_alerts": [
+                {"time": e.wall_time.isoformat(), "type": e.type, "payload": e.payload}
+                for e in journal.events(kind=EventKind.ALERT, limit=5)
+            ],
+            "clock": clock.trust().source,
+            "registry_problems": registry.integrity_check(),
+            "journal_problems": journal.integrity_check(),
+        }
+    finally:
+        journal.close()
+        registry.close()

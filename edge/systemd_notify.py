@@ -1,0 +1,46 @@
+"""sd_notify(3) over the NOTIFY_SOCKET datagram socket: READY, WATCHDOG, STOPPING, STATUS.
+
+Written by hand: the protocol is one datagram, python-systemd needs libsystemd headers to build
+on a Pi, and the `sdnotify` package has been unmaintained since 2017.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+class Notifier:
+    def __init__(self, address: str | None = None) -> None:
+        self._address = address if address is not None else os.environ.get("NOTIFY_SOCKET")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._address)
+
+    def notify(self, *fields: str) -> bool:
+        """Send ``fields`` (e.g. "READY=1"); False when not under systemd or the send failed."""
+        if not self._address:
+            return False
+        addr = self._address
+        if addr.startswith("@"):  # abstract namespace socket
+            addr = "\0" + addr[1:]
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.connect(addr)
+                sock.sendall("\n".join(fields).encode())
+        except OSError:
+            return False
+        return True
+
+
+def watchdog_interval_s() -> float | None:
+    """Half of WatchdogSec, as systemd recommends, or None when no watchdog is armed for us."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(int(usec) / 2_000_000, 0.05)
+    except ValueError:
+        return None
