@@ -137,9 +137,22 @@ class FacePipeline:
 
     def __init__(self, config: IdentityConfig, models: FaceModels | None = None) -> None:
         self.config = config
-        self.models = models or FaceModels(landmarks68=config.liveness.enabled)
+        self._models = models
         # dlib objects are not documented thread-safe; the GIL serialises them anyway.
         self._lock = threading.Lock()
+
+    @property
+    def models(self) -> FaceModels:
+        """The dlib models, loaded on first use (blocking: about a second, more on a Pi)."""
+        if self._models is None:
+            with self._lock:
+                if self._models is None:
+                    self._models = FaceModels(landmarks68=self.config.liveness.enabled)
+        return self._models
+
+    def load(self) -> None:
+        """Load the models now (call in a worker thread at startup)."""
+        _ = self.models
 
     # ---- detection
 
@@ -152,8 +165,9 @@ class FacePipeline:
         """Faces in ``frame``, largest first, in full-frame pixels."""
         scale = self.detection_scale(frame.width)
         small = _detection_image(frame, scale)
+        detector = self.models.detector
         with self._lock:
-            rects = self.models.detector(small, 0)
+            rects = detector(small, 0)
         factor = frame.width / small.shape[1]
         boxes = [
             FaceBox(
@@ -203,21 +217,23 @@ class FacePipeline:
 
     def encode(self, frame: Frame, box: FaceBox, jitters: int | None = None) -> Encoding:
         """The 128-d descriptor of the face in ``box``, from the full-resolution frame."""
-        rect = self.models.rectangle(box.left, box.top, box.right, box.bottom)
+        models = self.models
+        rect = models.rectangle(box.left, box.top, box.right, box.bottom)
         with self._lock:
-            shape = self.models.landmarks5(frame.rgb, rect)
-            descriptor = self.models.encoder.compute_face_descriptor(
+            shape = models.landmarks5(frame.rgb, rect)
+            descriptor = models.encoder.compute_face_descriptor(
                 frame.rgb, shape, jitters or self.config.num_jitters
             )
         return np.asarray(descriptor, dtype=np.float64)
 
     def eyes(self, frame: Frame, box: FaceBox) -> EyeState | None:
         """Eye openness and yaw from the 68-point model; None when liveness is off."""
-        if self.models.landmarks68 is None:
+        models = self.models
+        if models.landmarks68 is None:
             return None
-        rect = self.models.rectangle(box.left, box.top, box.right, box.bottom)
+        rect = models.rectangle(box.left, box.top, box.right, box.bottom)
         with self._lock:
-            shape = self.models.landmarks68(frame.rgb, rect)
+            shape = models.landmarks68(frame.rgb, rect)
         points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         return eye_state(points)
 

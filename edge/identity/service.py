@@ -1,0 +1,110 @@
+"""Wires face verification into the daemon: ``build_service(ctx)`` (see ``edge.daemon``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from edge.evidence import IdentityResult
+from edge.identity.config import IdentityConfig
+from edge.identity.pipeline import FacePipeline, ModelsUnavailable
+from edge.identity.store import EncodingStore, StoreError, create_device_key
+from edge.identity.tracker import FaceTracker
+from edge.identity.verifier import FaceVerifier
+from edge.models import Worker
+from edge.reasons import ReasonCode
+from edge.service import ServiceContext
+from firmware_adapters.camera import Camera
+from firmware_adapters.camera.config import build_camera
+
+log = logging.getLogger(__name__)
+
+
+class IdentityUnavailable:
+    """Stands in when face verification is configured but cannot work: every badge-in is denied
+    with ``IDENTITY_UNAVAILABLE`` (fail safe) and the reason shows in the service health."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    async def verify(self, worker: Worker, badge_id: str) -> IdentityResult:
+        return IdentityResult(
+            match=False, reason=ReasonCode.IDENTITY_UNAVAILABLE, details={"error": self.why}
+        )
+
+
+def open_store(config: IdentityConfig, state_dir: Path) -> EncodingStore:
+    """The encrypted store, creating the device key on first use (no key and no store yet).
+
+    A store without its key is never "fixed" by a new key: it stays unreadable (StoreError).
+    """
+    store_path, key_path = config.store_path(state_dir), config.key_path(state_dir)
+    if not key_path.exists() and not store_path.exists():
+        create_device_key(key_path)
+    return EncodingStore(store_path, key_path)
+
+
+class IdentityService:
+    """Loads the models off the loop, then runs the ahead-of-the-tap tracker until cancelled."""
+
+    name = "identity"
+
+    def __init__(
+        self,
+        verifier: FaceVerifier,
+        health: dict[str, dict[str, object]],
+    ) -> None:
+        self.verifier = verifier
+        self.health = health
+
+    async def run(self) -> None:
+        tracker = self.verifier.tracker
+        self._report("loading")
+        try:
+            await asyncio.to_thread(tracker.pipeline.load)
+        except ModelsUnavailable as err:
+            self._report("unavailable", error=str(err))
+            log.exception("face verification unavailable")
+            await asyncio.Event().wait()  # stay up; every badge-in is denied by the verifier
+        self._report("running")
+        if not self.verifier.config.tracker.enabled:
+            await asyncio.Event().wait()
+        await tracker.run()
+
+    def _report(self, state: str, **extra: object) -> None:
+        self.health["identity"] = {
+            "state": state,
+            "tracker": dict(self.verifier.tracker.counters),
+            "verifications": dict(self.verifier.counters),
+            **extra,
+        }
+
+
+def build_verifier(config: IdentityConfig, store: EncodingStore, camera: Camera) -> FaceVerifier:
+    """A verifier over ``camera`` (not opened yet; the tracker opens it in a worker thread)."""
+    tracker = FaceTracker(camera, FacePipeline(config), config)
+    return FaceVerifier(config, store, tracker)
+
+
+def build_service(ctx: ServiceContext) -> IdentityService | None:
+    """Plug face verification into ``ctx.controller.identity``; None when disabled."""
+    config = ctx.config.identity
+    if not config.enabled:
+        return None
+    controller = ctx.controller
+    try:
+        store = open_store(config, ctx.config.storage.state_dir)
+    except (StoreError, OSError) as err:
+        log.exception("face store unusable, every badge-in will be denied")
+        controller.identity = IdentityUnavailable(str(err))
+        ctx.health["identity"] = {"state": "unavailable", "error": str(err)}
+        return None
+    # Biometrics go with the roster entry (DESIGN invariant 7, PIPL Art. 47).
+    controller.on_worker_removed.append(store.erase_worker)
+    gone = store.retain(w.worker_id for w in ctx.registry.workers())
+    if gone:
+        log.info("erased face encodings of %d workers no longer on the roster", len(gone))
+    verifier = build_verifier(config, store, build_camera(config.camera))
+    controller.identity = verifier
+    return IdentityService(verifier, ctx.health)
