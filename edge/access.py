@@ -22,7 +22,6 @@ from edge.models import (
     Decision,
     GasTest,
     Permit,
-    PermitLevel,
     PermitMember,
     PermitStatus,
     Role,
@@ -30,7 +29,7 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import check_air, check_gas_test, effective_valid_to
+from edge.permits import check_air, check_gas_test, effective_valid_to, requires_monitoring
 from edge.reasons import ALLOWED_IN, ALLOWED_OUT, Lang, ReasonCode, text
 
 # When a worker is on several permits of the zone, the one that decides is the most usable.
@@ -44,15 +43,6 @@ _STATUS_RANK = {
     PermitStatus.CANCELLED: 6,
     PermitStatus.REVOKED: 7,
 }
-
-
-def requires_monitoring(permit: Permit) -> bool:
-    """Continuous monitoring: 特级动火 and confined space (GB 30871 §5.3.1, §6.5)."""
-    return (
-        permit.gas.continuous_monitoring
-        or permit.kind is WorkKind.CONFINED_SPACE
-        or (permit.kind is WorkKind.HOT_WORK and permit.level is PermitLevel.HOT_SPECIAL)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +87,10 @@ def pick_permit(worker_id: str, permits: Sequence[Permit]) -> tuple[Permit, Perm
 
 
 def check_permit(permit: Permit, now: datetime, linked: Permit | None) -> ReasonCode | None:
-    if permit.status is PermitStatus.SUSPENDED:
-        return ReasonCode.PERMIT_SUSPENDED
     if permit.status is PermitStatus.EXPIRED or now >= effective_valid_to(permit, linked):
         return ReasonCode.PERMIT_EXPIRED
+    if permit.status is PermitStatus.SUSPENDED:
+        return ReasonCode.PERMIT_SUSPENDED
     if permit.status in TERMINAL_STATUSES or permit.status is PermitStatus.COMPLETED:
         return ReasonCode.PERMIT_CLOSED
     if now < permit.valid_from:

@@ -243,7 +243,7 @@ async def scenario(gw: Gateway, tl: Timeline) -> None:
     test = _gas_test(ctl, "赵敏", co_ppm=2, lel=0)
     ctl.record_gas_test(test, "analyst:zhao")
     tl.note(
-        f"合格：O2 20.9 %vol, LEL 0 %LEL, CO 2 ppm",
+        "合格：O2 20.9 %vol, LEL 0 %LEL, CO 2 ppm",
         "Pass: O2 20.9 %vol, LEL 0 %LEL, CO 2 ppm",
         "green",
     )

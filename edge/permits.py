@@ -24,9 +24,11 @@ from edge.models import (
     GasTest,
     Model,
     Permit,
+    PermitLevel,
     PermitStatus,
     Suspension,
     SuspensionCause,
+    WorkKind,
 )
 from edge.reasons import ReasonCode
 
@@ -112,6 +114,15 @@ class Guards:
     air: AirVerdict | None = None
     linked: Permit | None = None
     require_monitoring: bool = False
+
+
+def requires_monitoring(permit: Permit) -> bool:
+    """Continuous monitoring: 特级动火 and confined space (GB 30871 §5.3.1, §6.5)."""
+    return (
+        permit.gas.continuous_monitoring
+        or permit.kind is WorkKind.CONFINED_SPACE
+        or (permit.kind is WorkKind.HOT_WORK and permit.level is PermitLevel.HOT_SPECIAL)
+    )
 
 
 def effective_valid_to(permit: Permit, linked: Permit | None) -> datetime:
@@ -223,7 +234,7 @@ def apply(
                 raise TransitionError(code, "a passing, recent gas test is required")
         air_code = check_air(
             guards.air,
-            require_monitoring=guards.require_monitoring or permit.gas.continuous_monitoring,
+            require_monitoring=guards.require_monitoring or requires_monitoring(permit),
         )
         if air_code is not None:
             raise TransitionError(air_code, "the air does not allow work")

@@ -18,12 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge import permits as pm
-from edge.access import (
-    BadgeInFacts,
-    decide_badge_in,
-    decide_badge_out,
-    requires_monitoring,
-)
+from edge.access import BadgeInFacts, decide_badge_in, decide_badge_out
 from edge.clock import Clock
 from edge.config import AccessConfig
 from edge.evidence import (
@@ -147,7 +142,7 @@ class ZoneController:
             gas_test=self.registry.latest_gas_test(self.zone.zone_id),
             air=self.air.air_verdict(),
             linked=linked,
-            require_monitoring=permit is not None and requires_monitoring(permit),
+            require_monitoring=permit is not None and pm.requires_monitoring(permit),
         )
 
     # ------------------------------------------------------------------ permits
@@ -357,7 +352,7 @@ class ZoneController:
         for permit in self.registry.permits(
             statuses=frozenset({PermitStatus.ACTIVE, PermitStatus.SUSPENDED})
         ):
-            if not unsafe and not requires_monitoring(permit):
+            if not unsafe and not pm.requires_monitoring(permit):
                 continue
             try:
                 new = pm.apply(
