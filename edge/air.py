@@ -1,0 +1,212 @@
+"""The gas capability: sensors -> exposure engine -> zone controller, and the local outputs.
+
+``build_service(ctx)`` (listed in ``edge.daemon.SERVICE_FACTORIES``) builds one adapter per
+port from ``gas:``, plugs the exposure engine in as ``controller.air`` and the gpiozero stack
+light in as ``controller.annunciator``, and returns the service that feeds every reading to the
+engine. Each reading is judged as it arrives, so a dangerous frame suspends the zone's permits
+within that reading, with no network involved; a timer re-judges the air every
+``check_interval_s`` so a silent sensor is noticed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from edge.clock import Clock
+from edge.evidence import AirVerdict
+from edge.exposure import ExposureEngine, sensor_specs
+from edge.models import GasTest, GasTestSample, PermitStatus, Reading
+from edge.reasons import ReasonCode
+from edge.service import Service, ServiceContext
+from edge.zone import ZoneController
+from firmware_adapters.gas.adapter import GasAdapter
+from firmware_adapters.gas.config import GasConfig
+from firmware_adapters.gas.wiring import build_adapters
+from firmware_adapters.outputs.stacklight import OutputsError, StackLight
+
+log = logging.getLogger("zonegate.air")
+
+_TEST_UNITS = {"ppm", "mg/m3", "%vol", "%LEL", "ug/m3"}
+
+
+class GasService:
+    """Runs the adapters and turns every reading into the controller's reaction."""
+
+    name = "gas"
+
+    def __init__(
+        self,
+        controller: ZoneController,
+        cfg: GasConfig,
+        clock: Clock,
+        *,
+        adapters: list[GasAdapter] | None = None,
+        engine: ExposureEngine | None = None,
+        health: dict[str, dict[str, object]] | None = None,
+    ) -> None:
+        self.controller = controller
+        self.cfg = cfg
+        self.clock = clock
+        self.engine = engine or ExposureEngine(controller.zone, cfg, clock, sensor_specs(cfg))
+        self.adapters = adapters if adapters is not None else build_adapters(cfg, clock)
+        self.health = health if health is not None else {}
+        self.readings = 0
+        self.verdicts_sent = 0
+        self._last_state: tuple[bool, bool, bool] | None = None
+        self._armed: dict[tuple[str, str], bool] = {}
+        controller.air = self.engine
+
+    # ---------------------------------------------------------------- readings
+
+    def on_reading(self, reading: Reading) -> None:
+        """Judge one reading now: the suspension is committed before this returns."""
+        self.readings += 1
+        self.engine.ingest(reading)
+        self._react()
+        if reading.gas in self.cfg.unpermitted_work.levels:
+            self._watch_fume(reading)
+
+    def _react(self) -> AirVerdict:
+        verdict = self.engine.air_verdict()
+        state = (verdict.safe, verdict.monitoring_ok, verdict.latched)
+        if not verdict.safe or not verdict.monitoring_ok or state != self._last_state:
+            # Every unsafe verdict goes to the controller (it is idempotent while the episode
+            # lasts); a safe one only when something changed, to clear the alarm and the light.
+            self._last_state = state
+            self.verdicts_sent += 1
+            self.controller.on_air_verdict(verdict)
+        return verdict
+
+    def _watch_fume(self, r: Reading) -> None:
+        """Fume / particulates rising while no permit is active: someone may be working."""
+        if r.value is None or r.fault or r.warming_up:
+            return
+        uw = self.cfg.unpermitted_work
+        level = uw.levels[r.gas]
+        key = (r.sensor_id, r.gas)
+        armed = self._armed.get(key, True)
+        if armed and r.value >= level:
+            self._armed[key] = False
+            active = [
+                p
+                for p in self.controller.registry.permits(statuses=frozenset({PermitStatus.ACTIVE}))
+                if p.zone_id == self.controller.zone.zone_id
+            ]
+            if active:
+                return
+            self.controller.alert(
+                "unpermitted_work_suspected",
+                {
+                    "reason": ReasonCode.UNPERMITTED_WORK_SUSPECTED.value,
+                    "gas": r.gas,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "threshold": level,
+                    "channel": "fume_indicator",
+                    "sensor_id": r.sensor_id,
+                    "source_ts": r.source_ts.isoformat(),
+                    "inside": self.controller.inside(),
+                },
+            )
+        elif not armed and r.value < level * uw.rearm_below_fraction:
+            self._armed[key] = True
+
+    # ---------------------------------------------------------------- people
+
+    def acknowledge(self, actor: str) -> list[dict[str, Any]]:
+        """A person acknowledges the gas alarms; journaled, then the air is judged again."""
+        acked = self.engine.acknowledge(actor)
+        self.controller.alert("gas_alarm_acknowledged", {"actor": actor, "alarms": acked})
+        self._react()
+        return acked
+
+    def gas_test(self, analyst: str) -> GasTest:
+        """A gas-test record from the fixed sensors' current readings (record it yourself)."""
+        return fixed_gas_test(self.engine, self.controller.zone.zone_id, analyst, self.clock.wall())
+
+    # ---------------------------------------------------------------- running
+
+    def update_health(self) -> None:
+        verdict = self.engine.air_verdict()
+        self.health["gas"] = {
+            "safe": verdict.safe,
+            "monitoring_ok": verdict.monitoring_ok,
+            "latched": verdict.latched,
+            "reasons": [r.value for r in verdict.reasons],
+            "readings": self.readings,
+            "unknown_readings": self.engine.unknown_readings,
+            "adapters": {a.name: a.stats.as_dict() for a in self.adapters},
+        }
+
+    async def _judge_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.check_interval_s)
+            self._react()
+            self.update_health()
+
+    async def run(self) -> None:
+        """Run every adapter and the staleness timer until cancelled."""
+        self._react()  # nothing read yet: the controller learns monitoring is not up
+        async with asyncio.TaskGroup() as tg:
+            for adapter in self.adapters:
+                tg.create_task(self._supervise(adapter), name=f"gas:{adapter.name}")
+            tg.create_task(self._judge_periodically(), name="gas:judge")
+
+    async def _supervise(self, adapter: GasAdapter) -> None:
+        # An adapter bug must not take the other sensors down; its silence reads as stale.
+        while True:
+            try:
+                await adapter.run(self.on_reading)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.exception("gas adapter %s crashed; restarting", adapter.name)
+                adapter.stats.last_error = f"crashed: {err!r}"
+                with contextlib.suppress(Exception):
+                    self.controller.fault(
+                        "gas_adapter_crashed", {"adapter": adapter.name, "error": repr(err)}
+                    )
+                await asyncio.sleep(1.0)
+
+
+def fixed_gas_test(engine: ExposureEngine, zone_id: str, analyst: str, at: datetime) -> GasTest:
+    """A ``GasTest`` from the fixed sensors: passes only if every sensor vouches and every
+    value meets the GB 30871 criteria (O2 band, combustible % vol, toxic limits)."""
+    assessment = engine.assess_for_test()
+    samples = []
+    sensors = sorted({r.sensor_id for r in engine.latest()})
+    for gas, value, unit in assessment.samples:
+        if unit == "ppb":
+            value, unit = value / 1000.0, "ppm"
+        if unit in _TEST_UNITS:
+            samples.append(GasTestSample(gas=gas, value=value, unit=unit))
+    failures = list(assessment.failures)
+    if not samples:
+        # GasTest needs at least one sample; an empty fixed test is a failed one.
+        samples.append(GasTestSample(gas="none", value=0.0, unit="ppm"))
+        failures.append("no fixed-sensor sample")
+    return GasTest(
+        zone_id=zone_id,
+        taken_at=at,
+        source="fixed:" + ",".join(sensors),
+        analyst=analyst,
+        samples=tuple(samples),
+        passed=not failures,
+        failures=tuple(dict.fromkeys(failures)),
+    )
+
+
+def build_service(ctx: ServiceContext) -> Service | None:
+    """The daemon's factory: outputs always, the gas service when sensors are configured."""
+    try:
+        ctx.controller.annunciator = StackLight(ctx.config.outputs)
+    except OutputsError as err:
+        log.exception("keeping the recording annunciator")
+        ctx.controller.fault("outputs_unavailable", {"error": str(err)})
+    if not ctx.config.gas.sensors:
+        return None
+    return GasService(ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health)

@@ -1,0 +1,519 @@
+"""Gas rules: instant low / high alarms, STEL (15 min) and TWA (8 h) channels, the O2 band,
+%LEL -> % vol for the zone's target gas with the GB 30871 §5.3.2 pass criteria, deadband, an
+on-delay for low alarms only, latching, and "stale / faulty = cannot vouch" (safety-rules §3, §4).
+
+The verdict follows ``edge.evidence.AirVerdict``:
+
+* ``safe`` False while any stop-level alarm condition holds (high, STEL, TWA, O2 band, GB 30871
+  combustible limit, over-range, which reads as a high alarm). The controller suspends every
+  active permit and badge-ins are denied with GAS_UNSAFE.
+* ``latched`` True from the moment a stop-level alarm trips until its condition has cleared
+  (below the level minus the deadband) **and** a person has acknowledged it, in either order.
+* ``monitoring_ok`` False while any alarm-bearing sensor is stale (no valid reading for its
+  ``staleness_s``, including "never read"), faulted, warming up, or reading negative: the
+  sensors cannot vouch for the air. Zones that require continuous monitoring suspend on it.
+
+Low alarms are warnings (details only, never a suspension); they alone may be delayed
+(rule 4 of §4: hysteresis and delay may damp warnings only). Particulate sensors (PMS5003) are
+indicators: their readings are kept for the unpermitted-work detector and never judged here.
+Durations use the monotonic clock (DESIGN invariant 8).
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from edge.clock import Clock
+from edge.evidence import AirVerdict
+from edge.models import Reading, Zone
+from edge.reasons import ReasonCode
+from firmware_adapters.gas.config import (
+    GasConfig,
+    GasLimits,
+    ModbusRtuConfig,
+    Pms5003Config,
+    WinsenZeConfig,
+)
+from firmware_adapters.gas.winsen import MODELS
+
+STEL_WINDOW_S = 15 * 60.0
+TWA_WINDOW_S = 8 * 3600.0
+INDICATOR_GASES = frozenset({"pm1_0", "pm2_5", "pm10"})
+COMBUSTIBLE = "lel"
+OXYGEN = "o2"
+
+# g/mol, for ppm <-> mg/m3 (safety-rules.md §3.1).
+MOLECULAR_WEIGHT: dict[str, float] = {
+    "co": 28.01, "h2s": 34.08, "no2": 46.01, "so2": 64.07, "nh3": 17.03, "o3": 48.00,
+    "ch2o": 30.03, "cl2": 70.90, "hcl": 36.46, "hf": 20.01, "hcn": 27.03, "ph3": 34.00,
+    "c6h6": 78.11, "h2": 2.016,
+}  # fmt: skip
+
+
+def convert(
+    value: float, src: str, dst: str, *, mw: float | None, molar_volume_l: float
+) -> float | None:
+    """``value`` in unit ``src`` expressed in ``dst``; None when the units cannot be related."""
+    if src == dst:
+        return value
+    to_ppm = {"ppm": 1.0, "ppb": 1e-3, "%vol": 1e4}
+    to_mg = {"mg/m3": 1.0, "ug/m3": 1e-3}
+    if src in to_ppm and dst in to_ppm:
+        return value * to_ppm[src] / to_ppm[dst]
+    if src in to_mg and dst in to_mg:
+        return value * to_mg[src] / to_mg[dst]
+    if mw is None:
+        return None
+    if src in to_ppm and dst in to_mg:
+        return value * to_ppm[src] * mw / molar_volume_l / to_mg[dst]
+    if src in to_mg and dst in to_ppm:
+        return value * to_mg[src] * molar_volume_l / mw / to_ppm[dst]
+    return None
+
+
+class RollingMean:
+    """Time-weighted mean over a fixed window, in buckets (constant memory at any rate).
+
+    Each reading's value is held until the next one, at most ``max_hold_s``: a silent sensor
+    is flagged stale by the monitoring check, and its last value is not stretched over hours.
+    The divisor is the whole window, as PC-TWA / PC-STEL are defined (Σ Ci·Ti / T).
+    """
+
+    def __init__(self, window_s: float, bucket_s: float, max_hold_s: float) -> None:
+        self.window_s = window_s
+        self.bucket_s = bucket_s
+        self.max_hold_s = max_hold_s
+        self._buckets: collections.deque[list[float]] = collections.deque()  # [start, integral]
+        self._total = 0.0
+        self._last: tuple[float, float] | None = None  # (mono, value)
+
+    def add(self, mono: float, value: float) -> None:
+        if self._last is not None:
+            t0, v0 = self._last
+            dt = min(max(0.0, mono - t0), self.max_hold_s)
+            self._integrate(mono, v0 * dt)
+        self._last = (mono, value)
+        self._evict(mono)
+
+    def gap(self, mono: float) -> None:
+        """An unusable reading: stop holding the previous value."""
+        if self._last is not None:
+            self.add(mono, self._last[1])
+        self._last = None
+
+    def _integrate(self, mono: float, amount: float) -> None:
+        start = mono - (mono % self.bucket_s)
+        if not self._buckets or self._buckets[-1][0] != start:
+            self._buckets.append([start, 0.0])
+        self._buckets[-1][1] += amount
+        self._total += amount
+
+    def _evict(self, mono: float) -> None:
+        # A bucket leaves once it lies wholly outside the window: partly-inside buckets count
+        # in full, which errs high (conservative).
+        while self._buckets and self._buckets[0][0] + self.bucket_s <= mono - self.window_s:
+            self._total -= self._buckets.popleft()[1]
+
+    def mean(self, mono: float) -> float:
+        self._evict(mono)
+        held = 0.0
+        if self._last is not None:
+            t0, v0 = self._last
+            held = v0 * min(max(0.0, mono - t0), self.max_hold_s)
+        return max(0.0, self._total + held) / self.window_s
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """What the engine expects of a configured sensor."""
+
+    sensor_id: str
+    staleness_s: float
+    gases: tuple[str, ...] | None  # None: whatever the module reports
+    indicator_only: bool = False
+
+
+def sensor_specs(cfg: GasConfig) -> list[SensorSpec]:
+    out: list[SensorSpec] = []
+    for s in cfg.sensors:
+        if isinstance(s, WinsenZeConfig):
+            gas = s.gas or MODELS[s.model].gas
+            out.append(SensorSpec(s.id, s.staleness_s, (gas,) if gas else None))
+        elif isinstance(s, ModbusRtuConfig):
+            out.append(SensorSpec(s.id, s.staleness_s, tuple(c.gas for c in s.channels)))
+        elif isinstance(s, Pms5003Config):
+            out.append(SensorSpec(s.id, s.staleness_s, ("pm1_0", "pm2_5", "pm10"), True))
+    return out
+
+
+@dataclass
+class Alarm:
+    """A stop-level alarm episode; lives until cleared and acknowledged."""
+
+    sensor_id: str
+    gas: str
+    channel: str  # high, stel, twa, o2_low, o2_high, gb30871, over_range
+    value: float
+    threshold: float
+    unit: str
+    since: datetime
+    active: bool = True
+    acknowledged: bool = False
+    peak: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sensor_id": self.sensor_id,
+            "gas": self.gas,
+            "channel": self.channel,
+            "value": round(self.value, 4),
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "since": self.since.isoformat(),
+            "active": self.active,
+            "acknowledged": self.acknowledged,
+            "peak": round(self.peak, 4),
+        }
+
+
+@dataclass
+class _Channel:
+    sensor_id: str
+    gas: str
+    last: Reading | None = None
+    value: float | None = None  # in the limits' unit
+    unit: str = ""
+    problem: ReasonCode | None = None  # fault / warming / negative / unit, of the last reading
+    low_since: float | None = None
+    low_active: bool = False
+    stel: RollingMean | None = None
+    twa: RollingMean | None = None
+
+
+@dataclass
+class _Sensor:
+    spec: SensorSpec
+    last_mono: float | None = None  # any reading, usable or not
+    channels: dict[str, _Channel] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TestAssessment:
+    """Fixed sensors judged for a gas test (GB 30871 §5.3.2, §6.4)."""
+
+    samples: tuple[tuple[str, float, str], ...]  # (gas, value, unit) as read
+    failures: tuple[str, ...]
+
+
+class ExposureEngine:
+    """Turns readings into the zone's ``AirVerdict``; implements ``edge.evidence.AirSource``."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        cfg: GasConfig,
+        clock: Clock,
+        sensors: Iterable[SensorSpec] | None = None,
+    ) -> None:
+        self.zone = zone
+        self.cfg = cfg
+        self.clock = clock
+        self._started = clock.mono()
+        self._sensors = {s.sensor_id: _Sensor(s) for s in (sensors or sensor_specs(cfg))}
+        self._alarms: dict[tuple[str, str, str], Alarm] = {}
+        self.unknown_readings = 0
+        self.unconvertible_readings = 0
+        o2 = cfg.oxygen
+        self.o2_low = o2.low
+        self.o2_high = o2.high if o2.high is not None else (23.5 if zone.oxygen_enriched else 21.0)
+
+    # ---------------------------------------------------------------- input
+
+    def ingest(self, reading: Reading) -> None:
+        """Take one reading (from any adapter) into the channels and alarms."""
+        sensor = self._sensors.get(reading.sensor_id)
+        spec = sensor.spec if sensor else None
+        if (
+            sensor is None
+            or spec is None
+            or (spec.gases is not None and reading.gas not in spec.gases)
+        ):
+            self.unknown_readings += 1
+            return
+        ch = sensor.channels.get(reading.gas)
+        if ch is None:
+            ch = sensor.channels[reading.gas] = _Channel(reading.sensor_id, reading.gas)
+        ch.last = reading
+        sensor.last_mono = reading.mono_ts
+        if spec.indicator_only or reading.gas in INDICATOR_GASES:
+            return
+        problem: ReasonCode | None = None
+        if reading.fault or reading.value is None:
+            problem = ReasonCode.SENSOR_FAULT
+        elif reading.warming_up:
+            problem = ReasonCode.SENSOR_WARMING_UP
+        elif reading.value < 0:
+            problem = ReasonCode.SENSOR_NEGATIVE
+        ch.problem = problem
+        if reading.over_range and not reading.fault:
+            # Over range reads as a high alarm even while warming (a pinned cell is not clean air).
+            full = reading.full_scale if reading.full_scale is not None else 0.0
+            self._set_alarm(ch, "over_range", True, reading.value or full, full, reading.unit)
+        elif not reading.warming_up and not reading.fault:
+            self._set_alarm(ch, "over_range", False, reading.value or 0.0, 0.0, reading.unit)
+        if problem is not None:
+            ch.value = None
+            for avg in (ch.stel, ch.twa):
+                if avg is not None:
+                    avg.gap(reading.mono_ts)
+            return
+        assert reading.value is not None
+        self._evaluate(ch, reading.value, reading.unit, reading.mono_ts)
+
+    def _evaluate(self, ch: _Channel, raw: float, unit: str, mono: float) -> None:
+        gas = ch.gas
+        if gas == OXYGEN:
+            pct = convert(raw, unit, "%vol", mw=None, molar_volume_l=self.cfg.molar_volume_l)
+            if pct is None:
+                self._unconvertible(ch)
+                return
+            ch.value, ch.unit = pct, "%vol"
+            band = self.cfg.oxygen
+            self._threshold(ch, "o2_low", pct < self.o2_low, pct >= self.o2_low + band.deadband,
+                            pct, self.o2_low)  # fmt: skip
+            self._threshold(ch, "o2_high", pct > self.o2_high,
+                            pct <= self.o2_high - band.deadband, pct, self.o2_high)  # fmt: skip
+            return
+        limits = self.cfg.limits.get(gas)
+        if gas == COMBUSTIBLE and unit == "%LEL":
+            target = self.zone.target_gas
+            vol = raw / 100.0 * target.lel_vol_percent
+            limit = target.pass_limit_vol_percent
+            dead = (limits.deadband if limits else 0.0) / 100.0 * target.lel_vol_percent
+            self._set_channel_alarm(
+                ch, "gb30871", vol > limit, vol <= limit - dead, vol, limit, "%vol"
+            )
+        if limits is None:
+            ch.value, ch.unit = raw, unit
+            return
+        value = convert(
+            raw,
+            unit,
+            limits.unit,
+            mw=limits.molecular_weight or MOLECULAR_WEIGHT.get(gas),
+            molar_volume_l=self.cfg.molar_volume_l,
+        )
+        if value is None:
+            self._unconvertible(ch)
+            return
+        ch.value, ch.unit = value, limits.unit
+        self._limits(ch, limits, value, mono)
+
+    def _unconvertible(self, ch: _Channel) -> None:
+        # A unit the limits cannot be compared with is a configuration fault: never "fine".
+        self.unconvertible_readings += 1
+        ch.problem = ReasonCode.SENSOR_FAULT
+        ch.value = None
+
+    def _limits(self, ch: _Channel, lim: GasLimits, value: float, mono: float) -> None:
+        db = lim.deadband
+        if lim.high is not None:
+            self._threshold(ch, "high", value >= lim.high, value < lim.high - db, value, lim.high)
+        if lim.low is not None:
+            if value >= lim.low:
+                ch.low_since = mono if ch.low_since is None else ch.low_since
+                ch.low_active = ch.low_active or mono - ch.low_since >= lim.low_on_delay_s
+            elif value < lim.low - db:
+                ch.low_since, ch.low_active = None, False
+        for name, level, window, bucket in (
+            ("stel", lim.stel, STEL_WINDOW_S, 10.0),
+            ("twa", lim.twa, TWA_WINDOW_S, 60.0),
+        ):
+            if level is None:
+                continue
+            avg = getattr(ch, name)
+            if avg is None:
+                hold = self._sensors[ch.sensor_id].spec.staleness_s
+                avg = RollingMean(window, bucket, hold)
+                setattr(ch, name, avg)
+            avg.add(mono, value)
+            mean = avg.mean(mono)
+            self._threshold(ch, name, mean >= level, mean < level - db, mean, level)
+
+    def _threshold(
+        self, ch: _Channel, channel: str, over: bool, clear: bool, value: float, level: float
+    ) -> None:
+        self._set_channel_alarm(ch, channel, over, clear, value, level, ch.unit)
+
+    def _set_channel_alarm(
+        self,
+        ch: _Channel,
+        channel: str,
+        over: bool,
+        clear: bool,
+        value: float,
+        level: float,
+        unit: str,
+    ) -> None:
+        key = (ch.sensor_id, ch.gas, channel)
+        alarm = self._alarms.get(key)
+        if over:
+            if alarm is None:
+                self._alarms[key] = Alarm(
+                    ch.sensor_id, ch.gas, channel, value, level, unit, self.clock.wall(),
+                    peak=value,
+                )  # fmt: skip
+                return
+            if not alarm.active:
+                alarm.active, alarm.acknowledged = True, False  # a new episode needs a new ack
+            alarm.value, alarm.peak = value, max(alarm.peak, value)
+        elif alarm is not None:
+            alarm.value = value
+            if clear:
+                alarm.active = False
+                if alarm.acknowledged:
+                    del self._alarms[key]
+
+    def _set_alarm(
+        self, ch: _Channel, channel: str, over: bool, value: float, level: float, unit: str
+    ) -> None:
+        self._set_channel_alarm(ch, channel, over, not over, value, level, unit)
+
+    # ---------------------------------------------------------------- people
+
+    def acknowledge(self, actor: str) -> list[dict[str, Any]]:
+        """A person acknowledges every current alarm; cleared ones are released at once."""
+        acked = []
+        for key, alarm in list(self._alarms.items()):
+            if not alarm.acknowledged:
+                alarm.acknowledged = True
+                acked.append({**alarm.as_dict(), "acknowledged_by": actor})
+            if not alarm.active:
+                del self._alarms[key]
+        return acked
+
+    # ---------------------------------------------------------------- output
+
+    def monitoring_problems(self, mono: float | None = None) -> list[tuple[str, ReasonCode]]:
+        """(sensor_id, reason) for every alarm-bearing sensor that cannot vouch for the air."""
+        now = self.clock.mono() if mono is None else mono
+        out: list[tuple[str, ReasonCode]] = []
+        for sid, s in self._sensors.items():
+            if s.spec.indicator_only:
+                continue
+            if s.last_mono is None or now - s.last_mono > s.spec.staleness_s:
+                out.append((sid, ReasonCode.SENSOR_STALE))
+                continue
+            expected = s.spec.gases if s.spec.gases is not None else tuple(s.channels)
+            for gas in expected:
+                ch = s.channels.get(gas)
+                if ch is None or ch.last is None or now - ch.last.mono_ts > s.spec.staleness_s:
+                    # One silent channel of a multi-gas transmitter is as stale as the whole.
+                    out.append((sid, ReasonCode.SENSOR_STALE))
+                    break
+                if ch.problem is not None:
+                    out.append((sid, ch.problem))
+                    break
+        return out
+
+    def air_verdict(self) -> AirVerdict:
+        """The zone's air now (``edge.evidence.AirSource``)."""
+        judged = [s for s in self._sensors.values() if not s.spec.indicator_only]
+        if not judged:
+            return AirVerdict(safe=True, monitoring_ok=False, reasons=(ReasonCode.NO_AIR_DATA,))
+        active = [a for a in self._alarms.values() if a.active]
+        latched = bool(self._alarms)
+        problems = self.monitoring_problems()
+        reasons: list[ReasonCode] = []
+        if active:
+            reasons.append(ReasonCode.GAS_UNSAFE)
+            if any(a.channel == "over_range" for a in active):
+                reasons.append(ReasonCode.SENSOR_OVER_RANGE)
+        elif latched:
+            reasons.append(ReasonCode.GAS_ALARM_LATCHED)
+        for code in dict.fromkeys(p for _, p in problems):
+            reasons.append(code)
+        details: dict[str, Any] = {}
+        worst = active[0] if active else None
+        if worst is not None:
+            details.update(
+                gas=worst.gas,
+                value=round(worst.value, 4),
+                threshold=worst.threshold,
+                unit=worst.unit,
+                channel=worst.channel,
+                sensor_id=worst.sensor_id,
+            )
+        if self._alarms:
+            details["alarms"] = [a.as_dict() for a in self._alarms.values()]
+        if problems:
+            details["sensors"] = [{"sensor_id": s, "reason": r.value} for s, r in problems]
+            if worst is None:
+                details.setdefault("sensor_id", problems[0][0])
+        warnings = self.warnings()
+        if warnings:
+            details["warnings"] = warnings
+        return AirVerdict(
+            safe=not active,
+            monitoring_ok=not problems,
+            reasons=tuple(reasons),
+            latched=latched,
+            details=details,
+        )
+
+    def warnings(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self._sensors.values():
+            for ch in s.channels.values():
+                lim = self.cfg.limits.get(ch.gas)
+                if ch.low_active and lim is not None and ch.value is not None:
+                    out.append({"sensor_id": ch.sensor_id, "gas": ch.gas, "channel": "low",
+                                "value": round(ch.value, 4), "threshold": lim.low,
+                                "unit": ch.unit})  # fmt: skip
+        return out
+
+    def latest(self) -> list[Reading]:
+        """The last reading of every channel, indicators included."""
+        return [ch.last for s in self._sensors.values() for ch in s.channels.values() if ch.last]
+
+    def assess_for_test(self) -> TestAssessment:
+        """Judge the fixed sensors as a gas test: O2 band, combustible vol %, toxic limits."""
+        failures: list[str] = []
+        samples: list[tuple[str, float, str]] = []
+        for sid, reason in self.monitoring_problems():
+            failures.append(f"{sid}: {reason.value}")
+        for alarm in self._alarms.values():
+            state = "active" if alarm.active else "latched, not acknowledged"
+            failures.append(f"{alarm.sensor_id}: {alarm.gas} {alarm.channel} alarm {state}")
+        target = self.zone.target_gas
+        for s in self._sensors.values():
+            if s.spec.indicator_only:
+                continue
+            for ch in s.channels.values():
+                r = ch.last
+                if r is None or r.value is None or ch.value is None:
+                    continue
+                samples.append((ch.gas, r.value, r.unit))
+                if ch.gas == OXYGEN and not self.o2_low <= ch.value <= self.o2_high:
+                    failures.append(f"o2 {ch.value:.1f}%vol outside "
+                                    f"{self.o2_low}-{self.o2_high}%vol")  # fmt: skip
+                elif ch.gas == COMBUSTIBLE and r.unit == "%LEL":
+                    vol = r.value / 100.0 * target.lel_vol_percent
+                    if vol > target.pass_limit_vol_percent:
+                        failures.append(f"lel {vol:.2f}%vol > "
+                                        f"{target.pass_limit_vol_percent}%vol "
+                                        f"({target.name})")  # fmt: skip
+                else:
+                    lim = self.cfg.limits.get(ch.gas)
+                    if lim is None:
+                        continue
+                    level = lim.pass_limit or lim.twa or lim.high
+                    if level is not None and ch.value > level:
+                        failures.append(f"{ch.gas} {ch.value:.2f}{ch.unit} > {level}{ch.unit}")
+        if not samples:
+            failures.append("no usable fixed-sensor reading")
+        return TestAssessment(tuple(samples), tuple(dict.fromkeys(failures)))

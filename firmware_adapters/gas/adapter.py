@@ -1,0 +1,72 @@
+"""What every gas adapter offers the core: readings into a sink, counters, and survival.
+
+An adapter owns one port. ``run(sink)`` runs until cancelled: it opens the port, reconnects
+with capped, jittered backoff when the port disappears (USB unplug), and calls ``sink`` with
+every ``Reading``, stamped with the time its frame was received. It never raises for a peer's
+failure; it counts it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from edge.models import Reading
+
+ReadingSink = Callable[[Reading], None]
+
+
+class AdapterError(Exception):
+    """A port or protocol failure, translated from serial / Modbus exceptions."""
+
+
+@dataclass
+class AdapterStats:
+    """Counters a technician reads in ``zonegate status``; every rejected frame is counted."""
+
+    frames_ok: int = 0
+    checksum_errors: int = 0
+    framing_errors: int = 0
+    rejected_frames: int = 0  # well-formed but unusable (wrong gas, unknown unit)
+    bytes_discarded: int = 0
+    read_errors: int = 0  # Modbus: timeouts and exception replies
+    opens: int = 0
+    disconnects: int = 0
+    connected: bool = False
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class GasAdapter(Protocol):
+    """One port and the sensors behind it."""
+
+    name: str
+    stats: AdapterStats
+
+    @property
+    def sensor_ids(self) -> tuple[str, ...]: ...
+
+    async def run(self, sink: ReadingSink) -> None: ...
+
+
+class Backoff:
+    """Capped exponential backoff with full jitter (no reconnect storms, no give-up)."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self._cap, self._first * (2.0**self._attempt))
+        self._attempt = min(self._attempt + 1, 30)
+        # Jitter between half and the whole ceiling: spread out, but never a busy loop.
+        jitter: float = random.random()  # noqa: S311 - not cryptographic
+        return ceiling * (0.5 + jitter / 2)
