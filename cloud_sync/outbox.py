@@ -1,0 +1,290 @@
+"""Journal -> QoS 1 publish -> mark delivered on PUBACK.
+
+aiomqtt 2.5's ``await client.publish(..., qos=1)`` returns only when paho's ``on_publish`` fires,
+which for QoS 1 is the broker's PUBACK (aiomqtt/client.py ``publish`` waits on an event set by
+``_on_publish``; paho sets ``is_published`` on PUBACK). So a row is marked delivered only after
+its PUBACK. To be fast, many publishes are kept in flight at once (one task each, bounded by a
+semaphore and by paho's ``max_inflight_messages``) and delivered rows are stamped in batches.
+
+Order: CRITICAL (alarms, permit transitions) before ACCESS before BULK (telemetry); within a lane,
+journal order, because one MQTT connection carries them in order and the broker acknowledges in
+order. A failed publish ends the session; the next one re-reads every undelivered row, so the
+broker may see duplicates (the server dedupes by ``event_id``) but never a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiomqtt
+
+from cloud_sync.topics import DeviceTopics
+from edge.journal import Journal
+from edge.models import Event, EventKind, Lane
+
+log = logging.getLogger("zonegate.mqtt.outbox")
+
+LANE_ORDER = (Lane.CRITICAL, Lane.ACCESS, Lane.BULK)
+IDLE_POLL_S = 1.0  # also picks up rows appended by another process (e.g. the CLI)
+
+StateSource = Callable[[str], dict[str, Any] | None]
+
+
+class Outbox:
+    """Drains one journal over whatever connection the link hands it."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        topics: DeviceTopics,
+        *,
+        window: int = 200,
+        batch: int = 500,
+        publish_timeout_s: float = 30.0,
+        downsample_above: int = 5_000,
+        downsample_window_s: float = 60.0,
+        max_bulk_backlog: int = 200_000,
+        permit_state: StateSource | None = None,
+    ) -> None:
+        self.journal = journal
+        self.topics = topics
+        self.window = window
+        self.batch = batch
+        self.publish_timeout_s = publish_timeout_s
+        self.downsample_above = downsample_above
+        self.downsample_window_s = downsample_window_s
+        self.max_bulk_backlog = max_bulk_backlog
+        self.permit_state = permit_state
+        self.counts: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- waking
+
+    def notify(self, _event: Event | None = None) -> None:
+        """A journal commit happened (ZoneController.event_listeners); safe from any thread."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None or running is self._loop:
+            self._wake.set()
+        else:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def health(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts)}
+
+    # ---- bounded backlog (runs connected or not)
+
+    def enforce_bounds(self) -> int:
+        """Drop the oldest telemetry beyond ``max_bulk_backlog`` (counted and journaled).
+
+        Alarms, permit and access events are never dropped, whatever the backlog.
+        """
+        excess = self.journal.pending_count()[Lane.BULK] - self.max_bulk_backlog
+        if excess <= 0:
+            return 0
+        dropped = 0
+        while dropped < excess:
+            rows = self.journal.pending(Lane.BULK, limit=min(5_000, excess - dropped))
+            if not rows:
+                break
+            dropped += self.journal.mark_delivered(r.journal_id for r in rows)
+        self.counts["telemetry_dropped"] += dropped
+        ev = self.journal.append(
+            EventKind.SYSTEM,
+            "telemetry_dropped",
+            {"dropped": dropped, "max_backlog": self.max_bulk_backlog, "policy": "oldest first"},
+        )
+        self.notify(ev)
+        log.warning("outbox: dropped %d oldest telemetry rows over the bound", dropped)
+        return dropped
+
+    async def housekeeping(self, every_s: float = 30.0) -> None:
+        """Enforce the backlog bound periodically, forever."""
+        while True:
+            try:
+                await asyncio.to_thread(self.enforce_bounds)
+            except Exception:
+                log.exception("outbox housekeeping failed")
+            await asyncio.sleep(every_s)
+
+    # ---- draining
+
+    async def drain(self, client: aiomqtt.Client) -> None:
+        """Publish undelivered rows forever over ``client``; raises when the link fails."""
+        self._loop = asyncio.get_running_loop()
+        session_start = datetime.now().astimezone()
+        cursors = dict.fromkeys(Lane, 0)
+        buffers: dict[Lane, deque[tuple[Event, str]]] = {lane: deque() for lane in Lane}
+        exhausted = dict.fromkeys(Lane, False)
+        slots = asyncio.Semaphore(self.window)
+        acked: list[int] = []
+        ack_ready = asyncio.Event()
+
+        async def take() -> tuple[Lane, Event, str] | None:
+            if self._wake.is_set():
+                self._wake.clear()
+                exhausted.update(dict.fromkeys(Lane, False))
+            for lane in LANE_ORDER:
+                if not buffers[lane] and not exhausted[lane]:
+                    rows, backlog = await asyncio.to_thread(self._read, lane, cursors[lane])
+                    if rows:
+                        cursors[lane] = rows[-1].journal_id
+                        buffers[lane].extend(self._prepare(lane, rows, backlog, acked, ack_ready))
+                    else:
+                        exhausted[lane] = True
+                if buffers[lane]:
+                    ev, sample = buffers[lane].popleft()
+                    return lane, ev, sample
+            return None
+
+        async def publish(lane: Lane, ev: Event, sample: str) -> None:
+            try:
+                topic, body = self._wire(lane, ev, sample, session_start)
+                await client.publish(topic, body, qos=1, timeout=self.publish_timeout_s)
+                if ev.kind is EventKind.PERMIT and self.permit_state is not None:
+                    await self._publish_permit_state(client, ev)
+            finally:
+                slots.release()
+            acked.append(ev.journal_id)
+            ack_ready.set()
+            self.counts["published"] += 1
+
+        async def mark() -> None:
+            while True:
+                await ack_ready.wait()
+                ack_ready.clear()
+                await self._flush(acked)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(mark(), name="outbox-mark")
+                while True:
+                    item = await take()
+                    if item is None:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                        self._wake.set()  # re-read the journal either way
+                        continue
+                    await slots.acquire()
+                    tg.create_task(publish(*item))
+        finally:
+            # Rows whose PUBACK arrived are stamped even though the session is ending.
+            if acked:
+                with contextlib.suppress(Exception):
+                    self.journal.mark_delivered(list(acked))
+                    self.counts["delivered"] += len(acked)
+                acked.clear()
+
+    async def _flush(self, acked: list[int]) -> None:
+        ids = list(acked)
+        acked.clear()
+        if ids:
+            await asyncio.to_thread(self.journal.mark_delivered, ids)
+            self.counts["delivered"] += len(ids)
+
+    def _wire(self, lane: Lane, ev: Event, sample: str, since: datetime) -> tuple[str, bytes]:
+        # Built by hand rather than through the pydantic model: this is the hot path of the
+        # drain; tests check every message against cloud_sync.payloads.EventMessage.
+        msg = {
+            "v": 1,
+            "event_id": ev.event_id,
+            "boot_id": ev.boot_id,
+            "seq": ev.seq,
+            "kind": ev.kind.value,
+            "type": ev.type,
+            "lane": lane.value,
+            "wall_time": ev.wall_time.isoformat(),
+            "wall_trusted": ev.wall_trusted,
+            "payload": ev.payload,
+            "historical": ev.wall_time < since,
+            "sample": sample,
+        }
+        if ev.kind is EventKind.TELEMETRY:
+            topic = self.topics.telemetry(str(ev.payload.get("sensor_id") or ev.type))
+        else:
+            topic = self.topics.event(ev.kind.value)
+        return topic, json.dumps(msg, ensure_ascii=False, default=str).encode("utf-8")
+
+    async def _publish_permit_state(self, client: aiomqtt.Client, ev: Event) -> None:
+        permit_id = ev.payload.get("permit_id")
+        if not isinstance(permit_id, str) or self.permit_state is None:
+            return
+        permit = self.permit_state(permit_id)
+        if permit is None:
+            return
+        body = {"v": 1, "at": ev.wall_time.isoformat(), "permit": permit}
+        await client.publish(
+            self.topics.permit_state(permit_id),
+            json.dumps(body, ensure_ascii=False, default=str),
+            qos=1,
+            retain=True,
+            timeout=self.publish_timeout_s,
+        )
+
+    def _read(self, lane: Lane, after_id: int) -> tuple[list[Event], int]:
+        rows = self.journal.pending(lane, self.batch, after_id)
+        backlog = 0
+        if rows and lane is Lane.BULK and self.downsample_above > 0:
+            backlog = self.journal.pending_count()[Lane.BULK]
+        return rows, backlog
+
+    def _prepare(
+        self,
+        lane: Lane,
+        rows: list[Event],
+        backlog: int,
+        acked: list[int],
+        ack_ready: asyncio.Event,
+    ) -> list[tuple[Event, str]]:
+        if lane is not Lane.BULK or self.downsample_above <= 0 or backlog <= self.downsample_above:
+            return [(r, "all") for r in rows]
+        kept = downsample(rows, self.downsample_window_s)
+        keep_ids = {r.journal_id for r, _ in kept}
+        skipped = [r.journal_id for r in rows if r.journal_id not in keep_ids]
+        if skipped:
+            # Skipped readings stay in the local journal (audit); they are settled, not sent.
+            acked.extend(skipped)
+            ack_ready.set()
+            self.counts["telemetry_downsampled"] += len(skipped)
+        return kept
+
+
+def downsample(rows: list[Event], window_s: float) -> list[tuple[Event, str]]:
+    """Keep min, max and last value per (sensor, gas, window); rows without a value are kept.
+
+    Returns the kept rows in journal order, each labelled with the statistic it stands for.
+    """
+    groups: dict[tuple[str, str, int], list[Event]] = {}
+    kept: dict[int, str] = {}
+    for r in rows:
+        value = r.payload.get("value")
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+        ):
+            kept[r.journal_id] = "all"  # faults and gaps are news, never thinned out
+            continue
+        key = (
+            str(r.payload.get("sensor_id")),
+            str(r.payload.get("gas")),
+            int(r.wall_time.timestamp() // window_s),
+        )
+        groups.setdefault(key, []).append(r)
+    for members in groups.values():
+        lo = min(members, key=lambda e: float(e.payload["value"]))
+        hi = max(members, key=lambda e: float(e.payload["value"]))
+        for ev, label in ((members[-1], "last"), (hi, "max"), (lo, "min")):
+            kept.setdefault(ev.journal_id, label)
+    return [(r, kept[r.journal_id]) for r in rows if r.journal_id in kept]

@@ -1,0 +1,237 @@
+"""The MQTT sync capability as a daemon service: link + outbox + commands."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+from typing import TYPE_CHECKING, Any
+
+import aiomqtt
+from pydantic import BaseModel, ValidationError
+
+from cloud_sync.commands import CommandProcessor
+from cloud_sync.config import MqttConfig
+from cloud_sync.link import Link, LinkSettings, tls_context
+from cloud_sync.outbox import Outbox
+from cloud_sync.payloads import Birth
+from cloud_sync.signing import Verifier, load_public_key
+from cloud_sync.topics import DeviceTopics
+
+if TYPE_CHECKING:
+    from edge.clock import Clock
+    from edge.journal import Journal
+    from edge.registry import Registry
+    from edge.service import Service, ServiceContext
+    from edge.zone import ZoneController
+
+log = logging.getLogger("zonegate.mqtt")
+
+# Sections a remote config change may never touch: they could cut the device off its own
+# link or storage with no way back (peer-lessons L9).
+PROTECTED_SECTIONS = frozenset({"mqtt", "device", "storage", "zone"})
+
+
+def link_settings(cfg: MqttConfig, topics: DeviceTopics) -> LinkSettings:
+    """Connection settings from the config (reads the password file / credential)."""
+    try:
+        password = cfg.password()
+    except OSError as err:
+        raise ValueError(f"mqtt: cannot read the broker password: {err}") from err
+    ctx = None
+    if cfg.tls:
+        ctx = tls_context(
+            str(cfg.ca_file) if cfg.ca_file else None,
+            str(cfg.cert_file) if cfg.cert_file else None,
+            str(cfg.key_file) if cfg.key_file else None,
+        )
+    return LinkSettings(
+        host=cfg.host,
+        port=cfg.port,
+        client_id=cfg.client_id or f"{topics.site}-{topics.device}",
+        tls_context=ctx,
+        username=cfg.username,
+        password=password,
+        keepalive_s=cfg.keepalive_s,
+        publish_timeout_s=cfg.publish_timeout_s,
+        inflight_window=cfg.inflight_window,
+        backoff_initial_s=cfg.backoff_initial_s,
+        backoff_max_s=cfg.backoff_max_s,
+        subscriptions=(topics.cmd_filter,),
+    )
+
+
+def versions() -> dict[str, str]:
+    out = {"wire": "1"}
+    for dist in ("zonegate", "aiomqtt", "paho-mqtt"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+class SyncService:
+    """Keeps the zone in sync with central until cancelled; survives any broker outage."""
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        *,
+        cfg: MqttConfig,
+        settings: LinkSettings,
+        topics: DeviceTopics,
+        verifier: Verifier,
+        controller: ZoneController,
+        registry: Registry,
+        journal: Journal,
+        clock: Clock,
+        health: dict[str, dict[str, object]],
+        config_sections: dict[str, type[BaseModel]] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.settings = settings
+        self.topics = topics
+        self.verifier = verifier
+        self.controller = controller
+        self.registry = registry
+        self.journal = journal
+        self.clock = clock
+        self.health = health
+        self.config_sections = config_sections or {}
+        self.link: Link | None = None
+        self.outbox: Outbox | None = None
+        self.commands: CommandProcessor | None = None
+
+    async def run(self) -> None:
+        cfg = self.cfg
+        outbox = Outbox(
+            self.journal,
+            self.topics,
+            window=cfg.inflight_window,
+            batch=cfg.batch_size,
+            publish_timeout_s=cfg.publish_timeout_s,
+            downsample_above=cfg.telemetry_downsample_above,
+            downsample_window_s=cfg.telemetry_window_s,
+            max_bulk_backlog=cfg.max_telemetry_backlog,
+            permit_state=self._permit_state,
+        )
+        self.outbox = outbox
+        self.commands = CommandProcessor(
+            target=self.controller,
+            store=self.registry,
+            journal=self.journal,
+            verifier=self.verifier,
+            topics=self.topics,
+            clock=self.clock,
+            max_bytes=cfg.max_command_bytes,
+            config_check=self._check_config,
+            on_event=outbox.notify,
+        )
+        self.link = Link(
+            self.settings, self.topics, self.journal.boot_id, self._session, self._birth
+        )
+        self.controller.event_listeners.append(outbox.notify)
+        try:
+            async with self.link, asyncio.TaskGroup() as tg:
+                tg.create_task(outbox.housekeeping(), name="outbox-housekeeping")
+                tg.create_task(self._report_health(), name="mqtt-health")
+                await self.link.serve_forever()
+        finally:
+            self.controller.event_listeners.remove(outbox.notify)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        assert self.outbox is not None
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.outbox.drain(client), name="outbox-drain")
+            tg.create_task(self._serve_commands(client), name="mqtt-commands")
+
+    async def _serve_commands(self, client: aiomqtt.Client) -> None:
+        assert self.commands is not None
+        async for message in client.messages:
+            raw = message.payload
+            payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
+            reply_topic, reply = await self.commands.handle(str(message.topic), bytes(payload))
+            await client.publish(reply_topic, reply.model_dump_json(), qos=1)
+
+    def _birth(self, connection: int) -> Birth:
+        try:
+            snapshot = self.controller.snapshot()
+        except Exception as err:  # a broken snapshot must not keep the link down
+            log.exception("snapshot failed")
+            snapshot = {"error": f"{type(err).__name__}: {err}"}
+        return Birth(
+            site=self.topics.site,
+            device=self.topics.device,
+            boot_id=self.journal.boot_id,
+            connection=connection,
+            at=self.clock.wall(),
+            wall_trusted=self.clock.trust().trusted,
+            snapshot=snapshot,
+            versions=versions(),
+            health={k: dict(v) for k, v in self.health.items()},
+            backlog={lane.value: n for lane, n in self.journal.pending_count().items()},
+        )
+
+    def _permit_state(self, permit_id: str) -> dict[str, Any] | None:
+        permit = self.registry.permit(permit_id)
+        return permit.model_dump(mode="json") if permit else None
+
+    def _check_config(self, section: str, values: dict[str, Any]) -> None:
+        if section in PROTECTED_SECTIONS:
+            raise ValueError(f"section {section!r} cannot be changed remotely")
+        model = self.config_sections.get(section)
+        if model is None:
+            raise ValueError(f"unknown config section {section!r}")
+        try:
+            model.model_validate(values)
+        except ValidationError as err:
+            raise ValueError(str(err).splitlines()[0] + ": " + str(err.errors()[0]["msg"])) from err
+
+    async def _report_health(self) -> None:
+        while True:
+            entry: dict[str, object] = {}
+            if self.link is not None:
+                entry.update(self.link.health())
+            if self.outbox is not None:
+                entry.update(self.outbox.health())
+            if self.commands is not None:
+                entry["commands"] = dict(self.commands.counts)
+            try:
+                entry["backlog"] = {
+                    lane.value: n for lane, n in self.journal.pending_count().items()
+                }
+            except Exception as err:  # health reporting must never stop the service
+                entry["backlog"] = f"unavailable: {err}"
+            self.health[self.name] = entry
+            await asyncio.sleep(5)
+
+
+def build_service(ctx: ServiceContext) -> Service | None:
+    """The daemon's factory: None when ``mqtt.enabled`` is false."""
+    cfg = ctx.config.mqtt
+    if not cfg.enabled:
+        return None
+    topics = DeviceTopics(ctx.config.zone.site, ctx.config.device.device_id)
+    assert cfg.central_public_key is not None  # enforced by MqttConfig
+    try:
+        verifier = Verifier(load_public_key(cfg.central_public_key))
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(f"mqtt.central_public_key: {err}") from err
+    sections: dict[str, type[BaseModel]] = {}
+    for name, info in type(ctx.config).model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            sections[name] = info.annotation
+    return SyncService(
+        cfg=cfg,
+        settings=link_settings(cfg, topics),
+        topics=topics,
+        verifier=verifier,
+        controller=ctx.controller,
+        registry=ctx.registry,
+        journal=ctx.journal,
+        clock=ctx.clock,
+        health=ctx.health,
+        config_sections=sections,
+    )

@@ -1,0 +1,288 @@
+"""Fixtures for the sync tests: a real mosquitto with a test CA (TLS), passwords and the
+repository's ACL file, keys for central, and a journal."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cloud_sync.link import LinkSettings, tls_context
+from cloud_sync.signing import Signer, Verifier, generate_keypair, load_private_key, load_public_key
+from edge.clock import ManualClock
+from edge.journal import Journal
+
+REPO = Path(__file__).resolve().parents[2]
+ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
+BRIDGE_EXAMPLE = REPO / "config" / "mosquitto" / "bridge.conf"
+SITE = "site1"
+PASSWORDS = {"dev-a": "pw-a", "dev-b": "pw-b", "central": "pw-central", "bridge": "pw-bridge"}
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def make_pki(directory: Path) -> Pki:
+    """A throw-away CA and a server certificate for 127.0.0.1 / localhost."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zonegate test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = Pki(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    pki.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.server_key, key)
+    return pki
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(
+    port: int, deadline_s: float = 10.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+class Broker:
+    """One mosquitto process with TLS, the password file and the repository's ACL."""
+
+    def __init__(self, directory: Path, pki: Pki, *, extra: str = "") -> None:
+        self.dir = directory
+        self.pki = pki
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        passwd = directory / "passwd"
+        for i, (user, pw) in enumerate(PASSWORDS.items()):
+            args = ["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(passwd), user, pw]
+            subprocess.run(args, check=True, capture_output=True)
+        (directory / "data").mkdir(exist_ok=True)
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text(
+            f"""
+per_listener_settings false
+user root
+listener {self.port} 127.0.0.1
+cafile {pki.ca_cert}
+certfile {pki.server_cert}
+keyfile {pki.server_key}
+allow_anonymous false
+password_file {passwd}
+acl_file {ACL}
+persistence true
+persistence_location {directory / "data"}/
+autosave_interval 3600
+max_queued_messages 0
+max_inflight_messages 100
+log_dest file {directory / "mosquitto.log"}
+log_type error
+log_type warning
+log_type notice
+{extra}
+"""
+        )
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def settings(self, user: str, client_id: str | None = None, **kw: object) -> LinkSettings:
+        base: dict[str, object] = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "client_id": client_id or f"{user}-{os.getpid()}",
+            "tls_context": tls_context(str(self.pki.ca_cert)),
+            "username": user,
+            "password": PASSWORDS[user],
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            "keepalive_s": 10,
+        }
+        base.update(kw)
+        return LinkSettings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def broker(tmp_path: Path, pki: Pki) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker", pki)
+    b.start()
+    yield b
+    b.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def make_broker(tmp_path: Path, pki: Pki) -> Iterator[Callable[..., Broker]]:
+    made: list[Broker] = []
+
+    def make(name: str, extra: str = "") -> Broker:
+        b = Broker(tmp_path / name, pki, extra=extra)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.stop(signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Keys:
+    signer: Signer
+    verifier: Verifier
+    private: Path
+    public: Path
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    private, public = generate_keypair(tmp_path_factory.mktemp("keys"))
+    return Keys(
+        Signer(load_private_key(private)), Verifier(load_public_key(public)), private, public
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal.db", clock)
+    yield j
+    j.close()
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "") -> None:
+    """Poll-with-deadline for effects in another process (the broker, a child)."""
+    end = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., object]:
+    return until
+
+
+@pytest.fixture
+async def tasks() -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Background tasks of a test, cancelled and awaited at the end (no leaks)."""
+    running: list[asyncio.Task[None]] = []
+    yield running
+    for t in running:
+        t.cancel()
+    for t in running:
+        try:
+            await t
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            pass
