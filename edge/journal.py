@@ -146,7 +146,8 @@ class Journal:
                     )
                     out.append(ev.model_copy(update={"journal_id": int(cur.lastrowid or 0)}))
                 self._seq = seq
-        except sqlite3.DatabaseError as err:
+        except (sqlite3.DatabaseError, ValueError) as err:
+            # ValueError: e.g. text that cannot be encoded; nothing of the batch was written.
             raise JournalError(f"{self.path}: append failed: {err}") from err
         return out
 

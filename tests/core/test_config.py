@@ -1,0 +1,101 @@
+"""Config validation: every error at once, with file:line and "did you mean"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+device:
+  device_id: gw-01
+zone:
+  site: plant1
+  zone_id: z1
+  work_kinds: [DHZY]
+"""
+
+
+def test_minimal_config_loads_with_model_defaults() -> None:
+    cfg = parse_config(GOOD)
+    assert cfg.device.timezone == "Asia/Shanghai"
+    assert cfg.access.lockout_threshold == 3
+    assert cfg.zone.target_gas.pass_limit_vol_percent == 0.5
+
+
+def test_unknown_key_and_wrong_type_reported_together_with_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "gw.yaml"
+    bad.write_text(GOOD + "  targt_gas: {name: methane}\naccess:\n  lockout_threshold: three\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad)
+    lines = [str(i) for i in exc.value.issues]
+    assert len(lines) == 2
+    assert lines[0] == f"{bad}:7: zone.targt_gas: unknown key; did you mean 'target_gas'?"
+    assert lines[1].startswith(
+        f"{bad}:9: access.lockout_threshold: Input should be a valid integer"
+    )
+
+
+def test_error_inside_a_discriminated_union_points_at_its_line() -> None:
+    text = (
+        GOOD + "  geofence:\n    type: circle\n    center: {lat: 31.2, lon: 121.5}\n"
+        "    radius_m: far\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "gw.yaml")
+    (issue,) = exc.value.issues
+    assert issue.line == 10 and issue.path.endswith("radius_m")
+
+
+def test_duplicate_keys_are_errors_not_silently_merged() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(GOOD + "device:\n  device_id: gw-02\n", "gw.yaml")
+    assert any(i.message == "duplicate key" and i.line == 7 for i in exc.value.issues)
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config("device:\n  device_id: [unclosed\nzone: {}\n", "gw.yaml")
+    assert exc.value.issues[0].line is not None and "not valid YAML" in str(exc.value)
+
+
+def test_permit_rules_apply_to_config_zone_too() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(GOOD.replace("[DHZY]", "[]"), "gw.yaml")
+    assert exc.value.issues[0].path == "zone.work_kinds"
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_config(REPO / "config" / "gateway.example.yaml")
+    assert cfg.zone.zone_id
+
+
+def test_check_config_command_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
+    assert main(["check-config", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD + "  targt_gas: {}\naccess:\n  lockout_threshold: x\n")
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:7:" in err and f"{bad}:9:" in err and "2 error(s)" in err
+
+
+def test_check_config_as_installed_command(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "check-config", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1 and "cannot read" in proc.stderr

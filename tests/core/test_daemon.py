@@ -1,0 +1,153 @@
+"""The daemon as systemd runs it: READY, watchdog pings, SIGTERM shutdown, refusal to start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.clock import ManualClock
+from edge.journal import Journal
+from edge.models import EventKind
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, **storage: object) -> Path:
+    extra = "".join(f"  {k}: {v}\n" for k, v in storage.items())
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(
+        "device:\n  device_id: gw-t\nzone:\n  site: s\n  zone_id: z\n  work_kinds: [DHZY]\n"
+        f"storage:\n  state_dir: {tmp_path / 'state'}\n{extra}"
+        "daemon:\n  expiry_check_s: 0.2\n  shutdown_timeout_s: 5\n"
+    )
+    return cfg
+
+
+def _recv_until(sock: socket.socket, wanted: str, deadline_s: float) -> list[str]:
+    got: list[str] = []
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            msg = sock.recv(4096).decode()
+        except TimeoutError:
+            break
+        got.extend(msg.split("\n"))
+        if wanted in got:
+            return got
+    raise AssertionError(f"{wanted} not received; got {got}")
+
+
+def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "200000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        env=env,
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        got = _recv_until(sock, "READY=1", 30)
+        got += _recv_until(sock, "WATCHDOG=1", 5)
+        got += _recv_until(sock, "WATCHDOG=1", 5)  # pings keep coming from the running loop
+        proc.send_signal(signal.SIGTERM)
+        got += _recv_until(sock, "STOPPING=1", 10)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()
+    assert proc.stderr is not None
+    assert "zonegate ready" in proc.stderr.read()
+    journal = Journal(tmp_path / "state" / "journal.db", ManualClock(), boot_id="reader")
+    types = [e.type for e in journal.events(kind=EventKind.SYSTEM)]
+    journal.close()
+    assert types == ["daemon_started", "daemon_stopped"]
+
+
+def test_refuses_to_start_when_disk_is_nearly_full(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, min_free_mb=10**12, warn_free_mb=10**12)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "cannot start" in proc.stderr and "min_free_mb" in proc.stderr
+
+
+def test_config_error_exits_78_for_systemd(tmp_path: Path) -> None:
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text("device: {device_id: x}\nzone: {site: s, zone_id: z, work_kinds: [NOPE]}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 78 and "zone.work_kinds" in proc.stderr
+
+
+def test_status_reads_the_stores(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    # Start and stop once so the stores exist.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while "zonegate ready" not in proc.stderr.readline():
+        assert time.monotonic() < deadline and proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "status", "-c", str(cfg), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    snap = json.loads(out.stdout)
+    assert snap["zone"]["zone_id"] == "z" and snap["journal_problems"] == []
+    assert snap["pending"]["critical"] == 2  # started + stopped, waiting for MQTT
+
+
+@pytest.mark.slow
+def test_demo_runs_and_prints_the_suspension() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "demo", "--lang", "en"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "suspended automatically" in out
+    assert "CERT_EXPIRED" in out
+    assert "PERMIT_SUSPENDED" in out or "GAS_UNSAFE" in out
+    assert "GAS_TEST_STALE" in out  # resume refused without a fresh test
+    assert "is active" in out

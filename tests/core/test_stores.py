@@ -1,0 +1,79 @@
+"""The two stores on their own: atomic registry file, journal as outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from edge.clock import ManualClock
+from edge.journal import Journal, JournalError
+from edge.models import EventKind, Lane, Worker
+from edge.registry import AtomicJSONStorage, Registry, RegistryCorrupt
+
+
+def test_registry_survives_reopen_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    reg = Registry(path)
+    reg.put_worker(Worker(worker_id="w1", name="张三", badge_ids=("B1",)))
+    reg.close()
+    again = Registry(path)
+    assert again.worker_by_badge("B1") == Worker(worker_id="w1", name="张三", badge_ids=("B1",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["registry.json"]
+    assert "张三" in path.read_text(encoding="utf-8")  # readable by a technician
+
+
+def test_torn_registry_is_reported_with_line_not_read_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.write_text('{"workers": {"1": {"worker_id": "w1",\n "name": ')
+    with pytest.raises(RegistryCorrupt, match=r"registry.json:2"):
+        AtomicJSONStorage(path).read()
+
+
+def test_invalid_document_fails_integrity_check(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    path.write_text('{"permits": {"1": {"permit_id": "P1"}}}')
+    problems = Registry(path).integrity_check()
+    assert len(problems) == 1 and problems[0].startswith("permits[1]")
+
+
+def test_journal_outbox_lanes_delivery_and_retention(tmp_path: Path) -> None:
+    clock = ManualClock()
+    j = Journal(tmp_path / "j.db", clock)
+    a = j.append(EventKind.ACCESS, "access_decision", {"i": 1})
+    b = j.append(EventKind.ALERT, "gas_alarm", {"i": 2})
+    t = j.append(EventKind.TELEMETRY, "reading", {"i": 3})
+    assert [e.seq for e in (a, b, t)] == [1, 2, 3]
+    assert [e.event_id for e in j.pending(Lane.CRITICAL)] == [b.event_id]
+    assert j.pending_count() == {Lane.CRITICAL: 1, Lane.ACCESS: 1, Lane.BULK: 1}
+    assert j.mark_delivered([a.journal_id, b.journal_id]) == 2
+    assert j.mark_delivered([a.journal_id]) == 0  # a duplicate PUBACK changes nothing
+    clock.advance(3600)
+    assert j.prune_delivered(clock.wall() - timedelta(minutes=1)) == 2
+    assert [e.event_id for e in j.pending()] == [t.event_id]  # undelivered rows stay
+    j.close()
+
+
+def test_journal_seq_continues_per_boot_and_restarts_for_a_new_boot(tmp_path: Path) -> None:
+    clock = ManualClock()
+    j1 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
+    j1.append(EventKind.SYSTEM, "x", {})
+    j1.close()
+    j2 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
+    assert j2.append(EventKind.SYSTEM, "x", {}).seq == 2
+    j2.close()
+    j3 = Journal(tmp_path / "j.db", clock)
+    ev = j3.append(EventKind.SYSTEM, "x", {})
+    assert ev.seq == 1 and ev.boot_id != "boot-a"
+    assert len(j3.event_ids()) == 3
+    j3.close()
+
+
+def test_journal_batch_is_all_or_nothing(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db", ManualClock())
+    # A lone surrogate, as from bytes decoded with surrogateescape, cannot be stored as text.
+    with pytest.raises(JournalError, match="append failed"):
+        j.append_many([(EventKind.SYSTEM, "ok", {}), (EventKind.SYSTEM, "bad", {"x": "\ud800"})])
+    assert j.events() == []
+    j.close()
