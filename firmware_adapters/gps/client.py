@@ -19,7 +19,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -209,15 +209,17 @@ class GpsdSession:
         *,
         receive_timeout_s: float = 5.0,
         stats: ClientStats | None = None,
+        watching: asyncio.Event | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.receive_timeout_s = receive_timeout_s
         self.stats = stats or ClientStats()
-        self.watching = asyncio.Event()
+        self.watching = watching or asyncio.Event()
         """Set once gpsd has acknowledged the WATCH (reports flow from then on)."""
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._early: list[Report] = []
 
     async def __aenter__(self) -> GpsdSession:
         try:
@@ -232,7 +234,22 @@ class GpsdSession:
             await self._close()
             raise GpsdError(f"cannot connect to gpsd at {self.host}:{self.port}: {err}") from err
         self.stats.connects += 1
+        try:
+            await self._handshake()
+        except BaseException:
+            await self._close()
+            raise
         return self
+
+    async def _handshake(self) -> None:
+        # VERSION, DEVICES, then the WATCH acknowledgement; reports follow it.
+        while not self.watching.is_set():
+            line = await self._readline()
+            if not line:
+                raise GpsdError("gpsd closed the connection before acknowledging WATCH")
+            report = self._decode(line, time.monotonic())
+            if report is not None:
+                self._early.append(report)
 
     async def __aexit__(
         self,
@@ -252,32 +269,36 @@ class GpsdSession:
     def __aiter__(self) -> AsyncIterator[Report]:
         return self._reports()
 
-    async def _reports(self) -> AsyncIterator[Report]:
+    async def _readline(self) -> bytes:
+        """One line under the receive watchdog; a line over the limit comes back as b"\\0"."""
         reader = self._reader
         if reader is None:
             raise GpsdError("session is not open")
+        try:
+            return await asyncio.wait_for(reader.readline(), self.receive_timeout_s)
+        except TimeoutError as err:
+            self.stats.timeouts += 1
+            raise GpsdTimeout(f"gpsd silent for {self.receive_timeout_s:g} s") from err
+        except ValueError:
+            # Longer than the limit: asyncio dropped the buffered part; the caller skips it.
+            return b"\0"
+        except OSError as err:
+            raise GpsdError(f"gpsd connection failed: {err}") from err
+
+    async def _reports(self) -> AsyncGenerator[Report, None]:
+        while self._early:
+            yield self._early.pop(0)
         while True:
-            try:
-                line = await asyncio.wait_for(reader.readline(), self.receive_timeout_s)
-            except TimeoutError as err:
-                self.stats.timeouts += 1
-                raise GpsdTimeout(f"gpsd silent for {self.receive_timeout_s:g} s") from err
-            except ValueError:
-                # Longer than the limit: asyncio dropped the buffered part; skip the line.
-                self.stats.lines += 1
-                self.stats.bad_lines += 1
-                continue
-            except OSError as err:
-                raise GpsdError(f"gpsd connection failed: {err}") from err
+            line = await self._readline()
             if not line:
                 return
             mono = time.monotonic()
-            self.stats.lines += 1
             report = self._decode(line, mono)
             if report is not None:
                 yield report
 
     def _decode(self, line: bytes, mono: float) -> Report | None:
+        self.stats.lines += 1
         try:
             obj = parse_line(line, mono)
             cls = obj["class"]
@@ -307,7 +328,8 @@ class GpsdSession:
 class GpsdClient:
     """Reports from gpsd for as long as it runs, reconnecting with capped, jittered backoff.
 
-    ``connected`` is set while a session is open, so a caller can await it instead of polling.
+    ``connected`` is set while gpsd is streaming to us (it acknowledged the WATCH) and cleared
+    when the connection is lost, so a caller can await it instead of polling a flag.
     """
 
     def __init__(
@@ -335,16 +357,19 @@ class GpsdClient:
         # Half fixed, half random: never zero (no hot loop), never in lockstep with other clients.
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
-    async def reports(self) -> AsyncIterator[Report]:
+    async def reports(self) -> AsyncGenerator[Report, None]:
         """Yield TPV fixes and SKY reports forever; never gives up on gpsd."""
         attempt = 0
         while True:
             session = GpsdSession(
-                self.host, self.port, receive_timeout_s=self.receive_timeout_s, stats=self.stats
+                self.host,
+                self.port,
+                receive_timeout_s=self.receive_timeout_s,
+                stats=self.stats,
+                watching=self.connected,
             )
             try:
                 async with session:
-                    self.connected.set()
                     async for report in session:
                         attempt = 0  # gpsd is talking: the next failure starts a fresh backoff
                         yield report

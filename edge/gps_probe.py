@@ -1,0 +1,189 @@
+"""``zonegate gps probe``: a technician's look at what gpsd reports and what the gate makes of it.
+
+Connects to gpsd for a few seconds and runs every TPV through the same gate, jump flags and fence
+state machine the daemon uses, then reports fixes seen, valid, rejected by reason, jumps flagged
+and whether the terminal stands inside the configured zone (true / false / null when unknown or
+no fence is configured). With ``--json`` the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from edge.clock import SystemClock
+from edge.geofence import FenceState, GeofencePolicy
+from edge.models import Fix, Geofence
+from firmware_adapters.gps.client import GpsdClient, Sky
+from firmware_adapters.gps.config import GpsConfig
+
+DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``gps probe`` to the ``zonegate`` command's subparsers."""
+    gps = subparsers.add_parser("gps", help="GPS / gpsd tools")
+    gps_sub = gps.add_subparsers(dest="gps_command", required=True, metavar="GPS_COMMAND")
+    p = gps_sub.add_parser("probe", help="watch gpsd and report fixes, rejections and the fence")
+    p.add_argument("--host", help="gpsd host (default: gps.host from the config, else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="gpsd port (default: gps.port, else 2947)")
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to watch (default 10)")
+    p.add_argument("--json", action="store_true", help="end with one JSON object on one line")
+    p.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        help=f"gateway YAML for the gate settings and the zone fence (default {DEFAULT_CONFIG} "
+        "when it exists)",
+    )
+    p.set_defaults(func=cmd_probe)
+
+
+def _load(path: Path | None) -> tuple[GpsConfig, Geofence | None, str | None]:
+    if path is None:
+        if not DEFAULT_CONFIG.exists():
+            return GpsConfig(), None, None
+        path = DEFAULT_CONFIG
+    from edge.config import load_config  # only when a file is given: keeps the probe light
+
+    cfg = load_config(path)
+    return cfg.gps, cfg.zone.geofence, str(path)
+
+
+async def probe(
+    host: str, port: int, seconds: float, config: GpsConfig, fence: Geofence | None
+) -> dict[str, Any]:
+    """Watch gpsd for ``seconds`` and summarise; never raises for gpsd being absent or odd."""
+    policy = GeofencePolicy(config, fence, SystemClock())
+    client = GpsdClient(
+        host,
+        port,
+        receive_timeout_s=config.receive_timeout_s,
+        backoff_initial_s=min(config.reconnect_initial_s, 0.5),
+        backoff_max_s=min(config.reconnect_max_s, 2.0),
+    )
+    suspects: list[dict[str, Any]] = []
+    ever_connected = False
+    sky: Sky | None = None
+    clock_offset: float | None = None
+    started = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds), contextlib.aclosing(client.reports()) as reports:
+            async for report in reports:
+                ever_connected = True
+                if isinstance(report, Sky):
+                    sky = report
+                    continue
+                out = policy.update(report)
+                suspects.extend(e.payload for e in out.events if e.type == "suspect")
+                if out.accepted and policy.tracker.gps_time_believable:
+                    clock_offset = _clock_offset(report)
+    ever_connected = ever_connected or client.stats.connects > 0
+    t = policy.tracker
+    t.check_stale(time.monotonic())
+    pos = policy.position()
+    inside = (
+        None if fence is None or t.state is FenceState.UNKNOWN else t.state is FenceState.INSIDE
+    )
+    return {
+        "host": host,
+        "port": port,
+        "seconds": round(time.monotonic() - started, 1),
+        "connected": ever_connected,
+        "protocol": client.stats.protocol,
+        "tpv": client.stats.tpv,
+        "sky": client.stats.sky,
+        "bad_lines": client.stats.bad_lines,
+        **t.summary(),
+        "inside": inside,
+        "fence": None if fence is None else fence.type,
+        "position": None if pos is None else pos.model_dump(),
+        "satellites_used": None if sky is None else sky.u_sat,
+        "satellites_seen": None if sky is None else sky.n_sat,
+        "clock_offset_s": clock_offset,
+        "suspects": [s.get("kind") for s in suspects],
+    }
+
+
+def _clock_offset(fix: Fix) -> float | None:
+    if fix.time is None:
+        return None
+    received = time.time() - (time.monotonic() - fix.mono_ts)
+    return round(received - fix.time.timestamp(), 3)
+
+
+def _print_table(r: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"gpsd {r['host']}:{r['port']} for {r['seconds']} s", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    inside = {True: "[green]inside[/]", False: "[red]OUTSIDE[/]", None: "[yellow]unknown[/]"}
+    rows: list[tuple[str, str]] = [
+        ("connected", "yes" if r["connected"] else "[red]no[/]"),
+        ("TPV / SKY reports", f"{r['tpv']} / {r['sky']}"),
+        ("fixes (epochs)", str(r["fixes"])),
+        ("valid", str(r["valid"])),
+    ]
+    rows += [(f"  rejected {k}", str(v)) for k, v in r["rejected"].items()]
+    rows += [
+        ("jumps flagged", str(r["jumps"])),
+        ("time going backwards", str(r["time_backwards"])),
+        ("bad lines", str(r["bad_lines"])),
+        ("zone fence", r["fence"] or "none configured"),
+        ("position vs fence", inside[r["inside"]]),
+    ]
+    pos = r["position"]
+    if pos is not None:
+        rows.append(
+            ("last valid position", f"{pos['lat']:.6f}, {pos['lon']:.6f} ± {pos['error_m']} m")
+        )
+    if r["satellites_used"] is not None:
+        rows.append(("satellites used / seen", f"{r['satellites_used']} / {r['satellites_seen']}"))
+    if r["clock_offset_s"] is not None:
+        rows.append(("system clock - GPS time", f"{r['clock_offset_s']} s"))
+    for k, v in rows:
+        table.add_row(k, v)
+    Console().print(table)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Exit 0 when gpsd answered, 1 when it never did, 2 on a bad config file."""
+    from edge.config import ConfigError
+
+    try:
+        config, fence, source = _load(args.config)
+    except ConfigError as err:
+        for issue in err.issues:
+            print(issue, file=sys.stderr)
+        return 2
+    host = args.host or config.host
+    port = args.port or config.port
+    result = asyncio.run(probe(host, port, args.seconds, config, fence))
+    result["config"] = source
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, sort_keys=False))
+    else:
+        _print_table(result)
+    return 0 if result["connected"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edge.gps_probe probe ...`` before the ``zonegate`` command is installed."""
+    parser = argparse.ArgumentParser(prog="zonegate gps")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["gps", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""The GPS service: gpsd reports -> geofence policy -> journal, alerts and clock trust.
+
+``build_service(ctx)`` plugs a ``GeofencePolicy`` into ``ctx.controller.position`` and returns a
+service that keeps it fed from gpsd. It journals fence transitions, raises ``TERMINAL_MOVED``
+when the terminal leaves its fence, journals jumps and backwards time as ``gps_suspect`` faults,
+and, after enough consecutive 3D fixes, marks the clock GPS-synced when GPS time agrees with the
+system clock or raises a ``gps_clock_mismatch`` fault when it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edge.geofence import FixOutcome, GeoEvent, GeofencePolicy
+from edge.models import Event, EventKind, Fix
+from edge.reasons import ReasonCode
+from firmware_adapters.gps.client import GpsdClient, Sky
+from firmware_adapters.gps.config import GpsConfig
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from edge.journal import Journal
+    from edge.service import Service, ServiceContext
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 1.0
+
+
+class AlertSink(Protocol):
+    """The part of ``ZoneController`` this service talks to."""
+
+    def alert(self, type_: str, payload: dict[str, Any]) -> Event: ...
+    def fault(self, type_: str, payload: dict[str, Any]) -> Event: ...
+
+
+class GpsClock(Protocol):
+    """The part of ``SystemClock`` this service needs."""
+
+    def wall(self) -> datetime: ...
+    def mono(self) -> float: ...
+    def mark_gps_synced(self) -> None: ...
+
+
+class GpsService:
+    """Feeds the policy from gpsd; one instance per daemon."""
+
+    name = "gps"
+
+    def __init__(
+        self,
+        *,
+        config: GpsConfig,
+        policy: GeofencePolicy,
+        client: GpsdClient,
+        controller: AlertSink,
+        journal: Journal,
+        clock: GpsClock,
+        health: dict[str, dict[str, object]] | None = None,
+    ) -> None:
+        self.config = config
+        self.policy = policy
+        self.client = client
+        self.controller = controller
+        self.journal = journal
+        self.clock = clock
+        self.health = health if health is not None else {}
+        self.last_sky: Sky | None = None
+        self.clock_mismatch = False
+        self.clock_offset_s: float | None = None
+        self._update_health()
+
+    async def run(self) -> None:
+        """Read gpsd until cancelled; the client reconnects on its own."""
+        ticker = asyncio.create_task(self._tick(), name="gps-stale-check")
+        try:
+            async for report in self.client.reports():
+                if isinstance(report, Sky):
+                    self.last_sky = report
+                else:
+                    self.handle_fix(report)
+                self._update_health()
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    def handle_fix(self, fix: Fix) -> FixOutcome:
+        """Run one TPV through the policy and act on what it says."""
+        outcome = self.policy.update(fix)
+        self._act(outcome.events)
+        if outcome.accepted and self.policy.tracker.gps_time_believable:
+            self._check_clock(fix)
+        return outcome
+
+    # ---- effects
+
+    def _act(self, events: list[GeoEvent]) -> None:
+        for ev in events:
+            try:
+                if ev.type == "suspect":
+                    self.controller.fault("gps_suspect", ev.payload)
+                elif ev.type == "exit":
+                    self.journal.append(EventKind.SYSTEM, "geofence_exit", ev.payload)
+                    self.controller.alert(
+                        ReasonCode.TERMINAL_MOVED.value,
+                        {"reason": ReasonCode.TERMINAL_MOVED.value, **ev.payload},
+                    )
+                elif ev.type == "enter":
+                    self.journal.append(EventKind.SYSTEM, "geofence_enter", ev.payload)
+                else:
+                    self.controller.fault("gps_position_lost", ev.payload)
+            except Exception:  # the journal's own error is logged; GPS keeps running
+                log.exception("gps: could not record %s event", ev.type)
+
+    def _check_clock(self, fix: Fix) -> None:
+        assert fix.time is not None  # gated fixes carry a time
+        # Correct for the time the report waited between receipt and now.
+        received_wall = self.clock.wall().timestamp() - (self.clock.mono() - fix.mono_ts)
+        offset = received_wall - fix.time.timestamp()
+        self.clock_offset_s = round(offset, 3)
+        if abs(offset) <= self.config.clock_bound_s:
+            self.clock.mark_gps_synced()
+            self.clock_mismatch = False
+            return
+        if self.clock_mismatch:
+            return  # one warning per disagreement, not one per second
+        self.clock_mismatch = True
+        payload = {
+            "gps_time": fix.time.isoformat(),
+            "offset_s": round(offset, 3),
+            "bound_s": self.config.clock_bound_s,
+        }
+        try:
+            self.controller.fault("gps_clock_mismatch", payload)
+        except Exception:
+            log.exception("gps: could not record the clock mismatch")
+
+    async def _tick(self) -> None:
+        # The state must fall to UNKNOWN even when gpsd goes silent, not only on the next fix.
+        while True:
+            await asyncio.sleep(_TICK_S)
+            self._act(self.policy.tracker.check_stale(self.clock.mono()))
+            self._update_health()
+
+    def _update_health(self) -> None:
+        t = self.policy.tracker
+        s = self.client.stats
+        age = t.fix_age_s(self.clock.mono())
+        self.health[self.name] = {
+            **t.summary(),
+            "connected": self.client.connected.is_set(),
+            "fix_age_s": None if age is None else round(age, 1),
+            "bad_lines": s.bad_lines,
+            "connects": s.connects,
+            "timeouts": s.timeouts,
+            "satellites_used": None if self.last_sky is None else self.last_sky.u_sat,
+            "clock_offset_s": self.clock_offset_s,
+        }
+
+
+def build_service(ctx: ServiceContext) -> Service | None:
+    """The daemon's factory: None when ``gps.enabled`` is false."""
+    cfg = ctx.config.gps
+    if not cfg.enabled:
+        if ctx.config.zone.geofence is not None:
+            log.warning("zone %s has a geofence but gps.enabled is false", ctx.config.zone.zone_id)
+        return None
+    policy = GeofencePolicy(cfg, ctx.config.zone.geofence, ctx.clock)
+    ctx.controller.position = policy
+    client = GpsdClient(
+        cfg.host,
+        cfg.port,
+        receive_timeout_s=cfg.receive_timeout_s,
+        backoff_initial_s=cfg.reconnect_initial_s,
+        backoff_max_s=cfg.reconnect_max_s,
+    )
+    return GpsService(
+        config=cfg,
+        policy=policy,
+        client=client,
+        controller=ctx.controller,
+        journal=ctx.journal,
+        clock=ctx.clock,
+        health=ctx.health,
+    )
