@@ -22,6 +22,7 @@ from edge.configbase import Section
 from edge.identity.config import IdentityConfig
 from edge.models import Zone
 from edge.reasons import Lang
+from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.outputs.config import OutputsConfig
@@ -76,6 +77,7 @@ class GatewayConfig(Section):
     access: AccessConfig = AccessConfig()
     daemon: DaemonConfig = DaemonConfig()
     outputs: OutputsConfig = OutputsConfig()
+    badge: BadgeConfig = BadgeConfig()
     gas: GasConfig = GasConfig()
     gps: GpsConfig = GpsConfig()
     identity: IdentityConfig = IdentityConfig()

@@ -19,6 +19,7 @@ import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -175,6 +176,9 @@ class Gateway:
             self._tasks["disk"] = tg.create_task(
                 self._supervise("disk", self._disk_loop), name="disk"
             )
+            self._tasks["retention"] = tg.create_task(
+                self._supervise("retention", self._retention_loop), name="retention"
+            )
             interval = watchdog_interval_s()
             if interval is not None:
                 self._tasks["watchdog"] = tg.create_task(self._watchdog(interval), name="watchdog")
@@ -239,6 +243,17 @@ class Gateway:
                 )
             warned = low
             await asyncio.sleep(60)
+
+    async def _retention_loop(self) -> None:
+        """Delivered rows older than the retention go; undelivered rows never do. The WAL is
+        checkpointed so it does not grow on the SD card."""
+        while True:
+            cutoff = self.clock.wall() - timedelta(days=self.config.storage.retention_days)
+            pruned = await asyncio.to_thread(self.journal.prune_delivered, cutoff)
+            await asyncio.to_thread(self.journal.checkpoint)
+            if pruned:
+                log.info("retention: pruned %d delivered journal rows", pruned)
+            await asyncio.sleep(3600)
 
     async def _watchdog(self, interval: float) -> None:
         while True:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge.clock import SystemClock
 from edge.journal import Journal
-from edge.models import EventKind, Permit, PermitMember, Role, WorkKind
+from edge.models import EventKind, Permit, PermitLevel, PermitMember, Role, WorkKind
 from edge.registry import Registry
 
 KEYS = 40  # permits are rewritten in place so the registry stays the size of a real zone's
@@ -34,7 +34,7 @@ def main() -> None:
                 permit_id=key,
                 zone_id="z",
                 kind=WorkKind.HOT_WORK,
-                level="hot_2",  # type: ignore[arg-type]
+                level=PermitLevel.HOT_2,
                 valid_from=now,
                 valid_to=now + timedelta(hours=8),
                 version=n + 1,
