@@ -88,6 +88,15 @@ class TrackerConfig(Section):
     min_iou: float = Field(
         default=0.3, gt=0, le=1, description="box overlap that makes two sightings the same face"
     )
+    min_appearance: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description=(
+            "aligned-face correlation with the last encoded frame below which the cached "
+            "encodings are not trusted and the face is encoded again"
+        ),
+    )
     same_face_distance: float = Field(
         default=0.5, gt=0, description="encodings further apart than this split the track"
     )

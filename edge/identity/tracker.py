@@ -17,13 +17,22 @@ import asyncio
 import itertools
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edge.identity.config import IdentityConfig
 from edge.identity.liveness import LivenessCheck
-from edge.identity.pipeline import Encoding, FaceBox, FacePipeline, Observation, combine
+from edge.identity.pipeline import (
+    Encoding,
+    FaceBox,
+    FacePipeline,
+    Observation,
+    combine,
+    similarity,
+)
 from edge.reasons import ReasonCode
 from firmware_adapters.camera import Camera, CameraError, Frame
 
@@ -42,6 +51,8 @@ class Track:
     track_id: int = field(default_factory=lambda: next(_track_ids))
     encodings: deque[tuple[float, Encoding]] = field(default_factory=lambda: deque(maxlen=10))
     last_encoded: float = float("-inf")
+    anchor: NDArray[np.float64] | None = None
+    """Appearance signature of the frame last encoded."""
     problem: str | None = None
     """The latest quality gate failed, if any (the face is present but not usable)."""
 
@@ -74,6 +85,7 @@ class FaceTracker:
         self.track: Track | None = None
         self.counters: dict[str, int] = {}
         self._step_lock = asyncio.Lock()
+        self._stepped = asyncio.Condition()
         self._camera_open = False
 
     # ---- blocking side
@@ -131,10 +143,22 @@ class FaceTracker:
         eyes = self.pipeline.eyes(frame, box) if cfg.liveness.enabled else None
         if eyes is not None:
             track.liveness.add(now, eyes.ear, eyes.yaw)
+        # The boxes overlap, but is it the same face? A cheap look against the last encoded
+        # frame; when it differs, the cache is not trusted until the face is encoded again.
+        look = self.pipeline.signature(frame, box)
+        same_look = (
+            track.anchor is not None and similarity(look, track.anchor) >= tcfg.min_appearance
+        )
         fresh = track.fresh(now, tcfg.cache_s)
-        wanted = not fresh if need_encoding else len(fresh) < tcfg.frames_combined
+        trusted = fresh if same_look else []
+        if need_encoding:
+            wanted = not trusted
+        else:
+            wanted = len(fresh) < tcfg.frames_combined or not same_look
+        # A tap (need_encoding) with a changed look always encodes now, whatever the rate limit,
+        # and the new encoding decides whether this is still the same person.
         encoding = None
-        if wanted and (not fresh or now - track.last_encoded >= tcfg.encode_interval_s):
+        if wanted and (not trusted or now - track.last_encoded >= tcfg.encode_interval_s):
             encoding = self.pipeline.encode(frame, box)
             self._count("encodings")
             if fresh and _distance(encoding, combine(fresh)) > tcfg.same_face_distance:
@@ -144,6 +168,7 @@ class FaceTracker:
                 self._count("face_changed")
             track.encodings.append((now, encoding))
             track.last_encoded = now
+            track.anchor = look
         obs = Observation(frame.seq, now, len(boxes), box=box, encoding=encoding, eyes=eyes)
         return Sighting(obs, track)
 
@@ -155,7 +180,16 @@ class FaceTracker:
     async def observe(self, *, need_encoding: bool = False) -> Sighting:
         """One step in a worker thread; steps never overlap."""
         async with self._step_lock:
-            return await asyncio.to_thread(self.step, need_encoding=need_encoding)
+            try:
+                return await asyncio.to_thread(self.step, need_encoding=need_encoding)
+            finally:
+                async with self._stepped:
+                    self._stepped.notify_all()
+
+    async def wait_until(self, predicate: Callable[[FaceTracker], bool]) -> None:
+        """Wait until ``predicate(self)`` holds after some step (status displays, tests)."""
+        async with self._stepped:
+            await self._stepped.wait_for(lambda: predicate(self))
 
     async def run(self) -> None:
         """Watch the camera until cancelled, at ``fps`` with a face in view, else ``idle_fps``."""

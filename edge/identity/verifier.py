@@ -110,7 +110,7 @@ class FaceVerifier:
             if time.monotonic() >= deadline:
                 return track.liveness.missing()
             await asyncio.sleep(interval)
-            sighting: Sighting = await self.tracker.observe()
+            sighting: Sighting = await self.tracker.observe(need_encoding=True)
             if sighting.track is not track:
                 return "face_changed"
         return None

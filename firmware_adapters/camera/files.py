@@ -86,9 +86,11 @@ class FileCamera:
         with self._lock:
             self._pinned, self._pinned_set = image, True
 
-    def replay(self) -> None:
-        """Return to cycling through the configured files."""
+    def replay(self, paths: Sequence[Path] | None = None) -> None:
+        """Return to cycling through the configured files, or through ``paths`` from now on."""
         with self._lock:
+            if paths is not None:
+                self._paths, self._index = expand_paths(paths), 0
             self._pinned, self._pinned_set = None, False
 
     def read(self) -> Frame:
