@@ -123,7 +123,9 @@ class RollingMean:
         held = 0.0
         if self._last is not None:
             t0, v0 = self._last
-            held = v0 * min(max(0.0, mono - t0), self.max_hold_s)
+            # Only the part of the held stretch that lies inside the window counts.
+            span = min(t0 + self.max_hold_s, mono) - max(t0, mono - self.window_s)
+            held = v0 * max(0.0, span)
         return max(0.0, self._total + held) / self.window_s
 
 

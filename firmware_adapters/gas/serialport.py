@@ -154,8 +154,9 @@ class SerialStreamAdapter(ABC):
             loop.remove_reader(port.fd)
             if poller is not None:
                 poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                # asyncio.wait, not `await poller` under suppress(CancelledError): that would
+                # also swallow a cancellation of *this* task arriving meanwhile.
+                await asyncio.wait({poller})
 
     async def _poll_loop(
         self, port: SerialPort, interval: float, gone: asyncio.Future[AdapterError]

@@ -9,12 +9,12 @@ cable (the pty disappears and comes back under the same path).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from firmware_adapters.sim.pty import PtyEndpoint
 from firmware_adapters.sim.scenario import ValueProgram
@@ -121,7 +121,7 @@ class StreamSimulator(ABC):
 
     # ---- lifecycle
 
-    async def __aenter__(self) -> StreamSimulator:
+    async def __aenter__(self) -> Self:
         self._watch_commands()
         self._task = asyncio.create_task(self._run(), name=f"sim:{self.path.name}")
         return self
@@ -134,8 +134,7 @@ class StreamSimulator(ABC):
     ) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})
         if self.endpoint.master is not None:
             asyncio.get_running_loop().remove_reader(self.endpoint.master)
         self.endpoint.close()
