@@ -1,0 +1,199 @@
+"""The GPS service wired into a real ZoneController and journal, fed by gpsd + gpsfake."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edge.clock import SystemClock
+from edge.config import DeviceConfig, GatewayConfig, StorageConfig
+from edge.geofence import GeofencePolicy
+from edge.journal import Journal
+from edge.models import CircleFence, EventKind, Fix, LatLon, WorkKind, Zone
+from edge.position import GpsService, build_service
+from edge.reasons import ReasonCode
+from edge.registry import Registry
+from edge.service import ServiceContext
+from edge.zone import ZoneController
+from firmware_adapters.gps.client import GpsdClient
+from firmware_adapters.gps.config import GpsConfig
+
+from .conftest import NMEA_DIR, GpsFake, requires_gpsfake
+
+# bt451.log's stationary segment; its car segment starts about 1.9 km away.
+BT451_STATIONARY = LatLon(lat=55.79702, lon=23.56902)
+
+
+class RecordingClock(SystemClock):
+    """The real clock, counting how often GPS time was accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gps_synced = 0
+
+    def mark_gps_synced(self) -> None:
+        self.gps_synced += 1
+        super().mark_gps_synced()
+
+
+@dataclass
+class Env:
+    ctx: ServiceContext
+    controller: ZoneController
+    journal: Journal
+    clock: RecordingClock
+
+
+def make_env(tmp_path: Path, gps: GpsConfig, fence: CircleFence | None) -> Env:
+    zone = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,), geofence=fence)
+    cfg = GatewayConfig(
+        device=DeviceConfig(device_id="gw1"),
+        zone=zone,
+        storage=StorageConfig(state_dir=tmp_path),
+        gps=gps,
+    )
+    clock = RecordingClock()
+    registry = Registry(cfg.registry_path)
+    journal = Journal(cfg.journal_path, clock)
+    controller = ZoneController(zone=zone, registry=registry, journal=journal, clock=clock)
+    ctx = ServiceContext(
+        config=cfg,
+        config_path=None,
+        controller=controller,
+        registry=registry,
+        journal=journal,
+        clock=clock,
+        health=controller.health,
+    )
+    return Env(ctx, controller, journal, clock)
+
+
+@pytest.fixture
+def env_factory(tmp_path: Path) -> Iterator[list[Env]]:
+    made: list[Env] = []
+    yield made
+    for e in made:
+        e.journal.close()
+        e.ctx.registry.close()
+
+
+def test_disabled_gps_builds_no_service(tmp_path: Path, env_factory: list[Env]) -> None:
+    env = make_env(tmp_path, GpsConfig(enabled=False), None)
+    env_factory.append(env)
+    before = env.controller.position
+    assert build_service(env.ctx) is None
+    assert env.controller.position is before
+
+
+@requires_gpsfake
+async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    async with GpsFake(NMEA_DIR / "bt451.log", tmp_path) as fake:
+        gps = GpsConfig(enabled=True, port=fake.port, max_eph_m=100.0, receive_timeout_s=30)
+        env = make_env(tmp_path, gps, CircleFence(center=BT451_STATIONARY, radius_m=300))
+        env_factory.append(env)
+        service = build_service(env.ctx)
+        assert isinstance(service, GpsService)
+        assert env.controller.position is service.policy
+        task = asyncio.create_task(service.run())
+        try:
+            await asyncio.wait_for(service.client.connected.wait(), 10)
+            fake.release()
+            assert await fake.wait() == 0
+            # gpsd is gone once gpsfake has exited; wait for the client to have read it all.
+            deadline = time.monotonic() + 10
+            while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            assert not service.client.connected.is_set()
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    assert service.client.stats.tpv == 30
+    t = service.policy.tracker
+    assert (t.enters, t.exits) == (1, 1)
+    j = env.journal
+    assert [e.payload["kind"] for e in j.events(EventKind.FAULT, "gps_suspect")] == [
+        "position_jump",
+        "time_backwards",
+    ]
+    [moved] = j.events(EventKind.ALERT, ReasonCode.TERMINAL_MOVED.value)
+    assert moved.payload["zone_id"] == "z1"
+    assert moved.payload["from"] == "inside"
+    assert moved.payload["position"]["eph_m"] is not None
+    assert len(j.events(EventKind.SYSTEM, "geofence_enter")) == 1
+    assert len(j.events(EventKind.SYSTEM, "geofence_exit")) == 1
+    # Replayed GPS time is years off the host clock: one warning, and no trust from it.
+    [mismatch] = j.events(EventKind.FAULT, "gps_clock_mismatch")
+    assert abs(mismatch.payload["offset_s"]) > 86_400
+    assert env.clock.gps_synced == 0
+    verdict = env.controller.position.position_verdict()
+    assert (verdict.ok, verdict.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
+    assert verdict.position is not None
+    assert verdict.position.error_m is not None
+    health = env.ctx.health["gps"]
+    assert health["fixes"] == t.fixes
+    assert health["state"] == "outside"
+    assert health["connects"] == 1
+
+
+def synthetic(when: datetime, mode: int = 3) -> Fix:
+    return Fix(
+        mode=mode,
+        lat=BT451_STATIONARY.lat,
+        lon=BT451_STATIONARY.lon,
+        eph_m=5.0,
+        time=when,
+        mono_ts=time.monotonic(),
+    )
+
+
+def service_for(env: Env) -> GpsService:
+    gps = env.ctx.config.gps
+    return GpsService(
+        config=gps,
+        policy=GeofencePolicy(gps, None, env.clock),
+        client=GpsdClient(port=1),  # never started: fixes are handed in directly
+        controller=env.controller,
+        journal=env.journal,
+        clock=env.clock,
+    )
+
+
+def test_gps_time_agreeing_with_the_clock_marks_it_synced(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    env = make_env(tmp_path, GpsConfig(enabled=True, clock_fixes=3), None)
+    env_factory.append(env)
+    svc = service_for(env)
+    for i in range(2):
+        svc.handle_fix(synthetic(datetime.now(UTC) - timedelta(seconds=2 - i)))
+    assert env.clock.gps_synced == 0  # not before three consecutive 3D fixes
+    svc.handle_fix(synthetic(datetime.now(UTC)))
+    assert env.clock.gps_synced == 1
+    assert env.clock.trust().trusted
+    assert not env.journal.events(EventKind.FAULT, "gps_clock_mismatch")
+
+
+def test_gps_time_far_from_the_clock_warns_once_and_gives_no_trust(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    env = make_env(tmp_path, GpsConfig(enabled=True, clock_fixes=3, clock_bound_s=2.0), None)
+    env_factory.append(env)
+    svc = service_for(env)
+    off = timedelta(minutes=5)
+    for i in range(6):
+        svc.handle_fix(synthetic(datetime.now(UTC) + off + timedelta(seconds=i)))
+    [warn] = env.journal.events(EventKind.FAULT, "gps_clock_mismatch")
+    # Warned at the third fix (the first believable one): GPS is 302 s ahead of the clock.
+    assert warn.payload["offset_s"] == pytest.approx(-302, abs=1)
+    assert warn.payload["bound_s"] == 2.0
+    assert env.clock.gps_synced == 0

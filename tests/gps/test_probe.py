@@ -1,0 +1,101 @@
+"""``zonegate gps probe`` run as a technician would, against gpsd + gpsfake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from .conftest import NMEA_DIR, GpsFake, free_port, requires_gpsfake
+
+REPO = Path(__file__).resolve().parents[2]
+MT3339 = (44.06884, -121.31419)  # where mt3339.log stands (Bend, Oregon)
+
+
+def write_config(path: Path, lat: float, lon: float, port: int) -> Path:
+    cfg = {
+        "device": {"device_id": "gw1"},
+        "zone": {
+            "site": "plant",
+            "zone_id": "z1",
+            "work_kinds": ["DHZY"],
+            "geofence": {"type": "circle", "center": {"lat": lat, "lon": lon}, "radius_m": 100},
+        },
+        "storage": {"state_dir": str(path.parent / "state")},
+        "gps": {"enabled": True, "port": port, "dwell_samples": 3},
+    }
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+async def run_probe(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "edge.gps_probe",
+        "probe",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@requires_gpsfake
+async def test_probe_json_reports_fixes_rejections_and_inside(tmp_path: Path) -> None:
+    # A looping replay, as a live receiver would be: the probe joins whenever it connects.
+    async with GpsFake(NMEA_DIR / "mt3339.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        config = write_config(tmp_path / "gateway.yaml", *MT3339, port=fake.port)
+        rc, out, err = await run_probe("--seconds", "3", "--json", "--config", str(config))
+    assert rc == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["connected"] is True
+    assert result["port"] == fake.port  # taken from the config file
+    assert result["fixes"] > 3
+    assert result["valid"] > 3
+    assert isinstance(result["rejected"], dict)
+    assert result["valid"] + sum(result["rejected"].values()) == result["fixes"]
+    assert result["jumps"] == 0
+    assert result["inside"] is True
+    assert result["fence"] == "circle"
+    assert result["position"]["error_m"] > 0
+
+
+@requires_gpsfake
+async def test_probe_table_says_outside_for_a_fence_elsewhere(tmp_path: Path) -> None:
+    async with GpsFake(NMEA_DIR / "mt3339.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        config = write_config(tmp_path / "gateway.yaml", MT3339[0] + 0.01, MT3339[1], fake.port)
+        rc, out, err = await run_probe("--seconds", "3", "--config", str(config))
+    assert rc == 0, err
+    assert "OUTSIDE" in out
+    assert "valid" in out
+
+
+async def test_probe_without_gpsd_says_so_and_exits_1(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    rc, out, _ = await run_probe(
+        "--port", str(port), "--seconds", "1", "--json", "--config", str(tmp_path / "none.yaml")
+    )
+    assert rc == 2  # a config file that does not exist is a config error, not a silent default
+    rc, out, _ = await run_probe(
+        "--port",
+        str(port),
+        "--seconds",
+        "1",
+        "--json",
+        "--config",
+        str(write_config(tmp_path / "gateway.yaml", *MT3339, port)),
+    )
+    assert rc == 1
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["connected"] is False
+    assert result["fixes"] == 0
+    assert result["inside"] is None
