@@ -1,0 +1,417 @@
+"""``zonegate provision``: turn a blank gateway into a configured one.
+
+Writes ``/etc/zonegate/gateway.yaml`` (validated by ``edge.config.parse_config`` before it is
+written), generates the device's Ed25519 key pair, installs the central public key and the
+broker password as systemd credentials under ``/etc/zonegate/credentials`` (loaded by the
+unit's ``LoadCredential=``; never written into the YAML) and prints what central must
+register. Every value can come from a flag; a missing one is asked for on a terminal.
+``--root DIR`` writes under another root (an image being built, or a test).
+
+The YAML names the credentials where the *service* sees them, under
+``/run/credentials/zonegate.service``; ``zonegate selftest`` maps that back to the
+credentials directory when a technician runs it outside the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from edge.models import WorkKind
+
+CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
+CREDENTIALS_DIR = Path("/etc/zonegate/credentials")
+# Where systemd (252) exposes LoadCredential= files to the running unit.
+SERVICE_CREDENTIALS_DIR = Path("/run/credentials/zonegate.service")
+CRED_MQTT_PASSWORD = "mqtt-password"  # noqa: S105 - a credential *name*, not a secret
+CRED_CENTRAL_KEY = "central-public-key.pem"
+CRED_DEVICE_KEY = "device-key.pem"
+DEVICE_PUBLIC_KEY = Path("/etc/zonegate/device-public-key.pem")
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_EXISTS = 2
+
+_HEADER = """\
+# zonegate gateway configuration, written by `zonegate provision`.
+# Validate after editing:  zonegate check-config {config}
+# Secrets are not in this file: the broker password and the central public key are systemd
+# credentials in {creds} (LoadCredential= in zonegate.service).
+"""
+
+
+class ProvisionError(Exception):
+    """Provisioning cannot go on; the message says what to fix."""
+
+
+@dataclass
+class ProvisionResult:
+    config_path: Path
+    credentials_dir: Path
+    device_public_key: Path
+    device_key_id: str
+    central_key_id: str | None
+    registration: dict[str, Any]
+
+
+def key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw key, first 16 hex digits (the same id cloud_sync.signing uses)."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _under(root: Path, path: Path) -> Path:
+    return root / path.relative_to("/") if path.is_absolute() else root / path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only, durably (temp + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o644)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The gateway.yaml document: the template (sensors, cameras ...) with the answers on top."""
+    doc: dict[str, Any] = json.loads(json.dumps(template or {}))  # a deep copy of plain data
+    device = doc.setdefault("device", {})
+    device["device_id"] = answers["device_id"]
+    for key in ("timezone", "language"):
+        if answers.get(key):
+            device[key] = answers[key]
+    zone = doc.setdefault("zone", {})
+    zone["site"] = answers["site"]
+    zone["zone_id"] = answers["zone_id"]
+    if answers.get("zone_name"):
+        zone["name"] = answers["zone_name"]
+    if answers.get("work_kinds"):
+        zone["work_kinds"] = list(answers["work_kinds"])
+    if answers.get("fence"):
+        lat, lon, radius = answers["fence"]
+        zone["geofence"] = {
+            "type": "circle",
+            "center": {"lat": lat, "lon": lon},
+            "radius_m": radius,
+        }
+    if answers.get("state_dir"):
+        doc.setdefault("storage", {})["state_dir"] = str(answers["state_dir"])
+    if answers.get("assume_clock_trusted"):
+        doc.setdefault("clock", {})["assume_trusted"] = True
+    if answers.get("broker_host"):
+        mqtt = doc.setdefault("mqtt", {})
+        # A template must not smuggle a password path into the YAML: credentials only.
+        mqtt.pop("password_file", None)
+        mqtt.update(
+            {
+                "enabled": True,
+                "host": answers["broker_host"],
+                "port": answers.get("broker_port") or (8883 if answers.get("tls", True) else 1883),
+                "tls": answers.get("tls", True),
+                "username": answers.get("broker_username") or answers["device_id"],
+                "password_credential": CRED_MQTT_PASSWORD,
+                "central_public_key": str(SERVICE_CREDENTIALS_DIR / CRED_CENTRAL_KEY),
+            }
+        )
+        if answers.get("ca_file"):
+            mqtt["ca_file"] = str(answers["ca_file"])
+    return doc
+
+
+def render_config(doc: dict[str, Any]) -> str:
+    body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    return _HEADER.format(config=CONFIG_PATH, creds=CREDENTIALS_DIR) + "\n" + body
+
+
+def provision(
+    answers: dict[str, Any],
+    *,
+    root: Path = Path("/"),
+    template: dict[str, Any] | None = None,
+    central_key_pem: bytes | None = None,
+    broker_password: str | None = None,
+    force: bool = False,
+) -> ProvisionResult:
+    """Validate, then write config, keys and credentials under ``root``.
+
+    Nothing is written if the config does not validate, the central key is not an Ed25519
+    public key, or (without ``force``) a config or device key is already there.
+    """
+    from edge.config import ConfigError, parse_config
+
+    doc = build_config(answers, template)
+    text = render_config(doc)
+    try:
+        cfg = parse_config(text, str(CONFIG_PATH))
+    except ConfigError as err:
+        raise ProvisionError("the config would not validate:\n" + str(err)) from err
+    if cfg.mqtt.enabled and (central_key_pem is None or broker_password is None):
+        raise ProvisionError(
+            "a broker is configured: give --central-key and the broker password "
+            "(--broker-password-file, or answer the prompt)"
+        )
+    central: Ed25519PublicKey | None = None
+    if central_key_pem is not None:
+        try:
+            loaded = serialization.load_pem_public_key(central_key_pem)
+        except ValueError as err:
+            raise ProvisionError(f"central key: not a PEM public key: {err}") from err
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise ProvisionError("central key: not an Ed25519 public key")
+        central = loaded
+    if broker_password is not None and (not broker_password or "\n" in broker_password):
+        raise ProvisionError("broker password: empty or more than one line")
+
+    config_path = _under(root, CONFIG_PATH)
+    creds = _under(root, CREDENTIALS_DIR)
+    device_key_path = creds / CRED_DEVICE_KEY
+    pub_path = _under(root, DEVICE_PUBLIC_KEY)
+    existing = [p for p in (config_path, device_key_path) if p.exists()]
+    if existing and not force:
+        raise ProvisionError(
+            f"{', '.join(map(str, existing))} already exist(s); use --force to replace "
+            "(a new device key must be registered with central again)"
+        )
+
+    creds.mkdir(parents=True, exist_ok=True)
+    creds.chmod(0o700)
+    private = Ed25519PrivateKey.generate()
+    _write_private(
+        device_key_path,
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _write_public(pub_path, public_pem)
+    # The unit's LoadCredential= fails the start when a source file is missing, so a gateway
+    # without sync still gets (empty) files; an empty credential is never a usable secret.
+    central_pem = b""
+    if central is not None:
+        central_pem = central.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    _write_private(creds / CRED_CENTRAL_KEY, central_pem)
+    password_bytes = b"" if broker_password is None else broker_password.encode() + b"\n"
+    _write_private(creds / CRED_MQTT_PASSWORD, password_bytes)
+    # The config last: its presence means the rest is in place.
+    _write_public(config_path, text.encode("utf-8"))
+
+    device_key_id = key_fingerprint(private.public_key())
+    registration: dict[str, Any] = {
+        "site": cfg.zone.site,
+        "device_id": cfg.device.device_id,
+        "zone_id": cfg.zone.zone_id,
+        "device_public_key_pem": public_pem.decode(),
+        "device_key_id": device_key_id,
+    }
+    if cfg.mqtt.enabled:
+        registration["broker_username"] = cfg.mqtt.username
+        registration["topic_prefix"] = f"edge/v1/{cfg.zone.site}/{cfg.device.device_id}/"
+        registration["central_key_id"] = key_fingerprint(central) if central else None
+    return ProvisionResult(
+        config_path=config_path,
+        credentials_dir=creds,
+        device_public_key=pub_path,
+        device_key_id=device_key_id,
+        central_key_id=key_fingerprint(central) if central else None,
+        registration=registration,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+
+
+def _ask(label: str, default: str | None = None) -> str:
+    from rich.prompt import Prompt
+
+    answer = Prompt.ask(label, default=default) if default is not None else Prompt.ask(label)
+    return str(answer).strip()
+
+
+def _parse_fence(text: str) -> tuple[float, float, float]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError("use LAT,LON,RADIUS_M, e.g. 31.2304,121.4737,60")
+    try:
+        lat, lon, radius = (float(p) for p in parts)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not numbers: {text}") from err
+    return lat, lon, radius
+
+
+def _parse_kinds(text: str) -> list[str]:
+    kinds = [k.strip().upper() for k in text.split(",") if k.strip()]
+    valid = {k.value for k in WorkKind}
+    bad = [k for k in kinds if k not in valid]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown work kind(s) {', '.join(bad)}; use {', '.join(sorted(valid))}"
+        )
+    return kinds
+
+
+def _gather(args: argparse.Namespace) -> dict[str, Any]:
+    interactive = sys.stdin.isatty() and not args.yes
+    answers: dict[str, Any] = {
+        "device_id": args.device_id,
+        "site": args.site,
+        "zone_id": args.zone_id,
+        "zone_name": args.zone_name,
+        "work_kinds": args.work_kinds,
+        "fence": args.fence,
+        "timezone": args.timezone,
+        "language": args.language,
+        "state_dir": args.state_dir,
+        "assume_clock_trusted": args.assume_clock_trusted,
+        "broker_host": args.broker_host,
+        "broker_port": args.broker_port,
+        "broker_username": args.broker_username,
+        "tls": not args.no_tls,
+        "ca_file": args.ca_file,
+    }
+    prompts = {
+        "device_id": "设备编号 Device id",
+        "site": "厂区 Site",
+        "zone_id": "区域编号 Zone id",
+    }
+    for key, label in prompts.items():
+        if not answers[key]:
+            if not interactive:
+                raise ProvisionError(f"--{key.replace('_', '-')} is required (no terminal to ask)")
+            answers[key] = _ask(label)
+    if not answers["work_kinds"] and not args.template:
+        if not interactive:
+            raise ProvisionError("--work-kinds is required, e.g. DHZY,YXKJ")
+        answers["work_kinds"] = _parse_kinds(_ask("作业类别 Work kinds", "DHZY"))
+    if interactive and answers["broker_host"] is None:
+        host = _ask("MQTT broker host (empty: no sync)", "")
+        answers["broker_host"] = host or None
+    return answers
+
+
+def _load_template(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ProvisionError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(loaded, dict):
+        raise ProvisionError(f"{path}: the top level must be a mapping")
+    return loaded
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    try:
+        answers = _gather(args)
+        template = _load_template(args.template) if args.template is not None else None
+        central_pem = args.central_key.read_bytes() if args.central_key else None
+        password: str | None = None
+        if args.broker_password_file is not None:
+            lines = args.broker_password_file.read_text(encoding="utf-8").splitlines()
+            password = lines[0] if lines else ""
+        elif answers["broker_host"] and sys.stdin.isatty() and not args.yes:
+            password = getpass.getpass("MQTT broker password: ")
+        result = provision(
+            answers,
+            root=args.root,
+            template=template,
+            central_key_pem=central_pem,
+            broker_password=password,
+            force=args.force,
+        )
+    except ProvisionError as err:
+        print(f"provision: {err}", file=sys.stderr)
+        return EXIT_EXISTS if "already exist" in str(err) else EXIT_INVALID
+    except OSError as err:
+        print(f"provision: {err.filename}: {err.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps({"config": str(result.config_path), **result.registration}))
+        return EXIT_OK
+    reg = result.registration
+    print(f"wrote {result.config_path}")
+    print(f"credentials in {result.credentials_dir} (LoadCredential= in zonegate.service)")
+    print("\nRegister on the central side / 在中心端登记:")
+    for key in ("site", "device_id", "zone_id", "broker_username", "topic_prefix"):
+        if key in reg:
+            print(f"  {key}: {reg[key]}")
+    print(f"  device key id: {reg['device_key_id']}")
+    print(f"  device public key ({result.device_public_key}):")
+    print("    " + reg["device_public_key_pem"].strip().replace("\n", "\n    "))
+    if reg.get("broker_username"):
+        print(
+            f"  broker account: user {reg['broker_username']} with the password given here "
+            "(mosquitto_passwd on the broker); the ACL patterns use %u = this user"
+        )
+    print(f"\nnext: zonegate check-config {CONFIG_PATH}; zonegate selftest")
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    """Add ``provision`` to the ``zonegate`` command."""
+    p = sub.add_parser(
+        "provision",
+        help="write gateway.yaml, device keys and credentials; print what central registers",
+        description=(
+            "Provision this gateway. Values not given as flags are asked for on a terminal. "
+            "Secrets go to systemd credentials, never into the YAML."
+        ),
+    )
+    p.add_argument("--root", type=Path, default=Path("/"), help="install under this root")
+    p.add_argument("--template", type=Path, help="start from this YAML (sensors, camera ...)")
+    p.add_argument("--device-id")
+    p.add_argument("--site")
+    p.add_argument("--zone-id")
+    p.add_argument("--zone-name")
+    p.add_argument("--work-kinds", type=_parse_kinds, help="comma list, e.g. DHZY,YXKJ,LSYD")
+    p.add_argument("--fence", type=_parse_fence, help="circle geofence LAT,LON,RADIUS_M")
+    p.add_argument("--timezone")
+    p.add_argument("--language", choices=["zh-CN", "en"])
+    p.add_argument("--state-dir", type=Path, help="default /var/lib/zonegate")
+    p.add_argument(
+        "--assume-clock-trusted",
+        action="store_true",
+        help="bench only: trust the wall clock without NTP/GPS",
+    )
+    p.add_argument("--broker-host", help="MQTT broker; omit for no sync")
+    p.add_argument("--broker-port", type=int)
+    p.add_argument("--broker-username", help="default: the device id")
+    p.add_argument("--broker-password-file", type=Path, help="file whose first line is it")
+    p.add_argument("--no-tls", action="store_true", help="plain MQTT (trusted loopback only)")
+    p.add_argument("--ca-file", type=Path, help="CA of the broker certificate")
+    p.add_argument("--central-key", type=Path, help="central's Ed25519 public key (PEM)")
+    p.add_argument("--force", action="store_true", help="replace an existing config and keys")
+    p.add_argument("--yes", "-y", action="store_true", help="never prompt")
+    p.add_argument("--json", action="store_true", help="print the registration as JSON")
+    p.set_defaults(func=cmd_provision)
