@@ -25,8 +25,6 @@ from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterStats, Backoff, ReadingSink
 from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig, ModbusStatus
 
-log = logging.getLogger(__name__)
-
 
 def crc16_modbus(data: bytes) -> bytes:
     """CRC-16/MODBUS (init 0xFFFF, reflected poly 0xA001), low byte first as on the wire."""
@@ -105,6 +103,9 @@ class ModbusBus:
 
     async def run(self, sink: ReadingSink) -> None:
         """Poll every transmitter on its interval until cancelled; reconnect on unplug."""
+        # pymodbus logs every timeout with a dump of the last frames; we count failures in
+        # ``stats`` instead, so only its critical messages are worth a line in the journal.
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         backoff = Backoff()
         while True:
             client = self._client()
