@@ -242,6 +242,8 @@ class GeofenceTracker:
         self.config = config
         self.shape = FenceShape(fence) if fence is not None else None
         self.state = FenceState.UNKNOWN
+        self.last_known = FenceState.UNKNOWN
+        """The last established state; survives a loss of fix (outside stays outside)."""
         self.fixes = 0
         self.valid = 0
         self.duplicates = 0
@@ -464,6 +466,7 @@ class GeofenceTracker:
         if self._pending_count < cfg.dwell_samples and dwelt < cfg.dwell_s:
             return
         previous, self.state, self._pending = self.state, cand, None
+        self.last_known = cand
         payload = {
             "from": previous.value,
             "fence": self.shape.kind,
@@ -505,11 +508,12 @@ class GeofencePolicy:
         """Deny outside the fence; NO_GPS_FIX (deny or warn) when the position is unknown."""
         cfg = self.config
         t = self.tracker
-        now = self.clock.mono()
-        t.check_stale(now)
-        age = t.fix_age_s(now)
+        # Read-only: the service's tick turns staleness into a journaled "lost" event.
+        age = t.fix_age_s(self.clock.mono())
+        fresh = age is not None and age <= cfg.no_fix_after_s
+        state = t.state if fresh else FenceState.UNKNOWN
         details: dict[str, Any] = {
-            "state": t.state.value,
+            "state": state.value,
             "fence": t.shape.kind if t.shape is not None else None,
             "fix_age_s": None if age is None else round(age, 1),
             "require_fix": cfg.require_fix,
@@ -518,13 +522,18 @@ class GeofencePolicy:
         if last is not None and last.signed_distance_m is not None:
             details["signed_distance_m"] = round(last.signed_distance_m, 1)
             details["band_m"] = round(last.band_m or 0.0, 1)
-        fresh = age is not None and age <= cfg.no_fix_after_s
-        position = self.position() if fresh else None
-        if fresh and t.state is FenceState.OUTSIDE:
+        position = self.position()
+        if not fresh and position is not None:
+            details["last_position"] = position.model_dump()
+            position = None
+        if state is FenceState.OUTSIDE or t.last_known is FenceState.OUTSIDE:
+            # Last seen outside and nothing newer: losing the fix (a covered antenna) must not
+            # turn a moved terminal back into a warning.
+            details["last_known"] = t.last_known.value
             return PositionVerdict(
                 ok=False, reason=ReasonCode.OUTSIDE_GEOFENCE, position=position, details=details
             )
-        if fresh and (t.shape is None or t.state is FenceState.INSIDE):
+        if fresh and (t.shape is None or state is FenceState.INSIDE):
             return PositionVerdict(ok=True, position=position, details=details)
         if not cfg.require_fix:
             return PositionVerdict(ok=True, position=position, details=details)

@@ -328,3 +328,25 @@ def test_verdict_while_the_dwell_is_pending_is_no_gps_fix() -> None:
     v = p.position_verdict()
     assert (v.ok, v.reason) == (False, ReasonCode.NO_GPS_FIX)
     assert v.details["state"] == "unknown"
+
+
+def test_outside_then_no_fix_stays_outside_even_with_warn_policy() -> None:
+    cfg = CFG.model_copy(update={"no_fix_policy": "warn"})
+    p, clock = policy_with(cfg, inside=False)
+    clock.advance(cfg.no_fix_after_s + 1)
+    [lost] = p.tracker.check_stale(clock.mono())
+    assert lost.payload["from"] == "outside"
+    v = p.position_verdict()
+    assert (v.ok, v.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
+    assert v.details["state"] == "unknown"
+    assert v.details["last_known"] == "outside"
+
+
+def test_inside_then_no_fix_follows_the_no_fix_policy() -> None:
+    cfg = CFG.model_copy(update={"no_fix_policy": "warn"})
+    p, clock = policy_with(cfg, inside=True)
+    clock.advance(cfg.no_fix_after_s + 1)
+    v = p.position_verdict()
+    assert (v.ok, v.warn, v.reason) == (True, True, ReasonCode.NO_GPS_FIX)
+    assert v.position is None
+    assert v.details["last_position"]["error_m"] == 5.0
