@@ -1,0 +1,732 @@
+"""``zonegate selftest``: does this gateway's hardware and plumbing work, and if not, why.
+
+One check per configured capability, each ``pass`` / ``warn`` / ``fail`` / ``skipped`` with the
+reason and the fix to try: every gas sensor answers with valid frames, the camera gives frames
+with a face in them, gpsd gives a valid fix inside the zone, the broker takes the credentials
+and its ACL lets this device read its own commands (and nobody else's), the clock is trusted,
+the disk has room and the stores are sound. A capability that is not configured is
+``skipped``. Exit status is non-zero on any ``fail``; ``--json`` ends with one JSON object.
+
+Run it with the daemon stopped: sensors and the camera are opened exclusively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.config import GatewayConfig
+    from edge.models import Reading
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105 - a check outcome, not a password
+    WARN = "warn"
+    FAIL = "fail"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CheckResult:
+    """One line of the self-test table."""
+
+    name: str
+    status: Status
+    reason: str
+    fix: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status"] = self.status.value
+        return out
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """How long each kind of check may wait for its peer, seconds."""
+
+    gas_s: float = 8.0
+    gps_s: float = 15.0
+    broker_s: float = 8.0
+    camera_frames: int = 15
+
+
+# --------------------------------------------------------------------------------------------
+# Local checks
+
+
+def check_disk(cfg: GatewayConfig) -> CheckResult:
+    from edge.daemon import free_mb
+
+    st = cfg.storage
+    left = free_mb(st.state_dir)
+    details = {
+        "free_mb": round(left),
+        "min_free_mb": st.min_free_mb,
+        "warn_free_mb": st.warn_free_mb,
+    }
+    if left < st.min_free_mb:
+        return CheckResult(
+            "disk",
+            Status.FAIL,
+            f"{st.state_dir}: {left:.0f} MB free, below storage.min_free_mb={st.min_free_mb}: "
+            "the daemon refuses to start",
+            "free space (apt-get clean, journalctl --vacuum-size=100M) or a bigger SD card",
+            details,
+        )
+    if left < st.warn_free_mb:
+        return CheckResult(
+            "disk",
+            Status.WARN,
+            f"{left:.0f} MB free, below storage.warn_free_mb={st.warn_free_mb}",
+            "free space before it runs out; lower storage.retention_days",
+            details,
+        )
+    return CheckResult("disk", Status.PASS, f"{left:.0f} MB free", details=details)
+
+
+def check_clock(cfg: GatewayConfig) -> CheckResult:
+    from edge.clock import SystemClock
+
+    trust = SystemClock(
+        assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
+    ).trust()
+    details = {"source": trust.source}
+    if not trust.trusted:
+        return CheckResult(
+            "clock",
+            Status.FAIL,
+            "the wall clock is not synchronised (no NTP; GPS time counts only in the daemon): "
+            "every permit would be refused",
+            "timedatectl set-ntp true and check the network to an NTP server, or enable gps",
+            details,
+        )
+    if trust.source == "assumed":
+        return CheckResult(
+            "clock",
+            Status.WARN,
+            "trusted only because clock.assume_trusted is set (bench setting)",
+            "set clock.assume_trusted: false and enable NTP before the gateway guards a zone",
+            details,
+        )
+    return CheckResult("clock", Status.PASS, f"synchronised ({trust.source})", details=details)
+
+
+def check_stores(cfg: GatewayConfig) -> CheckResult:
+    from edge.clock import SystemClock
+    from edge.journal import Journal, JournalError
+    from edge.registry import Registry, RegistryError
+
+    state = cfg.storage.state_dir
+    probe = state
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        return CheckResult(
+            "stores",
+            Status.FAIL,
+            f"{probe} is not writable by uid {os.getuid()}",
+            "run as the zonegate user or fix ownership: systemd-tmpfiles --create zonegate.conf",
+        )
+    problems: list[str] = []
+    try:
+        if cfg.registry_path.exists():
+            registry = Registry(cfg.registry_path)
+            try:
+                problems += registry.integrity_check()
+            finally:
+                registry.close()
+        if cfg.journal_path.exists():
+            journal = Journal(cfg.journal_path, SystemClock(), boot_id="selftest")
+            try:
+                problems += journal.integrity_check()
+            finally:
+                journal.close()
+    except (RegistryError, JournalError, OSError) as err:
+        problems.append(str(err))
+    if problems:
+        return CheckResult(
+            "stores",
+            Status.FAIL,
+            f"{len(problems)} problem(s): {problems[0]}",
+            "restore the state directory from a backup, or re-provision and re-sync from central",
+            {"problems": problems},
+        )
+    return CheckResult("stores", Status.PASS, f"{state}: writable, registry and journal sound")
+
+
+# --------------------------------------------------------------------------------------------
+# Gas
+
+
+async def check_gas(cfg: GatewayConfig, budget_s: float) -> list[CheckResult]:
+    """Every configured sensor must deliver at least one valid frame within the budget."""
+    if not cfg.gas.sensors:
+        return [CheckResult("gas", Status.SKIPPED, "no gas sensors configured")]
+    from edge.clock import SystemClock
+    from firmware_adapters.gas.wiring import build_adapters
+
+    adapters = build_adapters(cfg.gas, SystemClock())
+    wanted = {s.id for s in cfg.gas.sensors}
+    seen: dict[str, list[Reading]] = {sid: [] for sid in wanted}
+    good: set[str] = set()
+    all_good = asyncio.Event()
+
+    def sink(reading: Reading) -> None:
+        seen.setdefault(reading.sensor_id, []).append(reading)
+        if reading.value is not None and not reading.fault and not reading.over_range:
+            good.add(reading.sensor_id)
+            if good >= wanted:
+                all_good.set()
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(a.run(sink), name=f"selftest-gas-{a.name}") for a in adapters]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_good.wait(), budget_s)
+        for t in tasks:
+            t.cancel()
+
+    results: list[CheckResult] = []
+    for sensor in cfg.gas.sensors:
+        adapter = next(a for a in adapters if sensor.id in a.sensor_ids)
+        stats = adapter.stats.as_dict()
+        results.append(
+            _gas_result(sensor.id, sensor.port, seen.get(sensor.id, []), stats, budget_s)
+        )
+    return results
+
+
+def _gas_result(
+    sid: str, port: str, readings: list[Reading], stats: dict[str, Any], budget_s: float
+) -> CheckResult:
+    name = f"gas {sid}"
+    details: dict[str, Any] = {"port": port, "readings": len(readings), "stats": stats}
+    valid = [r for r in readings if r.value is not None and not r.fault and not r.over_range]
+    if valid:
+        last = valid[-1]
+        details["last"] = {"gas": last.gas, "value": last.value, "unit": last.unit}
+        text = f"{len(valid)} valid frame(s); last {last.gas} {last.value} {last.unit}"
+        if last.warming_up:
+            return CheckResult(
+                name,
+                Status.WARN,
+                text + " (still warming up)",
+                "wait for the warm-up to end before the first gas test",
+                details,
+            )
+        return CheckResult(name, Status.PASS, text, details=details)
+    if readings:
+        if any(r.fault for r in readings):
+            why, fix = "the sensor reports a fault", "replace or re-seat the sensor cell"
+        elif any(r.over_range for r in readings):
+            why, fix = "readings are over range", "check the sensor in clean air; recalibrate"
+        else:
+            why, fix = "frames carry no usable value", "check the sensor model and unit in gas:"
+        return CheckResult(
+            name, Status.FAIL, f"{len(readings)} frame(s), none valid: {why}", fix, details
+        )
+    if not stats.get("opens"):
+        return CheckResult(
+            name,
+            Status.FAIL,
+            f"cannot open {port}: {stats.get('last_error') or 'no such port'}",
+            "check the cable / USB adapter and the port name (ls /dev/serial/by-id); the "
+            "zonegate user needs the dialout group",
+            details,
+        )
+    if stats.get("checksum_errors") or stats.get("framing_errors"):
+        return CheckResult(
+            name,
+            Status.FAIL,
+            f"no valid frame in {budget_s:.0f} s: {stats.get('checksum_errors', 0)} checksum and "
+            f"{stats.get('framing_errors', 0)} framing error(s)",
+            "wrong baud rate or protocol (type/model in gas:), swapped A/B on RS-485, or noise",
+            details,
+        )
+    if stats.get("rejected_frames"):
+        return CheckResult(
+            name,
+            Status.FAIL,
+            f"{stats['rejected_frames']} frame(s) rejected (another gas or unit than configured)",
+            "set gas: / unit: to what this module measures",
+            details,
+        )
+    if stats.get("read_errors"):
+        return CheckResult(
+            name,
+            Status.FAIL,
+            f"{stats['read_errors']} Modbus read error(s): {stats.get('last_error')}",
+            "check the slave address, baud rate, parity and the register map",
+            details,
+        )
+    return CheckResult(
+        name,
+        Status.FAIL,
+        f"{port} opened but the sensor sent nothing in {budget_s:.0f} s",
+        "check power and TX/RX wiring; a Q&A-mode sensor needs mode: qa",
+        details,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# GPS
+
+
+async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
+    """gpsd gives a fix that passes the daemon's gate, and it is inside the zone's fence."""
+    if not cfg.gps.enabled:
+        return CheckResult("gps", Status.SKIPPED, "gps.enabled is false")
+    from edge.clock import SystemClock
+    from edge.geofence import FenceState, GeofencePolicy
+    from firmware_adapters.gps.client import GpsdClient, Sky
+
+    g = cfg.gps
+    fence = cfg.zone.geofence
+    policy = GeofencePolicy(g, fence, SystemClock())
+    tracker = policy.tracker
+    client = GpsdClient(
+        g.host,
+        g.port,
+        receive_timeout_s=g.receive_timeout_s,
+        backoff_initial_s=min(g.reconnect_initial_s, 0.5),
+        backoff_max_s=min(g.reconnect_max_s, 2.0),
+    )
+    distance: float | None = None
+    with contextlib.suppress(TimeoutError):
+        async with (
+            asyncio.timeout(budget_s),
+            contextlib.aclosing(client.reports()) as reports,
+        ):
+            async for report in reports:
+                if isinstance(report, Sky):
+                    continue
+                out = policy.update(report)
+                if out.signed_distance_m is not None:
+                    distance = out.signed_distance_m
+                if fence is None and tracker.valid:
+                    break
+                if tracker.state is not FenceState.UNKNOWN and fence is not None:
+                    break
+    details: dict[str, Any] = {
+        "gpsd": f"{g.host}:{g.port}",
+        "tpv": client.stats.tpv,
+        **tracker.summary(),
+        "signed_distance_m": None if distance is None else round(distance, 1),
+    }
+    if not client.stats.connects:
+        return CheckResult(
+            "gps",
+            Status.FAIL,
+            f"gpsd not reachable at {g.host}:{g.port}: {client.stats.last_error or 'no answer'}",
+            "systemctl status gpsd; DEVICES= in /etc/default/gpsd names the receiver",
+            details,
+        )
+    if not tracker.valid:
+        rejected = ", ".join(f"{k} x{v}" for k, v in tracker.summary()["rejected"].items())
+        return CheckResult(
+            "gps",
+            Status.FAIL,
+            f"no valid fix in {budget_s:.0f} s ({client.stats.tpv} reports"
+            + (f"; rejected: {rejected}" if rejected else "")
+            + ")",
+            "give the antenna open sky; wait for a cold start (up to a few minutes); "
+            "gps.max_eph_m / gps.min_mode decide what counts as valid",
+            details,
+        )
+    if fence is None:
+        return CheckResult(
+            "gps", Status.PASS, "valid fix (no zone fence configured)", details=details
+        )
+    if tracker.state is FenceState.INSIDE:
+        return CheckResult("gps", Status.PASS, "valid fix inside the zone fence", details=details)
+    if tracker.state is FenceState.OUTSIDE:
+        how_far = f" by {distance:.0f} m" if distance is not None else ""
+        return CheckResult(
+            "gps",
+            Status.FAIL,
+            f"valid fix OUTSIDE the zone fence{how_far}",
+            "is this terminal at its zone? otherwise correct zone.geofence",
+            details,
+        )
+    return CheckResult(
+        "gps",
+        Status.FAIL,
+        f"valid fixes but the position did not settle in {budget_s:.0f} s "
+        f"(dwell needs {g.dwell_samples} agreeing fixes)",
+        "wait for a steadier fix and run selftest again",
+        details,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Broker
+
+
+def credential_path(path: Path, credentials_dir: Path) -> Path:
+    """Where a technician finds a file the YAML names under the service's credentials dir."""
+    from edge.provisioning import SERVICE_CREDENTIALS_DIR
+
+    env = os.environ.get("CREDENTIALS_DIRECTORY")
+    if path.exists():
+        return path
+    if path.is_relative_to(SERVICE_CREDENTIALS_DIR):
+        base = Path(env) if env else credentials_dir
+        return base / path.relative_to(SERVICE_CREDENTIALS_DIR)
+    return path
+
+
+async def check_broker(
+    cfg: GatewayConfig, credentials_dir: Path, budget_s: float
+) -> list[CheckResult]:
+    m = cfg.mqtt
+    if not m.enabled:
+        return [CheckResult("broker", Status.SKIPPED, "mqtt.enabled is false")]
+    from cloud_sync.link import tls_context
+    from cloud_sync.signing import load_public_key
+    from cloud_sync.topics import DeviceTopics
+
+    results: list[CheckResult] = []
+    assert m.central_public_key is not None  # enforced by MqttConfig when enabled
+    key_path = credential_path(m.central_public_key, credentials_dir)
+    try:
+        load_public_key(key_path)
+        results.append(CheckResult("central key", Status.PASS, f"Ed25519 public key {key_path}"))
+    except (OSError, ValueError, TypeError) as err:
+        results.append(
+            CheckResult(
+                "central key",
+                Status.FAIL,
+                f"{key_path}: {err}: no command from central can be verified",
+                "zonegate provision --force --central-key central.pub (key from central)",
+            )
+        )
+
+    password: str | None = None
+    try:
+        if m.password_credential is not None:
+            creds = Path(os.environ.get("CREDENTIALS_DIRECTORY") or credentials_dir)
+            lines = (creds / m.password_credential).read_text(encoding="utf-8").splitlines()
+            password = lines[0] if lines else ""
+        elif m.password_file is not None:
+            lines = m.password_file.read_text(encoding="utf-8").splitlines()
+            password = lines[0] if lines else ""
+    except OSError as err:
+        results.append(
+            CheckResult(
+                "broker",
+                Status.FAIL,
+                f"cannot read the broker password: {err}",
+                "run selftest as root (credentials are root-only) or re-run zonegate provision",
+            )
+        )
+        return results
+
+    topics = DeviceTopics(cfg.zone.site, cfg.device.device_id)
+    details: dict[str, Any] = {"broker": f"{m.host}:{m.port}", "tls": m.tls, "user": m.username}
+    try:
+        ctx = (
+            tls_context(
+                str(m.ca_file) if m.ca_file else None,
+                str(m.cert_file) if m.cert_file else None,
+                str(m.key_file) if m.key_file else None,
+            )
+            if m.tls
+            else None
+        )
+    except (OSError, ValueError) as err:
+        results.append(
+            CheckResult(
+                "broker",
+                Status.FAIL,
+                f"TLS files unusable: {err}",
+                "check mqtt.ca_file / cert_file / key_file",
+                details,
+            )
+        )
+        return results
+    results.append(await _probe_broker(m, topics, password, ctx, budget_s, details))
+    return results
+
+
+async def _probe_broker(
+    m: Any, topics: Any, password: str | None, ctx: Any, budget_s: float, details: dict[str, Any]
+) -> CheckResult:
+    import aiomqtt
+
+    # Never the daemon's client id: the broker would drop the running daemon's session.
+    client_id = f"{m.client_id or f'{topics.site}-{topics.device}'}-selftest"
+    other = f"edge/v1/{topics.site}/zonegate-selftest-other/cmd/+"
+    try:
+        async with asyncio.timeout(budget_s):
+            async with aiomqtt.Client(
+                m.host,
+                m.port,
+                username=m.username,
+                password=password,
+                identifier=client_id,
+                tls_context=ctx,
+                timeout=budget_s,
+            ) as client:
+                own = await client.subscribe(topics.cmd_filter, qos=1)
+                foreign = await client.subscribe(other, qos=1)
+    except TimeoutError:
+        return CheckResult(
+            "broker",
+            Status.FAIL,
+            f"no answer from {m.host}:{m.port} in {budget_s:.0f} s",
+            "check the host, port and firewall; TLS on 8883, plain on 1883",
+            details,
+        )
+    except aiomqtt.MqttError as err:
+        text = str(err)
+        low = text.lower()
+        if "not authori" in low or "bad user" in low or "password" in low or "code:5" in low:
+            return CheckResult(
+                "broker",
+                Status.FAIL,
+                f"the broker refused user {m.username!r}: {text}",
+                "the password must match the broker's (mosquitto_passwd); re-run "
+                "zonegate provision --force with the right --broker-password-file",
+                details,
+            )
+        if "certificate" in low or "ssl" in low or "tls" in low:
+            return CheckResult(
+                "broker",
+                Status.FAIL,
+                f"TLS handshake failed: {text}",
+                "mqtt.ca_file must be the CA that signed the broker certificate",
+                details,
+            )
+        return CheckResult(
+            "broker",
+            Status.FAIL,
+            f"cannot connect to {m.host}:{m.port}: {text}",
+            "is the broker running and reachable from here?",
+            details,
+        )
+    own_ok = all(_granted(c) for c in own)
+    foreign_ok = all(_granted(c) for c in foreign)
+    details["acl"] = {"own_commands": own_ok, "other_device_commands": foreign_ok}
+    if not own_ok:
+        return CheckResult(
+            "broker",
+            Status.FAIL,
+            f"connected, but the ACL refuses {topics.cmd_filter}: commands would never arrive",
+            "add `pattern read edge/v1/+/%u/cmd/+` to the broker ACL and use the device id as "
+            "the broker user name",
+            details,
+        )
+    if foreign_ok:
+        return CheckResult(
+            "broker",
+            Status.FAIL,
+            "connected, but the ACL lets this device read another device's commands",
+            "use config/mosquitto/zonegate.acl: devices read only edge/v1/+/%u/cmd/+",
+            details,
+        )
+    return CheckResult(
+        "broker",
+        Status.PASS,
+        f"connected as {m.username!r}; ACL: own commands readable, others' refused",
+        details=details,
+    )
+
+
+def _granted(code: Any) -> bool:
+    value = getattr(code, "value", code)
+    return isinstance(value, int) and value < 0x80
+
+
+# --------------------------------------------------------------------------------------------
+# Camera and face
+
+
+def check_camera(cfg: GatewayConfig, frames: int) -> CheckResult:
+    """Blocking: open the camera, read frames until one holds a face. Run it in a thread."""
+    ident = cfg.identity
+    if not ident.enabled:
+        return CheckResult("camera", Status.SKIPPED, "identity.enabled is false")
+    from edge.identity.pipeline import FacePipeline, ModelsUnavailable
+    from firmware_adapters.camera import CameraError
+    from firmware_adapters.camera.config import build_camera
+
+    camera = build_camera(ident.camera)
+    details: dict[str, Any] = {"camera": ident.camera.type}
+    try:
+        pipeline = FacePipeline(ident)
+        pipeline.load()
+    except ModelsUnavailable as err:
+        return CheckResult(
+            "camera",
+            Status.FAIL,
+            f"face models unavailable: {err}",
+            "pip install dlib-bin face_recognition_models; face_recognition --no-deps",
+            details,
+        )
+    read = 0
+    try:
+        camera.open()
+        try:
+            for _ in range(frames):
+                frame = camera.read()
+                read += 1
+                if pipeline.detect(frame):
+                    details.update(frames=read, size=[frame.width, frame.height])
+                    return CheckResult(
+                        "camera",
+                        Status.PASS,
+                        f"{frame.width}x{frame.height} frames; a face found in frame {read}",
+                        details=details,
+                    )
+        finally:
+            camera.close()
+    except CameraError as err:
+        return CheckResult(
+            "camera",
+            Status.FAIL,
+            f"camera error after {read} frame(s): {err}",
+            "check the ribbon cable / USB and identity.camera; the zonegate user needs video",
+            details,
+        )
+    details["frames"] = read
+    return CheckResult(
+        "camera",
+        Status.FAIL,
+        f"{read} frame(s) but no face found",
+        "stand in front of the camera in good light; check focus and identity.min_face_fraction",
+        details,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# All together
+
+
+async def run_selftest(
+    cfg: GatewayConfig,
+    *,
+    credentials_dir: Path = Path("/etc/zonegate/credentials"),
+    budgets: Budgets | None = None,
+) -> list[CheckResult]:
+    """Run every check (the slow, networked ones concurrently) and return them in table order."""
+    b = budgets or Budgets()
+    results: list[CheckResult] = [check_disk(cfg), check_clock(cfg), check_stores(cfg)]
+
+    async def guarded(name: str, check: Awaitable[list[CheckResult]]) -> list[CheckResult]:
+        try:
+            return await check
+        except Exception as err:  # a check that crashes is a failed check, not a crash
+            return [CheckResult(name, Status.FAIL, f"check crashed: {err!r}", "report this bug")]
+
+    async def one(check: Awaitable[CheckResult]) -> list[CheckResult]:
+        return [await check]
+
+    async with asyncio.TaskGroup() as tg:
+        gas = tg.create_task(guarded("gas", check_gas(cfg, b.gas_s)))
+        gps = tg.create_task(guarded("gps", one(check_gps(cfg, b.gps_s))))
+        broker = tg.create_task(guarded("broker", check_broker(cfg, credentials_dir, b.broker_s)))
+        camera = tg.create_task(
+            guarded("camera", one(asyncio.to_thread(check_camera, cfg, b.camera_frames)))
+        )
+    for task in (gas, gps, camera, broker):
+        results.extend(task.result())
+    return results
+
+
+def _print_table(results: list[CheckResult], elapsed: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    style = {
+        Status.PASS: "[green]pass[/]",
+        Status.WARN: "[yellow]warn[/]",
+        Status.FAIL: "[bold red]FAIL[/]",
+        Status.SKIPPED: "[dim]skipped[/]",
+    }
+    table = Table(title=f"zonegate selftest ({elapsed:.1f} s)")
+    for col in ("check", "result", "reason", "fix to try"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(r.name, style[r.status], r.reason, r.fix)
+    Console().print(table)
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as err:
+        for issue in err.issues:
+            print(issue, file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
+        return EXIT_CONFIG
+    budgets = Budgets(gas_s=args.gas_seconds, gps_s=args.gps_seconds, broker_s=args.broker_seconds)
+    started = time.monotonic()
+    results = asyncio.run(run_selftest(cfg, credentials_dir=args.credentials, budgets=budgets))
+    elapsed = time.monotonic() - started
+    ok = not any(r.status is Status.FAIL for r in results)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "config": str(args.config),
+                    "seconds": round(elapsed, 1),
+                    "checks": [r.as_dict() for r in results],
+                },
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+    else:
+        _print_table(results, elapsed)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def register(sub: Any) -> None:
+    """Add ``selftest`` to the ``zonegate`` command."""
+    p = sub.add_parser(
+        "selftest",
+        help="check sensors, camera, GPS, broker, clock and disk; non-zero exit on any failure",
+        description="Check every configured capability; stop the daemon first (sensors and the "
+        "camera are opened exclusively). Run as root to read the broker credentials.",
+    )
+    p.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=Path("/etc/zonegate/gateway.yaml"),
+        help="gateway YAML (default /etc/zonegate/gateway.yaml)",
+    )
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        default=Path("/etc/zonegate/credentials"),
+        help="credentials dir when not run by systemd (default /etc/zonegate/credentials)",
+    )
+    p.add_argument("--gas-seconds", type=float, default=8.0, help="wait for sensor frames")
+    p.add_argument("--gps-seconds", type=float, default=15.0, help="wait for a settled fix")
+    p.add_argument("--broker-seconds", type=float, default=8.0, help="wait for the broker")
+    p.add_argument("--json", action="store_true", help="end with one JSON object on one line")
+    p.set_defaults(func=cmd_selftest)
+
+
+__all__ = ["Budgets", "CheckResult", "Status", "register", "run_selftest"]
