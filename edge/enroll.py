@@ -14,14 +14,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from edge.identity.config import IdentityConfig
-from edge.identity.pipeline import Encoding, FacePipeline, ModelsUnavailable, combine
 from edge.reasons import ReasonCode
-from firmware_adapters.camera import CameraError, Frame
+
+if TYPE_CHECKING:
+    # Kept out of import time: every ``zonegate`` command builds its parser from this module.
+    from edge.identity.config import IdentityConfig
+    from edge.identity.pipeline import Encoding, FacePipeline
+    from edge.identity.store import EncodingStore
+    from firmware_adapters.camera import Frame
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 
@@ -82,6 +84,10 @@ def enrol(
 
 
 def _drop_outliers(verdicts: list[ImageVerdict], tolerance: float) -> list[ImageVerdict]:
+    import numpy as np
+
+    from edge.identity.pipeline import combine
+
     good = [v for v in verdicts if v.ok and v.encoding is not None]
     if len(good) < 2:
         return verdicts
@@ -96,6 +102,20 @@ def _drop_outliers(verdicts: list[ImageVerdict], tolerance: float) -> list[Image
                 )
         out.append(v)
     return out
+
+
+def enrol_photos(
+    pipeline: FacePipeline, store: EncodingStore, worker_id: str, photos: Sequence[Path]
+) -> Enrolment:
+    """Enrol ``worker_id`` from photo files into ``store`` (blocking; the demo's shortcut).
+    Raises ``ValueError`` when fewer than ``enrol_min_images`` images are good."""
+    result = enrol(pipeline, _photo_frames(photos))
+    kept = result.encodings
+    if len(kept) < pipeline.config.enrol_min_images:
+        reasons = ", ".join(f"{v.source}: {v.reason} {v.detail or ''}" for v in result.verdicts)
+        raise ValueError(f"{worker_id}: not enough good images ({reasons})")
+    store.put(worker_id, kept, images=len(kept))
+    return result
 
 
 # ---- command line
@@ -116,6 +136,7 @@ def register(subparsers: Any) -> None:
 
 
 def _photo_frames(paths: Sequence[Path]) -> Iterable[tuple[str, Frame | Exception]]:
+    from firmware_adapters.camera import CameraError, Frame
     from firmware_adapters.camera.files import load_rgb
 
     for seq, path in enumerate(paths, 1):
@@ -126,6 +147,7 @@ def _photo_frames(paths: Sequence[Path]) -> Iterable[tuple[str, Frame | Exceptio
 
 
 def _camera_frames(config: IdentityConfig, shots: int) -> Iterable[tuple[str, Frame | Exception]]:
+    from firmware_adapters.camera import CameraError
     from firmware_adapters.camera.config import build_camera
 
     camera = build_camera(config.camera)
@@ -148,9 +170,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from edge.config import ConfigError, load_config
+    from edge.identity.pipeline import FacePipeline, ModelsUnavailable
     from edge.identity.service import open_store
     from edge.identity.store import StoreError
     from edge.registry import Registry, RegistryError
+    from firmware_adapters.camera import CameraError
 
     console = Console(stderr=False)
     try:

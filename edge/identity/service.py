@@ -72,11 +72,21 @@ class IdentityService:
             await asyncio.Event().wait()
         await tracker.run()
 
+    @property
+    def camera(self) -> Camera:
+        """The camera in use; the demo's ``FileCamera`` takes ``show(photo)`` before each tap."""
+        return self.verifier.tracker.camera
+
+    @property
+    def store(self) -> EncodingStore:
+        return self.verifier.store
+
     def _report(self, state: str, **extra: object) -> None:
+        # The live counter dicts, not copies: status and the birth snapshot read them as they are.
         self.health["identity"] = {
             "state": state,
-            "tracker": dict(self.verifier.tracker.counters),
-            "verifications": dict(self.verifier.counters),
+            "tracker": self.verifier.tracker.counters,
+            "verifications": self.verifier.counters,
             **extra,
         }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,23 +88,28 @@ class FaceTracker:
         self._step_lock = asyncio.Lock()
         self._stepped = asyncio.Condition()
         self._camera_open = False
+        # A cancelled step's thread may still be reading when shutdown closes the camera.
+        self._camera_lock = threading.Lock()
 
     # ---- blocking side
 
     def _capture(self) -> Frame:
-        if not self._camera_open:
-            self.camera.open()
-            self._camera_open = True
-        try:
-            return self.camera.read()
-        except CameraError:
-            self._close_camera()
-            raise
+        with self._camera_lock:
+            if not self._camera_open:
+                self.camera.open()
+                self._camera_open = True
+            try:
+                return self.camera.read()
+            except CameraError:
+                self._camera_open = False
+                self.camera.close()
+                raise
 
     def _close_camera(self) -> None:
-        if self._camera_open:
-            self._camera_open = False
-            self.camera.close()
+        with self._camera_lock:
+            if self._camera_open:
+                self._camera_open = False
+                self.camera.close()
 
     def step(self, *, need_encoding: bool = False) -> Sighting:
         """Capture one frame and update the track. Encodes when the track needs a fresh
