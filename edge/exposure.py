@@ -48,10 +48,21 @@ OXYGEN = "o2"
 
 # g/mol, for ppm <-> mg/m3 (safety-rules.md §3.1).
 MOLECULAR_WEIGHT: dict[str, float] = {
-    "co": 28.01, "h2s": 34.08, "no2": 46.01, "so2": 64.07, "nh3": 17.03, "o3": 48.00,
-    "ch2o": 30.03, "cl2": 70.90, "hcl": 36.46, "hf": 20.01, "hcn": 27.03, "ph3": 34.00,
-    "c6h6": 78.11, "h2": 2.016,
-}  # fmt: skip
+    "co": 28.01,
+    "h2s": 34.08,
+    "no2": 46.01,
+    "so2": 64.07,
+    "nh3": 17.03,
+    "o3": 48.00,
+    "ch2o": 30.03,
+    "cl2": 70.90,
+    "hcl": 36.46,
+    "hf": 20.01,
+    "hcn": 27.03,
+    "ph3": 34.00,
+    "c6h6": 78.11,
+    "h2": 2.016,
+}
 
 
 def convert(
@@ -285,10 +296,22 @@ class ExposureEngine:
                 return
             ch.value, ch.unit = pct, "%vol"
             band = self.cfg.oxygen
-            self._threshold(ch, "o2_low", pct < self.o2_low, pct >= self.o2_low + band.deadband,
-                            pct, self.o2_low)  # fmt: skip
-            self._threshold(ch, "o2_high", pct > self.o2_high,
-                            pct <= self.o2_high - band.deadband, pct, self.o2_high)  # fmt: skip
+            self._threshold(
+                ch,
+                "o2_low",
+                pct < self.o2_low,
+                pct >= self.o2_low + band.deadband,
+                pct,
+                self.o2_low,
+            )
+            self._threshold(
+                ch,
+                "o2_high",
+                pct > self.o2_high,
+                pct <= self.o2_high - band.deadband,
+                pct,
+                self.o2_high,
+            )
             return
         limits = self.cfg.limits.get(gas)
         if gas == COMBUSTIBLE and unit == "%LEL":
@@ -366,9 +389,15 @@ class ExposureEngine:
         if over:
             if alarm is None:
                 self._alarms[key] = Alarm(
-                    ch.sensor_id, ch.gas, channel, value, level, unit, self.clock.wall(),
+                    ch.sensor_id,
+                    ch.gas,
+                    channel,
+                    value,
+                    level,
+                    unit,
+                    self.clock.wall(),
                     peak=value,
-                )  # fmt: skip
+                )
                 return
             if not alarm.active:
                 alarm.active, alarm.acknowledged = True, False  # a new episode needs a new ack
@@ -473,9 +502,16 @@ class ExposureEngine:
             for ch in s.channels.values():
                 lim = self.cfg.limits.get(ch.gas)
                 if ch.low_active and lim is not None and ch.value is not None:
-                    out.append({"sensor_id": ch.sensor_id, "gas": ch.gas, "channel": "low",
-                                "value": round(ch.value, 4), "threshold": lim.low,
-                                "unit": ch.unit})  # fmt: skip
+                    out.append(
+                        {
+                            "sensor_id": ch.sensor_id,
+                            "gas": ch.gas,
+                            "channel": "low",
+                            "value": round(ch.value, 4),
+                            "threshold": lim.low,
+                            "unit": ch.unit,
+                        }
+                    )
         return out
 
     def latest(self) -> list[Reading]:
@@ -501,14 +537,17 @@ class ExposureEngine:
                     continue
                 samples.append((ch.gas, r.value, r.unit))
                 if ch.gas == OXYGEN and not self.o2_low <= ch.value <= self.o2_high:
-                    failures.append(f"o2 {ch.value:.1f}%vol outside "
-                                    f"{self.o2_low}-{self.o2_high}%vol")  # fmt: skip
+                    failures.append(
+                        f"o2 {ch.value:.1f}%vol outside {self.o2_low}-{self.o2_high}%vol"
+                    )
                 elif ch.gas == COMBUSTIBLE and r.unit == "%LEL":
                     vol = r.value / 100.0 * target.lel_vol_percent
                     if vol > target.pass_limit_vol_percent:
-                        failures.append(f"lel {vol:.2f}%vol > "
-                                        f"{target.pass_limit_vol_percent}%vol "
-                                        f"({target.name})")  # fmt: skip
+                        failures.append(
+                            f"lel {vol:.2f}%vol > "
+                            f"{target.pass_limit_vol_percent}%vol "
+                            f"({target.name})"
+                        )
                 else:
                     lim = self.cfg.limits.get(ch.gas)
                     if lim is None:

@@ -147,9 +147,13 @@ class ModbusBus:
                 await asyncio.sleep(wait)
 
     async def _read(
-        self, client: AsyncModbusSerialClient, device_id: int, function: int, address: int,
+        self,
+        client: AsyncModbusSerialClient,
+        device_id: int,
+        function: int,
+        address: int,
         count: int,
-    ) -> list[int]:  # fmt: skip
+    ) -> list[int]:
         try:
             if function == 3:
                 rr = await client.read_holding_registers(address, count=count, device_id=device_id)
@@ -179,8 +183,11 @@ class ModbusBus:
         warming = mono - self._opened_mono < cfg.warmup_s
         try:
             if cfg.status is not None:
-                status = (await self._read(client, cfg.device_id, cfg.status.function,
-                                           cfg.status.address, 1))[0]  # fmt: skip
+                status = (
+                    await self._read(
+                        client, cfg.device_id, cfg.status.function, cfg.status.address, 1
+                    )
+                )[0]
                 fault, busy = _status_flags(status, cfg.status)
                 warming = warming or busy
             values = [await self._channel(client, cfg, ch) for ch in cfg.channels]
@@ -213,8 +220,7 @@ class ModbusBus:
         regs = await self._read(client, cfg.device_id, ch.function, ch.address, count)
         value = decode_registers(regs, ch)
         if ch.decimals_register is not None:
-            dec = (await self._read(client, cfg.device_id, ch.function, ch.decimals_register,
-                                    1))[0]  # fmt: skip
+            dec = (await self._read(client, cfg.device_id, ch.function, ch.decimals_register, 1))[0]
             if dec > 6:
                 return math.nan  # a nonsense decimal count is a fault, not a scale
             value /= 10**dec

@@ -61,10 +61,14 @@ def command(body: bytes) -> bytes:
 
 READ_COMMAND = command(bytes([0x01, 0x86, 0, 0, 0, 0, 0]))
 # Mode switch bytes differ by generation: 0x41/0x40 in newer manuals, 0x04/0x03 for ZE03 v2.0.
-QA_MODE = {"new": command(bytes([0x01, 0x78, 0x41, 0, 0, 0, 0])),
-           "old": command(bytes([0x01, 0x78, 0x04, 0, 0, 0, 0]))}  # fmt: skip
-ACTIVE_MODE = {"new": command(bytes([0x01, 0x78, 0x40, 0, 0, 0, 0])),
-               "old": command(bytes([0x01, 0x78, 0x03, 0, 0, 0, 0]))}  # fmt: skip
+QA_MODE = {
+    "new": command(bytes([0x01, 0x78, 0x41, 0, 0, 0, 0])),
+    "old": command(bytes([0x01, 0x78, 0x04, 0, 0, 0, 0])),
+}
+ACTIVE_MODE = {
+    "new": command(bytes([0x01, 0x78, 0x40, 0, 0, 0, 0])),
+    "old": command(bytes([0x01, 0x78, 0x03, 0, 0, 0, 0])),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,9 +86,14 @@ class ModbusSimulator:
             set_values: list[int] | list[bool] | None,
         ) -> None:
             await self._action(
-                device_id, function_code, start_address, address, count, current_registers,
+                device_id,
+                function_code,
+                start_address,
+                address,
+                count,
+                current_registers,
                 set_values,
-            )  # fmt: skip
+            )
 
         return SimDevice(
             id=device_id,

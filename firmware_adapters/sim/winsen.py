@@ -10,8 +10,17 @@ from pathlib import Path
 
 from firmware_adapters.sim.stream import StreamSimulator
 
-GAS_CODE = {"nh3": 0x02, "h2s": 0x03, "co": 0x04, "o2": 0x05, "h2": 0x06, "ch2o": 0x17,
-            "o3": 0x2A, "so2": 0x2B, "no2": 0x2C}  # fmt: skip
+GAS_CODE = {
+    "nh3": 0x02,
+    "h2s": 0x03,
+    "co": 0x04,
+    "o2": 0x05,
+    "h2": 0x06,
+    "ch2o": 0x17,
+    "o3": 0x2A,
+    "so2": 0x2B,
+    "no2": 0x2C,
+}
 UNIT_CODE = {"mg/m3": 0x02, "ppm": 0x03, "ppb": 0x04}
 
 
@@ -64,8 +73,9 @@ class WinsenSimulator(StreamSimulator):
     def frame(self, value: float) -> bytes:
         high, low = self._raw(value)
         full = round(self.full_range * 10**self.decimals) & 0xFFFF
-        return seal(bytes([self.gas_code, self.unit_code, self.decimals, high, low,
-                           full >> 8, full & 0xFF]))  # fmt: skip
+        return seal(
+            bytes([self.gas_code, self.unit_code, self.decimals, high, low, full >> 8, full & 0xFF])
+        )
 
     def qa_frame(self, value: float) -> bytes:
         high, low = self._raw(value)

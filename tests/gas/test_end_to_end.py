@@ -263,10 +263,17 @@ async def test_silent_sensor_suspends_continuously_monitored_work_only(site: Sit
         ("DH-2", WorkKind.HOT_WORK, PermitLevel.HOT_2),
     ):
         ctl.issue_permit(
-            Permit(permit_id=pid, zone_id="z1", kind=kind, level=level, members=members,
-                   valid_from=now - timedelta(minutes=1), valid_to=now + timedelta(hours=4)),
+            Permit(
+                permit_id=pid,
+                zone_id="z1",
+                kind=kind,
+                level=level,
+                members=members,
+                valid_from=now - timedelta(minutes=1),
+                valid_to=now + timedelta(hours=4),
+            ),
             "central",
-        )  # fmt: skip
+        )
     await site.steady()
     ctl.record_gas_test(site.service.gas_test("analyst"), "analyst")
     ctl.start_permit("CS-1", "leader", authorised=True)
@@ -328,9 +335,13 @@ def test_build_service_plugs_engine_and_outputs(tmp_path: Path, ports: Path) -> 
     journal = Journal(tmp_path / "journal.db", clock)
     ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
     ctx = ServiceContext(
-        config=cfg, config_path=None, controller=ctl, registry=registry, journal=journal,
+        config=cfg,
+        config_path=None,
+        controller=ctl,
+        registry=registry,
+        journal=journal,
         clock=clock,
-    )  # fmt: skip
+    )
     service = build_service(ctx)
     assert isinstance(service, GasService)
     assert ctl.air is service.engine

@@ -207,12 +207,18 @@ def test_rolling_mean_forgets_outside_the_window() -> None:
 
 @pytest.mark.parametrize(
     ("o2", "enriched", "safe"),
-    [(20.9, False, True), (19.4, False, False), (21.2, False, False), (21.2, True, True),
-     (23.6, True, False)],
-)  # fmt: skip
+    [
+        (20.9, False, True),
+        (19.4, False, False),
+        (21.2, False, False),
+        (21.2, True, True),
+        (23.6, True, False),
+    ],
+)
 def test_o2_band(o2: float, enriched: bool, safe: bool) -> None:
-    zone = Zone(site="p", zone_id="z1", work_kinds=(WorkKind.CONFINED_SPACE,),
-                oxygen_enriched=enriched)  # fmt: skip
+    zone = Zone(
+        site="p", zone_id="z1", work_kinds=(WorkKind.CONFINED_SPACE,), oxygen_enriched=enriched
+    )
     rig = Rig(zone=zone)
     rig.clean_air()
     rig.read("o2a", "o2", o2, "%vol")
@@ -231,8 +237,12 @@ def test_o2_band(o2: float, enriched: bool, safe: bool) -> None:
 def test_lel_judged_in_vol_percent_of_target_gas(
     gas: str, lel_vol: float, percent_lel: float, safe: bool
 ) -> None:
-    zone = Zone(site="p", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,),
-                target_gas=TargetGas(name=gas, lel_vol_percent=lel_vol))  # fmt: skip
+    zone = Zone(
+        site="p",
+        zone_id="z1",
+        work_kinds=(WorkKind.HOT_WORK,),
+        target_gas=TargetGas(name=gas, lel_vol_percent=lel_vol),
+    )
     rig = Rig(zone=zone)
     rig.clean_air()
     rig.read("lel1", "lel", percent_lel, "%LEL")
