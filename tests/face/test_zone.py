@@ -174,3 +174,28 @@ def test_encodings_of_workers_gone_while_offline_are_erased_at_start(
     assert build_service(ctx) is not None
     store = EncodingStore(site.state / "faces.enc", site.state / "device.key")
     assert store.worker_ids() == ["W1"]
+
+
+async def test_demo_hooks_enrol_the_cast_and_show_photos(site: Site, faces: Path) -> None:
+    from edge.identity import demo
+
+    assert demo.photos_available(faces)
+    cfg = site.config
+    clock = SystemClock(assume_trusted=True)
+    registry = Registry(cfg.registry_path)
+    journal = Journal(cfg.journal_path, clock)
+    try:
+        ctl = ZoneController(zone=cfg.zone, registry=registry, journal=journal, clock=clock)
+        ctx = ServiceContext(cfg, site.config_path, ctl, registry, journal, clock, ctl.health)
+        service = demo.face_service([object(), build_service(ctx)])
+        assert service is not None
+        cast = {"W1": demo.DEMO_CAST["W001"], "W2": demo.DEMO_CAST["W002"]}
+        await demo.enrol_cast(service, cast, faces)
+        assert service.store.worker_ids() == ["W1", "W2"]
+        demo.show(service, demo.tap_photo("W001"), faces)
+        assert (await ctl.identity.verify(registry.worker("W1"), "B-W1")).match  # type: ignore[arg-type]
+        demo.show(service, None, faces)
+        assert not (await ctl.identity.verify(registry.worker("W1"), "B-W1")).match  # type: ignore[arg-type]
+    finally:
+        journal.close()
+        registry.close()
