@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -202,7 +203,7 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as err:
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
         raise RosterFileError(f"{path}: not a readable .xlsx workbook: {err}") from err
     try:
         sheet = wb.worksheets[0]

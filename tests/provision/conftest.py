@@ -1,0 +1,138 @@
+"""Fixtures for provisioning, self-test and roster import: a temporary root provisioned by the
+real ``zonegate provision`` command, and a real mosquitto with passwords and the repository ACL."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
+DEVICE = "zg-test-1"
+SITE = "plant1"
+BROKER_PASSWORD = "s3cret-device-pw"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    root: Path
+    config: Path
+    credentials: Path
+    state_dir: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@dataclass
+class Broker:
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """Plain MQTT on loopback, passwords required, the repository's ACL file."""
+    d = tmp_path_factory.mktemp("broker")
+    passwd = d / "passwd"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwd), DEVICE, BROKER_PASSWORD],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    conf = d / "mosquitto.conf"
+    conf.write_text(
+        f"per_listener_settings false\nuser root\nlistener {port} 127.0.0.1\n"
+        f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"
+        f"persistence false\nlog_dest file {d / 'mosquitto.log'}\n"
+    )
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_port(port, proc)
+        yield Broker(port, proc)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def central_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("central") / "central.pub"
+    path.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return path
+
+
+ProvisionFn = Callable[..., Provisioned]
+
+
+@pytest.fixture
+def provision(tmp_path: Path) -> ProvisionFn:
+    """Run ``zonegate provision`` into a fresh root under tmp_path; extra flags as arguments."""
+    counter = iter(range(1000))
+
+    def run(*extra: str, template: str | None = None, expect: int = 0) -> Provisioned:
+        root = tmp_path / f"root{next(counter)}"
+        state = root / "var" / "lib" / "zonegate"
+        args = [
+            "provision",
+            "--root",
+            str(root),
+            "--device-id",
+            DEVICE,
+            "--site",
+            SITE,
+            "--zone-id",
+            "weld-bay-3",
+            "--zone-name",
+            "三号焊接区",
+            "--work-kinds",
+            "DHZY,YXKJ",
+            "--fence",
+            "31.2304,121.4737,60",
+            "--state-dir",
+            str(state),
+            "--assume-clock-trusted",
+            "--yes",
+        ]
+        if template is not None:
+            tpl = tmp_path / f"template{next(counter)}.yaml"
+            tpl.write_text(template, encoding="utf-8")
+            args += ["--template", str(tpl)]
+        assert main([*args, *extra]) == expect
+        etc = root / "etc" / "zonegate"
+        return Provisioned(root, etc / "gateway.yaml", etc / "credentials", state)
+
+    return run

@@ -1,0 +1,155 @@
+"""``zonegate provision`` into a temporary root, then ``check-config`` on what it wrote."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from edge.cli import main
+from edge.config import load_config
+from tests.provision.conftest import BROKER_PASSWORD, DEVICE, ProvisionFn
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_provisioned_root_passes_check_config_and_keeps_secrets_out_of_yaml(
+    provision: ProvisionFn, central_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(BROKER_PASSWORD + "\n")
+    p = provision(
+        "--broker-host",
+        "broker.example.cn",
+        "--broker-password-file",
+        str(pw),
+        "--central-key",
+        str(central_key),
+        "--json",
+    )
+    registration = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["check-config", str(p.config)]) == 0
+
+    text = p.config.read_text(encoding="utf-8")
+    assert BROKER_PASSWORD not in text
+    assert "PRIVATE KEY" not in text
+    cfg = load_config(p.config)
+    assert cfg.device.device_id == DEVICE
+    assert cfg.zone.name == "三号焊接区"
+    assert cfg.mqtt.enabled and cfg.mqtt.username == DEVICE
+    assert cfg.mqtt.password_credential == "mqtt-password"
+    assert cfg.mqtt.password_file is None
+    assert str(cfg.mqtt.central_public_key).startswith("/run/credentials/zonegate.service/")
+
+    assert _mode(p.credentials) == 0o700
+    for name in ("mqtt-password", "device-key.pem", "central-public-key.pem"):
+        assert _mode(p.credentials / name) == 0o600, name
+    assert (p.credentials / "mqtt-password").read_text() == BROKER_PASSWORD + "\n"
+    assert (p.credentials / "central-public-key.pem").read_bytes() == central_key.read_bytes()
+
+    # The printed public key is the one that matches the private key on the device.
+    private = serialization.load_pem_private_key(
+        (p.credentials / "device-key.pem").read_bytes(), password=None
+    )
+    assert isinstance(private, Ed25519PrivateKey)
+    public = serialization.load_pem_public_key(registration["device_public_key_pem"].encode())
+    assert isinstance(public, Ed25519PublicKey)
+    assert public.public_bytes_raw() == private.public_key().public_bytes_raw()
+    assert registration["topic_prefix"] == f"edge/v1/plant1/{DEVICE}/"
+    assert registration["broker_username"] == DEVICE
+
+
+def test_without_a_broker_the_credentials_exist_empty_for_load_credential(
+    provision: ProvisionFn,
+) -> None:
+    p = provision()
+    assert main(["check-config", str(p.config)]) == 0
+    assert not load_config(p.config).mqtt.enabled
+    # LoadCredential= fails the unit when a source file is missing.
+    assert (p.credentials / "mqtt-password").read_bytes() == b""
+    assert (p.credentials / "central-public-key.pem").read_bytes() == b""
+    assert (p.credentials / "device-key.pem").stat().st_size > 0
+
+
+def test_a_template_keeps_its_sections_and_an_invalid_one_writes_nothing(
+    provision: ProvisionFn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision(template="daemon:\n  shutdown_timeout_s: 10\ngps:\n  enabled: false\n")
+    assert load_config(p.config).daemon.shutdown_timeout_s == 10
+
+    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=1)
+    err = capsys.readouterr().err
+    assert "daemon.shutdown_timeout" in err and "did you mean 'shutdown_timeout_s'" in err
+    assert not bad.config.exists()
+    assert not bad.credentials.exists()
+
+
+def test_refuses_to_overwrite_and_rejects_a_bad_central_key(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()
+    key_before = (p.credentials / "device-key.pem").read_bytes()
+    args = [
+        "provision",
+        "--root",
+        str(p.root),
+        "--device-id",
+        DEVICE,
+        "--site",
+        "plant1",
+        "--zone-id",
+        "z1",
+        "--work-kinds",
+        "DHZY",
+        "--yes",
+    ]
+    assert main(args) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert (p.credentials / "device-key.pem").read_bytes() == key_before
+
+    not_a_key = tmp_path / "central.pub"
+    not_a_key.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    root = tmp_path / "fresh"
+    rc = main(
+        [
+            *args[:2],
+            str(root),
+            *args[3:],
+            "--broker-host",
+            "b",
+            "--broker-password-file",
+            str(pw),
+            "--central-key",
+            str(not_a_key),
+        ]
+    )
+    assert rc == 1
+    assert "central key" in capsys.readouterr().err
+    assert not (root / "etc").exists()
+
+
+def test_unknown_work_kind_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["provision", "--root", str(tmp_path), "--work-kinds", "WELD", "--yes"])
+    assert not (tmp_path / "etc").exists()
+
+
+def test_written_yaml_is_plain_data(provision: ProvisionFn) -> None:
+    doc = yaml.safe_load(provision().config.read_text(encoding="utf-8"))
+    assert doc["zone"]["geofence"] == {
+        "type": "circle",
+        "center": {"lat": 31.2304, "lon": 121.4737},
+        "radius_m": 60.0,
+    }
