@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from edge.identity.store import EncodingStore
 from edge.identity.verifier import FaceVerifier
 from edge.models import Worker
 from edge.reasons import ReasonCode
+from firmware_adapters.camera import Frame
 from firmware_adapters.camera.files import FileCamera, load_rgb
 
 MakeVerifier = Callable[..., FaceVerifier]
@@ -258,3 +260,43 @@ async def test_a_failing_camera_denies_and_the_tracker_recovers(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def eyes_painted_shut(rgb: NDArray[np.uint8], verifier: FaceVerifier) -> NDArray[np.uint8]:
+    """The same photo with both eyes painted over with skin and a lid line: EAR drops ~65 %."""
+    pipeline = verifier.tracker.pipeline
+    frame = Frame(rgb=rgb, seq=0, mono_ts=0)
+    box = pipeline.detect(frame)[0]
+    models = pipeline.models
+    shape = models.landmarks68(rgb, models.rectangle(box.left, box.top, box.right, box.bottom))
+    points = np.array([(p.x, p.y) for p in shape.parts()])
+    closed = rgb.copy()
+    for eye in (points[36:42], points[42:48]):
+        (x0, y0), (x1, y1) = eye.min(0), eye.max(0)
+        pad = int((x1 - x0) * 0.35)
+        skin = rgb[y1 + pad : y1 + 2 * pad, x0:x1].reshape(-1, 3).mean(0)
+        centre = (int((x0 + x1) / 2), int((y0 + y1) / 2))
+        axes = (int((x1 - x0) / 2 + pad / 2), int((y1 - y0) / 2 + pad / 2))
+        cv2.ellipse(closed, centre, axes, 0, 0, 360, skin.tolist(), -1)
+        cv2.line(closed, (int(x0), centre[1]), (int(x1), centre[1]), (40, 30, 30), 2)
+    return np.ascontiguousarray(closed)
+
+
+async def test_a_blink_seen_ahead_of_the_tap_passes_liveness(
+    make_verifier: MakeVerifier, camera: FileCamera, faces: Path
+) -> None:
+    verifier = make_verifier(liveness=LivenessConfig(enabled=True, window_s=0.5))
+    open_eyes = load_rgb(faces / "obama2.jpg")
+    shut = eyes_painted_shut(open_eyes, verifier)
+    tracker = verifier.tracker
+    start = time.monotonic() - 0.6
+    clip = [open_eyes] * 4 + [shut] * 2 + [open_eyes] * 4  # ~80 ms per frame: a 160 ms blink
+    for i, rgb in enumerate(clip):
+        frame = Frame(rgb=rgb, seq=i, mono_ts=start + i * 0.055)
+        await asyncio.to_thread(tracker.update, frame)
+    assert tracker.track is not None
+    assert tracker.track.liveness.blink_seen
+    camera.show(faces / "obama2.jpg")
+    result = await tap(verifier, "obama")
+    assert result.match, result
+    assert result.details["liveness"] == "blink"
