@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,7 @@ class GasService:
         self.verdicts_sent = 0
         self._last_state: tuple[bool, bool, bool] | None = None
         self._armed: dict[tuple[str, str], bool] = {}
+        self._changed = asyncio.Event()
         controller.air = self.engine
 
     # ---------------------------------------------------------------- readings
@@ -76,9 +78,24 @@ class GasService:
         if not verdict.safe or not verdict.monitoring_ok or state != self._last_state:
             # Every unsafe verdict goes to the controller (it is idempotent while the episode
             # lasts); a safe one only when something changed, to clear the alarm and the light.
+            if state != self._last_state:
+                self._changed.set()  # wake whoever awaits a change, then re-arm
+                self._changed = asyncio.Event()
             self._last_state = state
             self.verdicts_sent += 1
             self.controller.on_air_verdict(verdict)
+        return verdict
+
+    async def wait_for_verdict(
+        self, pred: Callable[[AirVerdict], bool], within_s: float = 10.0
+    ) -> AirVerdict:
+        """Await the first verdict (safe / monitoring_ok / latched change) meeting ``pred``.
+
+        For the demo and tests: "wait until the alarm latched", "until every sensor reports".
+        """
+        async with asyncio.timeout(within_s):
+            while not pred(verdict := self.engine.air_verdict()):
+                await self._changed.wait()
         return verdict
 
     def _watch_fume(self, r: Reading) -> None:
