@@ -60,6 +60,7 @@ class GasService:
         self._last_state: tuple[bool, bool, bool] | None = None
         self._armed: dict[tuple[str, str], bool] = {}
         self._changed = asyncio.Event()
+        self._problems: tuple[tuple[str, str], ...] = ()
         controller.air = self.engine
 
     # ---------------------------------------------------------------- readings
@@ -74,6 +75,7 @@ class GasService:
 
     def _react(self) -> AirVerdict:
         verdict = self.engine.air_verdict()
+        self._journal_monitoring(verdict)
         state = (verdict.safe, verdict.monitoring_ok, verdict.latched)
         if not verdict.safe or not verdict.monitoring_ok or state != self._last_state:
             # Every unsafe verdict goes to the controller (it is idempotent while the episode
@@ -85,6 +87,23 @@ class GasService:
             self.verdicts_sent += 1
             self.controller.on_air_verdict(verdict)
         return verdict
+
+    def _journal_monitoring(self, verdict: AirVerdict) -> None:
+        """A sensor going stale / faulty / warm, or coming back, is journaled once per change,
+        whether or not a permit was suspended for it (central sees the sensor's health)."""
+        problems = tuple(
+            (str(p["sensor_id"]), str(p["reason"])) for p in verdict.details.get("sensors", ())
+        )
+        if problems == self._problems:
+            return
+        self._problems = problems
+        self.controller.fault(
+            "gas_monitoring_changed",
+            {
+                "monitoring_ok": not problems,
+                "sensors": [{"sensor_id": s, "reason": r} for s, r in problems],
+            },
+        )
 
     async def wait_for_verdict(
         self, pred: Callable[[AirVerdict], bool], within_s: float = 10.0

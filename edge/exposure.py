@@ -314,6 +314,9 @@ class ExposureEngine:
             )
             return
         limits = self.cfg.limits.get(gas)
+        if gas == COMBUSTIBLE and unit == "%vol":
+            # A transmitter reporting combustibles in % vol of the target gas: judge in %LEL too.
+            raw, unit = raw / self.zone.target_gas.lel_vol_percent * 100.0, "%LEL"
         if gas == COMBUSTIBLE and unit == "%LEL":
             target = self.zone.target_gas
             vol = raw / 100.0 * target.lel_vol_percent

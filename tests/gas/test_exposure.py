@@ -329,3 +329,13 @@ def test_assessment_for_gas_test(rig: Rig) -> None:
     rig.read("o2a", "o2", 19.0, "%vol")
     bad = rig.engine.assess_for_test()
     assert any("o2" in f for f in bad.failures)
+
+
+def test_combustible_in_vol_percent_is_judged_like_lel(rig: Rig) -> None:
+    rig.clean_air()
+    rig.read("lel1", "lel", 0.4, "%vol")  # methane: 8 %LEL, 0.4 % vol <= 0.5
+    assert rig.engine.air_verdict().safe
+    rig.read("lel1", "lel", 0.6, "%vol")
+    v = rig.engine.air_verdict()
+    assert not v.safe
+    assert v.details["channel"] == "gb30871"
