@@ -62,23 +62,23 @@ class FaceVerifier:
         if worker.worker_id not in gallery:
             return _deny(ReasonCode.NOT_ENROLLED)
         cfg = self.config
-        deadline = time.monotonic() + cfg.capture_timeout_s
-        while True:
-            sighting = await self.tracker.observe(need_encoding=True)
-            track = sighting.track
-            if track is not None and track.fresh(sighting.observation.mono_ts, cfg.tracker.cache_s):
-                break
-            if time.monotonic() >= deadline:
-                obs = sighting.observation
-                reason = obs.reason or ReasonCode.FACE_NOT_FOUND
-                return _deny(reason, detail=obs.detail, faces=obs.faces)
-            await asyncio.sleep(1.0 / cfg.tracker.fps)
+        sighting = await self._usable_face(cfg.capture_timeout_s)
+        track = sighting.track
+        if track is None or sighting.observation.reason is not None:
+            obs = sighting.observation
+            reason = obs.reason or ReasonCode.FACE_NOT_FOUND
+            return _deny(reason, detail=obs.detail, faces=obs.faces)
         details: dict[str, Any] = {"track_age_s": round(track.last_seen - track.first_seen, 2)}
         if cfg.liveness.enabled:
             missing = await self._await_liveness(track)
             if missing is not None:
                 return _deny(ReasonCode.LIVENESS_FAILED, missing=missing, **details)
             details["liveness"] = "blink"
+            # Frames went by while waiting for the blink: the face judged must still be the
+            # one that blinked, seen usable right now.
+            again = await self._usable_face(cfg.capture_timeout_s)
+            if again.track is not track or again.observation.reason is not None:
+                return _deny(ReasonCode.LIVENESS_FAILED, missing="face_changed", **details)
         now = time.monotonic()
         template = track.template(now, cfg.tracker.cache_s, cfg.tracker.frames_combined)
         if template is None:  # the cache aged out while waiting for the blink
@@ -101,6 +101,21 @@ class FaceVerifier:
             distance=distance,
             details=details,
         )
+
+    async def _usable_face(self, timeout_s: float) -> Sighting:
+        """Fresh frames until one shows a usable face whose track holds fresh encodings that
+        this very frame vouches for (same place, same look, or just encoded); the last
+        sighting when the time is up. A frame failing a quality gate never vouches for a cache."""
+        deadline = time.monotonic() + timeout_s
+        cache_s = self.config.tracker.cache_s
+        while True:
+            sighting = await self.tracker.observe(need_encoding=True)
+            track, obs = sighting.track, sighting.observation
+            if track is not None and obs.reason is None and track.fresh(obs.mono_ts, cache_s):
+                return sighting
+            if time.monotonic() >= deadline:
+                return sighting
+            await asyncio.sleep(1.0 / self.config.tracker.fps)
 
     async def _await_liveness(self, track: Track) -> str | None:
         """Watch the same track until liveness passes; what is missing when it does not."""

@@ -300,3 +300,18 @@ async def test_a_blink_seen_ahead_of_the_tap_passes_liveness(
     result = await tap(verifier, "obama")
     assert result.match, result
     assert result.details["liveness"] == "blink"
+
+
+async def test_a_frame_failing_quality_never_vouches_for_the_cache(
+    verifier: FaceVerifier, camera: FileCamera, faces: Path
+) -> None:
+    sharp = load_rgb(faces / "obama2.jpg")
+    camera.show_array(sharp)
+    for _ in range(2):
+        await verifier.tracker.observe()
+    assert verifier.tracker.track is not None
+    assert verifier.tracker.track.encodings
+    camera.show_array(np.ascontiguousarray(cv2.GaussianBlur(sharp, (0, 0), 6), dtype=np.uint8))
+    result = await tap(verifier, "obama")
+    assert result.reason is ReasonCode.FACE_QUALITY
+    assert result.details["detail"] == "blurred"
