@@ -356,7 +356,8 @@ async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
     if tracker.state is FenceState.INSIDE:
         return CheckResult("gps", Status.PASS, "valid fix inside the zone fence", details=details)
     if tracker.state is FenceState.OUTSIDE:
-        how_far = f" by {distance:.0f} m" if distance is not None else ""
+        # signed distance: positive inside, negative outside the boundary
+        how_far = f" by {-distance:.0f} m" if distance is not None else ""
         return CheckResult(
             "gps",
             Status.FAIL,

@@ -15,7 +15,7 @@ from edge.selftest import Budgets, CheckResult, Status, run_selftest
 from firmware_adapters.sim.winsen import WinsenSimulator
 from tests.provision.conftest import BROKER_PASSWORD, Broker, Provisioned, ProvisionFn
 
-FAST = Budgets(gas_s=3.0, gps_s=3.0, broker_s=5.0)
+FAST = Budgets(gas_s=2.0, gps_s=2.0, broker_s=5.0)
 
 
 def selftest_json(p: Provisioned, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:

@@ -1,0 +1,111 @@
+"""``zonegate selftest`` against a real gpsd fed by gpsfake and a file camera with real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.config import load_config
+from edge.selftest import Budgets, CheckResult, Status, run_selftest
+from firmware_adapters.gps.gpsfake import GpsFake, free_port, gpsfake_available
+from tests.provision.conftest import ProvisionFn
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+NMEA = DATA / "nmea"
+FACES = DATA / "faces"
+MT3339 = (44.06884, -121.31419)  # where mt3339.log stands (Bend, Oregon)
+GPS = Budgets(gas_s=1.0, gps_s=15.0, broker_s=1.0)
+
+requires_gpsfake = pytest.mark.skipif(not gpsfake_available(), reason="gpsd / gpsfake missing")
+
+
+def _check(results: list[CheckResult], name: str) -> CheckResult:
+    return next(r for r in results if r.name == name)
+
+
+def _gps_template(port: int) -> str:
+    return f"gps:\n  enabled: true\n  port: {port}\n  dwell_samples: 3\n"
+
+
+@requires_gpsfake
+async def test_gpsd_fix_inside_the_zone_passes(provision: ProvisionFn, tmp_path: Path) -> None:
+    async with GpsFake(NMEA / "mt3339.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        p = provision("--fence", f"{MT3339[0]},{MT3339[1]},100", template=_gps_template(fake.port))
+        results = await run_selftest(
+            load_config(p.config), credentials_dir=p.credentials, budgets=GPS
+        )
+    gps = _check(results, "gps")
+    assert gps.status is Status.PASS, gps
+    assert "inside" in gps.reason
+    assert gps.details["state"] == "inside"
+
+
+@requires_gpsfake
+async def test_gpsd_fix_outside_the_zone_fails_with_the_distance(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    async with GpsFake(NMEA / "mt3339.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        elsewhere = f"{MT3339[0] + 0.01},{MT3339[1]},100"  # about 1.1 km north
+        p = provision("--fence", elsewhere, template=_gps_template(fake.port))
+        results = await run_selftest(
+            load_config(p.config), credentials_dir=p.credentials, budgets=GPS
+        )
+    gps = _check(results, "gps")
+    assert gps.status is Status.FAIL
+    assert "OUTSIDE the zone fence by" in gps.reason
+    assert -1100 < gps.details["signed_distance_m"] < -900  # negative: outside
+    assert "by 10" in gps.reason  # about 1,000 m (1.1 km from the centre, 100 m radius)
+
+
+@requires_gpsfake
+async def test_simulated_fixes_are_not_a_fix(provision: ProvisionFn, tmp_path: Path) -> None:
+    # The Garmin in demo mode reports mode 3 with status 8: the gate refuses it, so must we.
+    async with GpsFake(NMEA / "garmin-geko201.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        p = provision(template=_gps_template(fake.port))
+        budgets = Budgets(gas_s=1.0, gps_s=4.0, broker_s=1.0)
+        results = await run_selftest(
+            load_config(p.config), credentials_dir=p.credentials, budgets=budgets
+        )
+    gps = _check(results, "gps")
+    assert gps.status is Status.FAIL
+    assert "no valid fix" in gps.reason and "SIMULATED" in gps.reason
+
+
+async def test_no_gpsd_fails_naming_where_it_looked(provision: ProvisionFn) -> None:
+    port = free_port()
+    p = provision(template=_gps_template(port))
+    budgets = Budgets(gas_s=1.0, gps_s=2.0, broker_s=1.0)
+    results = await run_selftest(
+        load_config(p.config), credentials_dir=p.credentials, budgets=budgets
+    )
+    gps = _check(results, "gps")
+    assert gps.status is Status.FAIL
+    assert f"gpsd not reachable at 127.0.0.1:{port}" in gps.reason
+
+
+def _camera_template(*photos: Path) -> str:
+    paths = ", ".join(f"'{p}'" for p in photos)
+    return f"identity:\n  enabled: true\n  camera: {{type: files, paths: [{paths}]}}\n"
+
+
+async def test_camera_frames_with_a_face_pass_and_without_fail(
+    provision: ProvisionFn,
+) -> None:
+    p = provision(template=_camera_template(FACES / "noface_chelsea.png", FACES / "biden.jpg"))
+    results = await run_selftest(load_config(p.config), credentials_dir=p.credentials)
+    camera = _check(results, "camera")
+    assert camera.status is Status.PASS, camera
+    assert "a face found in frame 2" in camera.reason
+
+    p = provision(template=_camera_template(FACES / "noface_chelsea.png"))
+    budgets = Budgets(camera_frames=3)
+    results = await run_selftest(
+        load_config(p.config), credentials_dir=p.credentials, budgets=budgets
+    )
+    camera = _check(results, "camera")
+    assert camera.status is Status.FAIL
+    assert "no face found" in camera.reason
