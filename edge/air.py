@@ -56,6 +56,7 @@ class GasService:
         self.adapters = adapters if adapters is not None else build_adapters(cfg, clock)
         self.health = health if health is not None else {}
         self.readings = 0
+        self.errors = 0
         self.verdicts_sent = 0
         self._last_state: tuple[bool, bool, bool] | None = None
         self._armed: dict[tuple[str, str], bool] = {}
@@ -66,12 +67,20 @@ class GasService:
     # ---------------------------------------------------------------- readings
 
     def on_reading(self, reading: Reading) -> None:
-        """Judge one reading now: the suspension is committed before this returns."""
+        """Judge one reading now: the suspension is committed before this returns.
+
+        Never raises into the adapter: if the controller cannot commit (disk full, store
+        error), the failure is logged and counted, and the next unsafe reading tries again.
+        """
         self.readings += 1
-        self.engine.ingest(reading)
-        self._react()
-        if reading.gas in self.cfg.unpermitted_work.levels:
-            self._watch_fume(reading)
+        try:
+            self.engine.ingest(reading)
+            self._react()
+            if reading.gas in self.cfg.unpermitted_work.levels:
+                self._watch_fume(reading)
+        except Exception:
+            self.errors += 1
+            log.exception("judging a reading of %s failed", reading.sensor_id)
 
     def _react(self) -> AirVerdict:
         verdict = self.engine.air_verdict()
@@ -174,6 +183,7 @@ class GasService:
             "latched": verdict.latched,
             "reasons": [r.value for r in verdict.reasons],
             "readings": self.readings,
+            "errors": self.errors,
             "unknown_readings": self.engine.unknown_readings,
             "adapters": {a.name: a.stats.as_dict() for a in self.adapters},
         }
@@ -181,8 +191,12 @@ class GasService:
     async def _judge_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.check_interval_s)
-            self._react()
-            self.update_health()
+            try:
+                self._react()
+                self.update_health()
+            except Exception:  # same as on_reading: retried at the next tick
+                self.errors += 1
+                log.exception("judging the air failed")
 
     async def run(self) -> None:
         """Run every adapter and the staleness timer until cancelled."""

@@ -1,0 +1,110 @@
+"""Scenarios of the simulators, the daemon wiring, and the service's resilience."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from edge.air import GasService
+from edge.clock import ManualClock, SystemClock
+from edge.config import GatewayConfig
+from edge.daemon import Gateway
+from edge.journal import Journal
+from edge.models import Reading, WorkKind, Zone
+from edge.registry import Registry
+from edge.zone import ZoneController
+from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
+from firmware_adapters.gas.winsen import WinsenAdapter
+from firmware_adapters.sim.scenario import ValueProgram
+from firmware_adapters.sim.site import SimulatedSensors
+from firmware_adapters.sim.winsen import WinsenSimulator
+from tests.gas.conftest import Background, Collector
+
+pytestmark = pytest.mark.filterwarnings("ignore::firmware_adapters.gas.config.IndicatorOnlyWarning")
+
+ZONE = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))
+
+
+def test_value_program_ramp_spike_noise() -> None:
+    now = [0.0]
+    p = ValueProgram(1.0, clock=lambda: now[0])
+    p.ramp(11.0, 10.0)
+    now[0] = 5.0
+    assert p.value() == pytest.approx(6.0)
+    now[0] = 20.0
+    assert p.value() == pytest.approx(11.0)
+    p.spike(100.0, 1.0)
+    assert p.value() == 100.0
+    now[0] = 21.5
+    assert p.value() == pytest.approx(11.0)
+    p.noise(2.0)
+    seen = {round(p.value(), 3) for _ in range(50)}
+    assert len(seen) > 10
+    assert all(9.0 <= v <= 13.0 for v in seen)
+
+
+async def test_spike_reaches_the_adapter_and_falls_back(
+    ports: Path, collector: Collector, background: Background
+) -> None:
+    async with WinsenSimulator(ports / "ttyCO", period_s=0.02, value=2.0) as sim:
+        cfg = WinsenZeConfig(id="co1", port=str(sim.path), model="ze07", warmup_s=0)
+        background.start(WinsenAdapter(cfg, SystemClock()).run(collector))
+        await collector.wait_count(1)
+        sim.spike(90.0, 0.1)
+        await collector.wait_for(lambda rs: any(r.value == 90.0 for r in rs))
+        await collector.wait_for(lambda rs: rs[-1].value == 2.0)
+
+
+def test_a_failing_controller_never_breaks_the_reading_path(tmp_path: Path) -> None:
+    clock = ManualClock()
+    registry = Registry(tmp_path / "registry.json")
+    journal = Journal(tmp_path / "journal.db", clock)
+    ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
+    cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
+    service = GasService(ctl, cfg, clock, adapters=[])
+    journal.close()  # the store is gone: every commit now fails
+    reading = Reading(
+        sensor_id="co1",
+        gas="co",
+        value=500.0,
+        unit="ppm",
+        source_ts=clock.wall(),
+        mono_ts=clock.mono(),
+    )
+    service.on_reading(reading)  # must not raise into the adapter
+    service.on_reading(reading)
+    assert service.errors >= 1
+    assert service.readings == 2
+    assert not ctl.air.air_verdict().safe  # the engine still knows the air is bad
+    registry.close()
+
+
+async def test_daemon_runs_gas_from_simulators(tmp_path: Path, ports: Path) -> None:
+    async with SimulatedSensors(ports, period_s=0.05) as sims:
+        cfg = GatewayConfig.model_validate(
+            {
+                "device": {"device_id": "gw1"},
+                "zone": ZONE.model_dump(mode="json"),
+                "storage": {"state_dir": str(tmp_path)},
+                "clock": {"assume_trusted": True},
+                "gas": sims.gas_config(check_interval_s=0.1).model_dump(mode="json"),
+            }
+        )
+        async with Gateway(cfg) as gw:
+            stop = asyncio.Event()
+            runner = asyncio.create_task(gw.run(stop))
+            try:
+                await gw.ready.wait()
+                [service] = [s for s in gw.services if s.name == "gas"]
+                assert isinstance(service, GasService)
+                assert gw.controller.air is service.engine
+                await service.wait_for_verdict(lambda v: v.monitoring_ok and v.safe)
+                sims.set_value("co", 90.0)
+                v = await service.wait_for_verdict(lambda v: not v.safe)
+                assert v.details["sensor_id"] == "ze15-co-1"
+                assert gw.controller.snapshot()["light"] == "red"
+            finally:
+                stop.set()
+                await runner
