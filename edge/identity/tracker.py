@@ -158,13 +158,14 @@ class FaceTracker:
         fresh = track.fresh(now, tcfg.cache_s)
         trusted = fresh if same_look else []
         if need_encoding:
-            wanted = not trusted
+            # A tap whose frame does not vouch for the cache encodes now, whatever the rate
+            # limit; the new encoding decides whether this is still the same person.
+            wanted, rate_ok = not trusted, True
         else:
             wanted = len(fresh) < tcfg.frames_combined or not same_look
-        # A tap (need_encoding) with a changed look always encodes now, whatever the rate limit,
-        # and the new encoding decides whether this is still the same person.
+            rate_ok = not fresh or now - track.last_encoded >= tcfg.encode_interval_s
         encoding = None
-        if wanted and (not trusted or now - track.last_encoded >= tcfg.encode_interval_s):
+        if wanted and rate_ok:
             encoding = self.pipeline.encode(frame, box)
             self._count("encodings")
             if fresh and _distance(encoding, combine(fresh)) > tcfg.same_face_distance:
