@@ -467,21 +467,29 @@ def expiring(workers: list[Worker], today: date, days: int = EXPIRY_WINDOW_DAYS)
 
 
 def running_daemons(config_path: Path) -> list[int]:
-    """PIDs of ``zonegate run`` processes using this config (the registry has no lock)."""
-    import psutil
+    """PIDs of ``zonegate run`` processes using this config (the registry has no lock).
 
+    Reads /proc directly (Linux only, like the daemon): processes of other users whose
+    details are hidden are skipped, so run this as root or as the zonegate user.
+    """
     target = config_path.resolve()
     found: list[int] = []
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        cmd: list[str] = proc.info.get("cmdline") or []
-        if proc.info["pid"] == os.getpid() or "run" not in cmd:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        if not any(Path(a).name == "zonegate" or a.endswith("edge.cli") for a in cmd):
+        try:
+            raw = (entry / "cmdline").read_bytes()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue  # gone, or not ours to look at
+        cmd = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+        if "run" not in cmd:
+            continue
+        if not any(Path(a).name == "zonegate" or a == "edge.cli" for a in cmd):
             continue
         config = _option(cmd, ("--config", "-c")) or "/etc/zonegate/gateway.yaml"
-        cwd = proc.info.get("cwd") or "/"
         if (Path(cwd) / config).resolve() == target:
-            found.append(proc.info["pid"])
+            found.append(int(entry.name))
     return found
 
 

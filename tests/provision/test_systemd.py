@@ -154,3 +154,23 @@ def test_sysusers_and_tmpfiles_apply_to_a_fresh_root(tmp_path: Path) -> None:
     assert creds.stat().st_mode & 0o777 == 0o700 and creds.stat().st_uid == 0
     state = tmp_path / "var" / "lib" / "zonegate"
     assert state.stat().st_uid == uid and state.stat().st_mode & 0o777 == 0o700
+
+
+INSTALL = REPO / "scripts" / "install-pi.sh"
+
+
+def test_install_script_parses_and_installs_where_the_unit_looks() -> None:
+    subprocess.run(["bash", "-n", str(INSTALL)], check=True, timeout=30)
+    text = INSTALL.read_text()
+    assert "PREFIX=${ZONEGATE_PREFIX:-/opt/zonegate}" in text
+    assert INSTALLED.startswith("/opt/zonegate/.venv/")
+    assert "--system-site-packages" in text
+    assert "--no-deps 'face_recognition" in text
+    for name in ("zonegate.service", "zonegate.sysusers", "zonegate.tmpfiles"):
+        assert f"$SRC/systemd/{name}" in text
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_install_script_is_shellcheck_clean() -> None:
+    proc = subprocess.run(["shellcheck", str(INSTALL)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout
