@@ -46,6 +46,17 @@ INDICATOR_GASES = frozenset({"pm1_0", "pm2_5", "pm10"})
 COMBUSTIBLE = "lel"
 OXYGEN = "o2"
 
+# Which alarm the verdict names first when several hold (instant dangers before averages).
+_SEVERITY = {
+    "over_range": 0,
+    "o2_low": 1,
+    "high": 2,
+    "gb30871": 3,
+    "o2_high": 4,
+    "stel": 5,
+    "twa": 6,
+}
+
 # g/mol, for ppm <-> mg/m3 (safety-rules.md §3.1).
 MOLECULAR_WEIGHT: dict[str, float] = {
     "co": 28.01,
@@ -199,6 +210,7 @@ class _Channel:
     gas: str
     last: Reading | None = None
     value: float | None = None  # in the limits' unit
+    combustible_vol: float | None = None  # lel channels: % vol of the zone's target gas
     unit: str = ""
     problem: ReasonCode | None = None  # fault / warming / negative / unit, of the last reading
     low_since: float | None = None
@@ -240,6 +252,7 @@ class ExposureEngine:
         self._alarms: dict[tuple[str, str, str], Alarm] = {}
         self.unknown_readings = 0
         self.unconvertible_readings = 0
+        self.unjudged_readings = 0
         o2 = cfg.oxygen
         self.o2_low = o2.low
         self.o2_high = o2.high if o2.high is not None else (23.5 if zone.oxygen_enriched else 21.0)
@@ -320,13 +333,20 @@ class ExposureEngine:
         if gas == COMBUSTIBLE and unit == "%LEL":
             target = self.zone.target_gas
             vol = raw / 100.0 * target.lel_vol_percent
+            ch.combustible_vol = vol
             limit = target.pass_limit_vol_percent
             dead = (limits.deadband if limits else 0.0) / 100.0 * target.lel_vol_percent
             self._set_channel_alarm(
                 ch, "gb30871", vol > limit, vol <= limit - dead, vol, limit, "%vol"
             )
+            if limits is None:
+                ch.value, ch.unit = raw, unit
+                return
         if limits is None:
-            ch.value, ch.unit = raw, unit
+            # A gas nobody gave limits for cannot be judged: that is a fault, never "fine".
+            self.unjudged_readings += 1
+            ch.problem = ReasonCode.SENSOR_FAULT
+            ch.value = None
             return
         value = convert(
             raw,
@@ -472,6 +492,7 @@ class ExposureEngine:
         for code in dict.fromkeys(p for _, p in problems):
             reasons.append(code)
         details: dict[str, Any] = {}
+        active.sort(key=lambda a: _SEVERITY.get(a.channel, 99))
         worst = active[0] if active else None
         if worst is not None:
             details.update(
@@ -543,9 +564,11 @@ class ExposureEngine:
                     failures.append(
                         f"o2 {ch.value:.1f}%vol outside {self.o2_low}-{self.o2_high}%vol"
                     )
-                elif ch.gas == COMBUSTIBLE and r.unit == "%LEL":
-                    vol = r.value / 100.0 * target.lel_vol_percent
-                    if vol > target.pass_limit_vol_percent:
+                elif ch.gas == COMBUSTIBLE:
+                    vol = ch.combustible_vol
+                    if vol is None:
+                        failures.append(f"lel in {r.unit} cannot be judged in % vol")
+                    elif vol > target.pass_limit_vol_percent:
                         failures.append(
                             f"lel {vol:.2f}%vol > "
                             f"{target.pass_limit_vol_percent}%vol "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.configbase import Section
 
@@ -241,7 +241,8 @@ class GasConfig(Section):
         default=(), description="sensors on UART / RS-485; none configured by default"
     )
     limits: dict[str, GasLimits] = Field(
-        default_factory=_default_limits, description="per gas; replaces the built-in table"
+        default_factory=_default_limits,
+        description="per gas; entries given here replace the built-in ones for that gas only",
     )
     oxygen: OxygenBand = OxygenBand()
     molar_volume_l: float = Field(
@@ -251,6 +252,12 @@ class GasConfig(Section):
     check_interval_s: float = Field(
         default=0.5, gt=0, le=10, description="how often staleness is re-evaluated"
     )
+
+    @field_validator("limits", mode="after")
+    @classmethod
+    def _merge_defaults(cls, v: dict[str, GasLimits]) -> dict[str, GasLimits]:
+        # Adding H2S limits must not silently drop the CO ones: merge over the built-in table.
+        return {**_default_limits(), **v}
 
     @model_validator(mode="after")
     def _consistent(self) -> GasConfig:
@@ -275,4 +282,19 @@ class GasConfig(Section):
         )
         if shared:
             raise ValueError(f"a UART sensor needs its own port: {', '.join(shared)}")
+        unjudged = sorted(g for g in self._declared_gases() if g not in self.limits)
+        if unjudged:
+            raise ValueError(
+                f"no alarm limits for {', '.join(unjudged)}: add gas.limits.<gas> "
+                "(a gas without limits can never raise an alarm)"
+            )
         return self
+
+    def _declared_gases(self) -> set[str]:
+        gases: set[str] = set()
+        for s in self.sensors:
+            if isinstance(s, WinsenZeConfig) and s.gas is not None:
+                gases.add(s.gas)
+            elif isinstance(s, ModbusRtuConfig):
+                gases.update(c.gas for c in s.channels)
+        return gases - {"o2", "lel"}  # judged by the O2 band and GB 30871 §5.3.2

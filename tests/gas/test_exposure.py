@@ -339,3 +339,35 @@ def test_combustible_in_vol_percent_is_judged_like_lel(rig: Rig) -> None:
     v = rig.engine.air_verdict()
     assert not v.safe
     assert v.details["channel"] == "gb30871"
+
+
+def test_gas_without_limits_cannot_be_judged() -> None:
+    eng = ExposureEngine(ZONE, GasConfig(), ManualClock(), [SensorSpec("x1", 3.0, None)])
+    clock = eng.clock
+    eng.ingest(
+        Reading(
+            sensor_id="x1",
+            gas="hcl",
+            value=0.1,
+            unit="ppm",
+            source_ts=clock.wall(),
+            mono_ts=clock.mono(),
+        )
+    )
+    v = eng.air_verdict()
+    assert not v.monitoring_ok
+    assert ReasonCode.SENSOR_FAULT in v.reasons
+    assert eng.unjudged_readings == 1
+
+
+def test_verdict_names_the_most_urgent_alarm_first(rig: Rig) -> None:
+    limits = {"co": GasLimits(unit="ppm", high=1000, stel=30)}
+    rig = Rig(GasConfig(limits=limits))
+    for _ in range(20 * 60):
+        rig.clean_air()
+        rig.read("co1", "co", 60.0, "ppm")
+        rig.clock.advance(1)
+    rig.read("o2a", "o2", 17.0, "%vol")
+    v = rig.engine.air_verdict()
+    assert {a["channel"] for a in v.details["alarms"]} == {"stel", "o2_low"}
+    assert v.details["channel"] == "o2_low"

@@ -122,7 +122,25 @@ def test_gas_config_from_yaml_shapes() -> None:
         }
     )
     assert [s.type for s in cfg.sensors] == ["winsen_ze", "modbus_rtu"]
-    assert set(cfg.limits) == {"h2s"}
+    assert cfg.limits["h2s"].high == 10
+    assert cfg.limits["h2s"].low is None  # the given entry replaces the built-in one
+    assert cfg.limits["co"].high == 40  # the others stay
+
+
+def test_gas_without_limits_is_a_config_error() -> None:
+    sensor = {
+        "type": "modbus_rtu",
+        "id": "tx1",
+        "port": "/dev/ttyUSB0",
+        "device_id": 1,
+        "channels": [{"gas": "hcl", "unit": "ppm", "address": 0}],
+    }
+    with pytest.raises(ValidationError, match="no alarm limits for hcl"):
+        GasConfig.model_validate({"sensors": [sensor]})
+    ok = GasConfig.model_validate(
+        {"sensors": [sensor], "limits": {"hcl": {"unit": "mg/m3", "high": 7.5}}}
+    )
+    assert ok.limits["hcl"].high == 7.5
 
 
 @pytest.mark.parametrize(
