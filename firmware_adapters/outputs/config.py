@@ -10,9 +10,9 @@ from edge.configbase import Section
 class OutputsConfig(Section):
     """gpiozero pins; off a Raspberry Pi (and in the demo and tests) MockFactory stands in.
 
-    The interlock relay is energised only while work may proceed (green): a power cut, a
-    crashed daemon or a red light all leave it released, which is the safe state for a
-    welding-set or hot-work power interlock.
+    The interlock relay is energised only while work may proceed (green, and amber unless
+    ``relay_on_amber`` is false): a power cut, a crashed daemon or a red light all leave it
+    released, which is the safe state for a welding-set or hot-work power interlock.
     """
 
     mock: bool = Field(default=True, description="use gpiozero's MockFactory (off-Pi, demo, tests)")
@@ -22,6 +22,10 @@ class OutputsConfig(Section):
     buzzer_pin: int | None = Field(default=23, ge=0, le=27, description="BCM pin of the buzzer")
     relay_pin: int | None = Field(
         default=24, ge=0, le=27, description="interlock relay, energised only on green"
+    )
+    relay_on_amber: bool = Field(
+        default=True,
+        description="amber (a warning, permits still active) keeps the interlock energised",
     )
     active_high: bool = Field(default=True, description="lamp / buzzer drivers switch on high")
     relay_active_high: bool = Field(default=False, description="most relay boards are active low")

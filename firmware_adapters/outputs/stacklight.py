@@ -20,7 +20,7 @@ class OutputsError(Exception):
 
 
 class StackLight:
-    """Annunciator on GPIO: exactly one lamp lit, buzzer as asked, relay only on green."""
+    """Annunciator on GPIO: exactly one lamp lit, buzzer as asked, relay released on red."""
 
     def __init__(self, cfg: OutputsConfig, pin_factory: Any | None = None) -> None:
         self.cfg = cfg
@@ -58,9 +58,13 @@ class StackLight:
             self.close()
             raise OutputsError(f"cannot set up GPIO outputs: {err}") from err
 
+    def _work_allowed(self, light: Light) -> bool:
+        return light is Light.GREEN or (light is Light.AMBER and self.cfg.relay_on_amber)
+
     def show(self, light: Light, *, buzzer: bool) -> None:
-        """Light one lamp; the relay releases before any lamp changes when leaving green."""
-        if light is not Light.GREEN and self._relay is not None:
+        """Light one lamp; on a stop the relay releases before any lamp changes."""
+        allowed = self._work_allowed(light)
+        if not allowed and self._relay is not None:
             self._relay.off()
         for lamp_light, lamp in self._lamps.items():
             if lamp_light is light:
@@ -72,7 +76,7 @@ class StackLight:
                 self._buzzer.on()
             else:
                 self._buzzer.off()
-        if light is Light.GREEN and self._relay is not None:
+        if allowed and self._relay is not None:
             self._relay.on()
         self.shown = (light, buzzer)
 

@@ -18,22 +18,26 @@ class Collector:
 
     def __init__(self) -> None:
         self.readings: list[Reading] = []
-        self._changed = asyncio.Condition()
-        self._loop = asyncio.get_running_loop()
+        self._waiters: list[tuple[Callable[[list[Reading]], bool], asyncio.Future[None]]] = []
 
     def __call__(self, reading: Reading) -> None:
         self.readings.append(reading)
-        self._loop.create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+        for pred, fut in list(self._waiters):
+            if not fut.done() and pred(self.readings):
+                fut.set_result(None)
 
     async def wait_for(
         self, pred: Callable[[list[Reading]], bool], within_s: float = 5.0
     ) -> list[Reading]:
-        async with asyncio.timeout(within_s), self._changed:
-            await self._changed.wait_for(lambda: pred(self.readings))
+        if pred(self.readings):
+            return self.readings
+        entry = (pred, asyncio.get_running_loop().create_future())
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(within_s):
+                await entry[1]
+        finally:
+            self._waiters.remove(entry)
         return self.readings
 
     async def wait_count(self, n: int, within_s: float = 5.0) -> list[Reading]:

@@ -61,23 +61,26 @@ class Events:
 
     def __init__(self) -> None:
         self.seen: list[Event] = []
-        self._cond = asyncio.Condition()
-        self._loop = asyncio.get_running_loop()
+        self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
 
     def __call__(self, event: Event) -> None:
         self.seen.append(event)
-        self._loop.create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._cond:
-            self._cond.notify_all()
+        for type_, count, fut in self._waiters:
+            if not fut.done() and len(self.of(type_)) >= count:
+                fut.set_result(None)
 
     def of(self, type_: str) -> list[Event]:
         return [e for e in self.seen if e.type == type_]
 
     async def wait(self, type_: str, count: int = 1, within_s: float = 5.0) -> Event:
-        async with asyncio.timeout(within_s), self._cond:
-            await self._cond.wait_for(lambda: len(self.of(type_)) >= count)
+        if len(self.of(type_)) < count:
+            entry = (type_, count, asyncio.get_running_loop().create_future())
+            self._waiters.append(entry)
+            try:
+                async with asyncio.timeout(within_s):
+                    await entry[2]
+            finally:
+                self._waiters.remove(entry)
         return self.of(type_)[count - 1]
 
 

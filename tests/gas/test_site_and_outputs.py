@@ -58,7 +58,7 @@ async def test_simulated_site_through_real_adapters(
     registry.close()
 
 
-def test_stack_light_one_lamp_buzzer_and_relay_only_on_green() -> None:
+def test_stack_light_one_lamp_buzzer_and_relay_released_on_red() -> None:
     factory = MockFactory()
     cfg = OutputsConfig()
     lights = StackLight(cfg, pin_factory=factory)
@@ -86,9 +86,15 @@ def test_stack_light_one_lamp_buzzer_and_relay_only_on_green() -> None:
         assert factory.pin(cfg.buzzer_pin).state is True
         lights.show(Light.AMBER, buzzer=False)
         assert lights.state()["amber"]
-        assert not lights.state()["relay"]
+        assert lights.state()["relay"]  # a warning: permits still active
     finally:
         lights.close()
+    strict = StackLight(OutputsConfig(relay_on_amber=False), pin_factory=MockFactory())
+    try:
+        strict.show(Light.AMBER, buzzer=False)
+        assert not strict.state()["relay"]
+    finally:
+        strict.close()
 
 
 def test_outputs_start_released() -> None:
