@@ -1,0 +1,1 @@
+"""Local outputs on gpiozero: stack light, buzzer, interlock relay (``stacklight.StackLight``)."""

@@ -52,11 +52,28 @@ class SimulatedSensors:
         self._stack = contextlib.AsyncExitStack()
         self._pump: asyncio.Task[None] | None = None
 
-    def gas_config(self, **section: Any) -> GasConfig:
-        """The ``gas:`` section that reads these simulators (extra keys are passed through)."""
-        pm = {"type": "pms5003", "id": "pms-1", "port": str(self.pm.path), "warmup_s": 0}
+    def gas_config(self, *, staleness_s: float | None = None, **section: Any) -> GasConfig:
+        """The ``gas:`` section that reads these simulators (extra keys are passed through).
+
+        Sensors go stale after ``staleness_s`` (default: five periods, at least 1 s), so a
+        silenced or unplugged simulator shows within seconds in the demo.
+        """
+        stale = staleness_s if staleness_s is not None else max(1.0, 5 * self.period_s)
+        pm = {
+            "type": "pms5003",
+            "id": "pms-1",
+            "port": str(self.pm.path),
+            "warmup_s": 0,
+            "staleness_s": stale,
+        }
         sensors = (
-            WinsenZeConfig(id="ze15-co-1", port=str(self.co.path), model="ze15", warmup_s=0),
+            WinsenZeConfig(
+                id="ze15-co-1",
+                port=str(self.co.path),
+                model="ze15",
+                warmup_s=0,
+                staleness_s=stale,
+            ),
             ModbusRtuConfig.model_validate(
                 {
                     "id": "tx-o2-lel-1",
@@ -65,6 +82,7 @@ class SimulatedSensors:
                     "poll_interval_s": self.period_s,
                     "timeout_s": 0.3,
                     "warmup_s": 0,
+                    "staleness_s": stale,
                     "channels": [
                         {"gas": "o2", "unit": "%vol", "address": 0, "scale": 0.1},
                         {"gas": "lel", "unit": "%LEL", "address": 1, "scale": 0.1},

@@ -48,6 +48,11 @@ async def test_simulated_site_through_real_adapters(
         await service.wait_for_verdict(lambda v: v.safe)
         service.acknowledge("officer")
         await service.wait_for_verdict(lambda v: v.safe and not v.latched)
+        sims.modbus.unplug()  # the RS-485 adapter is pulled out
+        v = await service.wait_for_verdict(lambda v: not v.monitoring_ok)
+        assert v.details["sensors"] == [{"sensor_id": "tx-o2-lel-1", "reason": "SENSOR_STALE"}]
+        sims.modbus.replug()
+        await service.wait_for_verdict(lambda v: v.monitoring_ok, within_s=10)
         sims.co.silence()
         v = await service.wait_for_verdict(lambda v: not v.monitoring_ok)
         assert ReasonCode.SENSOR_STALE in v.reasons
