@@ -98,6 +98,27 @@ def _write_public(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def restore_state_ownership(state_dir: Path) -> list[Path]:
+    """Give files root just wrote in the service's state directory back to its owner.
+
+    A technician runs ``sudo zonegate import-roster`` / ``selftest``; a registry or journal
+    left owned by root would stop the ``zonegate`` user's daemon from opening its own stores.
+    Only the directory's top level (registry, journal and its WAL files) and only as root.
+    """
+    if os.geteuid() != 0 or not state_dir.is_dir():
+        return []
+    owner = state_dir.stat()
+    if owner.st_uid == 0:
+        return []
+    fixed: list[Path] = []
+    for path in sorted(state_dir.iterdir()):
+        st = path.lstat()
+        if st.st_uid == 0 and not path.is_symlink():
+            os.chown(path, owner.st_uid, owner.st_gid)
+            fixed.append(path)
+    return fixed
+
+
 def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
     """The gateway.yaml document: the template (sensors, cameras ...) with the answers on top."""
     doc: dict[str, Any] = json.loads(json.dumps(template or {}))  # a deep copy of plain data

@@ -547,6 +547,7 @@ def import_roster(
     from edge.clock import SystemClock
     from edge.config import load_config
     from edge.journal import Journal
+    from edge.provisioning import restore_state_ownership
     from edge.registry import Registry
     from edge.zone import ZoneController
 
@@ -579,6 +580,7 @@ def import_roster(
                 journal.close()
     finally:
         registry.close()
+        restore_state_ownership(cfg.storage.state_dir)
     return ImportReport(
         file=str(file),
         parse=parsed,

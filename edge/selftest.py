@@ -131,6 +131,7 @@ def check_clock(cfg: GatewayConfig) -> CheckResult:
 def check_stores(cfg: GatewayConfig) -> CheckResult:
     from edge.clock import SystemClock
     from edge.journal import Journal, JournalError
+    from edge.provisioning import restore_state_ownership
     from edge.registry import Registry, RegistryError
 
     state = cfg.storage.state_dir
@@ -160,6 +161,8 @@ def check_stores(cfg: GatewayConfig) -> CheckResult:
                 journal.close()
     except (RegistryError, JournalError, OSError) as err:
         problems.append(str(err))
+    finally:
+        restore_state_ownership(state)
     if problems:
         return CheckResult(
             "stores",
@@ -570,7 +573,7 @@ def check_camera(cfg: GatewayConfig, frames: int) -> CheckResult:
     details: dict[str, Any] = {"camera": ident.camera.type}
     try:
         pipeline = FacePipeline(ident)
-        pipeline.load()
+        _ = pipeline.models  # detection only: no encoder is started for this check
     except ModelsUnavailable as err:
         return CheckResult(
             "camera",

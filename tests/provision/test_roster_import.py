@@ -346,3 +346,19 @@ def test_dry_run_writes_nothing(
     assert rc == 0 and not report["written"]
     assert registry_workers(p) == {}
     assert isinstance(date.fromisoformat(report["expiring_within_30_days"][0]["date"]), date)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as a technician's sudo")
+def test_sudo_import_leaves_the_stores_to_the_service_user(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service_uid, service_gid = 64999, 64998  # the zonegate user on a real gateway
+    p = provision()
+    p.state_dir.mkdir(parents=True)
+    os.chown(p.state_dir, service_uid, service_gid)
+    rc, _ = run_import(p, write_csv(tmp_path / "r.csv", GOOD_ROWS), capsys=capsys)
+    assert rc == 0
+    files = sorted(p.state_dir.iterdir())
+    assert {f.name for f in files} >= {"registry.json", "journal.db"}
+    for f in files:
+        assert (f.stat().st_uid, f.stat().st_gid) == (service_uid, service_gid), f
