@@ -7,7 +7,8 @@ and its ACL lets this device read its own commands, the clock is trusted,
 the disk has room and the stores are sound. A capability that is not configured is
 ``skipped``. Exit status is non-zero on any ``fail``; ``--json`` ends with one JSON object.
 
-Run it with the daemon stopped: sensors and the camera are opened exclusively.
+It refuses to run while a ``zonegate run`` uses the same config: a second reader on a sensor's
+UART would steal the daemon's frames, and the daemon would suspend the zone's permits.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_DAEMON_RUNNING = 3
 
 
 class Status(StrEnum):
@@ -681,6 +683,20 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
         return EXIT_CONFIG
+    from edge.roster_import import running_daemons
+
+    pids = running_daemons(args.config)
+    if pids:
+        # Two readers on one UART steal each other's bytes: the daemon would see its sensors
+        # go stale and suspend the zone's permits.
+        message = (
+            f"zonegate is running with {args.config} (pid {', '.join(map(str, pids))}) and holds "
+            "the sensors and the camera; stop it first: sudo systemctl stop zonegate"
+        )
+        print(message, file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "config": str(args.config), "error": message}))
+        return EXIT_DAEMON_RUNNING
     budgets = Budgets(gas_s=args.gas_seconds, gps_s=args.gps_seconds, broker_s=args.broker_seconds)
     started = time.monotonic()
     results = asyncio.run(run_selftest(cfg, credentials_dir=args.credentials, budgets=budgets))
@@ -709,8 +725,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "selftest",
         help="check sensors, camera, GPS, broker, clock and disk; non-zero exit on any failure",
-        description="Check every configured capability; stop the daemon first (sensors and the "
-        "camera are opened exclusively). Run as root to read the broker credentials.",
+        description="Check every configured capability; stop the daemon first (it holds the "
+        "sensors and the camera). Run as root to read the broker credentials. Exit codes: "
+        f"{EXIT_OK} all passed, {EXIT_FAILED} a check failed, {EXIT_CONFIG} config error, "
+        f"{EXIT_DAEMON_RUNNING} the daemon is running.",
     )
     p.add_argument(
         "--config",

@@ -3,10 +3,13 @@ real ``zonegate provision`` command, and a real mosquitto with passwords and the
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.cli import main
+from edge.clock import SystemClock
+from edge.config import load_config
+from edge.journal import Journal
 
 REPO = Path(__file__).resolve().parents[2]
 ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
@@ -136,3 +142,32 @@ def provision(tmp_path: Path) -> ProvisionFn:
         return Provisioned(root, etc / "gateway.yaml", etc / "credentials", state)
 
     return run
+
+
+@contextmanager
+def running_daemon(config: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``zonegate run`` on ``config``, yielded once it has journaled daemon_started."""
+    cfg = load_config(config)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NOTIFY_SOCKET": ""},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        started = False
+        while not started:  # poll an external process, with a deadline
+            assert time.monotonic() < deadline, "the daemon did not start in 20 s"
+            assert daemon.poll() is None, daemon.stderr.read() if daemon.stderr else b""
+            if cfg.journal_path.exists():
+                journal = Journal(cfg.journal_path, SystemClock(), boot_id="test-reader")
+                try:
+                    started = any(e.type == "daemon_started" for e in journal.events())
+                finally:
+                    journal.close()
+            time.sleep(0.05)
+        yield daemon
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)

@@ -153,3 +153,13 @@ def test_written_yaml_is_plain_data(provision: ProvisionFn) -> None:
         "center": {"lat": 31.2304, "lon": 121.4737},
         "radius_m": 60.0,
     }
+
+
+def test_without_a_terminal_a_missing_value_is_an_error_not_a_prompt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pytest's stdin is not a terminal: provision must say what is missing and write nothing.
+    rc = main(["provision", "--root", str(tmp_path), "--site", "plant1", "--zone-id", "z1"])
+    assert rc == 1
+    assert "--device-id is required" in capsys.readouterr().err
+    assert not (tmp_path / "etc").exists()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from edge.config import load_config
 from edge.journal import Journal
 from edge.models import CertCategory, EventKind
 from edge.registry import Registry
-from tests.provision.conftest import Provisioned, ProvisionFn
+from tests.provision.conftest import Provisioned, ProvisionFn, running_daemon
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -309,32 +306,9 @@ def test_refuses_while_the_daemon_runs_on_the_same_config(
 ) -> None:
     p = provision()
     file = write_csv(tmp_path / "roster.csv", GOOD_ROWS)
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(p.config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NOTIFY_SOCKET": ""},
-    )
-    try:
-        cfg = load_config(p.config)
-        deadline = time.monotonic() + 20
-        started = False
-        while time.monotonic() < deadline and not started:  # poll an external process
-            assert daemon.poll() is None, daemon.stderr.read() if daemon.stderr else ""
-            if cfg.journal_path.exists():
-                j = Journal(cfg.journal_path, SystemClock(), boot_id="test-reader")
-                try:
-                    started = any(e.type == "daemon_started" for e in j.events())
-                finally:
-                    j.close()
-            time.sleep(0.05)
-        assert started
-        rc = main(["import-roster", str(file), "--config", str(p.config)])
-        assert rc == 3
+    with running_daemon(p.config):
+        assert main(["import-roster", str(file), "--config", str(p.config)]) == 3
         assert "stop it first" in capsys.readouterr().err
-    finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
     assert main(["import-roster", str(file), "--config", str(p.config), "--json"]) == 0
 
 

@@ -13,7 +13,13 @@ from edge.cli import main
 from edge.config import load_config
 from edge.selftest import Budgets, CheckResult, Status, run_selftest
 from firmware_adapters.sim.winsen import WinsenSimulator
-from tests.provision.conftest import BROKER_PASSWORD, Broker, Provisioned, ProvisionFn
+from tests.provision.conftest import (
+    BROKER_PASSWORD,
+    Broker,
+    Provisioned,
+    ProvisionFn,
+    running_daemon,
+)
 
 FAST = Budgets(gas_s=2.0, gps_s=2.0, broker_s=5.0)
 
@@ -199,3 +205,15 @@ def test_a_broker_that_is_not_there_fails(
     assert rc == 1
     b = next(c for c in report["checks"] if c["name"] == "broker")
     assert b["status"] == "fail" and "127.0.0.1" in b["reason"]
+
+
+def test_refuses_while_the_daemon_holds_the_sensors(
+    provision: ProvisionFn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()
+    with running_daemon(p.config):
+        rc, report = selftest_json(p, capsys)
+    assert rc == 3
+    assert not report["ok"] and "stop it first" in report["error"]
+    rc, report = selftest_json(p, capsys)
+    assert rc == 0, report
