@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from edge.air import GasService
 from edge.clock import SystemClock
+from edge.config import ConfigError, parse_config
 from edge.journal import Journal
 from edge.models import WorkKind, Zone
 from edge.reasons import ReasonCode
@@ -230,3 +231,29 @@ def test_pms5003_config_warns_it_is_an_indicator_only() -> None:
     [w] = [c for c in caught if issubclass(c.category, IndicatorOnlyWarning)]
     assert "indicator only" in str(w.message)
     assert "compliance" in str(w.message)
+
+
+YAML_WITH_TYPO = """\
+device:
+  device_id: gw-01
+zone:
+  site: plant
+  zone_id: z1
+  work_kinds: [DHZY]
+gas:
+  sensors:
+    - type: modbus_rtu
+      id: tx1
+      port: /dev/ttyUSB0
+      device_id: 1
+      channels:
+        - {gas: o2, unit: "%vol", adress: 0}
+"""
+
+
+def test_gas_section_errors_name_file_line_and_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(YAML_WITH_TYPO, "gateway.yaml")
+    text = str(err.value)
+    assert "gateway.yaml:14" in text
+    assert "did you mean 'address'" in text
