@@ -145,23 +145,30 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
         doc.setdefault("storage", {})["state_dir"] = str(answers["state_dir"])
     if answers.get("assume_clock_trusted"):
         doc.setdefault("clock", {})["assume_trusted"] = True
-    if answers.get("broker_host"):
-        mqtt = doc.setdefault("mqtt", {})
-        # A template must not smuggle a password path into the YAML: credentials only.
+    mqtt = doc.get("mqtt") or {}
+    if answers.get("broker_host") or mqtt.get("enabled"):
+        # Secrets only as credentials, whatever the template said about password files.
         mqtt.pop("password_file", None)
         mqtt.update(
             {
                 "enabled": True,
-                "host": answers["broker_host"],
-                "port": answers.get("broker_port") or (8883 if answers.get("tls", True) else 1883),
-                "tls": answers.get("tls", True),
-                "username": answers.get("broker_username") or answers["device_id"],
                 "password_credential": CRED_MQTT_PASSWORD,
                 "central_public_key": str(SERVICE_CREDENTIALS_DIR / CRED_CENTRAL_KEY),
             }
         )
+        mqtt.setdefault("username", answers["device_id"])
+        if answers.get("broker_host"):
+            tls = answers.get("tls", True)
+            mqtt.update(
+                host=answers["broker_host"],
+                port=answers.get("broker_port") or (8883 if tls else 1883),
+                tls=tls,
+            )
+        if answers.get("broker_username"):
+            mqtt["username"] = answers["broker_username"]
         if answers.get("ca_file"):
             mqtt["ca_file"] = str(answers["ca_file"])
+        doc["mqtt"] = mqtt
     return doc
 
 

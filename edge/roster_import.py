@@ -25,7 +25,7 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -139,6 +139,7 @@ class RosterParse:
     """The outcome of reading a sheet: good workers, every problem, the workers refused."""
 
     rows: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     refused_workers: list[str] = field(default_factory=list)
@@ -212,28 +213,40 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
         wb.close()
 
 
-def read_sheet(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield ``(row number, {canonical column: text})`` for each non-empty data row.
+@dataclass
+class Sheet:
+    """The data rows of a roster file, and the header cells that name no known column."""
+
+    rows: list[tuple[int, dict[str, str]]]
+    unknown_columns: list[str]
+
+
+def read_sheet(path: Path) -> Sheet:
+    """``(row number, {canonical column: text})`` for each non-empty data row.
 
     Row numbers are the ones a technician sees in Excel: the header is row 1.
     """
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            rows = _csv_rows(path)
+            raw = _csv_rows(path)
         elif suffix == ".xlsx":
-            rows = _xlsx_rows(path)
+            raw = _xlsx_rows(path)
         else:
             raise RosterFileError(f"{path}: use a .csv or .xlsx file (got {suffix or 'no suffix'})")
     except OSError as err:
         raise RosterFileError(f"{path}: cannot read: {err.strerror}") from err
-    if not rows:
+    if not raw:
         raise RosterFileError(f"{path}: the file is empty")
-    mapping = _header_map([_cell_text(c) for c in rows[0]])
-    for number, row in enumerate(rows[1:], start=2):
+    header = [_cell_text(c) for c in raw[0]]
+    mapping = _header_map(header)
+    unknown = [h for i, h in enumerate(header) if h and i not in mapping]
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, row in enumerate(raw[1:], start=2):
         cells = {canon: _cell_text(row[i]) if i < len(row) else "" for i, canon in mapping.items()}
         if any(cells.values()):
-            yield number, cells
+            rows.append((number, cells))
+    return Sheet(rows, unknown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +295,6 @@ class _WorkerRows:
     employer: str | None
     rows: list[int] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
-    bad: bool = False
 
 
 def _split_badges(text: str) -> tuple[str, ...]:
@@ -290,16 +302,16 @@ def _split_badges(text: str) -> tuple[str, ...]:
 
 
 def parse_roster(
-    rows: Iterator[tuple[int, dict[str, str]]],
+    rows: Sequence[tuple[int, dict[str, str]]],
     *,
     today: date,
     existing: list[Worker] | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RosterParse:
     """Check every row; return the workers whose rows are all good and every problem found.
 
     ``existing`` is the registry's roster: a badge already held by another worker there is a
-    duplicate too. ``progress`` is called once per row (a rich progress advance).
+    duplicate too. ``progress(done, total)`` is called once per row (a rich progress bar).
     """
     out = RosterParse()
     by_id: dict[str, _WorkerRows] = {}
@@ -308,16 +320,17 @@ def parse_roster(
         for b in w.badge_ids:
             badge_owner[b] = w.worker_id
     cert_owner: dict[str, tuple[str, int]] = {}
+    tainted: set[str] = set()  # ids with any bad row, even one before their first good row
 
     def bad(row: int, code: RowProblemCode, message: str, wid: str | None) -> None:
         out.problems.append(RowProblem(row, code, message, wid or None))
-        if wid and wid in by_id:
-            by_id[wid].bad = True
+        if wid:
+            tainted.add(wid)
 
     for row, cells in rows:
         out.rows += 1
         if progress is not None:
-            progress()
+            progress(out.rows, len(rows))
         wid, name = cells.get("worker_id", ""), cells.get("name", "")
         missing = [c for c in REQUIRED_COLUMNS if not cells.get(c)]
         if missing:
@@ -357,8 +370,10 @@ def parse_roster(
         if cert is not None:
             entry.certificates.append(cert)
 
+    for wid in sorted(tainted - by_id.keys()):
+        out.refused_workers.append(wid)
     for wid, entry in by_id.items():
-        if entry.bad:
+        if wid in tainted:
             out.refused_workers.append(wid)
             continue
         try:
@@ -520,6 +535,7 @@ class ImportReport:
             "file": self.file,
             "ok": self.parse.ok,
             "rows": self.parse.rows,
+            "ignored_columns": self.parse.unknown_columns,
             "written": self.written,
             "imported_workers": [w.worker_id for w in self.imported],
             "imported_certificates": sum(len(w.certificates) for w in self.imported),
@@ -537,7 +553,7 @@ def import_roster(
     dry_run: bool = False,
     today: date | None = None,
     actor: str | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate ``file`` and write its workers through the zone controller (journaled).
 
@@ -555,9 +571,9 @@ def import_roster(
     day = today or datetime.now(ZoneInfo(cfg.device.timezone)).date()
     registry = Registry(cfg.registry_path)
     try:
-        parsed = parse_roster(
-            read_sheet(file), today=day, existing=registry.workers(), progress=progress
-        )
+        sheet = read_sheet(file)
+        parsed = parse_roster(sheet.rows, today=day, existing=registry.workers(), progress=progress)
+        parsed.unknown_columns = sheet.unknown_columns
         write = not dry_run and bool(parsed.workers) and (parsed.ok or partial)
         if write:
             clock = SystemClock(
@@ -599,6 +615,11 @@ def _print_report(report: ImportReport, partial: bool, dry_run: bool) -> None:
     from rich.table import Table
 
     con = Console()
+    if report.parse.unknown_columns:
+        con.print(
+            f"[yellow]ignored columns[/] {', '.join(report.parse.unknown_columns)} "
+            f"(known: {', '.join(COLUMNS)})"
+        )
     if report.parse.problems:
         table = Table(title=f"错误行 Bad rows ({len(report.parse.problems)})")
         for col in ("row", "worker", "problem", "reason"):
@@ -662,7 +683,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
                 args.file,
                 partial=args.partial,
                 dry_run=args.dry_run,
-                progress=lambda: bar.advance(task),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except ConfigError as err:
         for issue in err.issues:

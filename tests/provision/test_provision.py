@@ -163,3 +163,21 @@ def test_without_a_terminal_a_missing_value_is_an_error_not_a_prompt(
     assert rc == 1
     assert "--device-id is required" in capsys.readouterr().err
     assert not (tmp_path / "etc").exists()
+
+
+def test_a_template_that_enables_mqtt_gets_credentials_not_a_password_file(
+    provision: ProvisionFn, central_key: Path, tmp_path: Path
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(BROKER_PASSWORD + "\n")
+    template = (
+        "mqtt:\n  enabled: true\n  host: broker.site\n  port: 8883\n"
+        "  password_file: /etc/zonegate/broker-password\n"
+    )
+    p = provision(
+        "--broker-password-file", str(pw), "--central-key", str(central_key), template=template
+    )
+    m = load_config(p.config).mqtt
+    assert (m.host, m.port, m.username) == ("broker.site", 8883, DEVICE)
+    assert m.password_file is None and m.password_credential == "mqtt-password"
+    assert (p.credentials / "mqtt-password").read_text() == BROKER_PASSWORD + "\n"

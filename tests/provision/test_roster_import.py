@@ -336,3 +336,37 @@ def test_sudo_import_leaves_the_stores_to_the_service_user(
     assert {f.name for f in files} >= {"registry.json", "journal.db"}
     for f in files:
         assert (f.stat().st_uid, f.stat().st_gid) == (service_uid, service_gid), f
+
+
+def test_a_bad_row_before_a_workers_good_rows_still_refuses_the_worker(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()
+    header = [*HEADER, "remarks"]
+    rows = [
+        ["W020", "", "B020", "", "", "", "", "", "", "", ""],  # row 2: name missing
+        ["W020", "蒋欣", "B020", "", "", "", "", "", "", "", "新员工"],  # row 3: fine by itself
+        ["W021", "沈腾", "B021", "", "", "", "", "", "", "", ""],
+    ]
+    rc, report = run_import(
+        p, write_csv(tmp_path / "r.csv", rows, header=header), "--partial", capsys=capsys
+    )
+    assert rc == 1
+    assert [(b["row"], b["code"]) for b in report["bad_rows"]] == [(2, "MISSING_FIELD")]
+    assert report["refused_workers"] == ["W020"]
+    assert set(registry_workers(p)) == {"W021"}
+    assert report["ignored_columns"] == ["remarks"]
+
+
+def test_a_badge_held_by_a_worker_already_in_the_registry_is_a_duplicate(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()
+    assert run_import(p, write_csv(tmp_path / "a.csv", GOOD_ROWS), capsys=capsys)[0] == 0
+    rows = [["W030", "韩梅", "B002", "", "", "", "", "", "", ""]]  # B002 is W002's card
+    rc, report = run_import(p, write_csv(tmp_path / "b.csv", rows), capsys=capsys)
+    assert rc == 1
+    assert report["bad_rows"][0]["code"] == "DUPLICATE_BADGE"
+    assert "W002" in report["bad_rows"][0]["message"]
+    # Re-importing the same people with the same cards is an update, not a duplicate.
+    assert run_import(p, write_csv(tmp_path / "a.csv", GOOD_ROWS), capsys=capsys)[0] == 0
