@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,10 +29,25 @@ def gpsfake_available() -> bool:
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range.
+
+    A port the kernel picked for us (bind to 0) comes from the ephemeral range, where any
+    outgoing connection on this busy test machine may take it again before gpsd binds it.
+    """
+    rng = random.Random()  # noqa: S311 - spreading ports, not cryptography
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free TCP port on 127.0.0.1 between 20000 and 32000")
+
+
+class GpsFakeError(RuntimeError):
+    """gpsfake (or its gpsd) did not come up."""
 
 
 class GpsFake:
@@ -51,6 +67,25 @@ class GpsFake:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> GpsFake:
+        # gpsd may still lose a race for its port (gpsfake then dies at once): try another.
+        for attempt in range(3):
+            await self._spawn()
+            try:
+                await self._wait_for_device()
+            except GpsFakeError:
+                await self._stop()
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+                continue
+            except BaseException:
+                await self._stop()
+                raise
+            return self
+        raise AssertionError("unreachable")
+
+    async def _spawn(self) -> None:
+        self.output = self.output.with_name(f"gpsfake-{self.log.stem}-{self.port}.txt")
         args = ["-i", "-p", "-c", str(self.cycle_s), "-P", str(self.port)]
         if self.singleshot:
             args.insert(0, "-1")
@@ -62,14 +97,8 @@ class GpsFake:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # gpsfake's gpsd child goes with it in __aexit__
+                start_new_session=True,  # gpsfake's gpsd child goes with it in _stop()
             )
-        try:
-            await self._wait_for_device()
-        except BaseException:
-            await self.__aexit__(None, None, None)
-            raise
-        return self
 
     async def _wait_for_device(self) -> None:
         """Poll gpsd (an external process) until it lists gpsfake's pty as a device."""
@@ -77,7 +106,7 @@ class GpsFake:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.returncode is not None:
-                raise RuntimeError(f"gpsfake exited early: {self.output.read_text()[-2000:]}")
+                raise GpsFakeError(f"gpsfake exited early: {self.output.read_text()[-2000:]}")
             with contextlib.suppress(OSError, TimeoutError, ValueError):
                 reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
                 try:
@@ -97,16 +126,22 @@ class GpsFake:
                     with contextlib.suppress(OSError):
                         await writer.wait_closed()
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"gpsd on port {self.port} never listed a device")
+        raise GpsFakeError(f"gpsd on port {self.port} never listed a device")
 
-    def release(self) -> None:
-        """Let gpsfake feed the log: one newline answers one sentence prompt of ``-i``."""
+    def release(self, sentences: int | None = None) -> None:
+        """Let gpsfake feed ``sentences`` more sentences (None: the whole log).
+
+        One newline answers one sentence prompt of ``-i``, so a demo can hold the replay and let
+        the next part through on cue (the terminal "moves" when its log says so).
+        """
         assert self.proc is not None
         assert self.proc.stdin is not None
-        # A looping log gets about a day's worth at a 1 Hz pace; asyncio buffers what the pipe
-        # cannot take yet.
-        prompts = self.log.read_bytes().count(b"\n") + 16 if self.singleshot else 1_000_000
-        self.proc.stdin.write(b"\n" * prompts)
+        if sentences is None:
+            # A looping log gets about a day's worth at a 1 Hz pace; asyncio buffers what the
+            # pipe cannot take yet.
+            lines = self.log.read_bytes().count(b"\n") + 16
+            sentences = lines if self.singleshot else 1_000_000
+        self.proc.stdin.write(b"\n" * sentences)
 
     async def wait(self) -> int:
         """gpsfake's exit code once it has fed the whole log (``-1``)."""
@@ -119,7 +154,10 @@ class GpsFake:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        proc = self.proc
+        await self._stop()
+
+    async def _stop(self) -> None:
+        proc, self.proc = self.proc, None
         if proc is None:
             return
         if proc.returncode is None:

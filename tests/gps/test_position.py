@@ -23,6 +23,7 @@ from edge.service import ServiceContext
 from edge.zone import ZoneController
 from firmware_adapters.gps.client import GpsdClient
 from firmware_adapters.gps.config import GpsConfig
+from firmware_adapters.gps.nmea_log import SENTENCES_PER_EPOCH, stand_then_move, write_log
 
 from .conftest import NMEA_DIR, GpsFake, requires_gpsfake
 
@@ -197,3 +198,44 @@ def test_gps_time_far_from_the_clock_warns_once_and_gives_no_trust(
     assert warn.payload["offset_s"] == pytest.approx(-302, abs=1)
     assert warn.payload["bound_s"] == 2.0
     assert env.clock.gps_synced == 0
+
+
+@requires_gpsfake
+async def test_demo_log_gives_gps_clock_trust_then_terminal_moved(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    shanghai = LatLon(lat=31.2304, lon=121.4737)
+    log = tmp_path / "demo.log"
+    track = stand_then_move(shanghai.lat, shanghai.lon, stand_s=5, moved_m=500, moved_s=3)
+    # GPS time starts about when gpsfake will have started, and the replay runs at 1 Hz (three
+    # sentences a second) as a receiver would, so GPS time agrees with the system clock.
+    write_log(log, track, start=datetime.now(UTC) + timedelta(seconds=2))
+    async with GpsFake(log, tmp_path, cycle_s=1 / SENTENCES_PER_EPOCH) as fake:
+        gps = GpsConfig(enabled=True, port=fake.port, receive_timeout_s=30, clock_bound_s=10)
+        env = make_env(tmp_path, gps, CircleFence(center=shanghai, radius_m=60))
+        env_factory.append(env)
+        service = build_service(env.ctx)
+        assert isinstance(service, GpsService)
+        task = asyncio.create_task(service.run())
+        try:
+            await asyncio.wait_for(service.client.connected.wait(), 10)
+            fake.release(5 * SENTENCES_PER_EPOCH)  # standing at the zone
+            deadline = time.monotonic() + 15
+            while env.clock.gps_synced == 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            assert env.clock.gps_synced >= 1
+            verdict = service.policy.position_verdict()
+            assert verdict.ok, verdict
+            fake.release()  # the terminal is carried 500 m away
+            assert await fake.wait() == 0
+            deadline = time.monotonic() + 10
+            while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert env.journal.events(EventKind.ALERT, ReasonCode.TERMINAL_MOVED.value)
+    assert not env.journal.events(EventKind.FAULT, "gps_clock_mismatch")
+    verdict = service.policy.position_verdict()
+    assert (verdict.ok, verdict.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
