@@ -46,6 +46,10 @@ INDICATOR_GASES = frozenset({"pm1_0", "pm2_5", "pm10"})
 COMBUSTIBLE = "lel"
 OXYGEN = "o2"
 
+# Comparisons at a limit must not flip on float noise (209 * 0.1 = 20.900000000000002): a
+# value equal to a limit within this margin counts as equal to it.
+EPS = 1e-9
+
 # Which alarm the verdict names first when several hold (instant dangers before averages).
 _SEVERITY = {
     "over_range": 0,
@@ -312,16 +316,16 @@ class ExposureEngine:
             self._threshold(
                 ch,
                 "o2_low",
-                pct < self.o2_low,
-                pct >= self.o2_low + band.deadband,
+                pct < self.o2_low - EPS,
+                pct >= self.o2_low + band.deadband - EPS,
                 pct,
                 self.o2_low,
             )
             self._threshold(
                 ch,
                 "o2_high",
-                pct > self.o2_high,
-                pct <= self.o2_high - band.deadband,
+                pct > self.o2_high + EPS,
+                pct <= self.o2_high - band.deadband + EPS,
                 pct,
                 self.o2_high,
             )
@@ -337,7 +341,7 @@ class ExposureEngine:
             limit = target.pass_limit_vol_percent
             dead = (limits.deadband if limits else 0.0) / 100.0 * target.lel_vol_percent
             self._set_channel_alarm(
-                ch, "gb30871", vol > limit, vol <= limit - dead, vol, limit, "%vol"
+                ch, "gb30871", vol > limit + EPS, vol <= limit - dead + EPS, vol, limit, "%vol"
             )
             if limits is None:
                 ch.value, ch.unit = raw, unit
@@ -370,12 +374,14 @@ class ExposureEngine:
     def _limits(self, ch: _Channel, lim: GasLimits, value: float, mono: float) -> None:
         db = lim.deadband
         if lim.high is not None:
-            self._threshold(ch, "high", value >= lim.high, value < lim.high - db, value, lim.high)
+            self._threshold(
+                ch, "high", value >= lim.high - EPS, value < lim.high - db + EPS, value, lim.high
+            )
         if lim.low is not None:
-            if value >= lim.low:
+            if value >= lim.low - EPS:
                 ch.low_since = mono if ch.low_since is None else ch.low_since
                 ch.low_active = ch.low_active or mono - ch.low_since >= lim.low_on_delay_s
-            elif value < lim.low - db:
+            elif value < lim.low - db + EPS:
                 ch.low_since, ch.low_active = None, False
         for name, level, window, bucket in (
             ("stel", lim.stel, STEL_WINDOW_S, 10.0),
@@ -390,7 +396,7 @@ class ExposureEngine:
                 setattr(ch, name, avg)
             avg.add(mono, value)
             mean = avg.mean(mono)
-            self._threshold(ch, name, mean >= level, mean < level - db, mean, level)
+            self._threshold(ch, name, mean >= level - EPS, mean < level - db + EPS, mean, level)
 
     def _threshold(
         self, ch: _Channel, channel: str, over: bool, clear: bool, value: float, level: float
@@ -560,7 +566,7 @@ class ExposureEngine:
                 if r is None or r.value is None or ch.value is None:
                     continue
                 samples.append((ch.gas, r.value, r.unit))
-                if ch.gas == OXYGEN and not self.o2_low <= ch.value <= self.o2_high:
+                if ch.gas == OXYGEN and not self.o2_low - EPS <= ch.value <= self.o2_high + EPS:
                     failures.append(
                         f"o2 {ch.value:.1f}%vol outside {self.o2_low}-{self.o2_high}%vol"
                     )
@@ -568,7 +574,7 @@ class ExposureEngine:
                     vol = ch.combustible_vol
                     if vol is None:
                         failures.append(f"lel in {r.unit} cannot be judged in % vol")
-                    elif vol > target.pass_limit_vol_percent:
+                    elif vol > target.pass_limit_vol_percent + EPS:
                         failures.append(
                             f"lel {vol:.2f}%vol > "
                             f"{target.pass_limit_vol_percent}%vol "
@@ -579,7 +585,7 @@ class ExposureEngine:
                     if lim is None:
                         continue
                     level = lim.pass_limit or lim.twa or lim.high
-                    if level is not None and ch.value > level:
+                    if level is not None and ch.value > level + EPS:
                         failures.append(f"{ch.gas} {ch.value:.2f}{ch.unit} > {level}{ch.unit}")
         if not samples:
             failures.append("no usable fixed-sensor reading")

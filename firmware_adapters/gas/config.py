@@ -203,7 +203,13 @@ class OxygenBand(Section):
     high: float | None = Field(
         default=None, description="None = 21.0, or 23.5 when the zone is oxygen-enriched"
     )
-    deadband: float = Field(default=0.2, ge=0, le=2)
+    deadband: float = Field(
+        default=0.1,
+        ge=0,
+        le=2,
+        description="clears once back inside by this much; ordinary air (20.9) must clear a "
+        "21.0 upper bound, so keep it at or below 0.1",
+    )
 
 
 def _default_limits() -> dict[str, GasLimits]:

@@ -50,7 +50,8 @@ def decode_registers(regs: list[int], ch: ModbusChannel) -> float:
         packed = struct.pack(">HH", hi, lo)
         fmt = {"u32": ">I", "s32": ">i", "f32": ">f"}[ch.data_type]
         value = float(struct.unpack(fmt, packed)[0])
-    return value * ch.scale
+    # Round away binary noise of the scale (209 * 0.1 = 20.900000000000002).
+    return round(value * ch.scale, 9)
 
 
 @dataclass

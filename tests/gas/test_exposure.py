@@ -371,3 +371,13 @@ def test_verdict_names_the_most_urgent_alarm_first(rig: Rig) -> None:
     v = rig.engine.air_verdict()
     assert {a["channel"] for a in v.details["alarms"]} == {"stel", "o2_low"}
     assert v.details["channel"] == "o2_low"
+
+
+def test_o2_high_alarm_clears_in_ordinary_air_despite_float_noise(rig: Rig) -> None:
+    rig.clean_air()
+    rig.read("o2a", "o2", 21.2, "%vol")
+    assert not rig.engine.air_verdict().safe
+    rig.read("o2a", "o2", 209 * 0.1, "%vol")  # 20.900000000000002
+    assert rig.engine.air_verdict().safe
+    rig.read("lel1", "lel", 100 * 0.1, "%LEL")  # exactly the 0.5 % vol limit: passes
+    assert rig.engine.air_verdict().safe
