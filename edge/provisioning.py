@@ -342,7 +342,11 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
     if not answers["work_kinds"] and not args.template:
         if not interactive:
             raise ProvisionError("--work-kinds is required, e.g. DHZY,YXKJ")
-        answers["work_kinds"] = _parse_kinds(_ask("作业类别 Work kinds", "DHZY"))
+        while not answers["work_kinds"]:
+            try:
+                answers["work_kinds"] = _parse_kinds(_ask("作业类别 Work kinds", "DHZY"))
+            except argparse.ArgumentTypeError as err:
+                print(err)
     if interactive and answers["broker_host"] is None:
         host = _ask("MQTT broker host (empty: no sync)", "")
         answers["broker_host"] = host or None

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +185,39 @@ def test_a_template_that_enables_mqtt_gets_credentials_not_a_password_file(
     assert (m.host, m.port, m.username) == ("broker.site", 8883, DEVICE)
     assert m.password_file is None and m.password_credential == "mqtt-password"
     assert (p.credentials / "mqtt-password").read_text() == BROKER_PASSWORD + "\n"
+
+
+def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "provision", "--root", str(tmp_path)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    # device id, site, zone id, work kinds (default DHZY), broker host (empty: no sync)
+    # A typo in the work kinds is asked again, not a crash.
+    os.write(master, b"zg-pty-1\nplant9\nbay-1\nWELD\nDHZY,LSYD\n\n")
+    output = b""
+    while True:  # read until the child closes the terminal
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=60) == 0, output.decode(errors="replace")
+    os.close(master)
+    cfg = load_config(tmp_path / "etc" / "zonegate" / "gateway.yaml")
+    assert (cfg.device.device_id, cfg.zone.site, cfg.zone.zone_id) == (
+        "zg-pty-1",
+        "plant9",
+        "bay-1",
+    )
+    assert [k.value for k in cfg.zone.work_kinds] == ["DHZY", "LSYD"]
+    assert not cfg.mqtt.enabled
+    assert b"Device id" in output
+    assert b"unknown work kind(s) WELD" in output
