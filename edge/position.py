@@ -10,7 +10,6 @@ system clock or raises a ``gps_clock_mismatch`` fault when it does not.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -76,18 +75,17 @@ class GpsService:
 
     async def run(self) -> None:
         """Read gpsd until cancelled; the client reconnects on its own."""
-        ticker = asyncio.create_task(self._tick(), name="gps-stale-check")
-        try:
-            async for report in self.client.reports():
-                if isinstance(report, Sky):
-                    self.last_sky = report
-                else:
-                    self.handle_fix(report)
-                self._update_health()
-        finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._tick(), name="gps-stale-check")
+            tg.create_task(self._read(), name="gps-read")
+
+    async def _read(self) -> None:
+        async for report in self.client.reports():
+            if isinstance(report, Sky):
+                self.last_sky = report
+            else:
+                self.handle_fix(report)
+            self._update_health()
 
     def handle_fix(self, fix: Fix) -> FixOutcome:
         """Run one TPV through the policy and act on what it says."""
