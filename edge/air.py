@@ -32,6 +32,9 @@ from firmware_adapters.outputs.stacklight import OutputsError, StackLight
 log = logging.getLogger("zonegate.air")
 
 _TEST_UNITS = {"ppm", "mg/m3", "%vol", "%LEL", "ug/m3"}
+# Where latched alarms survive a restart (a registry document, written on change only).
+ALARM_TABLE = "gas_state"
+ALARM_KEY = "alarms"
 
 
 class GasService:
@@ -62,6 +65,10 @@ class GasService:
         self._armed: dict[tuple[str, str], bool] = {}
         self._changed = asyncio.Event()
         self._problems: tuple[tuple[str, str], ...] = ()
+        saved = controller.registry.get_doc(ALARM_TABLE, ALARM_KEY)
+        if saved:
+            self.engine.restore_alarms(saved.get("alarms", []))
+        self._saved_version = self.engine.alarm_version
         controller.air = self.engine
 
     # ---------------------------------------------------------------- readings
@@ -76,11 +83,20 @@ class GasService:
         try:
             self.engine.ingest(reading)
             self._react()
+            self._save_alarms()
             if reading.gas in self.cfg.unpermitted_work.levels:
                 self._watch_fume(reading)
         except Exception:
             self.errors += 1
             log.exception("judging a reading of %s failed", reading.sensor_id)
+
+    def _save_alarms(self) -> None:
+        """Store the latch after the controller has acted on it (never delays a suspension)."""
+        if self.engine.alarm_version != self._saved_version:
+            self.controller.registry.put_doc(
+                ALARM_TABLE, ALARM_KEY, {"alarms": self.engine.export_alarms()}
+            )
+            self._saved_version = self.engine.alarm_version
 
     def _react(self) -> AirVerdict:
         verdict = self.engine.air_verdict()
@@ -165,6 +181,7 @@ class GasService:
     def acknowledge(self, actor: str) -> list[dict[str, Any]]:
         """A person acknowledges the gas alarms; journaled, then the air is judged again."""
         acked = self.engine.acknowledge(actor)
+        self._save_alarms()
         self.controller.alert("gas_alarm_acknowledged", {"actor": actor, "alarms": acked})
         self._react()
         return acked

@@ -256,6 +256,8 @@ class ExposureEngine:
         self._alarms: dict[tuple[str, str, str], Alarm] = {}
         self.unknown_readings = 0
         self.unconvertible_readings = 0
+        self.unrestorable_alarms = 0
+        self.alarm_version = 0  # bumped whenever the set of alarms or their state changes
         self.unjudged_readings = 0
         o2 = cfg.oxygen
         self.o2_low = o2.low
@@ -427,16 +429,20 @@ class ExposureEngine:
                     self.clock.wall(),
                     peak=value,
                 )
+                self.alarm_version += 1
                 return
             if not alarm.active:
                 alarm.active, alarm.acknowledged = True, False  # a new episode needs a new ack
+                self.alarm_version += 1
             alarm.value, alarm.peak = value, max(alarm.peak, value)
         elif alarm is not None:
             alarm.value = value
-            if clear:
+            if clear and alarm.active:
                 alarm.active = False
-                if alarm.acknowledged:
-                    del self._alarms[key]
+                self.alarm_version += 1
+            if clear and alarm.acknowledged:
+                del self._alarms[key]
+                self.alarm_version += 1
 
     def _set_alarm(
         self, ch: _Channel, channel: str, over: bool, value: float, level: float, unit: str
@@ -454,7 +460,44 @@ class ExposureEngine:
                 acked.append({**alarm.as_dict(), "acknowledged_by": actor})
             if not alarm.active:
                 del self._alarms[key]
+        self.alarm_version += 1
         return acked
+
+    # ---------------------------------------------------------------- persistence
+
+    def export_alarms(self) -> list[dict[str, Any]]:
+        """The latched alarms, to be stored so that a restart does not forget them."""
+        return [a.as_dict() for a in self._alarms.values()]
+
+    def restore_alarms(self, saved: Iterable[dict[str, Any]]) -> int:
+        """Reinstate alarms stored before a restart; a malformed entry is skipped, counted.
+
+        They come back as they were (active ones stay active until a reading clears them),
+        so a restart never releases a latch nobody acknowledged.
+        """
+        restored = 0
+        for doc in saved:
+            try:
+                alarm = Alarm(
+                    sensor_id=str(doc["sensor_id"]),
+                    gas=str(doc["gas"]),
+                    channel=str(doc["channel"]),
+                    value=float(doc["value"]),
+                    threshold=float(doc["threshold"]),
+                    unit=str(doc["unit"]),
+                    since=datetime.fromisoformat(str(doc["since"])),
+                    active=bool(doc["active"]),
+                    acknowledged=bool(doc["acknowledged"]),
+                    peak=float(doc.get("peak", doc["value"])),
+                )
+            except (KeyError, TypeError, ValueError):
+                self.unrestorable_alarms += 1
+                continue
+            self._alarms[(alarm.sensor_id, alarm.gas, alarm.channel)] = alarm
+            restored += 1
+        if restored:
+            self.alarm_version += 1
+        return restored
 
     # ---------------------------------------------------------------- output
 

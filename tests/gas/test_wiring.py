@@ -108,3 +108,59 @@ async def test_daemon_runs_gas_from_simulators(tmp_path: Path, ports: Path) -> N
             finally:
                 stop.set()
                 await runner
+
+
+def test_latched_alarm_survives_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock()
+    cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
+
+    def boot() -> tuple[GasService, Registry, Journal]:
+        registry = Registry(tmp_path / "registry.json")
+        journal = Journal(tmp_path / "journal.db", clock)
+        ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
+        return GasService(ctl, cfg, clock, adapters=[]), registry, journal
+
+    def co(ppm: float) -> Reading:
+        return Reading(
+            sensor_id="co1",
+            gas="co",
+            value=ppm,
+            unit="ppm",
+            source_ts=clock.wall(),
+            mono_ts=clock.mono(),
+        )
+
+    service, registry, journal = boot()
+    service.on_reading(co(80.0))
+    assert not service.engine.air_verdict().safe
+    journal.close()
+    registry.close()
+
+    service, registry, journal = boot()  # a power cut later
+    v = service.engine.air_verdict()
+    assert (v.safe, v.latched) == (False, True)  # the latch came back, still active
+    assert v.details["channel"] == "high"
+    service.on_reading(co(1.0))
+    assert service.engine.air_verdict().latched  # cleared, but nobody acknowledged
+    service.acknowledge("officer")
+    assert not service.engine.air_verdict().latched
+    journal.close()
+    registry.close()
+
+    service, registry, journal = boot()
+    assert not service.engine.air_verdict().latched
+    journal.close()
+    registry.close()
+
+
+def test_malformed_saved_alarm_is_skipped_and_counted(tmp_path: Path) -> None:
+    clock = ManualClock()
+    registry = Registry(tmp_path / "registry.json")
+    journal = Journal(tmp_path / "journal.db", clock)
+    registry.put_doc("gas_state", "alarms", {"alarms": [{"gas": "co"}]})
+    ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
+    cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
+    service = GasService(ctl, cfg, clock, adapters=[])
+    assert service.engine.unrestorable_alarms == 1
+    journal.close()
+    registry.close()
