@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -26,11 +26,14 @@ from cloud_sync.topics import DeviceTopics
 
 log = logging.getLogger("zonegate.mqtt")
 
-Session = Callable[[aiomqtt.Client], Awaitable[None]]
+Session = Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]
 """Runs while connected; returning or raising ends the connection (then it is re-made)."""
 
 BirthBuilder = Callable[[int], Birth]
 """Build the birth snapshot for connection number ``n``."""
+
+MessageHandler = Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]]
+"""Handles one inbound message (commands); runs sequentially, in arrival order."""
 
 
 class Backoff:
@@ -96,12 +99,14 @@ class Link:
         boot_id: str,
         session: Session,
         birth: BirthBuilder | None = None,
+        on_message: MessageHandler | None = None,
     ) -> None:
         self.settings = settings
         self.topics = topics
         self.boot_id = boot_id
         self._session = session
         self._birth = birth
+        self._on_message = on_message
         self.backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
         self.connection = 0
         self.connects = 0
@@ -172,7 +177,7 @@ class Link:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # every failure is retried; none ends the link (L5)
-                self.last_error = f"{type(err).__name__}: {err}"
+                self.last_error = _describe(err)
                 log.warning("mqtt link down: %s", self.last_error)
             finally:
                 self._client = None
@@ -231,7 +236,17 @@ class Link:
             self._disconnected.clear()
             self._connected.set()
             log.info("mqtt connected to %s:%d (connection %d)", s.host, s.port, self.connection)
-            await self._session(client)
+            # The receive loop is also the disconnect detector: aiomqtt fails the message
+            # iterator on disconnection but leaves pending publishes waiting for their
+            # timeout, so a lost broker cancels the session through this TaskGroup.
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._session(client), name="mqtt-session")
+                tg.create_task(self._receive(client), name="mqtt-receive")
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if self._on_message is not None:
+                await self._on_message(client, message)
 
     async def _publish_birth(self, client: aiomqtt.Client, birth: Birth) -> None:
         await client.publish(self.topics.birth, birth.model_dump_json(), qos=1, retain=True)
@@ -249,3 +264,9 @@ class Link:
             await client.publish(
                 self.topics.presence, presence.model_dump_json(), qos=1, retain=True
             )
+
+
+def _describe(err: BaseException) -> str:
+    while isinstance(err, BaseExceptionGroup) and err.exceptions:
+        err = err.exceptions[0]
+    return f"{type(err).__name__}: {err}"

@@ -130,7 +130,12 @@ class SyncService:
             on_event=outbox.notify,
         )
         self.link = Link(
-            self.settings, self.topics, self.journal.boot_id, self._session, self._birth
+            self.settings,
+            self.topics,
+            self.journal.boot_id,
+            outbox.drain,
+            self._birth,
+            on_message=self._on_command,
         )
         self.controller.event_listeners.append(outbox.notify)
         try:
@@ -141,19 +146,12 @@ class SyncService:
         finally:
             self.controller.event_listeners.remove(outbox.notify)
 
-    async def _session(self, client: aiomqtt.Client) -> None:
-        assert self.outbox is not None
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.outbox.drain(client), name="outbox-drain")
-            tg.create_task(self._serve_commands(client), name="mqtt-commands")
-
-    async def _serve_commands(self, client: aiomqtt.Client) -> None:
+    async def _on_command(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         assert self.commands is not None
-        async for message in client.messages:
-            raw = message.payload
-            payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
-            reply_topic, reply = await self.commands.handle(str(message.topic), bytes(payload))
-            await client.publish(reply_topic, reply.model_dump_json(), qos=1)
+        raw = message.payload
+        payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
+        reply_topic, reply = await self.commands.handle(str(message.topic), bytes(payload))
+        await client.publish(reply_topic, reply.model_dump_json(), qos=1)
 
     def _birth(self, connection: int) -> Birth:
         try:
