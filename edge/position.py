@@ -149,16 +149,21 @@ class GpsService:
         t = self.policy.tracker
         s = self.client.stats
         age = t.fix_age_s(self.clock.mono())
-        self.health[self.name] = {
-            **t.summary(),
-            "connected": self.client.connected.is_set(),
-            "fix_age_s": None if age is None else round(age, 1),
-            "bad_lines": s.bad_lines,
-            "connects": s.connects,
-            "timeouts": s.timeouts,
-            "satellites_used": None if self.last_sky is None else self.last_sky.u_sat,
-            "clock_offset_s": self.clock_offset_s,
-        }
+        summary = t.summary()
+        summary["fence_state"] = summary.pop("state")  # "state" is the supervisor's key
+        # Update in place: the daemon's supervisor keeps its own keys in this entry.
+        self.health.setdefault(self.name, {}).update(
+            {
+                **summary,
+                "connected": self.client.connected.is_set(),
+                "fix_age_s": None if age is None else round(age, 1),
+                "bad_lines": s.bad_lines,
+                "connects": s.connects,
+                "timeouts": s.timeouts,
+                "satellites_used": None if self.last_sky is None else self.last_sky.u_sat,
+                "clock_offset_s": self.clock_offset_s,
+            }
+        )
 
 
 def build_service(ctx: ServiceContext) -> Service | None:

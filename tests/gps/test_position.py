@@ -142,7 +142,7 @@ async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
     assert verdict.position.error_m is not None
     health = env.ctx.health["gps"]
     assert health["fixes"] == t.fixes
-    assert health["state"] == "outside"
+    assert health["fence_state"] == "outside"
     assert health["connects"] == 1
 
 
