@@ -13,9 +13,27 @@ import pytest
 
 from edge.clock import SystemClock
 from edge.config import DeviceConfig, GatewayConfig, StorageConfig
+from edge.evidence import FixedAir
 from edge.geofence import GeofencePolicy
 from edge.journal import Journal
-from edge.models import CircleFence, EventKind, Fix, LatLon, WorkKind, Zone
+from edge.models import (
+    CertCategory,
+    Certificate,
+    CircleFence,
+    Decision,
+    EventKind,
+    Fix,
+    GasTest,
+    GasTestSample,
+    LatLon,
+    Permit,
+    PermitLevel,
+    PermitMember,
+    Role,
+    Worker,
+    WorkKind,
+    Zone,
+)
 from edge.position import GpsService, build_service
 from edge.reasons import ReasonCode
 from edge.registry import Registry
@@ -32,10 +50,10 @@ BT451_STATIONARY = LatLon(lat=55.79702, lon=23.56902)
 
 
 class RecordingClock(SystemClock):
-    """The real clock, counting how often GPS time was accepted."""
+    """The real clock (trusted, as on a bench), counting how often GPS time was accepted."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(assume_trusted=True)
         self.gps_synced = 0
 
     def mark_gps_synced(self) -> None:
@@ -62,7 +80,9 @@ def make_env(tmp_path: Path, gps: GpsConfig, fence: CircleFence | None) -> Env:
     clock = RecordingClock()
     registry = Registry(cfg.registry_path)
     journal = Journal(cfg.journal_path, clock)
-    controller = ZoneController(zone=zone, registry=registry, journal=journal, clock=clock)
+    controller = ZoneController(
+        zone=zone, registry=registry, journal=journal, clock=clock, air=FixedAir()
+    )
     ctx = ServiceContext(
         config=cfg,
         config_path=None,
@@ -140,10 +160,56 @@ async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
     assert (verdict.ok, verdict.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
     assert verdict.position is not None
     assert verdict.position.error_m is not None
+    decision = await badge_in_with_a_valid_permit(env)
+    assert not decision.allowed
+    assert ReasonCode.OUTSIDE_GEOFENCE in decision.reasons
+    assert decision.position == verdict.position  # with its error, for the audit trail
     health = env.ctx.health["gps"]
     assert health["fixes"] == t.fixes
     assert health["fence_state"] == "outside"
     assert health["connects"] == 1
+
+
+async def badge_in_with_a_valid_permit(env: Env) -> Decision:
+    """A welder named on a started hot-work permit after a passing gas test badges in."""
+    ctl = env.controller
+    now = env.clock.wall()
+    today = now.date()
+    welding = Certificate(
+        number="T310101199002022345",
+        category=CertCategory.WELDING,
+        issuing_authority="上海市应急管理局",
+        valid_from=today - timedelta(days=30),
+        valid_to=today + timedelta(days=1000),
+    )
+    ctl.put_workers(
+        [Worker(worker_id="W1", name="张伟", badge_ids=("B-W1",), certificates=(welding,))], "test"
+    )
+    permit = Permit(
+        permit_id="P1",
+        zone_id="z1",
+        kind=WorkKind.HOT_WORK,
+        level=PermitLevel.HOT_2,
+        valid_from=now - timedelta(minutes=1),
+        valid_to=now + timedelta(hours=4),
+        members=(
+            PermitMember(worker_id="W1", role=Role.OPERATOR, required_cert=CertCategory.WELDING),
+        ),
+    )
+    ctl.issue_permit(permit, "central")
+    ctl.record_gas_test(
+        GasTest(
+            zone_id="z1",
+            taken_at=now,
+            source="portable:x",
+            analyst="a",
+            samples=(GasTestSample(gas="co", value=2, unit="ppm"),),
+            passed=True,
+        ),
+        "analyst",
+    )
+    ctl.start_permit("P1", "leader")
+    return await ctl.badge_in("B-W1")
 
 
 def synthetic(when: datetime, mode: int = 3) -> Fix:
@@ -180,7 +246,6 @@ def test_gps_time_agreeing_with_the_clock_marks_it_synced(
     assert env.clock.gps_synced == 0  # not before three consecutive 3D fixes
     svc.handle_fix(synthetic(datetime.now(UTC)))
     assert env.clock.gps_synced == 1
-    assert env.clock.trust().trusted
     assert not env.journal.events(EventKind.FAULT, "gps_clock_mismatch")
 
 
