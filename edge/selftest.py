@@ -103,21 +103,29 @@ def check_disk(cfg: GatewayConfig) -> CheckResult:
     return CheckResult("disk", Status.PASS, f"{left:.0f} MB free", details=details)
 
 
-def check_clock(cfg: GatewayConfig) -> CheckResult:
+def check_clock(cfg: GatewayConfig, gps_offset_s: float | None = None) -> CheckResult:
+    """Trusted wall time: NTP, or GPS time agreeing with the clock (``gps_offset_s``, measured
+    by the GPS check over believable fixes), or the bench setting (a warning)."""
     from edge.clock import SystemClock
 
-    trust = SystemClock(
+    clock = SystemClock(
         assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
-    ).trust()
-    details = {"source": trust.source}
+    )
+    bound = cfg.gps.clock_bound_s
+    gps_agrees = gps_offset_s is not None and abs(gps_offset_s) <= bound
+    if gps_agrees:
+        clock.mark_gps_synced()  # what the daemon's position service does on the same evidence
+    trust = clock.trust()
+    details: dict[str, Any] = {"source": trust.source, "gps_offset_s": gps_offset_s}
     if not trust.trusted:
+        if gps_offset_s is not None:
+            why = f"GPS time differs from the system clock by {gps_offset_s:.0f} s (> {bound} s)"
+            fix = "set the clock (timedatectl set-time, or NTP); check the receiver's time"
+        else:
+            why = "not synchronised: no NTP, and no believable GPS time to compare with"
+            fix = "timedatectl set-ntp true and check the network to an NTP server, or enable gps"
         return CheckResult(
-            "clock",
-            Status.FAIL,
-            "the wall clock is not synchronised (no NTP; GPS time counts only in the daemon): "
-            "every permit would be refused",
-            "timedatectl set-ntp true and check the network to an NTP server, or enable gps",
-            details,
+            "clock", Status.FAIL, f"{why}: every permit would be refused", fix, details
         )
     if trust.source == "assumed":
         return CheckResult(
@@ -313,6 +321,7 @@ async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
         backoff_max_s=min(g.reconnect_max_s, 2.0),
     )
     distance: float | None = None
+    offset: float | None = None
     with contextlib.suppress(TimeoutError):
         async with (
             asyncio.timeout(budget_s),
@@ -324,15 +333,21 @@ async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
                 out = policy.update(report)
                 if out.signed_distance_m is not None:
                     distance = out.signed_distance_m
-                if fence is None and tracker.valid:
-                    break
-                if tracker.state is not FenceState.UNKNOWN and fence is not None:
+                if out.accepted and tracker.gps_time_believable and report.time is not None:
+                    # As edge.position does: the wall time the report arrived minus GPS time.
+                    received = time.time() - (time.monotonic() - report.mono_ts)
+                    offset = round(received - report.time.timestamp(), 3)
+                settled = (
+                    tracker.valid if fence is None else tracker.state is not FenceState.UNKNOWN
+                )
+                if settled and offset is not None:
                     break
     details: dict[str, Any] = {
         "gpsd": f"{g.host}:{g.port}",
         "tpv": client.stats.tpv,
         **tracker.summary(),
         "signed_distance_m": None if distance is None else round(distance, 1),
+        "clock_offset_s": offset,
     }
     if not client.stats.connects:
         return CheckResult(
@@ -631,7 +646,7 @@ async def run_selftest(
 ) -> list[CheckResult]:
     """Run every check (the slow, networked ones concurrently) and return them in table order."""
     b = budgets or Budgets()
-    results: list[CheckResult] = [check_disk(cfg), check_clock(cfg), check_stores(cfg)]
+    results: list[CheckResult] = [check_disk(cfg), check_stores(cfg)]
 
     async def guarded(name: str, check: Awaitable[list[CheckResult]]) -> list[CheckResult]:
         try:
@@ -651,6 +666,8 @@ async def run_selftest(
         )
     for task in (gas, gps, camera, broker):
         results.extend(task.result())
+    gps_offset = next((r.details.get("clock_offset_s") for r in results if r.name == "gps"), None)
+    results.insert(1, check_clock(cfg, gps_offset))
     return results
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.clock import kernel_ntp_synchronised
+from edge.config import ClockConfig, load_config
 from edge.selftest import Budgets, CheckResult, Status, run_selftest
 from firmware_adapters.gps.gpsfake import GpsFake, free_port, gpsfake_available
+from firmware_adapters.gps.nmea_log import stand_then_move, write_log
 from firmware_adapters.sim.winsen import WinsenSimulator
 from tests.provision.conftest import BROKER_PASSWORD, Broker, ProvisionFn
 
@@ -159,3 +162,40 @@ async def test_a_fully_provisioned_gateway_passes_selftest(
         "broker": Status.PASS,
     }, [r for r in results if r.status is Status.FAIL]
     assert statuses["clock"] in {Status.PASS, Status.WARN}
+
+
+@requires_gpsfake
+async def test_gps_time_that_agrees_with_the_clock_makes_it_trusted(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    """No NTP here (unless the host has it): trust must come from GPS time, as in the daemon."""
+    log = tmp_path / "here-now.log"
+    write_log(log, stand_then_move(*MT3339, stand_s=40), start=datetime.now(UTC))
+    async with GpsFake(log, tmp_path, singleshot=False) as fake:
+        fake.release()
+        # The bound absorbs gpsfake's start-up and its faster-than-real-time replay.
+        template = _gps_template(fake.port) + "  clock_bound_s: 30\n"
+        p = provision("--fence", f"{MT3339[0]},{MT3339[1]},100", template=template)
+        cfg = load_config(p.config).model_copy(update={"clock": ClockConfig(assume_trusted=False)})
+        results = await run_selftest(cfg, credentials_dir=p.credentials, budgets=GPS)
+    clock = _check(results, "clock")
+    assert clock.status is Status.PASS, clock
+    assert clock.details["source"] == ("ntp" if kernel_ntp_synchronised() else "gps")
+    assert abs(_check(results, "gps").details["clock_offset_s"]) < 30
+
+
+@requires_gpsfake
+async def test_gps_time_years_away_from_the_clock_is_named(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    async with GpsFake(NMEA / "mt3339.log", tmp_path, singleshot=False) as fake:  # 2015
+        fake.release()
+        p = provision("--fence", f"{MT3339[0]},{MT3339[1]},100", template=_gps_template(fake.port))
+        cfg = load_config(p.config).model_copy(update={"clock": ClockConfig(assume_trusted=False)})
+        results = await run_selftest(cfg, credentials_dir=p.credentials, budgets=GPS)
+    clock = _check(results, "clock")
+    if kernel_ntp_synchronised():  # a host with NTP: GPS is not needed for trust
+        assert clock.status is Status.PASS and clock.details["source"] == "ntp"
+    else:
+        assert clock.status is Status.FAIL
+        assert "GPS time differs from the system clock by" in clock.reason
