@@ -199,3 +199,14 @@ async def test_gps_time_years_away_from_the_clock_is_named(
     else:
         assert clock.status is Status.FAIL
         assert "GPS time differs from the system clock by" in clock.reason
+
+
+async def test_a_camera_that_cannot_open_fails_with_its_error(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    p = provision(template=_camera_template(tmp_path / "no-such-camera.jpg"))
+    results = await run_selftest(load_config(p.config), credentials_dir=p.credentials)
+    camera = _check(results, "camera")
+    assert camera.status is Status.FAIL
+    assert camera.reason.startswith("camera error after 0 frame(s)"), camera
+    assert "video" in camera.fix
