@@ -165,7 +165,9 @@ class Link:
         """Wait on the supervisor (it only ends by cancellation)."""
         if self._task is None:
             raise RuntimeError("enter the Link context first")
-        await self._task
+        # Shielded: cancelling the caller must leave the connection up for __aexit__ to
+        # announce "offline" before it stops the supervisor.
+        await asyncio.shield(self._task)
 
     # ---- the supervisor
 
