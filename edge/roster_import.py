@@ -219,6 +219,8 @@ class Sheet:
 
     rows: list[tuple[int, dict[str, str]]]
     unknown_columns: list[str]
+    lossy: dict[int, list[str]] = field(default_factory=dict)
+    """Row -> columns whose cell Excel kept as a number too long for a double (> 15 digits)."""
 
 
 def read_sheet(path: Path) -> Sheet:
@@ -242,11 +244,20 @@ def read_sheet(path: Path) -> Sheet:
     mapping = _header_map(header)
     unknown = [h for i, h in enumerate(header) if h and i not in mapping]
     rows: list[tuple[int, dict[str, str]]] = []
+    lossy: dict[int, list[str]] = {}
     for number, row in enumerate(raw[1:], start=2):
         cells = {canon: _cell_text(row[i]) if i < len(row) else "" for i, canon in mapping.items()}
         if any(cells.values()):
             rows.append((number, cells))
-    return Sheet(rows, unknown)
+            # An 18-digit ID-based number typed into a number cell is already rounded.
+            long = [
+                canon
+                for i, canon in mapping.items()
+                if i < len(row) and isinstance(row[i], int | float) and abs(row[i]) >= 1e15
+            ]
+            if long:
+                lossy[number] = long
+    return Sheet(rows, unknown, lossy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,12 +317,14 @@ def parse_roster(
     *,
     today: date,
     existing: list[Worker] | None = None,
+    lossy: dict[int, list[str]] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RosterParse:
     """Check every row; return the workers whose rows are all good and every problem found.
 
     ``existing`` is the registry's roster: a badge already held by another worker there is a
-    duplicate too. ``progress(done, total)`` is called once per row (a rich progress bar).
+    duplicate too. ``lossy`` names cells a spreadsheet rounded (see ``Sheet.lossy``).
+    ``progress(done, total)`` is called once per row (a rich progress bar).
     """
     out = RosterParse()
     by_id: dict[str, _WorkerRows] = {}
@@ -335,6 +348,17 @@ def parse_roster(
         missing = [c for c in REQUIRED_COLUMNS if not cells.get(c)]
         if missing:
             bad(row, RowProblemCode.MISSING_FIELD, f"missing {', '.join(missing)}", wid)
+            continue
+        if lossy and row in lossy:
+            bad(
+                row,
+                RowProblemCode.MALFORMED_CERT_NUMBER
+                if "cert_number" in lossy[row]
+                else RowProblemCode.INVALID,
+                f"{', '.join(lossy[row])}: Excel stored a number of more than 15 digits and "
+                "rounded it; format the column as text and type it again",
+                wid,
+            )
             continue
         badges = _split_badges(cells.get("badge_ids", ""))
         employer = cells.get("employer") or None
@@ -572,7 +596,13 @@ def import_roster(
     registry = Registry(cfg.registry_path)
     try:
         sheet = read_sheet(file)
-        parsed = parse_roster(sheet.rows, today=day, existing=registry.workers(), progress=progress)
+        parsed = parse_roster(
+            sheet.rows,
+            today=day,
+            existing=registry.workers(),
+            lossy=sheet.lossy,
+            progress=progress,
+        )
         parsed.unknown_columns = sheet.unknown_columns
         write = not dry_run and bool(parsed.workers) and (parsed.ok or partial)
         if write:

@@ -370,3 +370,20 @@ def test_a_badge_held_by_a_worker_already_in_the_registry_is_a_duplicate(
     assert "W002" in report["bad_rows"][0]["message"]
     # Re-importing the same people with the same cards is an update, not a duplicate.
     assert run_import(p, write_csv(tmp_path / "a.csv", GOOD_ROWS), capsys=capsys)[0] == 0
+
+
+def test_an_id_number_excel_rounded_is_refused_not_imported_wrong(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()
+    number = int(id_number("31010119800101123").replace("X", "0"))  # typed into a number cell
+    rows = [
+        ["W040", "杨洋", "B040", "", number, "welding", "局", TODAY, TODAY + timedelta(days=9)],
+        ["W041", "朱琳", 123456789012345678, "", "", "", "", "", ""],
+    ]
+    rc, report = run_import(p, write_xlsx(tmp_path / "r.xlsx", rows, HEADER[:9]), capsys=capsys)
+    assert rc == 1
+    got = {b["row"]: (b["code"], b["message"]) for b in report["bad_rows"]}
+    assert got[2][0] == "MALFORMED_CERT_NUMBER" and "format the column as text" in got[2][1]
+    assert got[3][0] == "INVALID" and got[3][1].startswith("badge_ids:")
+    assert registry_workers(p) == {}
