@@ -38,6 +38,8 @@ CRED_MQTT_PASSWORD = "mqtt-password"  # noqa: S105 - a credential *name*, not a 
 CRED_CENTRAL_KEY = "central-public-key.pem"
 CRED_DEVICE_KEY = "device-key.pem"
 DEVICE_PUBLIC_KEY = Path("/etc/zonegate/device-public-key.pem")
+# The broker CA is copied here: the unit's ProtectHome= hides a CA left in /home/pi.
+BROKER_CA = Path("/etc/zonegate/broker-ca.pem")
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -167,7 +169,7 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
         if answers.get("broker_username"):
             mqtt["username"] = answers["broker_username"]
         if answers.get("ca_file"):
-            mqtt["ca_file"] = str(answers["ca_file"])
+            mqtt["ca_file"] = str(BROKER_CA)
         doc["mqtt"] = mqtt
     return doc
 
@@ -215,6 +217,14 @@ def provision(
         central = loaded
     if broker_password is not None and (not broker_password or "\n" in broker_password):
         raise ProvisionError("broker password: empty or more than one line")
+    ca_pem: bytes | None = None
+    if answers.get("ca_file"):
+        try:
+            ca_pem = Path(answers["ca_file"]).read_bytes()
+        except OSError as err:
+            raise ProvisionError(f"--ca-file {answers['ca_file']}: {err.strerror}") from err
+        if b"-----BEGIN CERTIFICATE-----" not in ca_pem:
+            raise ProvisionError(f"--ca-file {answers['ca_file']}: not a PEM certificate")
 
     config_path = _under(root, CONFIG_PATH)
     creds = _under(root, CREDENTIALS_DIR)
@@ -252,6 +262,8 @@ def provision(
     _write_private(creds / CRED_CENTRAL_KEY, central_pem)
     password_bytes = b"" if broker_password is None else broker_password.encode() + b"\n"
     _write_private(creds / CRED_MQTT_PASSWORD, password_bytes)
+    if ca_pem is not None:
+        _write_public(_under(root, BROKER_CA), ca_pem)
     # The config last: its presence means the rest is in place.
     _write_public(config_path, text.encode("utf-8"))
 

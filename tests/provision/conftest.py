@@ -3,6 +3,8 @@ real ``zonegate provision`` command, and a real mosquitto with passwords and the
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import os
 import socket
 import subprocess
@@ -14,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 
 from edge.cli import main
 from edge.clock import SystemClock
@@ -59,12 +64,71 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0
 @dataclass
 class Broker:
     port: int
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | None
+    tls_port: int = 0
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+
+
+def make_pki(directory: Path, name: str = "zonegate test CA") -> Pki:
+    """A throw-away CA and a server certificate for 127.0.0.1."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = Pki(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    pki.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.server_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return pki
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """Plain MQTT on loopback, passwords required, the repository's ACL file."""
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broker]:
+    """Passwords required, the repository's ACL file; plain MQTT on ``port``, TLS (the test
+    CA) on ``tls_port``, both on loopback."""
     d = tmp_path_factory.mktemp("broker")
     passwd = d / "passwd"
     subprocess.run(
@@ -72,19 +136,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         check=True,
         capture_output=True,
     )
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     conf = d / "mosquitto.conf"
     conf.write_text(
-        f"per_listener_settings false\nuser root\nlistener {port} 127.0.0.1\n"
+        f"per_listener_settings false\nuser root\n"
         f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"
         f"persistence false\nlog_dest file {d / 'mosquitto.log'}\n"
+        f"listener {port} 127.0.0.1\n"
+        f"listener {tls_port} 127.0.0.1\n"
+        f"cafile {pki.ca_cert}\ncertfile {pki.server_cert}\nkeyfile {pki.server_key}\n"
     )
     proc = subprocess.Popen(
         ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_port(port, proc)
-        yield Broker(port, proc)
+        wait_port(tls_port, proc)
+        yield Broker(port, proc, tls_port)
     finally:
         proc.kill()
         proc.wait(timeout=10)

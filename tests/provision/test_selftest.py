@@ -16,8 +16,10 @@ from firmware_adapters.sim.winsen import WinsenSimulator
 from tests.provision.conftest import (
     BROKER_PASSWORD,
     Broker,
+    Pki,
     Provisioned,
     ProvisionFn,
+    make_pki,
     running_daemon,
 )
 
@@ -199,7 +201,7 @@ def test_a_broker_that_is_not_there_fails(
 ) -> None:
     from tests.provision.conftest import free_port
 
-    dead = Broker(free_port(), None)  # type: ignore[arg-type]
+    dead = Broker(free_port(), None)
     p = _provision_with_broker(provision, dead, central_key, tmp_path, BROKER_PASSWORD)
     rc, report = selftest_json(p, capsys)
     assert rc == 1
@@ -217,3 +219,43 @@ def test_refuses_while_the_daemon_holds_the_sensors(
     assert not report["ok"] and "stop it first" in report["error"]
     rc, report = selftest_json(p, capsys)
     assert rc == 0, report
+
+
+def test_tls_broker_with_the_provisioned_ca_passes_and_a_wrong_ca_fails(
+    provision: ProvisionFn,
+    broker: Broker,
+    pki: Pki,
+    central_key: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pw = tmp_path / "broker-password"
+    pw.write_text(BROKER_PASSWORD + "\n")
+    other_ca = make_pki(tmp_path / "other", "some other CA").ca_cert
+    for ca, expect in ((pki.ca_cert, "pass"), (other_ca, "fail")):
+        p = provision(
+            "--broker-host",
+            "127.0.0.1",
+            "--broker-port",
+            str(broker.tls_port),
+            "--ca-file",
+            str(ca),
+            "--broker-password-file",
+            str(pw),
+            "--central-key",
+            str(central_key),
+        )
+        # The CA is copied under /etc/zonegate: ProtectHome= would hide one left in /home.
+        installed = p.root / "etc" / "zonegate" / "broker-ca.pem"
+        assert installed.read_bytes() == ca.read_bytes()
+        assert load_config(p.config).mqtt.ca_file == Path("/etc/zonegate/broker-ca.pem")
+        # Selftest runs outside the root here: point the config at the installed copy.
+        p.config.write_text(
+            p.config.read_text().replace("/etc/zonegate/broker-ca.pem", str(installed))
+        )
+        rc, report = selftest_json(p, capsys)
+        b = next(c for c in report["checks"] if c["name"] == "broker")
+        assert b["status"] == expect, b
+        if expect == "fail":
+            assert rc == 1 and "TLS handshake failed" in b["reason"]
+            assert "ca_file" in b["fix"]
