@@ -259,3 +259,16 @@ def test_tls_broker_with_the_provisioned_ca_passes_and_a_wrong_ca_fails(
         if expect == "fail":
             assert rc == 1 and "TLS handshake failed" in b["reason"]
             assert "ca_file" in b["fix"]
+
+
+async def test_a_warming_sensor_warns_but_does_not_fail(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    port = tmp_path / "ttyCO"
+    p = provision(template=_gas_template(port).replace("warmup_s: 0", "warmup_s: 600"))
+    cfg = load_config(p.config)
+    async with WinsenSimulator(port, fault_bit=True, period_s=0.05, value=3.5):
+        results = by_name(await run_selftest(cfg, credentials_dir=p.credentials, budgets=FAST))
+    gas = results["gas co1"]
+    assert gas.status is Status.WARN, gas
+    assert "warming up" in gas.reason
