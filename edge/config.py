@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cloud_sync.config import MqttConfig
 from edge.configbase import Section
@@ -82,6 +82,15 @@ class GatewayConfig(Section):
     gps: GpsConfig = GpsConfig()
     identity: IdentityConfig = IdentityConfig()
     mqtt: MqttConfig = MqttConfig()
+
+    @model_validator(mode="after")
+    def _fence_is_enforced(self) -> GatewayConfig:
+        # A fence nobody checks reads as "inside": fail at load time instead (invariant 1).
+        if self.zone.geofence is not None and not self.gps.enabled:
+            raise ValueError(
+                "zone.geofence is set but gps.enabled is false: enable GPS or remove the fence"
+            )
+        return self
 
     @property
     def registry_path(self) -> Path:

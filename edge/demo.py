@@ -55,11 +55,6 @@ def demo_config(state_dir: Path) -> dict[str, Any]:
             "zone_id": ZONE,
             "name": "三号焊接区 Weld bay 3",
             "work_kinds": ["DHZY", "YXKJ"],
-            "geofence": {
-                "type": "circle",
-                "center": {"lat": 31.2304, "lon": 121.4737},
-                "radius_m": 60,
-            },
             "target_gas": {"name": "methane", "lel_vol_percent": 5.0},
         },
         "storage": {"state_dir": str(state_dir), "min_free_mb": 50, "warn_free_mb": 100},
