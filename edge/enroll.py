@@ -204,48 +204,51 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     frames = _camera_frames(identity, args.shots) if args.camera else _photo_frames(args.photos)
     total = args.shots if args.camera else len(args.photos)
     pipeline = FacePipeline(identity)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        console=console,
-    ) as progress:
-        task = progress.add_task("loading face models", total=total)
-        try:
-            pipeline.load()
-        except ModelsUnavailable as err:
-            console.print(f"[red]{err}[/red]")
-            return 2
-        progress.update(task, description=f"enrolling {args.worker_id}")
-
-        def advance(verdict: ImageVerdict) -> None:
-            progress.update(task, advance=1, description=f"judged {Path(verdict.source).name}")
-
-        try:
-            result = enrol(pipeline, frames, advance)
-        except CameraError as err:
-            console.print(f"[red]camera: {err}[/red]")
-            return 2
-    table = Table("image", "result", "why")
-    for v in result.verdicts:
-        why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
-        table.add_row(v.source, "[green]kept[/green]" if v.ok else "[red]rejected[/red]", why)
-    console.print(table)
-    kept = result.encodings
-    if len(kept) < identity.enrol_min_images:
-        console.print(
-            f"[red]only {len(kept)} good image(s), {identity.enrol_min_images} needed; "
-            "nothing stored[/red]"
-        )
-        return 1
     try:
-        store.put(args.worker_id, kept, images=len(kept))
-    except (StoreError, OSError) as err:
-        console.print(f"[red]face store: {err}[/red]")
-        return 2
-    console.print(
-        f"[green]{args.worker_id}: {len(kept)} encoding(s) stored encrypted in {store.path}; "
-        "no image kept[/green]"
-    )
-    return 0
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            console=console,
+        ) as progress:
+            task = progress.add_task("loading face models", total=total)
+            try:
+                pipeline.load()
+            except ModelsUnavailable as err:
+                console.print(f"[red]{err}[/red]")
+                return 2
+            progress.update(task, description=f"enrolling {args.worker_id}")
+
+            def advance(verdict: ImageVerdict) -> None:
+                progress.update(task, advance=1, description=f"judged {Path(verdict.source).name}")
+
+            try:
+                result = enrol(pipeline, frames, advance)
+            except (CameraError, ModelsUnavailable) as err:
+                console.print(f"[red]{err}[/red]")
+                return 2
+        table = Table("image", "result", "why")
+        for v in result.verdicts:
+            why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
+            table.add_row(v.source, "[green]kept[/green]" if v.ok else "[red]rejected[/red]", why)
+        console.print(table)
+        kept = result.encodings
+        if len(kept) < identity.enrol_min_images:
+            console.print(
+                f"[red]only {len(kept)} good image(s), {identity.enrol_min_images} needed; "
+                "nothing stored[/red]"
+            )
+            return 1
+        try:
+            store.put(args.worker_id, kept, images=len(kept))
+        except (StoreError, OSError) as err:
+            console.print(f"[red]face store: {err}[/red]")
+            return 2
+        console.print(
+            f"[green]{args.worker_id}: {len(kept)} encoding(s) stored encrypted in {store.path}; "
+            "no image kept[/green]"
+        )
+        return 0
+    finally:
+        pipeline.close()  # stops the encoder child process

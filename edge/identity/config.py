@@ -130,6 +130,13 @@ class IdentityConfig(Section):
         default="reject",
         description="several faces in view: deny with MULTIPLE_FACES, or judge the largest",
     )
+    encoder: Literal["thread", "process"] = Field(
+        default="process",
+        description=(
+            "where the ResNet runs: a child process (the event loop keeps running while a face "
+            "is encoded; dlib holds the GIL for the whole encoding) or a worker thread"
+        ),
+    )
     num_jitters: int = Field(default=1, ge=1, le=10, description="re-samplings when verifying")
     enrol_jitters: int = Field(default=10, ge=1, le=100, description="re-samplings at enrolment")
     enrol_min_images: int = Field(

@@ -1,7 +1,8 @@
 """Detect small, encode big: the blocking dlib work of one badge-in frame, and the matching.
 
-Every method here blocks (dlib holds the GIL for the whole call, measured: a 56 ms encode stalls
-every other Python thread for 56 ms); callers on the event loop use ``asyncio.to_thread``.
+Every method here blocks; callers on the event loop use ``asyncio.to_thread``. The HOG detector
+releases the GIL, but the ResNet encoding holds it for its whole run unless ``encoder: process``
+moves it to a child process (see ``edge.identity.encoder``).
 Only the models the terminal needs are loaded (HOG detector, 5-point landmarks, ResNet, and the
 68-point model when liveness is on): importing ``face_recognition`` would also load the CNN
 detector the Pi never uses.
@@ -20,6 +21,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.identity.config import IdentityConfig
+from edge.identity.encoder import (
+    CHIP_PADDING,
+    CHIP_PX,
+    ChipEncoder,
+    EncoderFailed,
+    InlineEncoder,
+    ProcessEncoder,
+)
 from edge.reasons import ReasonCode
 from firmware_adapters.camera import Frame
 
@@ -108,7 +117,7 @@ class Observation:
 class FaceModels:
     """The dlib models, loaded once (about 1 s and 80-120 MB)."""
 
-    def __init__(self, *, landmarks68: bool) -> None:
+    def __init__(self, *, landmarks68: bool, resnet: bool = True) -> None:
         try:
             import dlib
 
@@ -123,8 +132,10 @@ class FaceModels:
             self.landmarks5: Any = dlib.shape_predictor(
                 files.pose_predictor_five_point_model_location()
             )
-            self.encoder: Any = dlib.face_recognition_model_v1(
-                files.face_recognition_model_location()
+            self.encoder: Any = (
+                dlib.face_recognition_model_v1(files.face_recognition_model_location())
+                if resnet
+                else None
             )
             self.landmarks68: Any = (
                 dlib.shape_predictor(files.pose_predictor_model_location()) if landmarks68 else None
@@ -141,6 +152,7 @@ class FacePipeline:
     def __init__(self, config: IdentityConfig, models: FaceModels | None = None) -> None:
         self.config = config
         self._models = models
+        self._chip_encoder: ChipEncoder | None = None
         # dlib objects are not documented thread-safe; the GIL serialises them anyway.
         self._lock = threading.Lock()
 
@@ -150,12 +162,43 @@ class FacePipeline:
         if self._models is None:
             with self._lock:
                 if self._models is None:
-                    self._models = FaceModels(landmarks68=self.config.liveness.enabled)
+                    self._models = FaceModels(
+                        landmarks68=self.config.liveness.enabled,
+                        resnet=self.config.encoder == "thread",
+                    )
         return self._models
 
+    @property
+    def chip_encoder(self) -> ChipEncoder:
+        """The ResNet runner the config asks for, started on first use."""
+        if self._chip_encoder is None:
+            with self._lock:
+                if self._chip_encoder is None:
+                    if self.config.encoder == "process":
+                        encoder = ProcessEncoder()
+                        try:
+                            encoder.start()
+                        except EncoderFailed as err:
+                            raise ModelsUnavailable(str(err)) from err
+                        self._chip_encoder = encoder
+                    else:
+                        resnet = self.models.encoder
+                        if resnet is None:  # models shared from a process-encoder pipeline
+                            resnet = FaceModels(landmarks68=False).encoder
+                        self._chip_encoder = InlineEncoder(resnet)
+        return self._chip_encoder
+
     def load(self) -> None:
-        """Load the models now (call in a worker thread at startup)."""
+        """Load the models and start the encoder now (call in a worker thread at startup)."""
         _ = self.models
+        _ = self.chip_encoder
+
+    def close(self) -> None:
+        """Stop the encoder process, if any (blocking)."""
+        with self._lock:
+            encoder, self._chip_encoder = self._chip_encoder, None
+        if encoder is not None:
+            encoder.close()
 
     # ---- detection
 
@@ -221,13 +264,15 @@ class FacePipeline:
     def encode(self, frame: Frame, box: FaceBox, jitters: int | None = None) -> Encoding:
         """The 128-d descriptor of the face in ``box``, from the full-resolution frame."""
         models = self.models
+        encoder = self.chip_encoder
         rect = models.rectangle(box.left, box.top, box.right, box.bottom)
         with self._lock:
             shape = models.landmarks5(frame.rgb, rect)
-            descriptor = models.encoder.compute_face_descriptor(
-                frame.rgb, shape, jitters or self.config.num_jitters
-            )
-        return np.asarray(descriptor, dtype=np.float64)
+            chip = models.face_chip(frame.rgb, shape, size=CHIP_PX, padding=CHIP_PADDING)
+        try:
+            return encoder.encode(np.ascontiguousarray(chip), jitters or self.config.num_jitters)
+        except EncoderFailed as err:
+            raise ModelsUnavailable(str(err)) from err
 
     def eyes(self, frame: Frame, box: FaceBox) -> EyeState | None:
         """Eye openness and yaw from the 68-point model; None when liveness is off."""

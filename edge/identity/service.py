@@ -59,6 +59,13 @@ class IdentityService:
         self.health = health
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            # The encoder child process goes with the service (shielded from a second cancel).
+            await asyncio.shield(asyncio.to_thread(self.verifier.tracker.pipeline.close))
+
+    async def _run(self) -> None:
         tracker = self.verifier.tracker
         self._report("loading")
         try:

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +65,16 @@ class Track:
         """The mean of the newest ``frames`` fresh encodings; None when there is none."""
         fresh = self.fresh(now, cache_s)
         return combine(fresh[-frames:]) if fresh else None
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeJob:
+    """A frame the track wants encoded, with what is needed to file the result."""
+
+    frame: Frame
+    box: FaceBox
+    look: NDArray[np.float64]
+    track: Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,16 @@ class FaceTracker:
 
     def update(self, frame: Frame, *, need_encoding: bool = False) -> Sighting:
         """Update the track from ``frame`` (blocking: detection and maybe an encoding)."""
+        sighting, job = self.look(frame, need_encoding=need_encoding)
+        if job is None:
+            return sighting
+        return self.apply(job, self.pipeline.encode(job.frame, job.box), sighting)
+
+    def look(
+        self, frame: Frame, *, need_encoding: bool = False
+    ) -> tuple[Sighting, EncodeJob | None]:
+        """Detect, gate and follow the face in ``frame`` (blocking, without the encoding);
+        also say whether the track wants this frame encoded."""
         cfg, tcfg = self.config, self.config.tracker
         now = frame.mono_ts
         boxes = self.pipeline.detect(frame)
@@ -127,7 +147,7 @@ class FaceTracker:
             self.track = None
             self._count(reason.value if reason else "none")
             obs = Observation(frame.seq, now, len(boxes), reason=reason, detail=detail)
-            return Sighting(obs, None)
+            return Sighting(obs, None), None
         track = self.track
         if (
             track is None
@@ -145,7 +165,7 @@ class FaceTracker:
             obs = Observation(
                 frame.seq, now, len(boxes), box=box, reason=ReasonCode.FACE_QUALITY, detail=problem
             )
-            return Sighting(obs, track)
+            return Sighting(obs, track), None
         eyes = self.pipeline.eyes(frame, box) if cfg.liveness.enabled else None
         if eyes is not None:
             track.liveness.add(now, eyes.ear, eyes.yaw)
@@ -164,19 +184,31 @@ class FaceTracker:
         else:
             wanted = len(fresh) < tcfg.frames_combined or not same_look
             rate_ok = not fresh or now - track.last_encoded >= tcfg.encode_interval_s
-        encoding = None
-        if wanted and rate_ok:
-            encoding = self.pipeline.encode(frame, box)
-            self._count("encodings")
-            if fresh and _distance(encoding, combine(fresh)) > tcfg.same_face_distance:
-                # Same place, different face: never mix it with the previous person's frames.
-                track = Track(now, now, box, LivenessCheck(cfg.liveness))
-                self.track = track
-                self._count("face_changed")
-            track.encodings.append((now, encoding))
-            track.last_encoded = now
-            track.anchor = look
-        obs = Observation(frame.seq, now, len(boxes), box=box, encoding=encoding, eyes=eyes)
+        obs = Observation(frame.seq, now, len(boxes), box=box, eyes=eyes)
+        sighting = Sighting(obs, track)
+        if not (wanted and rate_ok):
+            return sighting, None
+        return sighting, EncodeJob(frame, box, look, track)
+
+    def apply(self, job: EncodeJob, encoding: Encoding, sighting: Sighting) -> Sighting:
+        """Add ``encoding`` (of ``job``) to its track; quick, no dlib. An encoding whose track
+        ended meanwhile is dropped; one that is far from its track's template starts a new
+        track: the same place, a different face, never mixed with the previous person's."""
+        tcfg = self.config.tracker
+        self._count("encodings")
+        track, now = job.track, job.frame.mono_ts
+        if self.track is not track:
+            self._count("stale_encodings")
+            return sighting
+        fresh = track.fresh(now, tcfg.cache_s)
+        if fresh and _distance(encoding, combine(fresh)) > tcfg.same_face_distance:
+            track = Track(now, now, job.box, LivenessCheck(self.config.liveness))
+            self.track = track
+            self._count("face_changed")
+        track.encodings.append((now, encoding))
+        track.last_encoded = now
+        track.anchor = job.look
+        obs = replace(sighting.observation, encoding=encoding)
         return Sighting(obs, track)
 
     def _count(self, key: str) -> None:
@@ -185,13 +217,23 @@ class FaceTracker:
     # ---- loop side
 
     async def observe(self, *, need_encoding: bool = False) -> Sighting:
-        """One step in a worker thread; steps never overlap."""
-        async with self._step_lock:
-            try:
-                return await asyncio.to_thread(self.step, need_encoding=need_encoding)
-            finally:
-                async with self._stepped:
-                    self._stepped.notify_all()
+        """One step in worker threads; steps never overlap. A tap's step (``need_encoding``)
+        encodes under the step lock; the background's encodes outside it, so that a tap
+        arriving meanwhile is not kept waiting for someone else's encoding."""
+        try:
+            async with self._step_lock:
+                if need_encoding:
+                    return await asyncio.to_thread(self.step, need_encoding=True)
+                frame = await asyncio.to_thread(self._capture)
+                sighting, job = await asyncio.to_thread(self.look, frame)
+            if job is None:
+                return sighting
+            encoding = await asyncio.to_thread(self.pipeline.encode, job.frame, job.box)
+            async with self._step_lock:
+                return self.apply(job, encoding, sighting)
+        finally:
+            async with self._stepped:
+                self._stepped.notify_all()
 
     async def wait_until(self, predicate: Callable[[FaceTracker], bool]) -> None:
         """Wait until ``predicate(self)`` holds after some step (status displays, tests)."""

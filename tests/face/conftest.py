@@ -6,10 +6,12 @@ enrolment encodings are session-scoped; every test gets its own encrypted store 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import psutil
 import pytest
 
 from edge.enroll import enrol
@@ -45,12 +47,28 @@ def face_config(**overrides: object) -> IdentityConfig:
     """Short waits so that denials (no face, two faces) come back quickly."""
     base: dict[str, object] = {
         "enabled": True,
+        "encoder": "thread",  # the child-process encoder has its own tests
         "enrol_min_images": 1,
         "capture_timeout_s": 0.3,
         "tracker": TrackerConfig(cache_s=5.0),
     }
     base.update(overrides)
     return IdentityConfig.model_validate(base)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """An encoder child process left running after a test is a bug (resource ownership)."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    leaked = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    names = []
+    for p in leaked:
+        with contextlib.suppress(psutil.Error):
+            names.append(" ".join(p.cmdline()))
+            p.kill()
+            p.wait(timeout=5)
+    assert not leaked, f"child processes left running: {names}"
 
 
 @pytest.fixture(scope="session")
@@ -94,16 +112,23 @@ class VerifierFactory(Protocol):
 
 
 @pytest.fixture
-def make_verifier(store: EncodingStore, camera: FileCamera, models: FaceModels) -> VerifierFactory:
+def make_verifier(
+    store: EncodingStore, camera: FileCamera, models: FaceModels
+) -> Iterator[VerifierFactory]:
     """A verifier over the test store and camera, with config overrides."""
+
+    made: list[FacePipeline] = []
 
     def make(**overrides: object) -> FaceVerifier:
         config = face_config(**overrides)
         verifier = build_verifier(config, store, camera)
         verifier.tracker.pipeline = FacePipeline(config, models)
+        made.append(verifier.tracker.pipeline)
         return verifier
 
-    return make
+    yield make
+    for pipeline in made:
+        pipeline.close()
 
 
 @pytest.fixture

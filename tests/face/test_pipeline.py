@@ -48,11 +48,15 @@ def test_no_face_images_give_face_not_found(
 
 def test_two_faces_follow_the_policy(models: FaceModels, frame_of: FrameOf) -> None:
     frame = frame_of("two_people.jpg")
-    reject = FacePipeline(IdentityConfig(multiple_faces="reject"), models).observe(frame)
+    reject = FacePipeline(
+        IdentityConfig(multiple_faces="reject", encoder="thread"), models
+    ).observe(frame)
     assert reject.reason is ReasonCode.MULTIPLE_FACES
     assert reject.faces == 2
     assert reject.encoding is None
-    largest = FacePipeline(IdentityConfig(multiple_faces="largest"), models).observe(frame)
+    largest = FacePipeline(
+        IdentityConfig(multiple_faces="largest", encoder="thread"), models
+    ).observe(frame)
     assert largest.reason is None
     assert largest.faces == 2
     assert largest.encoding is not None

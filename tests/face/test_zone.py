@@ -90,6 +90,7 @@ def running(site: Site, faces: Path) -> Iterator[Running]:
     camera = service.verifier.tracker.camera
     assert isinstance(camera, FileCamera)
     yield Running(ctl, service, camera, journal, service.verifier.store)
+    service.verifier.tracker.pipeline.close()
     journal.close()
     registry.close()
 
@@ -196,6 +197,7 @@ async def test_demo_hooks_enrol_the_cast_and_show_photos(site: Site, faces: Path
         assert (await ctl.identity.verify(registry.worker("W1"), "B-W1")).match  # type: ignore[arg-type]
         demo.show(service, None, faces)
         assert not (await ctl.identity.verify(registry.worker("W1"), "B-W1")).match  # type: ignore[arg-type]
+        service.verifier.tracker.pipeline.close()
     finally:
         journal.close()
         registry.close()
