@@ -62,6 +62,8 @@ class GasService:
         self.errors = 0
         self.verdicts_sent = 0
         self._last_state: tuple[bool, bool, bool] | None = None
+        self._last_sig: tuple[object, ...] | None = None
+        self._last_sent = float("-inf")
         self._armed: dict[tuple[str, str], bool] = {}
         self._changed = asyncio.Event()
         self._problems: tuple[tuple[str, str], ...] = ()
@@ -99,18 +101,28 @@ class GasService:
             self._saved_version = self.engine.alarm_version
 
     def _react(self) -> AirVerdict:
+        """Hand the verdict to the controller: at once whenever it changed, and while it stays
+        unsafe again every ``check_interval_s``.
+
+        Repeating an unchanged unsafe verdict on every frame would change nothing (the
+        controller is idempotent) but costs a few ms per suspended permit: with 16 sensors at
+        10 Hz that would be half a core during an alarm. A call that fails is not recorded,
+        so the very next reading retries it.
+        """
         verdict = self.engine.air_verdict()
-        self._journal_monitoring(verdict)
         state = (verdict.safe, verdict.monitoring_ok, verdict.latched)
-        if not verdict.safe or not verdict.monitoring_ok or state != self._last_state:
-            # Every unsafe verdict goes to the controller (it is idempotent while the episode
-            # lasts); a safe one only when something changed, to clear the alarm and the light.
-            if state != self._last_state:
-                self._changed.set()  # wake whoever awaits a change, then re-arm
-                self._changed = asyncio.Event()
+        if state != self._last_state:
             self._last_state = state
+            self._changed.set()  # wake whoever awaits a change, then re-arm
+            self._changed = asyncio.Event()
+        sig = _signature(verdict)
+        now = self.clock.mono()
+        bad = not verdict.safe or not verdict.monitoring_ok
+        if sig != self._last_sig or (bad and now - self._last_sent >= self.cfg.check_interval_s):
             self.verdicts_sent += 1
             self.controller.on_air_verdict(verdict)
+            self._last_sig, self._last_sent = sig, now
+        self._journal_monitoring(verdict)
         return verdict
 
     def _journal_monitoring(self, verdict: AirVerdict) -> None:
@@ -121,7 +133,6 @@ class GasService:
         )
         if problems == self._problems:
             return
-        self._problems = problems
         self.controller.fault(
             "gas_monitoring_changed",
             {
@@ -129,6 +140,7 @@ class GasService:
                 "sensors": [{"sensor_id": s, "reason": r} for s, r in problems],
             },
         )
+        self._problems = problems  # only once journaled: a failed append is retried
 
     async def wait_for_verdict(
         self, pred: Callable[[AirVerdict], bool], within_s: float = 10.0
@@ -238,6 +250,16 @@ class GasService:
                         "gas_adapter_crashed", {"adapter": adapter.name, "error": repr(err)}
                     )
                 await asyncio.sleep(1.0)
+
+
+def _signature(v: AirVerdict) -> tuple[object, ...]:
+    """What makes two verdicts different for the controller: state, reasons, which alarms
+    (and whether each still holds), which sensors cannot vouch."""
+    alarms = tuple(
+        (a["sensor_id"], a["gas"], a["channel"], a["active"]) for a in v.details.get("alarms", ())
+    )
+    sensors = tuple((p["sensor_id"], p["reason"]) for p in v.details.get("sensors", ()))
+    return (v.safe, v.monitoring_ok, v.latched, v.reasons, alarms, sensors)
 
 
 def fixed_gas_test(engine: ExposureEngine, zone_id: str, analyst: str, at: datetime) -> GasTest:

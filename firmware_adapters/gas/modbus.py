@@ -161,8 +161,10 @@ class ModbusBus:
             else:
                 rr = await client.read_input_registers(address, count=count, device_id=device_id)
         except (TimeoutError, ModbusException, OSError) as err:
+            _raise_if_cancelling()
             self._count_failure(str(err))
             raise ReadFailed(str(err)) from err
+        _raise_if_cancelling()
         if rr.isError() or len(rr.registers) < count:
             self._count_failure(f"exception reply {rr}")
             raise ReadFailed(str(rr))
@@ -226,6 +228,18 @@ class ModbusBus:
                 return math.nan  # a nonsense decimal count is a fault, not a scale
             value /= 10**dec
         return value
+
+
+def _raise_if_cancelling() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` inside pymodbus swallowed.
+
+    On Python 3.11, ``wait_for`` can lose a ``cancel()`` that lands just as the reply arrives
+    (CPython gh-86296); polling at 10 Hz hits that window, and the daemon's shutdown then
+    waits forever. The task still counts the request, so we honour it here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _status_flags(status: int, s: ModbusStatus) -> tuple[bool, bool]:
