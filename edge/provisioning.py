@@ -143,6 +143,8 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
             "center": {"lat": lat, "lon": lon},
             "radius_m": radius,
         }
+        # A fence is only enforced with a position: the config refuses one without GPS.
+        doc.setdefault("gps", {}).setdefault("enabled", True)
     if answers.get("state_dir"):
         doc.setdefault("storage", {})["state_dir"] = str(answers["state_dir"])
     if answers.get("assume_clock_trusted"):

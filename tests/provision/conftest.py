@@ -194,8 +194,6 @@ def provision(tmp_path: Path) -> ProvisionFn:
             "三号焊接区",
             "--work-kinds",
             "DHZY,YXKJ",
-            "--fence",
-            "31.2304,121.4737,60",
             "--state-dir",
             str(state),
             "--assume-clock-trusted",

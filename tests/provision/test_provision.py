@@ -151,7 +151,10 @@ def test_unknown_work_kind_is_refused_before_anything_is_written(tmp_path: Path)
 
 
 def test_written_yaml_is_plain_data(provision: ProvisionFn) -> None:
-    doc = yaml.safe_load(provision().config.read_text(encoding="utf-8"))
+    doc = yaml.safe_load(
+        provision("--fence", "31.2304,121.4737,60").config.read_text(encoding="utf-8")
+    )
+    assert doc["gps"] == {"enabled": True}  # a fence needs a position
     assert doc["zone"]["geofence"] == {
         "type": "circle",
         "center": {"lat": 31.2304, "lon": 121.4737},

@@ -12,6 +12,7 @@ import pytest
 from edge.cli import main
 from edge.config import load_config
 from edge.selftest import Budgets, CheckResult, Status, run_selftest
+from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.winsen import WinsenSimulator
 from tests.provision.conftest import (
     BROKER_PASSWORD,
@@ -272,3 +273,26 @@ async def test_a_warming_sensor_warns_but_does_not_fail(
     gas = results["gas co1"]
     assert gas.status is Status.WARN, gas
     assert "warming up" in gas.reason
+
+
+async def test_modbus_bus_one_transmitter_answers_one_wrong_address(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    port = tmp_path / "rs485"
+    common = f"port: '{port}', poll_interval_s: 0.05, timeout_s: 0.2, warmup_s: 0"
+    channel = "channels: [{gas: co, unit: ppm, address: 0, scale: 0.1}]"
+    template = (
+        "gas:\n  sensors:\n"
+        f"    - {{type: modbus_rtu, id: tx1, device_id: 1, {common}, {channel}}}\n"
+        f"    - {{type: modbus_rtu, id: tx7, device_id: 7, {common}, {channel}}}\n"
+    )
+    p = provision(template=template)
+    cfg = load_config(p.config)
+    async with ModbusSimulator(port, [1]) as sim:  # only slave 1 is on the bus
+        sim.set_value(1, 0, 12.5, scale=0.1)
+        results = by_name(await run_selftest(cfg, credentials_dir=p.credentials, budgets=FAST))
+    assert results["gas tx1"].status is Status.PASS, results["gas tx1"]
+    assert results["gas tx1"].details["last"]["value"] == 12.5
+    tx7 = results["gas tx7"]
+    assert tx7.status is Status.FAIL
+    assert "Modbus read error" in tx7.reason and "slave address" in tx7.fix
