@@ -361,6 +361,14 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
                 answers["work_kinds"] = _parse_kinds(_ask("作业类别 Work kinds", "DHZY"))
             except argparse.ArgumentTypeError as err:
                 print(err)
+    while interactive and answers["fence"] is None and not args.template:
+        text = _ask("电子围栏 Geofence LAT,LON,RADIUS_M (empty: none)", "")
+        if not text:
+            break
+        try:
+            answers["fence"] = _parse_fence(text)
+        except argparse.ArgumentTypeError as err:
+            print(err)
     if interactive and answers["broker_host"] is None:
         host = _ask("MQTT broker host (empty: no sync)", "")
         answers["broker_host"] = host or None

@@ -200,9 +200,9 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
         close_fds=True,
     )
     os.close(slave)
-    # device id, site, zone id, work kinds (default DHZY), broker host (empty: no sync)
+    # device id, site, zone id, work kinds, fence, broker host (empty: no sync).
     # A typo in the work kinds is asked again, not a crash.
-    os.write(master, b"zg-pty-1\nplant9\nbay-1\nWELD\nDHZY,LSYD\n\n")
+    os.write(master, b"zg-pty-1\nplant9\nbay-1\nWELD\nDHZY,LSYD\n31.23,121.47,80\n\n")
     output = b""
     while True:  # read until the child closes the terminal
         try:
@@ -222,5 +222,6 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
     )
     assert [k.value for k in cfg.zone.work_kinds] == ["DHZY", "LSYD"]
     assert not cfg.mqtt.enabled
+    assert cfg.gps.enabled and cfg.zone.geofence is not None
     assert b"Device id" in output
     assert b"unknown work kind(s) WELD" in output
