@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.cli import main
 from edge.clock import kernel_ntp_synchronised
 from edge.config import ClockConfig, load_config
 from edge.selftest import Budgets, CheckResult, Status, run_selftest
@@ -147,6 +148,7 @@ async def test_a_fully_provisioned_gateway_passes_selftest(
             str(central_key),
             template=template + _gps_template(fake.port),
         )
+        assert main(["check-config", str(p.config)]) == 0
         results = await run_selftest(
             load_config(p.config), credentials_dir=p.credentials, budgets=GPS
         )
