@@ -164,3 +164,42 @@ def test_malformed_saved_alarm_is_skipped_and_counted(tmp_path: Path) -> None:
     assert service.engine.unrestorable_alarms == 1
     journal.close()
     registry.close()
+
+
+def test_unchanged_unsafe_verdict_is_resent_per_interval_not_per_frame(tmp_path: Path) -> None:
+    clock = ManualClock()
+    registry = Registry(tmp_path / "registry.json")
+    journal = Journal(tmp_path / "journal.db", clock)
+    ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
+    sensors = (
+        WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),
+        WinsenZeConfig(id="h2s1", port="/dev/zero", model="ze03", gas="h2s"),
+    )
+    service = GasService(ctl, GasConfig(sensors=sensors, check_interval_s=0.5), clock, adapters=[])
+
+    def read(sensor: str, gas: str, ppm: float) -> None:
+        service.on_reading(
+            Reading(
+                sensor_id=sensor,
+                gas=gas,
+                value=ppm,
+                unit="ppm",
+                source_ts=clock.wall(),
+                mono_ts=clock.mono(),
+            )
+        )
+
+    read("h2s1", "h2s", 0.1)
+    read("co1", "co", 80.0)
+    sent = service.verdicts_sent
+    for _ in range(10):
+        read("co1", "co", 80.0)
+        read("h2s1", "h2s", 0.1)
+    assert service.verdicts_sent == sent  # nothing new: not resent per frame
+    read("h2s1", "h2s", 50.0)  # a second alarm: sent at once
+    assert service.verdicts_sent == sent + 1
+    clock.advance(0.5)
+    read("co1", "co", 80.0)  # still unsafe, an interval later: resent
+    assert service.verdicts_sent == sent + 2
+    journal.close()
+    registry.close()
