@@ -53,7 +53,11 @@ class MqttConfig(Section):
         default=30.0, gt=0, description="a PUBACK later than this recycles the connection"
     )
     inflight_window: int = Field(
-        default=200, ge=1, le=10_000, description="QoS 1 publishes kept in flight while draining"
+        default=32,
+        ge=1,
+        le=1_000,
+        description="QoS 1 publishes kept in flight while draining (aiomqtt and paho scan "
+        "their pending tables per publish, so bigger is slower beyond a few dozen)",
     )
     batch_size: int = Field(default=500, ge=1, le=10_000, description="journal rows read at once")
     telemetry_downsample_above: int = Field(

@@ -66,7 +66,7 @@ class LinkSettings:
     password: str | None = None
     keepalive_s: int = 30
     publish_timeout_s: float = 30.0
-    inflight_window: int = 200
+    inflight_window: int = 32
     clean_session: bool = False
     max_queued_incoming: int = 1_000
     backoff_initial_s: float = 0.5

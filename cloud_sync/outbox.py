@@ -46,7 +46,7 @@ class Outbox:
         journal: Journal,
         topics: DeviceTopics,
         *,
-        window: int = 200,
+        window: int = 32,
         batch: int = 500,
         publish_timeout_s: float = 30.0,
         downsample_above: int = 5_000,
@@ -130,6 +130,9 @@ class Outbox:
         slots = asyncio.Semaphore(self.window)
         acked: list[int] = []
         ack_ready = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        in_flight = 0
+        progress_at = loop.time()
 
         async def take() -> tuple[Lane, Event, str] | None:
             if self._wake.is_set():
@@ -149,16 +152,29 @@ class Outbox:
             return None
 
         async def publish(lane: Lane, ev: Event, sample: str) -> None:
+            nonlocal in_flight, progress_at
+            in_flight += 1
             try:
                 topic, body = self._wire(lane, ev, sample, session_start)
-                await client.publish(topic, body, qos=1, timeout=self.publish_timeout_s)
+                # No per-call timeout: with one, asyncio.wait_for adds a task per publish.
+                # The stall watchdog below bounds the wait instead, and a lost connection
+                # cancels this through the link's receive loop.
+                await client.publish(topic, body, qos=1, timeout=math.inf)
                 if ev.kind is EventKind.PERMIT and self.permit_state is not None:
                     await self._publish_permit_state(client, ev)
             finally:
+                in_flight -= 1
                 slots.release()
+            progress_at = loop.time()
             acked.append(ev.journal_id)
             ack_ready.set()
             self.counts["published"] += 1
+
+        async def watchdog() -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                if in_flight and loop.time() - progress_at > self.publish_timeout_s:
+                    raise TimeoutError(f"no PUBACK for {self.publish_timeout_s:.0f}s")
 
         async def mark() -> None:
             while True:
@@ -169,6 +185,7 @@ class Outbox:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(mark(), name="outbox-mark")
+                tg.create_task(watchdog(), name="outbox-watchdog")
                 while True:
                     item = await take()
                     if item is None:
