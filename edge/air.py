@@ -267,7 +267,6 @@ def fixed_gas_test(engine: ExposureEngine, zone_id: str, analyst: str, at: datet
     value meets the GB 30871 criteria (O2 band, combustible % vol, toxic limits)."""
     assessment = engine.assess_for_test()
     samples = []
-    sensors = sorted({r.sensor_id for r in engine.latest()})
     for gas, value, unit in assessment.samples:
         if unit == "ppb":
             value, unit = value / 1000.0, "ppm"
@@ -281,7 +280,7 @@ def fixed_gas_test(engine: ExposureEngine, zone_id: str, analyst: str, at: datet
     return GasTest(
         zone_id=zone_id,
         taken_at=at,
-        source="fixed:" + ",".join(sensors),
+        source="fixed:" + ",".join(assessment.sensor_ids),
         analyst=analyst,
         samples=tuple(samples),
         passed=not failures,

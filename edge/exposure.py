@@ -236,6 +236,7 @@ class TestAssessment:
 
     samples: tuple[tuple[str, float, str], ...]  # (gas, value, unit) as read
     failures: tuple[str, ...]
+    sensor_ids: tuple[str, ...] = ()  # the judged sensors the samples came from
 
 
 class ExposureEngine:
@@ -595,6 +596,7 @@ class ExposureEngine:
         """Judge the fixed sensors as a gas test: O2 band, combustible vol %, toxic limits."""
         failures: list[str] = []
         samples: list[tuple[str, float, str]] = []
+        used: set[str] = set()
         for sid, reason in self.monitoring_problems():
             failures.append(f"{sid}: {reason.value}")
         for alarm in self._alarms.values():
@@ -609,6 +611,7 @@ class ExposureEngine:
                 if r is None or r.value is None or ch.value is None:
                     continue
                 samples.append((ch.gas, r.value, r.unit))
+                used.add(ch.sensor_id)
                 if ch.gas == OXYGEN and not self.o2_low - EPS <= ch.value <= self.o2_high + EPS:
                     failures.append(
                         f"o2 {ch.value:.1f}%vol outside {self.o2_low}-{self.o2_high}%vol"
@@ -632,4 +635,4 @@ class ExposureEngine:
                         failures.append(f"{ch.gas} {ch.value:.2f}{ch.unit} > {level}{ch.unit}")
         if not samples:
             failures.append("no usable fixed-sensor reading")
-        return TestAssessment(tuple(samples), tuple(dict.fromkeys(failures)))
+        return TestAssessment(tuple(samples), tuple(dict.fromkeys(failures)), tuple(sorted(used)))

@@ -38,7 +38,10 @@ async def test_simulated_site_through_real_adapters(
         service = GasService(ctl, sims.gas_config(check_interval_s=0.1), clock)
         background.start(service.run())
         await service.wait_for_verdict(lambda v: v.monitoring_ok and v.safe)
-        assert service.gas_test("analyst").passed
+        test = service.gas_test("analyst")
+        assert test.passed, test.failures
+        assert test.source == "fixed:tx-o2-lel-1,ze15-co-1"  # the PMS5003 is no gas test
+        assert {s.gas for s in test.samples} == {"co", "o2", "lel"}
         sims.set_value("o2", 18.0)
         v = await service.wait_for_verdict(lambda v: not v.safe)
         assert (v.details["gas"], v.details["channel"]) == ("o2", "o2_low")
