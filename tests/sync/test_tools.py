@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cloud_sync.central import Fleet, client_for
 from cloud_sync.config import MqttConfig
 from cloud_sync.link import Backoff
+from cloud_sync.local_broker import LocalBroker, demo_sync, print_events
 from cloud_sync.schema_docs import render
 from cloud_sync.signing import Verifier, load_public_key
 from cloud_sync.topics import DeviceTopics
@@ -93,3 +98,43 @@ def test_topic_levels_cannot_be_widened() -> None:
     assert t.command_name("edge/v1/s1/gw-2/cmd/permit_issue") is None
     with pytest.raises(ValueError, match="topic level"):
         DeviceTopics("s1", "+")
+
+
+async def test_local_broker_for_the_demo(
+    tmp_path: Path, tasks: list[asyncio.Task[None]], wait_until: Any
+) -> None:
+    lines: list[str] = []
+    async with LocalBroker() as broker:
+        cfg, signer = demo_sync(broker, tmp_path / "keys")
+        assert cfg.enabled
+        assert not cfg.tls
+        assert signer.key_id
+        ready = asyncio.Event()
+        tasks.append(asyncio.create_task(print_events(broker, lines.append, ready)))
+        await ready.wait()
+        async with client_for(broker.settings("demo-dev")) as dev:
+            msg = {"v": 1, "event_id": "e1", "boot_id": "b", "seq": 1, "kind": "alert",
+                   "type": "gas_alarm", "lane": "critical",
+                   "wall_time": "2026-11-24T08:00:00+00:00", "wall_trusted": True,
+                   "payload": {}}  # fmt: skip
+            for _ in range(2):  # a duplicate is printed once
+                await dev.publish("edge/v1/s/d/event/alert", json.dumps(msg), qos=1)
+            await dev.publish(
+                "edge/v1/s/d/event/alert", json.dumps({**msg, "event_id": "e2"}), qos=1
+            )
+        await wait_until(lambda: len(lines) == 2, 10, "two distinct events")
+    assert lines[0] == "[central] alert/gas_alarm seq=1 (critical)"
+
+
+@settings(max_examples=200, deadline=None)
+@given(topic=st.sampled_from(["edge/v1/s/d/status", "edge/v1/s/d/birth", "edge/v1/s/d/event/x",
+                              "edge/v1/s/d/state/permits/P", "edge/v1/s/d/state/presence",
+                              "edge/v1/s/d/reply/x", "edge/v1/s", "other"]) | st.text(max_size=30),
+       payload=st.binary(max_size=200) | st.recursive(
+           st.none() | st.integers() | st.text(max_size=8),
+           lambda i: st.lists(i, max_size=3) | st.dictionaries(st.text(max_size=8), i, max_size=3),
+           max_leaves=10).map(lambda v: json.dumps(v).encode()))  # fmt: skip
+def test_fleet_view_never_raises_on_junk(topic: str, payload: bytes) -> None:
+    fleet = Fleet()
+    fleet.apply(topic, payload)
+    assert isinstance(fleet.rows(), list)

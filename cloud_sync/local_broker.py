@@ -1,0 +1,130 @@
+"""A private mosquitto on a free loopback port, for the demo and quick trials.
+
+Plain MQTT, anonymous, 127.0.0.1 only: never a production setup (see config/mosquitto/ for
+that). ``demo_sync`` gives the gateway's MQTT section, central's signer and a watcher that
+prints each event as central receives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from cloud_sync.central import Fleet, watch
+from cloud_sync.config import MqttConfig
+from cloud_sync.link import LinkSettings
+from cloud_sync.payloads import EventMessage
+from cloud_sync.signing import Signer, generate_keypair, load_private_key
+
+
+class BrokerUnavailable(Exception):
+    """mosquitto is not installed or did not start."""
+
+
+class LocalBroker:
+    """``async with LocalBroker() as broker:`` runs mosquitto until the block ends."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("mosquitto") is not None
+
+    async def __aenter__(self) -> LocalBroker:
+        exe = shutil.which("mosquitto")
+        if exe is None:
+            raise BrokerUnavailable("mosquitto is not installed")
+        with socket.socket() as s:
+            s.bind((self.host, 0))
+            self.port = int(s.getsockname()[1])
+        self._dir = tempfile.TemporaryDirectory(prefix="zonegate-mqtt-")
+        conf = Path(self._dir.name) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} {self.host}\nallow_anonymous true\n"
+            "max_queued_messages 0\nlog_dest none\n"
+        )
+        self._proc = await asyncio.create_subprocess_exec(
+            exe,
+            "-c",
+            str(conf),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(250):
+            if self._proc.returncode is not None:
+                break
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            return self
+        await self.__aexit__(None, None, None)
+        raise BrokerUnavailable(f"mosquitto did not start on {self.host}:{self.port}")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), 5)
+            if self._proc.returncode is None:
+                self._proc.kill()
+                await self._proc.wait()
+        self._proc = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def settings(self, client_id: str) -> LinkSettings:
+        return LinkSettings(
+            host=self.host,
+            port=self.port,
+            client_id=client_id,
+            backoff_initial_s=0.1,
+            backoff_max_s=1.0,
+        )
+
+
+def demo_sync(broker: LocalBroker, keys_dir: Path) -> tuple[MqttConfig, Signer]:
+    """The gateway's ``mqtt`` section for ``broker`` and central's signer (fresh keys)."""
+    private, public = generate_keypair(keys_dir)
+    cfg = MqttConfig(
+        enabled=True,
+        host=broker.host,
+        port=broker.port,
+        tls=False,
+        central_public_key=public,
+        backoff_initial_s=0.1,
+        backoff_max_s=1.0,
+    )
+    return cfg, Signer(load_private_key(private))
+
+
+async def print_events(
+    broker: LocalBroker,
+    out: Callable[[str], None],
+    ready: asyncio.Event | None = None,
+    fleet: Fleet | None = None,
+) -> None:
+    """Central's view for the demo: one line per new event (deduplicated), until cancelled."""
+
+    def line(e: EventMessage) -> None:
+        out(f"[central] {e.kind.value}/{e.type} seq={e.seq} ({e.lane.value})")
+
+    await watch(broker.settings("demo-central"), fleet or Fleet(), on_event=line, ready=ready)
