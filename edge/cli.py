@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
+# sysexits EX_CONFIG: the unit's RestartPreventExitStatus=78 stops a restart loop on a bad file.
+EX_CONFIG = 78
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -48,7 +50,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         for issue in err.issues:
             print(issue, file=sys.stderr)
         print(f"{len(err.issues)} error(s) in {args.config}", file=sys.stderr)
-        return 1
+        return EX_CONFIG
     print(f"{args.config}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
     return 0
 
@@ -62,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         for issue in err.issues:
             print(issue, file=sys.stderr)
-        return 78  # EX_CONFIG: systemd's Restart=on-failure budget stops a restart loop
+        return EX_CONFIG
     _setup_logging(cfg.daemon.log_level)
     try:
         asyncio.run(run_gateway(cfg, args.config))
