@@ -138,7 +138,10 @@ class ModbusBus:
             now = self.clock.mono()
             for dev in self._devices:
                 if dev.next_due <= now:
-                    dev.next_due = max(dev.next_due + dev.cfg.poll_interval_s, now)
+                    interval = dev.cfg.poll_interval_s
+                    # Keep the cadence; after a stall (timeouts), restart it rather than burst.
+                    behind = dev.next_due + interval <= now
+                    dev.next_due = now + interval if behind else dev.next_due + interval
                     for reading in await self._poll_device(client, dev.cfg):
                         sink(reading)
                     if not client.connected:
