@@ -135,6 +135,7 @@ class CommandProcessor:
             key = doc_key(env.type, body)
             self._check_version(key, env.doc_version)
             detail = await self._apply(env, body)
+            self._store.put_doc(VERSIONS_TABLE, key, {"version": env.doc_version})
         except _Refused as refused:
             return self._reply(name, False, refused.reason, refused.detail, env, key, payload)
         except Exception as err:  # a bug or a zone refusal must not kill the link
@@ -142,7 +143,6 @@ class CommandProcessor:
             if reason is Rejection.INTERNAL_ERROR:
                 log.exception("command %s failed", name)
             return self._reply(name, False, reason, f"{type(err).__name__}: {err}", env, key, b"")
-        self._store.put_doc(VERSIONS_TABLE, key, {"version": env.doc_version})
         return self._reply(name, True, None, detail, env, key, b"")
 
     # ---- checks, cheapest first

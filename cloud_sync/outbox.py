@@ -53,6 +53,7 @@ class Outbox:
         downsample_window_s: float = 60.0,
         max_bulk_backlog: int = 200_000,
         permit_state: StateSource | None = None,
+        presence: Callable[[], Any] | None = None,
     ) -> None:
         self.journal = journal
         self.topics = topics
@@ -63,6 +64,7 @@ class Outbox:
         self.downsample_window_s = downsample_window_s
         self.max_bulk_backlog = max_bulk_backlog
         self.permit_state = permit_state
+        self.presence = presence
         self.counts: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,6 +113,7 @@ class Outbox:
 
     async def housekeeping(self, every_s: float = 30.0) -> None:
         """Enforce the backlog bound periodically, forever."""
+        self._loop = asyncio.get_running_loop()
         while True:
             try:
                 await asyncio.to_thread(self.enforce_bounds)
@@ -162,6 +165,12 @@ class Outbox:
                 await client.publish(topic, body, qos=1, timeout=math.inf)
                 if ev.kind is EventKind.PERMIT and self.permit_state is not None:
                     await self._publish_permit_state(client, ev)
+                elif (
+                    ev.kind is EventKind.ACCESS
+                    and self.presence is not None
+                    and ev.wall_time >= session_start  # live news only, not a replay
+                ):
+                    await self._publish_presence(client, ev)
             finally:
                 in_flight -= 1
                 slots.release()
@@ -255,6 +264,17 @@ class Outbox:
         if rows and lane is Lane.BULK and self.downsample_above > 0:
             backlog = self.journal.pending_count()[Lane.BULK]
         return rows, backlog
+
+    async def _publish_presence(self, client: aiomqtt.Client, ev: Event) -> None:
+        assert self.presence is not None
+        body = {"v": 1, "at": ev.wall_time.isoformat(), "inside": self.presence()}
+        await client.publish(
+            self.topics.presence,
+            json.dumps(body, ensure_ascii=False, default=str),
+            qos=1,
+            retain=True,
+            timeout=self.publish_timeout_s,
+        )
 
     def _prepare(
         self,

@@ -116,6 +116,7 @@ class SyncService:
             downsample_window_s=cfg.telemetry_window_s,
             max_bulk_backlog=cfg.max_telemetry_backlog,
             permit_state=self._permit_state,
+            presence=self.controller.inside,
         )
         self.outbox = outbox
         self.commands = CommandProcessor(

@@ -134,7 +134,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         True,
         Direction.UP,
         "PermitState",
-        "Current state of one permit, refreshed at every birth.",
+        "Current state of one permit, refreshed at every birth and after each permit event.",
     ),
     TopicSpec(
         "presence",
@@ -143,7 +143,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         True,
         Direction.UP,
         "PresenceState",
-        "Who is inside the zone now, refreshed at every birth.",
+        "Who is inside the zone now, refreshed at every birth and after each live access event.",
     ),
     TopicSpec(
         "event",
