@@ -13,7 +13,8 @@ stdout line:
   every PUBACK. Same broker, same payload size, same run.
 - ``alert_p99_ms`` / ``alert_p50_ms``: last byte of an over-limit Winsen frame written to the
   pty until the resulting ``gas_alarm`` event arrives at an MQTT subscriber (gas adapter,
-  exposure rules, permit suspension and alert committed to the journal, outbox, broker).
+  exposure rules, permit suspension and alert committed to the journal, outbox, broker);
+  ``alert_commit_to_subscriber_*``: the sync's own share, from the alert's journal commit.
 
 The broker listens on plain TCP on 127.0.0.1 (TLS would cost the same in every case).
 """
@@ -48,7 +49,7 @@ from cloud_sync.outbox import Outbox
 from cloud_sync.topics import DeviceTopics
 from edge.clock import Clock, ManualClock, SystemClock
 from edge.journal import Journal
-from edge.models import EventKind
+from edge.models import Event, EventKind
 
 TOPICS = DeviceTopics("bench", "gw-bench")
 PAYLOAD = {"sensor_id": "co1", "gas": "co", "value": 12.5, "unit": "ppm", "note": "x" * 120}
@@ -199,7 +200,8 @@ def paho_raw_rate(port: int, n: int) -> float:
 # ------------------------------------------------------------------ gas alarm to subscriber
 
 
-async def alert_latency(directory: Path, port: int, n: int) -> list[float]:
+async def alert_latency(directory: Path, port: int, n: int) -> tuple[list[float], list[float]]:
+    """(frame -> alert at the subscriber, alert committed -> alert at the subscriber), ms."""
     from edge.air import GasService
     from edge.models import Permit, PermitLevel, PermitMember, Role, WorkKind, Zone
     from edge.registry import Registry
@@ -247,8 +249,16 @@ async def alert_latency(directory: Path, port: int, n: int) -> list[float]:
                     arrivals.put_nowait(time.perf_counter_ns())
 
     outbox = Outbox(ctl.journal, TOPICS)
+    committed: list[int] = []
+
+    def on_commit(ev: Event) -> None:
+        if ev.type == "gas_alarm":
+            committed.append(time.perf_counter_ns())
+
+    ctl.event_listeners.append(on_commit)
     ctl.event_listeners.append(outbox.notify)
     samples: list[float] = []
+    sync_part: list[float] = []
     async with (
         WinsenSimulator(ports / "ttyCO", fault_bit=True, value=1.0) as sim,
         Link(settings(port, "bench-gw"), TOPICS, ctl.journal.boot_id, outbox.drain) as link,
@@ -276,18 +286,20 @@ async def alert_latency(directory: Path, port: int, n: int) -> list[float]:
                 await asyncio.sleep(0.02)  # idle loop and an empty outbox, as between frames
                 while not arrivals.empty():
                     arrivals.get_nowait()
+                committed.clear()
                 sim.send_now(80.0)
                 written = sim.last_write_ns
                 got = await asyncio.wait_for(arrivals.get(), 5.0)
                 if i >= 5:
                     samples.append((got - written) / 1e6)
+                    sync_part.append((got - committed[0]) / 1e6)
         finally:
             runner.cancel()
             sub_task.cancel()
     ctl.journal.close()
     ctl.registry.close()
     await asyncio.to_thread(shutil.rmtree, ports, True)
-    return samples
+    return samples, sync_part
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -314,9 +326,14 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             paho_rate = await asyncio.to_thread(paho_raw_rate, port, args.raw)
             log(f"paho window 20 {paho_rate:.0f}/s")
             alerts: list[float] = []
+            sync_part: list[float] = []
             if not args.no_alert:
-                alerts = await alert_latency(root, port, args.alerts)
+                alerts, sync_part = await alert_latency(root, port, args.alerts)
                 log(f"alert p50 {percentile(alerts, 50):.2f} ms p99 {percentile(alerts, 99):.2f}")
+                log(
+                    f"  of which commit -> subscriber p50 {percentile(sync_part, 50):.2f} ms "
+                    f"p99 {percentile(sync_part, 99):.2f}"
+                )
     result: dict[str, object] = {
         "enqueue_per_s": round(enqueue, 1),
         "sqlite_bare_per_s": round(bare, 1),
@@ -338,6 +355,8 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
                 "alert_p50_ms": round(percentile(alerts, 50), 3),
                 "alert_p99_ms": round(percentile(alerts, 99), 3),
                 "alert_n": len(alerts),
+                "alert_commit_to_subscriber_p50_ms": round(percentile(sync_part, 50), 3),
+                "alert_commit_to_subscriber_p99_ms": round(percentile(sync_part, 99), 3),
             }
         )
     return result
