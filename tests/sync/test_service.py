@@ -14,6 +14,7 @@ from cloud_sync.commands import Rejection
 from cloud_sync.payloads import Birth, Reply
 from cloud_sync.service import build_service
 from cloud_sync.topics import DeviceTopics
+from edge.cli import main
 from edge.clock import SystemClock
 from edge.config import GatewayConfig
 from edge.evidence import FixedAir
@@ -145,6 +146,19 @@ async def test_service_end_to_end(
     assert reply is not None
     assert reply.accepted
     await wait_until(lambda: view.permits.get("P1") == "revoked", 10, "the revoke event")
+
+    # the same through the command line tool
+    (tmp_path / "central-pw").write_text("pw-central\n")
+    (tmp_path / "unlock.json").write_text(json.dumps({"device": DEVICE, "worker_id": "W9"}))
+    rc = await asyncio.to_thread(
+        main,
+        ["central", "publish", "badge_unlock", "--key", str(keys.private), "--version", "1",
+         "--body", str(tmp_path / "unlock.json"), "--host", "127.0.0.1",
+         "--port", str(broker.port), "--ca", str(broker.pki.ca_cert),
+         "--password-file", str(tmp_path / "central-pw"), "--site", SITE, "--device", DEVICE],
+    )  # fmt: skip
+    assert rc == 0
+    assert journal.events(type_="worker_unlocked")
 
     alert = ctl.alert("gas_high", {"gas": "co", "value": 90.0})
     await wait_until(lambda: any(alert.type in a for a in view.alerts), 10, "a live alert")
