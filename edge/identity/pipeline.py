@@ -153,8 +153,8 @@ class FacePipeline:
         self.config = config
         self._models = models
         self._chip_encoder: ChipEncoder | None = None
-        # dlib objects are not documented thread-safe; the GIL serialises them anyway.
-        self._lock = threading.Lock()
+        # dlib objects are not documented thread-safe. Re-entrant: lazy loading nests.
+        self._lock = threading.RLock()
 
     @property
     def models(self) -> FaceModels:
