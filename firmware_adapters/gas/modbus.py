@@ -24,6 +24,7 @@ from edge.clock import Clock
 from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterStats, Backoff, ReadingSink
 from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig, ModbusStatus
+from firmware_adapters.gas.serialport import warmup_start
 
 
 def crc16_modbus(data: bytes) -> bytes:
@@ -108,6 +109,7 @@ class ModbusBus:
         # ``stats`` instead, so only its critical messages are worth a line in the journal.
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         backoff = Backoff()
+        waited = False
         while True:
             client = self._client()
             try:
@@ -118,12 +120,14 @@ class ModbusBus:
             if not connected:
                 client.close()
                 self.stats.last_error = self.stats.last_error or f"cannot open {self.port}"
+                waited = True
                 await asyncio.sleep(backoff.next_delay())
                 continue
             backoff.reset()
             self.stats.opens += 1
             self.stats.connected = True
-            self._opened_mono = self.clock.mono()
+            self._opened_mono = warmup_start(self.port, self.clock, waited=waited)
+            waited = True
             try:
                 await self._poll_loop(client, sink)
             finally:

@@ -62,6 +62,28 @@ class SerialPort:
             self._ser.close()
 
 
+def warmup_start(path: str, clock: Clock, *, waited: bool) -> float:
+    """The monotonic time a sensor behind ``path`` was (at the latest) powered up.
+
+    The latest of: system boot (monotonic 0 on Linux), the device node's creation (a USB
+    adapter's node appears when it is plugged in, and a pty's when it is made) and, when we
+    had to wait for the port or it came back after a disconnect (``waited``), the moment we
+    opened it. So a daemon restart does not restart the warm-up, but a boot, a plug-in or a
+    replug does. A node time that the wall clock makes look too old is bounded by the boot.
+    """
+    now_mono = clock.mono()
+    start = 0.0
+    try:
+        created_wall = os.stat(path).st_ctime
+    except OSError:
+        created_wall = None
+    if created_wall is not None:
+        start = max(start, now_mono - (clock.wall().timestamp() - created_wall))
+    if waited:
+        start = max(start, now_mono)
+    return start
+
+
 class SerialStreamAdapter(ABC):
     """A streamed UART protocol: subclasses turn bytes into readings and may poll."""
 
@@ -98,17 +120,20 @@ class SerialStreamAdapter(ABC):
     async def run(self, sink: ReadingSink) -> None:
         """Read until cancelled, reopening the port whenever it goes away."""
         backoff = Backoff()
+        waited = False
         while True:
             try:
                 port = await asyncio.to_thread(SerialPort, self.port_path, self.baudrate)
             except AdapterError as err:
                 self.stats.last_error = str(err)
+                waited = True
                 await asyncio.sleep(backoff.next_delay())
                 continue
             backoff.reset()
             self.stats.opens += 1
             self.stats.connected = True
-            self._opened_mono = self.clock.mono()
+            self._opened_mono = warmup_start(self.port_path, self.clock, waited=waited)
+            waited = True  # any later open follows a disconnect
             try:
                 await self._serve(port, sink)
             except AdapterError as err:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from edge.clock import SystemClock
+from edge.clock import ManualClock, SystemClock
 from firmware_adapters.gas.config import Pms5003Config, WinsenZeConfig
 from firmware_adapters.gas.pms5003 import Pms5003Adapter
+from firmware_adapters.gas.serialport import warmup_start
 from firmware_adapters.gas.winsen import WinsenAdapter
 from firmware_adapters.sim.pms5003 import Pms5003Simulator
 from firmware_adapters.sim.winsen import WinsenSimulator
@@ -143,3 +145,32 @@ async def test_pms5003_adapter_reads_pm(
         assert adapter.stats.checksum_errors >= 2
         sim.set_value(1000)
         await collector.wait_for(lambda rs: rs[-1].gas == "pm10" and rs[-2].over_range)
+
+
+def test_warm_up_counts_from_plug_in_not_from_a_daemon_restart(tmp_path: Path) -> None:
+    node = tmp_path / "ttyUSB0"
+    node.touch()
+    created = datetime.fromtimestamp(node.stat().st_ctime, UTC)
+    just_plugged = ManualClock(created + timedelta(seconds=2))
+    assert warmup_start(str(node), just_plugged, waited=False) == pytest.approx(
+        just_plugged.mono() - 2, abs=0.01
+    )
+    restarted_later = ManualClock(created + timedelta(hours=5))  # the node is old
+    assert warmup_start(str(node), restarted_later, waited=False) == 0.0  # bounded by boot
+    assert warmup_start(str(node), restarted_later, waited=True) == restarted_later.mono()
+    assert warmup_start(str(tmp_path / "gone"), restarted_later, waited=False) == 0.0
+
+
+async def test_replug_restarts_the_warm_up(
+    ports: Path, collector: Collector, background: Background
+) -> None:
+    async with WinsenSimulator(ports / "ttyUSB0", period_s=0.02, value=3) as sim:
+        adapter = WinsenAdapter(winsen_cfg(sim.path, model="ze07", warmup_s=0.3), CLOCK)
+        background.start(adapter.run(collector))
+        await collector.wait_for(lambda rs: bool(rs) and not rs[-1].warming_up)
+        assert collector.readings[0].warming_up  # a fresh pty: just plugged in
+        sim.unplug()
+        sim.replug()
+        n = len(collector.readings)
+        rs = await collector.wait_count(n + 1)
+        assert rs[n].warming_up
