@@ -17,6 +17,20 @@ import numpy as np
 from firmware_adapters.camera.frames import CameraError, Frame, PixelOrder, to_rgb
 
 
+def frame_from_streams(
+    main: Any, lores: Any, lores_size: tuple[int, int], seq: int, mono_ts: float
+) -> Frame:
+    """A ``Frame`` from picamera2's arrays: main ``BGR888`` (R,G,B in memory, maybe a padded
+    non-contiguous view) and lores ``YUV420`` (``1.5 h`` rows of ``stride`` bytes; Y first)."""
+    width, height = lores_size
+    yuv = np.asarray(lores, dtype=np.uint8)
+    if yuv.ndim != 2 or yuv.shape[0] < height or yuv.shape[1] < width:
+        raise CameraError(f"lores YUV420 array has shape {yuv.shape}, expected {lores_size}")
+    luma = np.ascontiguousarray(yuv[:height, :width])
+    rgb = to_rgb(np.asarray(main, dtype=np.uint8), PixelOrder.RGB)
+    return Frame(rgb=rgb, seq=seq, mono_ts=mono_ts, luma=luma)
+
+
 class Picamera2Camera:
     """A Pi camera module (CSI). Needs ``python3-picamera2`` from apt and a venv with
     ``--system-site-packages``."""
@@ -73,10 +87,7 @@ class Picamera2Camera:
         except Exception as err:
             raise CameraError(f"Pi camera capture failed: {err}") from err
         self._seq += 1
-        width, height = self._lores_size
-        luma = np.ascontiguousarray(np.asarray(lores, dtype=np.uint8)[:height, :width])
-        rgb = to_rgb(np.asarray(main, dtype=np.uint8), PixelOrder.RGB)
-        return Frame(rgb=rgb, seq=self._seq, mono_ts=time.monotonic(), luma=luma)
+        return frame_from_streams(main, lores, self._lores_size, self._seq, time.monotonic())
 
     def close(self) -> None:
         if self._picam is not None:

@@ -19,6 +19,7 @@ from firmware_adapters.camera.config import (
     build_camera,
 )
 from firmware_adapters.camera.files import FileCamera, load_rgb
+from firmware_adapters.camera.picamera import frame_from_streams
 
 
 def test_reversed_channel_view_is_normalised_to_contiguous_rgb(faces: Path) -> None:
@@ -148,3 +149,26 @@ def test_detection_image_uses_a_lores_luma_stream_when_given(
     without = pipeline.detect(Frame(rgb=rgb, seq=1, mono_ts=0))
     assert len(with_luma) == len(without) == 1
     assert with_luma[0].iou(without[0]) > 0.8
+
+
+def test_picamera2_streams_become_a_contiguous_rgb_frame_with_luma(faces: Path) -> None:
+    """picamera2 'BGR888' arrays hold R,G,B; a padded stride arrives as a non-contiguous view;
+    the lores YUV420 array is 1.5 h rows of stride bytes with the Y plane first (face.md §5.2)."""
+    rgb = load_rgb(faces / "obama_small.jpg")  # 320 x 240
+    h, w, _ = rgb.shape
+    padded = np.zeros((h, w + 32, 3), dtype=np.uint8)
+    padded[:, :w] = rgb
+    main = padded[:, :w]
+    assert not main.flags.c_contiguous
+    lores_w, lores_h, stride = 160, 120, 192
+    y_plane = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (lores_w, lores_h))
+    yuv = np.full((lores_h * 3 // 2, stride), 128, dtype=np.uint8)
+    yuv[:lores_h, :lores_w] = y_plane
+    frame = frame_from_streams(main, yuv, (lores_w, lores_h), seq=7, mono_ts=1.5)
+    assert frame.rgb.flags.c_contiguous
+    assert np.array_equal(frame.rgb, rgb)  # no channel swap: BGR888 is already R,G,B
+    assert frame.luma is not None
+    assert frame.luma.flags.c_contiguous
+    assert np.array_equal(frame.luma, y_plane)
+    with pytest.raises(CameraError, match="lores"):
+        frame_from_streams(main, yuv[:10], (lores_w, lores_h), seq=8, mono_ts=2.0)
