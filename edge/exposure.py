@@ -252,7 +252,6 @@ class ExposureEngine:
         self.zone = zone
         self.cfg = cfg
         self.clock = clock
-        self._started = clock.mono()
         self._sensors = {s.sensor_id: _Sensor(s) for s in (sensors or sensor_specs(cfg))}
         self._alarms: dict[tuple[str, str, str], Alarm] = {}
         self.unknown_readings = 0
@@ -269,14 +268,12 @@ class ExposureEngine:
     def ingest(self, reading: Reading) -> None:
         """Take one reading (from any adapter) into the channels and alarms."""
         sensor = self._sensors.get(reading.sensor_id)
-        spec = sensor.spec if sensor else None
-        if (
-            sensor is None
-            or spec is None
-            or (spec.gases is not None and reading.gas not in spec.gases)
+        if sensor is None or (
+            sensor.spec.gases is not None and reading.gas not in sensor.spec.gases
         ):
-            self.unknown_readings += 1
+            self.unknown_readings += 1  # not a configured sensor / gas: never used
             return
+        spec = sensor.spec
         ch = sensor.channels.get(reading.gas)
         if ch is None:
             ch = sensor.channels[reading.gas] = _Channel(reading.sensor_id, reading.gas)
