@@ -11,7 +11,7 @@ from typing import Any
 import aiomqtt
 
 from cloud_sync.central import Fleet, client_for, watch
-from cloud_sync.topics import DeviceTopics
+from cloud_sync.topics import DeviceTopics, central_status
 
 SITE = "site1"
 _ONLINE = '{"state": "online", "site": "site1", "device": "dev-b", "boot_id": "x", "connection": 9}'
@@ -103,3 +103,30 @@ async def test_device_cannot_forge_commands_for_itself(
                 if got[-1] == b"from-central":
                     break
     assert got == [b"from-central"]
+
+
+async def test_devices_read_centrals_status(broker: Any) -> None:
+    from cloud_sync.central import announce
+
+    await announce(broker.settings("central", "central-announce"), SITE, online=True)
+    async with client_for(broker.settings("dev-b"), clean_session=True) as dev_b:
+        await dev_b.subscribe(central_status(SITE), qos=1)
+        async with asyncio.timeout(10):
+            async for message in dev_b.messages:
+                assert json.loads(bytes(message.payload))["online"] is True
+                break
+
+
+def test_a_late_will_does_not_mark_a_reconnected_device_offline() -> None:
+    fleet = Fleet()
+    topic = DeviceTopics(SITE, "dev-a").status
+
+    def status(state: str, conn: int) -> bytes:
+        return json.dumps({"state": state, "boot_id": "b1", "connection": conn}).encode()
+
+    fleet.apply(topic, status("online", 1))
+    fleet.apply(topic, status("online", 2))
+    fleet.apply(topic, status("offline", 1))  # the first connection's will, delivered late
+    assert fleet.device(SITE, "dev-a").online is True
+    fleet.apply(topic, status("offline", 2))
+    assert fleet.device(SITE, "dev-a").online is False
