@@ -4,6 +4,23 @@ Sensors are chosen by a ``type:`` discriminator (``winsen_ze``, ``modbus_rtu``, 
 a new Modbus transmitter model is a register map here, not code. Limits are per gas and are
 stored in the unit the source table gives (mg/m3 for toxics, see
 ../shared/reference/safety-rules.md §3.1-3.3); readings are converted before comparison.
+
+Example (gateway.yaml)::
+
+    gas:
+      sensors:
+        - {type: winsen_ze, id: ze15-co-1, port: /dev/ttyAMA0, model: ze15}
+        - type: modbus_rtu
+          id: tx-o2-lel-1
+          port: /dev/ttyUSB0
+          device_id: 1
+          channels:
+            - {gas: o2, unit: "%vol", address: 0, scale: 0.1}
+            - {gas: lel, unit: "%LEL", address: 1, scale: 0.1}
+          status: {address: 6, fault_mask: 0x0004, warmup_value: 0}
+        - {type: pms5003, id: pms-1, port: /dev/ttyS0}   # fume indicator only
+      limits:                                           # merged over the built-in table
+        h2s: {unit: mg/m3, low: 5, high: 10, deadband: 1}
 """
 
 from __future__ import annotations
