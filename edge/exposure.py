@@ -8,7 +8,7 @@ The verdict follows ``edge.evidence.AirVerdict``:
   combustible limit, over-range, which reads as a high alarm). The controller suspends every
   active permit and badge-ins are denied with GAS_UNSAFE.
 * ``latched`` True from the moment a stop-level alarm trips until its condition has cleared
-  (below the level minus the deadband) **and** a person has acknowledged it, in either order.
+  (at or below the level minus the deadband) **and** a person has acknowledged it, in either order.
 * ``monitoring_ok`` False while any alarm-bearing sensor is stale (no valid reading for its
   ``staleness_s``, including "never read"), faulted, warming up, or reading negative: the
   sensors cannot vouch for the air. Zones that require continuous monitoring suspend on it.
@@ -375,13 +375,13 @@ class ExposureEngine:
         db = lim.deadband
         if lim.high is not None:
             self._threshold(
-                ch, "high", value >= lim.high - EPS, value < lim.high - db + EPS, value, lim.high
+                ch, "high", value >= lim.high - EPS, value <= lim.high - db + EPS, value, lim.high
             )
         if lim.low is not None:
             if value >= lim.low - EPS:
                 ch.low_since = mono if ch.low_since is None else ch.low_since
                 ch.low_active = ch.low_active or mono - ch.low_since >= lim.low_on_delay_s
-            elif value < lim.low - db + EPS:
+            elif value <= lim.low - db + EPS:
                 ch.low_since, ch.low_active = None, False
         for name, level, window, bucket in (
             ("stel", lim.stel, STEL_WINDOW_S, 10.0),
@@ -396,7 +396,7 @@ class ExposureEngine:
                 setattr(ch, name, avg)
             avg.add(mono, value)
             mean = avg.mean(mono)
-            self._threshold(ch, name, mean >= level - EPS, mean < level - db + EPS, mean, level)
+            self._threshold(ch, name, mean >= level - EPS, mean <= level - db + EPS, mean, level)
 
     def _threshold(
         self, ch: _Channel, channel: str, over: bool, clear: bool, value: float, level: float

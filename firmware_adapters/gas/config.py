@@ -198,7 +198,9 @@ class GasLimits(Section):
     pass_limit: float | None = Field(
         default=None, description="gas-test pass criterion; None = twa, else high"
     )
-    deadband: float = Field(default=0.0, ge=0, description="an alarm clears below level - this")
+    deadband: float = Field(
+        default=0.0, ge=0, description="an alarm clears at or below level - this"
+    )
     low_on_delay_s: float = Field(
         default=0.0, ge=0, le=600, description="low alarm only after this long over (never high)"
     )

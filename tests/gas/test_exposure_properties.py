@@ -26,7 +26,7 @@ step = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(step, max_size=40))
 def test_never_a_wrong_safe_and_latches_need_a_person(steps: list[tuple[str, float]]) -> None:
     clock = ManualClock()
@@ -58,7 +58,7 @@ def test_never_a_wrong_safe_and_latches_need_a_person(steps: list[tuple[str, flo
                 # a new episode needs a new ack; an ack given during this one still counts
                 tripped_since_ack = tripped_since_ack or not over_now
                 over_now = True
-            elif value < HIGH - DEADBAND:
+            elif value <= HIGH - DEADBAND:
                 over_now = False
         v = eng.air_verdict()
         if value is not None and value >= HIGH:
