@@ -87,3 +87,39 @@ def test_register_decoding_never_raises(regs: list[int], data_type: str, order: 
     assert isinstance(value, float)
     if data_type != "f32":
         assert math.isfinite(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["o2", "lel"]),
+            st.floats(min_value=0, max_value=100, allow_nan=False),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_o2_band_and_combustibles_never_read_safe_outside_limits(
+    steps: list[tuple[str, float, bool]],
+) -> None:
+    clock = ManualClock()
+    specs = [SensorSpec("o", 3.0, ("o2",)), SensorSpec("l", 3.0, ("lel",))]
+    eng = ExposureEngine(ZONE, GasConfig(), clock, specs)
+    for gas, value, over_range in steps:
+        sensor, unit = ("o", "%vol") if gas == "o2" else ("l", "%LEL")
+        eng.ingest(
+            Reading(
+                sensor_id=sensor,
+                gas=gas,
+                value=value,
+                unit=unit,
+                over_range=over_range,
+                source_ts=clock.wall(),
+                mono_ts=clock.mono(),
+            )
+        )
+        o2_out = gas == "o2" and not 19.5 <= value <= 21.0
+        lel_out = gas == "lel" and value / 100 * 5.0 > 0.5 + 1e-9  # methane, GB 30871 §5.3.2
+        if over_range or o2_out or lel_out:
+            assert not eng.air_verdict().safe
