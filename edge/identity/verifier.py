@@ -15,7 +15,7 @@ from typing import Any
 
 from edge.evidence import IdentityResult
 from edge.identity.config import IdentityConfig
-from edge.identity.pipeline import Gallery
+from edge.identity.pipeline import Gallery, ModelsUnavailable
 from edge.identity.store import EncodingStore, StoreError
 from edge.identity.tracker import FaceTracker, Sighting, Track
 from edge.models import Worker
@@ -40,7 +40,7 @@ class FaceVerifier:
         started = time.monotonic()
         try:
             result = await self._verify(worker)
-        except (CameraError, StoreError) as err:
+        except (CameraError, StoreError, ModelsUnavailable) as err:
             result = _deny(ReasonCode.IDENTITY_UNAVAILABLE, error=str(err))
         except Exception as err:  # a verifier bug must deny, never crash the badge-in
             log.exception("face verification failed")
