@@ -213,7 +213,9 @@ class GasService:
             "reasons": [r.value for r in verdict.reasons],
             "readings": self.readings,
             "errors": self.errors,
-            "unknown_readings": self.engine.unknown_readings,
+            "unknown_readings": self.engine.unknown_readings,  # not a configured sensor / gas
+            "unconvertible_readings": self.engine.unconvertible_readings,  # unit vs limits
+            "unjudged_readings": self.engine.unjudged_readings,  # a gas without limits
             "adapters": {a.name: a.stats.as_dict() for a in self.adapters},
         }
 

@@ -42,6 +42,11 @@ async def test_simulated_site_through_real_adapters(
         assert test.passed, test.failures
         assert test.source == "fixed:tx-o2-lel-1,ze15-co-1"  # the PMS5003 is no gas test
         assert {s.gas for s in test.samples} == {"co", "o2", "lel"}
+        service.update_health()
+        health = service.health["gas"]
+        assert health["monitoring_ok"] is True
+        assert health["adapters"]["ze15-co-1"]["frames_ok"] > 0  # type: ignore[index]
+        assert health["unjudged_readings"] == 0
         sims.set_value("o2", 18.0)
         v = await service.wait_for_verdict(lambda v: not v.safe)
         assert (v.details["gas"], v.details["channel"]) == ("o2", "o2_low")
