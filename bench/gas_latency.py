@@ -9,6 +9,10 @@ gateway process reading 16 simulated Winsen sensors at 10 Hz each, steady state)
 pymodbus server, polled at 10 Hz). The simulators and the pymodbus server run in a child
 process, so only the gateway's own work is counted. State lives in a temp dir on the real
 disk (fsync included) unless ``--state-dir`` says otherwise.
+
+Extra keys: ``detect_p50_ms`` / ``detect_p99_ms`` (frame written until the unsafe verdict
+reaches ``ZoneController.on_air_verdict``: the adapter + exposure engine share, without the
+controller's commit), ``max_ms``, ``cpu_seconds_measured``, ``cores``.
 """
 
 from __future__ import annotations
