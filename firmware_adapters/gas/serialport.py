@@ -54,6 +54,10 @@ class SerialPort:
     def write(self, data: bytes) -> None:
         try:
             os.write(self.fd, data)
+        except BlockingIOError:
+            # The output buffer is full (a stuck line): drop this command, as a UART would;
+            # the next poll tries again and silence shows up as a stale sensor.
+            return
         except OSError as err:
             raise AdapterError(f"write to {self.path} failed: {err}") from err
 
