@@ -36,6 +36,10 @@ MessageHandler = Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]]
 """Handles one inbound message (commands); runs sequentially, in arrival order."""
 
 
+class LinkRefused(Exception):
+    """Connected, but the broker will not carry our messages (credentials or ACL)."""
+
+
 class Backoff:
     """Capped exponential delays with jitter in [d/2, d]; ``reset`` after a good connection."""
 
@@ -69,6 +73,7 @@ class LinkSettings:
     inflight_window: int = 32
     clean_session: bool = False
     max_queued_incoming: int = 1_000
+    echo_timeout_s: float = 10.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0
     subscriptions: tuple[str, ...] = field(default=())
@@ -226,7 +231,7 @@ class Link:
         # We keep many publishes in flight on purpose; aiomqtt would warn above 10.
         client.pending_calls_threshold = s.inflight_window + 50
         async with client:
-            await client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+            early = await self._announce(client)
             for topic in s.subscriptions:
                 await client.subscribe(topic, qos=1)
             if self._birth is not None:
@@ -243,9 +248,40 @@ class Link:
             # timeout, so a lost broker cancels the session through this TaskGroup.
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._session(client), name="mqtt-session")
-                tg.create_task(self._receive(client), name="mqtt-receive")
+                tg.create_task(self._receive(client, early), name="mqtt-receive")
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _announce(self, client: aiomqtt.Client) -> list[aiomqtt.Message]:
+        """Publish ``online`` and wait to read it back; return messages that came first.
+
+        mosquitto acknowledges a publish its ACL denies (MQTT 3.1.1) and drops it, so a PUBACK
+        alone cannot show that we may write under our prefix. Our own status coming back does:
+        without this, a user name that does not match the device id would have every event
+        acknowledged, stamped delivered, and lost.
+        """
+        status, online = self.topics.status, self._status("online")
+        await client.subscribe(status, qos=1)
+        await client.publish(status, online, qos=1, retain=True)
+        early: list[aiomqtt.Message] = []
+        try:
+            async with asyncio.timeout(self.settings.echo_timeout_s):
+                async for message in client.messages:
+                    if str(message.topic) == status and message.payload == online:
+                        break
+                    if str(message.topic) != status:
+                        early.append(message)  # e.g. a command queued while we were away
+        except TimeoutError:
+            raise LinkRefused(
+                f"the broker acknowledged {status} but never delivered it back: user "
+                f"{self.settings.username!r} may not write under {self.topics.prefix}/ "
+                "(the broker user name must equal the device id; see zonegate.acl)"
+            ) from None
+        await client.unsubscribe(status)
+        return early
+
+    async def _receive(self, client: aiomqtt.Client, early: list[aiomqtt.Message]) -> None:
+        for message in early:
+            if self._on_message is not None:
+                await self._on_message(client, message)
         async for message in client.messages:
             if self._on_message is not None:
                 await self._on_message(client, message)

@@ -131,14 +131,22 @@ async def test_nothing_is_marked_delivered_without_a_puback(
             writer.write(bytes([0x20, 0x02, 0x00, 0x00]))  # CONNACK accepted
             while True:
                 head, body = await read_packet(reader)
-                if head >> 4 != 3:  # not PUBLISH (PINGREQ, DISCONNECT...)
-                    continue
-                topic = body[2 : 2 + int.from_bytes(body[:2], "big")].decode()
-                mid = body[2 + len(topic) : 4 + len(topic)]
-                if topic.endswith("/status"):
-                    writer.write(bytes([0x40, 0x02]) + mid)  # PUBACK
-                else:
-                    events_seen.append(topic)
+                kind = head >> 4
+                if kind == 8:  # SUBSCRIBE -> SUBACK granting QoS 1
+                    writer.write(bytes([0x90, 0x03]) + body[:2] + b"\x01")
+                elif kind == 10:  # UNSUBSCRIBE -> UNSUBACK
+                    writer.write(bytes([0xB0, 0x02]) + body[:2])
+                elif kind == 3:  # PUBLISH
+                    n = int.from_bytes(body[:2], "big")
+                    topic, mid, payload = body[2 : 2 + n], body[2 + n : 4 + n], body[4 + n :]
+                    if topic.endswith(b"/status"):  # acknowledged and echoed back (QoS 0)
+                        writer.write(bytes([0x40, 0x02]) + mid)
+                        echo = len(topic).to_bytes(2, "big") + topic + payload
+                        assert len(echo) < 128 * 128
+                        size = bytes([0x80 | (len(echo) & 0x7F), len(echo) >> 7])
+                        writer.write(b"\x30" + size + echo)
+                    else:
+                        events_seen.append(topic.decode())
 
     server = await asyncio.start_server(stingy_broker, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -154,6 +162,21 @@ async def test_nothing_is_marked_delivered_without_a_puback(
             assert outbox.counts["published"] == 0
     finally:
         server.close()
+
+
+async def test_wrong_user_name_is_refused_before_anything_is_stamped(
+    broker: Any, journal: Journal, wait_until: Callable[..., Any]
+) -> None:
+    """mosquitto acknowledges ACL-denied publishes: the status echo catches the mismatch."""
+    fill(journal, 20)
+    outbox = Outbox(journal, TOPICS)
+    wrong = broker.settings("dev-b", "site1-dev-a", echo_timeout_s=0.5)  # topics are dev-a's
+    async with Link(wrong, TOPICS, journal.boot_id, outbox.drain) as link:
+        # Refused by the echo check (LinkRefused) or by mosquitto dropping the connection.
+        await wait_until(lambda: link.backoff.attempt >= 3, 10, "repeated refusals")
+        assert link.connects == 0
+    assert sum(journal.pending_count().values()) == 20
+    assert outbox.counts["published"] == 0
 
 
 async def test_broker_restarted_during_10000_events_loses_nothing(
