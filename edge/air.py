@@ -35,6 +35,8 @@ _TEST_UNITS = {"ppm", "mg/m3", "%vol", "%LEL", "ug/m3"}
 # Where latched alarms survive a restart (a registry document, written on change only).
 ALARM_TABLE = "gas_state"
 ALARM_KEY = "alarms"
+# Sensor-health events: at most one per this many seconds unless monitoring as a whole flips.
+MONITORING_EVENT_MIN_S = 5.0
 
 
 class GasService:
@@ -67,6 +69,7 @@ class GasService:
         self._armed: dict[tuple[str, str], bool] = {}
         self._changed = asyncio.Event()
         self._problems: tuple[tuple[str, str], ...] = ()
+        self._problems_sent = float("-inf")
         saved = controller.registry.get_doc(ALARM_TABLE, ALARM_KEY)
         if saved:
             self.engine.restore_alarms(saved.get("alarms", []))
@@ -122,16 +125,24 @@ class GasService:
             self.verdicts_sent += 1
             self.controller.on_air_verdict(verdict)
             self._last_sig, self._last_sent = sig, now
-        self._journal_monitoring(verdict)
         return verdict
 
     def _journal_monitoring(self, verdict: AirVerdict) -> None:
-        """A sensor going stale / faulty / warm, or coming back, is journaled once per change,
-        whether or not a permit was suspended for it (central sees the sensor's health)."""
+        """A sensor going stale / faulty / warm, or coming back, is journaled (a fault event),
+        whether or not a permit was suspended for it: central sees the sensors' health.
+
+        Called from the periodic judge only, and at most every ``MONITORING_EVENT_MIN_S``
+        unless monitoring as a whole goes down or comes back, so a flapping sensor cannot
+        flood the journal (each event is an fsync) or the uplink.
+        """
         problems = tuple(
             (str(p["sensor_id"]), str(p["reason"])) for p in verdict.details.get("sensors", ())
         )
         if problems == self._problems:
+            return
+        flipped = (not problems) != (not self._problems)
+        now = self.clock.mono()
+        if not flipped and now - self._problems_sent < MONITORING_EVENT_MIN_S:
             return
         self.controller.fault(
             "gas_monitoring_changed",
@@ -141,6 +152,7 @@ class GasService:
             },
         )
         self._problems = problems  # only once journaled: a failed append is retried
+        self._problems_sent = now
 
     async def wait_for_verdict(
         self, pred: Callable[[AirVerdict], bool], within_s: float = 10.0
@@ -223,7 +235,7 @@ class GasService:
         while True:
             await asyncio.sleep(self.cfg.check_interval_s)
             try:
-                self._react()
+                self._journal_monitoring(self._react())
                 self.update_health()
             except Exception:  # same as on_reading: retried at the next tick
                 self.errors += 1

@@ -290,6 +290,11 @@ async def test_silent_sensor_suspends_continuously_monitored_work_only(site: Sit
     assert alert.payload["sensors"] == [{"sensor_id": "co1", "reason": "SENSOR_STALE"}]
     assert ctl.registry.permit("DH-2").status is PermitStatus.ACTIVE  # type: ignore[union-attr]
     assert site.lights.state()["red"]  # a suspended permit keeps the light red
+    # the sensor's health is journaled for central whether or not anything was suspended
+    stale = [{"sensor_id": "co1", "reason": "SENSOR_STALE"}]
+    await until(
+        lambda: any(e.payload["sensors"] == stale for e in site.events.of("gas_monitoring_changed"))
+    )
 
 
 async def test_fume_rise_without_active_permit_raises_unpermitted_work(
