@@ -104,4 +104,6 @@ class MqttConfig(Section):
             path = Path(creds) / self.password_credential
         if path is None:
             return None
-        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+        lines = path.read_text(encoding="utf-8").splitlines()
+        # An empty credential means "no password" (client-certificate login).
+        return lines[0] if lines and lines[0] else None
