@@ -286,3 +286,17 @@ async def tasks() -> AsyncIterator[list[asyncio.Task[None]]]:
             pass
         except Exception:
             pass
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves tasks running (torn down after every other fixture)."""
+    yield
+    me = asyncio.current_task()
+    end = time.monotonic() + 2.0
+    while True:
+        leaked = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        if not leaked or time.monotonic() > end:
+            break
+        await asyncio.sleep(0.01)  # cancelled tasks and aiomqtt's own need a few turns
+    assert not leaked, f"tasks left running: {[t.get_name() for t in leaked]}"
