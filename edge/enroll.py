@@ -53,8 +53,10 @@ class Enrolment:
 
 def assess(pipeline: FacePipeline, frame: Frame, source: str) -> ImageVerdict:
     """Judge and encode one enrolment image (blocking). Two faces are always rejected here,
-    whatever the badge-in policy: a template must be unambiguous."""
-    boxes = pipeline.detect(frame)
+    whatever the badge-in policy: a template must be unambiguous. A photo is not framed like
+    the terminal camera: any face from a tenth of its width (or ``min_face_px``) up is found."""
+    smallest = max(float(pipeline.config.quality.min_face_px), 0.1 * frame.width)
+    boxes = pipeline.detect(frame, smallest)
     if not boxes:
         return ImageVerdict(source, ReasonCode.FACE_NOT_FOUND)
     if len(boxes) > 1:

@@ -37,8 +37,10 @@ Encoding = NDArray[np.float64]
 
 DETECTOR_WINDOW_PX = 80
 """dlib's frontal HOG detector scans an 80 x 80 window: at upsample 0 smaller faces are missed."""
-DETECT_MARGIN = 1.15
-"""Keep the smallest expected face this much above the window, for boxes that fit loosely."""
+DETECT_MARGIN = 1.05
+"""Keep the smallest expected face this much above the window. Measured on the fixtures: at
+1.05 every face at the configured minimum and 10 % below it is found; each 0.1 costs ~1.5 ms
+of detection on a 640x480 frame."""
 SIGNATURE_CHIP_PX = 48
 """Aligned face chip size for the appearance signature (encodings use 150 px)."""
 QUALITY_PATCH_PX = 128
@@ -202,14 +204,17 @@ class FacePipeline:
 
     # ---- detection
 
-    def detection_scale(self, width: int) -> float:
-        """Shrink factor keeping the smallest expected face above the detector's window."""
-        smallest_face = self.config.min_face_fraction * width
-        return min(1.0, DETECTOR_WINDOW_PX * DETECT_MARGIN / smallest_face)
+    def detection_scale(self, width: int, smallest_face_px: float | None = None) -> float:
+        """Shrink factor keeping the smallest face to find (default: the smallest expected at
+        badge distance, ``min_face_fraction`` of the width) above the detector's window."""
+        if smallest_face_px is None:
+            smallest_face_px = self.config.min_face_fraction * width
+        return min(1.0, DETECTOR_WINDOW_PX * DETECT_MARGIN / smallest_face_px)
 
-    def detect(self, frame: Frame) -> list[FaceBox]:
-        """Faces in ``frame``, largest first, in full-frame pixels."""
-        scale = self.detection_scale(frame.width)
+    def detect(self, frame: Frame, smallest_face_px: float | None = None) -> list[FaceBox]:
+        """Faces in ``frame``, largest first, in full-frame pixels. Enrolment photos pass a
+        ``smallest_face_px`` of their own: their framing is not the terminal camera's."""
+        scale = self.detection_scale(frame.width, smallest_face_px)
         small = _detection_image(frame, scale)
         detector = self.models.detector
         with self._lock:

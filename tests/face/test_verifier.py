@@ -263,22 +263,23 @@ async def test_a_failing_camera_denies_and_the_tracker_recovers(
 
 
 def eyes_painted_shut(rgb: NDArray[np.uint8], verifier: FaceVerifier) -> NDArray[np.uint8]:
-    """The same photo with both eyes painted over with skin and a lid line: EAR drops ~65 %."""
+    """The same photo with both eyes painted over with skin and a dark lid line: on
+    rose_leslie_img2.jpg the eye aspect ratio drops by about 80 %."""
     pipeline = verifier.tracker.pipeline
-    frame = Frame(rgb=rgb, seq=0, mono_ts=0)
-    box = pipeline.detect(frame)[0]
+    box = pipeline.detect(Frame(rgb=rgb, seq=0, mono_ts=0))[0]
     models = pipeline.models
-    shape = models.landmarks68(rgb, models.rectangle(box.left, box.top, box.right, box.bottom))
-    points = np.array([(p.x, p.y) for p in shape.parts()])
+    rect = models.rectangle(box.left, box.top, box.right, box.bottom)
+    points = np.array([(p.x, p.y) for p in models.landmarks68(rgb, rect).parts()])
     closed = rgb.copy()
     for eye in (points[36:42], points[42:48]):
         (x0, y0), (x1, y1) = eye.min(0), eye.max(0)
-        pad = int((x1 - x0) * 0.35)
+        pad = int((x1 - x0) * 0.5)
         skin = rgb[y1 + pad : y1 + 2 * pad, x0:x1].reshape(-1, 3).mean(0)
         centre = (int((x0 + x1) / 2), int((y0 + y1) / 2))
         axes = (int((x1 - x0) / 2 + pad / 2), int((y1 - y0) / 2 + pad / 2))
         cv2.ellipse(closed, centre, axes, 0, 0, 360, skin.tolist(), -1)
-        cv2.line(closed, (int(x0), centre[1]), (int(x1), centre[1]), (40, 30, 30), 2)
+        lid = (int((x1 - x0) / 2), 3)
+        cv2.ellipse(closed, (centre[0], centre[1] - 3), lid, 0, 0, 180, (40, 30, 30), 3)
     return np.ascontiguousarray(closed)
 
 
@@ -289,8 +290,16 @@ async def test_a_blink_seen_ahead_of_the_tap_passes_liveness(
         liveness=LivenessConfig(enabled=True, window_s=0.5),
         tracker=TrackerConfig(cache_s=5, max_gap_s=2),
     )
-    open_eyes = load_rgb(faces / "obama2.jpg")
+    open_eyes = load_rgb(faces / "rose_leslie_img2.jpg")
     shut = eyes_painted_shut(open_eyes, verifier)
+    pipeline = verifier.tracker.pipeline
+    ears = []
+    for rgb in (open_eyes, shut):
+        frame = Frame(rgb=rgb, seq=0, mono_ts=0)
+        eyes = pipeline.eyes(frame, pipeline.detect(frame)[0])
+        assert eyes is not None
+        ears.append(eyes.ear)
+    assert ears[1] < 0.5 * ears[0], f"the painted blink is not a blink: EAR {ears}"
     tracker = verifier.tracker
     clip = [open_eyes] * 4 + [shut] * 2 + [open_eyes] * 4  # a blink two frames long
     for i, rgb in enumerate(clip):
@@ -298,8 +307,8 @@ async def test_a_blink_seen_ahead_of_the_tap_passes_liveness(
         await asyncio.to_thread(tracker.update, frame)
     assert tracker.track is not None
     assert tracker.track.liveness.blink_seen
-    camera.show(faces / "obama2.jpg")
-    result = await tap(verifier, "obama")
+    camera.show(faces / "rose_leslie_img2.jpg")
+    result = await tap(verifier, "rose")
     assert result.match, result
     assert result.details["liveness"] == "blink"
 
