@@ -167,8 +167,14 @@ class Fleet:
 
     def _status(self, view: DeviceView, data: dict[str, Any]) -> None:
         boot, conn = data.get("boot_id"), int(data.get("connection", 0))
-        if data.get("state") == "offline" and boot == view.boot_id and conn < view.connection:
-            return  # the will of an older connection arriving after a newer "online"
+        if (
+            data.get("state") == "offline"
+            and view.online
+            and (boot != view.boot_id or conn < view.connection)
+        ):
+            # The will of an older connection or boot, arriving after a newer "online" (the
+            # broker notices a dead connection only after 1.5 x keepalive).
+            return
         view.online = data.get("state") == "online"
         view.boot_id, view.connection = boot, conn
 

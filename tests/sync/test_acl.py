@@ -121,8 +121,8 @@ def test_a_late_will_does_not_mark_a_reconnected_device_offline() -> None:
     fleet = Fleet()
     topic = DeviceTopics(SITE, "dev-a").status
 
-    def status(state: str, conn: int) -> bytes:
-        return json.dumps({"state": state, "boot_id": "b1", "connection": conn}).encode()
+    def status(state: str, conn: int, boot: str = "b1") -> bytes:
+        return json.dumps({"state": state, "boot_id": boot, "connection": conn}).encode()
 
     fleet.apply(topic, status("online", 1))
     fleet.apply(topic, status("online", 2))
@@ -130,3 +130,6 @@ def test_a_late_will_does_not_mark_a_reconnected_device_offline() -> None:
     assert fleet.device(SITE, "dev-a").online is True
     fleet.apply(topic, status("offline", 2))
     assert fleet.device(SITE, "dev-a").online is False
+    fleet.apply(topic, status("online", 1, "b2"))  # restarted
+    fleet.apply(topic, status("offline", 7, "b1"))  # the old process's will, late
+    assert fleet.device(SITE, "dev-a").online is True
