@@ -86,22 +86,23 @@ def enrol(
 
 
 def _drop_outliers(verdicts: list[ImageVerdict], tolerance: float) -> list[ImageVerdict]:
+    """Keep the good images within ``tolerance`` of their medoid (the image closest, by median
+    distance, to all the others): one stray photo of someone else cannot drag the template."""
     import numpy as np
-
-    from edge.identity.pipeline import combine
 
     good = [v for v in verdicts if v.ok and v.encoding is not None]
     if len(good) < 2:
         return verdicts
+    encodings = np.vstack([v.encoding for v in good if v.encoding is not None])
+    distances = np.linalg.norm(encodings[:, None, :] - encodings[None, :, :], axis=2)
+    medoid = int(np.argmin([np.median(np.delete(row, k)) for k, row in enumerate(distances)]))
+    far = {id(v): float(distances[medoid, k]) for k, v in enumerate(good)}
     out = []
     for v in verdicts:
-        if v.ok and v.encoding is not None:
-            others = [g.encoding for g in good if g is not v and g.encoding is not None]
-            distance = float(np.linalg.norm(v.encoding - combine(others)))
-            if distance > tolerance:
-                v = ImageVerdict(
-                    v.source, ReasonCode.FACE_MISMATCH, f"differs from the others ({distance:.2f})"
-                )
+        distance = far.get(id(v), 0.0)
+        if distance > tolerance:
+            detail = f"differs from the other images ({distance:.2f})"
+            v = ImageVerdict(v.source, ReasonCode.FACE_MISMATCH, detail)
         out.append(v)
     return out
 
@@ -233,7 +234,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         table = Table("image", "result", "why")
         for v in result.verdicts:
             why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
-            table.add_row(v.source, "[green]kept[/green]" if v.ok else "[red]rejected[/red]", why)
+            table.add_row(
+                Path(v.source).name, "[green]kept[/green]" if v.ok else "[red]rejected[/red]", why
+            )
         console.print(table)
         kept = result.encodings
         if len(kept) < identity.enrol_min_images:

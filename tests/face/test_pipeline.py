@@ -174,3 +174,18 @@ def test_box_geometry() -> None:
     assert a.iou(b) == pytest.approx(50 * 100 / (150 * 100))
     cut = FaceBox(top=10, right=60, bottom=110, left=-40)
     assert cut.outside_fraction(640, 480) == pytest.approx(0.4)
+
+
+def test_enrolment_drops_a_stray_photo_of_someone_else(
+    pipeline: FacePipeline, frame_of: FrameOf
+) -> None:
+    from edge.enroll import enrol
+
+    names = ["obama.jpg", "obama2.jpg", "biden.jpg", "noface_coffee.png"]
+    result = enrol(pipeline, [(n, frame_of(n)) for n in names])
+    verdicts = {v.source: v for v in result.verdicts}
+    assert verdicts["obama.jpg"].ok
+    assert verdicts["obama2.jpg"].ok
+    assert verdicts["biden.jpg"].reason is ReasonCode.FACE_MISMATCH
+    assert verdicts["noface_coffee.png"].reason is ReasonCode.FACE_NOT_FOUND
+    assert len(result.encodings) == 2
