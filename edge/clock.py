@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -48,13 +49,24 @@ class _Timex(ctypes.Structure):
     ]
 
 
-def kernel_ntp_synchronised() -> bool | None:
-    """True / False from adjtimex(2); None when it cannot be asked (not Linux)."""
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    # find_library forks a compiler / ldconfig on Linux: look it up once, not per event.
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
+        return ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None
+
+
+def kernel_ntp_synchronised() -> bool | None:
+    """True / False from adjtimex(2); None when it cannot be asked (not Linux)."""
+    libc = _libc()
+    if libc is None:
+        return None
+    try:
         tx = _Timex()
         state = libc.adjtimex(ctypes.byref(tx))
     except (OSError, AttributeError):

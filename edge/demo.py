@@ -14,16 +14,18 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
-from edge.config import GatewayConfig, parse_config
+from edge.config import parse_config
 from edge.daemon import Gateway
 from edge.evidence import AirVerdict, FixedAir
 from edge.models import (
@@ -45,6 +47,7 @@ from edge.zone import CommandRejected, ZoneController
 
 SITE = "demo-plant"
 ZONE = "weld-bay-3"
+LAT, LON = 31.2304, 121.4737  # where the demo's simulated GPS receiver stands
 
 
 def demo_config(state_dir: Path) -> dict[str, Any]:
@@ -193,14 +196,121 @@ def _gas_test(ctl: ZoneController, analyst: str, co_ppm: float, lel: float) -> G
     )
 
 
-async def scenario(gw: Gateway, tl: Timeline) -> None:
+@dataclass
+class Parts:
+    """The real parts the demo runs on, each present when this machine has what it needs."""
+
+    sims: Any = None  # firmware_adapters.sim.site.SimulatedSensors
+    gps: Any = None  # firmware_adapters.gps.gpsfake.GpsFake
+    broker: Any = None  # cloud_sync.local_broker.LocalBroker
+    signer: Any = None  # cloud_sync.signing.Signer (central's key)
+    faces: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _service(gw: Gateway, type_name: str) -> Any:
+    return next((s for s in gw.services if type(s).__name__ == type_name), None)
+
+
+class Waiter:
+    """Await journal events by type (the controller's listeners), instead of sleeping."""
+
+    def __init__(self, ctl: ZoneController) -> None:
+        self.seen: list[Event] = []
+        self._changed = asyncio.Event()
+        ctl.event_listeners.append(self._on)
+
+    def _on(self, ev: Event) -> None:
+        self.seen.append(ev)
+        self._changed.set()
+
+    async def event(self, type_: str, after: int = 0, within_s: float = 20.0) -> Event:
+        async with asyncio.timeout(within_s):
+            while True:
+                for ev in self.seen[after:]:
+                    if ev.type == type_:
+                        return ev
+                self._changed.clear()
+                await self._changed.wait()
+
+    def mark(self) -> int:
+        return len(self.seen)
+
+
+async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> None:
     ctl = gw.controller
+    if parts.broker is None:
+        ctl.event_listeners.append(tl.event)  # with sync, central's own lines show the events
+    gas = _service(gw, "GasService")
+    face = _service(gw, "IdentityService") if parts.faces else None
     air = FixedAir()
-    ctl.air = air
-    ctl.event_listeners.append(tl.event)
+    if gas is None:
+        ctl.air = air
     now = ctl.clock.wall
     today = now().date()
     names = {w.worker_id: w.name for w in demo_workers(today)}
+    for note in parts.notes:
+        tl.note(note, note, "dim")
+
+    async def tap(wid: str, photo_of: str | None = None, out: bool = False) -> Decision:
+        badge = f"CARD-1{wid[1:]}"
+        if face is not None:
+            from edge.identity import demo as face_demo
+
+            face_demo.show(face, face_demo.tap_photo(photo_of or wid))
+        try:
+            d = await (ctl.badge_out(badge) if out else ctl.badge_in(badge))
+        finally:
+            if face is not None:
+                face_demo.show(face, None)
+        tl.decision(names[wid], d)
+        if d.position is not None and not out:
+            tl.note(
+                f"  位置 {d.position.lat:.5f},{d.position.lon:.5f} ±{d.position.error_m} m",
+                f"  at {d.position.lat:.5f},{d.position.lon:.5f} ±{d.position.error_m} m",
+                "dim",
+            )
+        return d
+
+    async def central_command(type_: str, body: dict[str, Any], version: int) -> bool:
+        """Send a signed command from central over MQTT; False when sync is not running."""
+        if parts.broker is None or parts.signer is None:
+            return False
+        from cloud_sync.central import publish_command, sign_command
+
+        body = {"device": gw.config.device.device_id, **body}
+        env = sign_command(parts.signer, type_, body, version)
+        reply = await publish_command(
+            parts.broker.settings("demo-central-cmd"), SITE, gw.config.device.device_id, env
+        )
+        ok = reply is not None and reply.accepted
+        tl.note(
+            f"  中心签名指令 {type_} → 设备回复 {'accepted' if ok else reply}",
+            f"  signed central command {type_} → reply {'accepted' if ok else reply}",
+            "dim",
+        )
+        if not ok:
+            raise RuntimeError(f"central command {type_} refused: {reply}")
+        return True
+
+    if gw.config.gps.enabled:
+        tl.step(
+            now(),
+            "等待GPS定位：终端须位于作业区域围栏内",
+            "Waiting for GPS: the terminal must stand inside the zone's fence",
+        )
+        if not ctl.position.position_verdict().ok:
+            await waiter.event("geofence_enter", within_s=60)
+        tl.note("✔ 终端在区域内", "✔ terminal inside the fence", "green")
+    if face is not None:
+        from edge.identity import demo as face_demo
+
+        tl.step(
+            now(),
+            "技术员用照片为4名工人录入人脸（仅存加密特征值）",
+            "The technician enrols 4 workers' faces from photos (encrypted encodings only)",
+        )
+        await face_demo.enrol_cast(face)
 
     tl.step(
         now(),
@@ -228,87 +338,120 @@ async def scenario(gw: Gateway, tl: Timeline) -> None:
             PermitMember(worker_id="W004", role=Role.OPERATOR, required_cert=CertCategory.WELDING),
         ),
     )
-    ctl.issue_permit(permit, "central")
+    if not await central_command("permit_issue", {"permit": permit.model_dump(mode="json")}, 1):
+        ctl.issue_permit(permit, "central")
 
-    tl.step(
-        now(),
-        "分析人赵敏用便携式检测仪做动火前气体分析",
-        "Analyst Zhao Min runs the pre-work gas test with a portable detector",
-    )
-    test = _gas_test(ctl, "赵敏", co_ppm=2, lel=0)
+    if gas is not None:
+        tl.step(
+            now(),
+            "固定式检测仪（Winsen CO、Modbus O2/LEL）完成动火前气体分析",
+            "Fixed detectors (Winsen CO, Modbus O2/LEL) give the pre-work gas test",
+        )
+        await gas.wait_for_verdict(lambda v: v.safe and v.monitoring_ok, 30)
+        test = gas.gas_test("赵敏")
+    else:
+        tl.step(
+            now(),
+            "分析人赵敏用便携式检测仪做动火前气体分析",
+            "Analyst Zhao Min runs the pre-work gas test with a portable detector",
+        )
+        test = _gas_test(ctl, "赵敏", co_ppm=2, lel=0)
     ctl.record_gas_test(test, "analyst:zhao")
+    shown = ", ".join(f"{x.gas} {x.value:g} {x.unit}" for x in test.samples)
     tl.note(
-        "合格：O2 20.9 %vol, LEL 0 %LEL, CO 2 ppm",
-        "Pass: O2 20.9 %vol, LEL 0 %LEL, CO 2 ppm",
-        "green",
+        f"{'合格' if test.passed else '不合格'}：{shown}",
+        f"{'Pass' if test.passed else 'Fail'}: {shown}",
+        "green" if test.passed else "red",
     )
     ctl.start_permit(permit.permit_id, "leader:W001")
-    tl.note("作业负责人确认开始作业，作业票状态：作业中", "Work leader starts work: permit ACTIVE")
+    tl.note("作业负责人确认开始作业，作业票状态：作业中", "Work leader starts work: ACTIVE")
 
-    for wid, badge in (("W001", "CARD-1001"), ("W002", "CARD-1002")):
-        role_zh, role_en = ("监护人", "guardian") if wid == "W001" else ("焊工", "welder")
-        tl.step(now(), f"{role_zh}{names[wid]}刷卡进入", f"The {role_en} {wid} badges in")
-        tl.decision(names[wid], await ctl.badge_in(badge))
-
+    tl.step(now(), f"监护人{names['W001']}刷卡进入", "The guardian W001 badges in")
+    await tap("W001")
+    tl.step(now(), f"焊工{names['W002']}刷卡进入", "The welder W002 badges in")
+    await tap("W002")
     tl.step(
         now(),
         f"焊工{names['W003']}刷卡（操作证已过期）",
         f"Welder {names['W003']} badges in (certificate expired)",
     )
-    tl.decision(names["W003"], await ctl.badge_in("CARD-1003"))
-
+    await tap("W003")
     tl.step(
         now(),
         f"焊工{names['W004']}刷卡（操作证20天后到期）",
         f"Welder {names['W004']} badges in (certificate expires in 20 days)",
     )
-    tl.decision(names["W004"], await ctl.badge_in("CARD-1004"))
-
-    tl.step(
-        now(),
-        "CO 浓度上升至 85 ppm，超过高报警值 70 ppm",
-        "CO rises to 85 ppm, above the high alarm of 70 ppm",
-    )
-    air.verdict = AirVerdict(
-        safe=False,
-        monitoring_ok=True,
-        reasons=(ReasonCode.GAS_UNSAFE,),
-        latched=True,
-        details={
-            "gas": "co",
-            "value": 85.0,
-            "unit": "ppm",
-            "threshold": 70.0,
-            "channel": "high",
-            "sensor_id": "ze07-co-1",
-        },
-    )
-    suspended = ctl.on_air_verdict(air.verdict)
-    for p in suspended:
-        tl.note(
-            f"作业票 {p.permit_id} 已自动中止（{p.suspension.reason if p.suspension else ''}）",
-            f"Permit {p.permit_id} suspended automatically",
-            "bold red",
+    await tap("W004")
+    if face is not None:
+        tl.step(
+            now(),
+            f"{names['W002']}拿{names['W003']}的卡刷卡（代签）",
+            f"{names['W002']} taps {names['W003']}'s badge (proxy attempt, 代签)",
         )
-    inside = ", ".join(f"{i['name']}({i['worker_id']})" for i in ctl.inside())
+        d = await tap("W003", photo_of="W002")
+        seen = d.details.get("seen_worker_id")
+        if seen:
+            tl.note(f"  识别为 {names.get(seen, seen)}（{seen}）", f"  recognised as {seen}", "red")
+
+    tl.step(now(), "CO 浓度上升至 85 ppm，超过高报警值", "CO rises to 85 ppm, above the high alarm")
+    mark = waiter.mark()
+    if gas is not None and parts.sims is not None:
+        parts.sims.set_value("co", 85.0)
+    else:
+        air.verdict = AirVerdict(
+            safe=False,
+            monitoring_ok=True,
+            reasons=(ReasonCode.GAS_UNSAFE,),
+            latched=True,
+            details={
+                "gas": "co",
+                "value": 85.0,
+                "unit": "ppm",
+                "threshold": 70.0,
+                "channel": "high",
+                "sensor_id": "ze07-co-1",
+            },
+        )
+        ctl.on_air_verdict(air.verdict)
+    suspended_ev = await waiter.event("permit_suspend", after=mark)
+    alarm = await waiter.event("gas_alarm", after=mark)
+    tl.note(
+        f"作业票 {suspended_ev.payload['permit_id']} 已自动中止"
+        f"（{suspended_ev.payload['reason']}）",
+        f"Permit {suspended_ev.payload['permit_id']} suspended automatically "
+        f"({suspended_ev.payload['reason']})",
+        "bold red",
+    )
+    inside = ", ".join(f"{i['name']}({i['worker_id']})" for i in alarm.payload["inside"])
     tl.note(
         f"声光报警：红灯+蜂鸣；区域内人员：{inside}",
         f"Stack light red + buzzer; inside: {inside}",
         "bold red",
     )
 
-    tl.step(now(), "又一名焊工刷卡", "Another welder badges in")
-    tl.decision(names["W003"], await ctl.badge_in("CARD-1003"))
+    tl.step(
+        now(),
+        f"{names['W004']}出来后想再次进入",
+        f"{names['W004']} steps out and tries to go back in",
+    )
+    await tap("W004", out=True)
+    await tap("W004")
 
     tl.step(
         now(),
-        "人员撤离，通风后 CO 回落至 3 ppm，报警经安全员确认解除",
-        "Everyone leaves; after ventilation CO is back to 3 ppm and the alarm is acknowledged",
+        "人员撤离，通风后 CO 回落，报警经安全员确认解除",
+        "Everyone leaves; after ventilation CO falls and the alarm is acknowledged",
     )
-    for badge in ("CARD-1004", "CARD-1002", "CARD-1001"):
-        await ctl.badge_out(badge)
-    air.verdict = AirVerdict(safe=True, monitoring_ok=True)
-    ctl.on_air_verdict(air.verdict)
+    for wid in ("W002", "W001"):
+        await tap(wid, out=True)
+    if gas is not None and parts.sims is not None:
+        parts.sims.set_value("co", 2.0)
+        await gas.wait_for_verdict(lambda v: v.safe, 30)
+        gas.acknowledge("safety-officer:S01")
+        await gas.wait_for_verdict(lambda v: v.safe and not v.latched, 30)
+    else:
+        air.verdict = AirVerdict(safe=True, monitoring_ok=True)
+        ctl.on_air_verdict(air.verdict)
 
     tl.step(now(), "尝试不经复测直接恢复作业", "Attempt to resume without a fresh gas test")
     try:
@@ -323,11 +466,15 @@ async def scenario(gw: Gateway, tl: Timeline) -> None:
 
     tl.step(
         now(),
-        "重新气体分析合格，安全员授权恢复作业",
-        "A fresh gas test passes; the safety officer authorises the resume",
+        "重新气体分析合格，安全员经中心授权恢复作业",
+        "A fresh gas test passes; central authorises the resume",
     )
-    ctl.record_gas_test(_gas_test(ctl, "赵敏", co_ppm=3, lel=0), "analyst:zhao")
-    resumed = ctl.resume_permit(permit.permit_id, "safety-officer:S01", authorised=True)
+    fresh = gas.gas_test("赵敏") if gas is not None else _gas_test(ctl, "赵敏", co_ppm=3, lel=0)
+    ctl.record_gas_test(fresh, "analyst:zhao")
+    if not await central_command("permit_resume", {"permit_id": permit.permit_id}, 2):
+        ctl.resume_permit(permit.permit_id, "safety-officer:S01", authorised=True)
+    resumed = ctl.registry.permit(permit.permit_id)
+    assert resumed is not None
     tl.note(
         f"作业票 {resumed.permit_id} 状态：{resumed.status.value}",
         f"Permit {resumed.permit_id} is {resumed.status.value}",
@@ -335,9 +482,15 @@ async def scenario(gw: Gateway, tl: Timeline) -> None:
     )
 
     tl.step(now(), "监护人与焊工重新进入", "The guardian and the welder go back in")
-    for wid, badge in (("W001", "CARD-1001"), ("W002", "CARD-1002")):
-        tl.decision(names[wid], await ctl.badge_in(badge))
+    await tap("W001")
+    await tap("W002")
 
+    if parts.broker is not None:
+        tl.step(now(), "等待全部事件同步至中心", "Waiting until central has every event")
+        async with asyncio.timeout(30):
+            while any(ctl.journal.pending_count().values()):  # noqa: ASYNC110
+                # The outbox marks rows on PUBACK in its own task and exposes no event for it.
+                await asyncio.sleep(0.1)
     counts: dict[str, int] = {}
     for ev in ctl.journal.events():
         counts[ev.kind.value] = counts.get(ev.kind.value, 0) + 1
@@ -349,25 +502,113 @@ async def scenario(gw: Gateway, tl: Timeline) -> None:
     )
 
 
+@contextlib.asynccontextmanager
+async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
+    """Start what this machine can run for real, and write its config sections into ``raw``."""
+    parts = Parts()
+    async with contextlib.AsyncExitStack() as stack:
+        from firmware_adapters.sim.site import SimulatedSensors
+
+        (state / "dev").mkdir()
+        parts.sims = await stack.enter_async_context(SimulatedSensors(state / "dev", period_s=0.2))
+        raw["gas"] = parts.sims.gas_config(staleness_s=3.0).model_dump(mode="json")
+
+        from firmware_adapters.gps.gpsfake import GpsFake, gpsfake_available
+
+        if gpsfake_available():
+            from firmware_adapters.gps.nmea_log import (
+                SENTENCES_PER_EPOCH,
+                stand_then_move,
+                write_log,
+            )
+
+            (state / "gpsfake").mkdir()
+            log = state / "gps.nmea"
+            write_log(
+                log,
+                stand_then_move(LAT, LON, stand_s=900),
+                start=datetime.now(UTC) + timedelta(seconds=1),
+            )
+            parts.gps = await stack.enter_async_context(
+                GpsFake(log, state / "gpsfake", cycle_s=1 / SENTENCES_PER_EPOCH)
+            )
+            raw["zone"]["geofence"] = {
+                "type": "circle",
+                "center": {"lat": LAT, "lon": LON},
+                "radius_m": 60,
+            }
+            raw["gps"] = {
+                "enabled": True,
+                "port": parts.gps.port,
+                "dwell_samples": 2,
+                "dwell_s": 1,
+                "no_fix_after_s": 60,
+                # gpsfake's replay may lag the wall clock by a few seconds.
+                "clock_bound_s": 60,
+            }
+            parts.gps.release()
+        else:
+            parts.notes.append("gpsd/gpsfake not installed: no position check in this demo")
+
+        from cloud_sync.local_broker import LocalBroker, demo_sync
+
+        if LocalBroker.available():
+            parts.broker = await stack.enter_async_context(LocalBroker())
+            mqtt, parts.signer = demo_sync(parts.broker, state / "keys")
+            raw["mqtt"] = mqtt.model_dump(mode="json", exclude_unset=True)
+        else:
+            parts.notes.append("mosquitto not installed: no MQTT sync in this demo")
+
+        from edge.identity import demo as face_demo
+
+        if face_demo.photos_available():
+            raw["identity"] = face_demo.demo_section()
+            parts.faces = True
+        else:
+            parts.notes.append("shared photos not found: badge-only identity in this demo")
+        yield parts
+
+
 def run_demo(lang: str = "zh-CN", keep: bool = False) -> int:
     console = Console(highlight=False, soft_wrap=True)
     language = Lang(lang)
     with _state_dir(keep) as state:
         raw = demo_config(state)
-        cfg: GatewayConfig = parse_config(yaml.safe_dump(raw, allow_unicode=True), "<demo>")
         tl = Timeline(console, language, datetime.now().astimezone())
         console.print(f"[bold]zonegate demo[/] — {SITE}/{ZONE}, state in {state}")
 
         async def main() -> None:
             stop = asyncio.Event()
-            async with Gateway(cfg, None) as gw:
-                runner = asyncio.create_task(gw.run(stop))
-                await gw.ready.wait()
-                try:
-                    await scenario(gw, tl)
-                finally:
-                    stop.set()
-                    await runner
+            async with demo_parts(state, raw) as parts:
+                with warnings.catch_warnings():
+                    # The demo's PMS5003 is knowingly an indicator only; the config says so.
+                    warnings.simplefilter("ignore")
+                    cfg = parse_config(yaml.safe_dump(raw, allow_unicode=True), "<demo>")
+                watcher = None
+                if parts.broker is not None:
+                    from cloud_sync.local_broker import print_events
+
+                    ready = asyncio.Event()
+                    watcher = asyncio.create_task(
+                        print_events(
+                            parts.broker,
+                            lambda line: console.print(f"           [blue]⇢ {escape(line)}[/]"),
+                            ready,
+                        )
+                    )
+                    await asyncio.wait_for(ready.wait(), 10)
+                async with Gateway(cfg, None) as gw:
+                    waiter = Waiter(gw.controller)  # before anything runs: no event is missed
+                    runner = asyncio.create_task(gw.run(stop))
+                    await gw.ready.wait()
+                    try:
+                        await scenario(gw, tl, parts, waiter)
+                    finally:
+                        stop.set()
+                        await runner
+                if watcher is not None:
+                    watcher.cancel()
+                    await asyncio.gather(watcher, return_exceptions=True)
 
         asyncio.run(main())
     console.print("\n[bold green]demo finished[/]")

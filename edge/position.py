@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.geofence import FixOutcome, GeoEvent, GeofencePolicy
-from edge.models import Event, EventKind, Fix
+from edge.models import Event, Fix
 from edge.reasons import ReasonCode
 from firmware_adapters.gps.client import GpsdClient, Sky
 from firmware_adapters.gps.config import GpsConfig
@@ -35,6 +35,7 @@ class AlertSink(Protocol):
 
     def alert(self, type_: str, payload: dict[str, Any]) -> Event: ...
     def fault(self, type_: str, payload: dict[str, Any]) -> Event: ...
+    def system(self, type_: str, payload: dict[str, Any]) -> Event: ...
 
 
 class GpsClock(Protocol):
@@ -103,13 +104,13 @@ class GpsService:
                 if ev.type == "suspect":
                     self.controller.fault("gps_suspect", ev.payload)
                 elif ev.type == "exit":
-                    self.journal.append(EventKind.SYSTEM, "geofence_exit", ev.payload)
+                    self.controller.system("geofence_exit", ev.payload)
                     self.controller.alert(
                         ReasonCode.TERMINAL_MOVED.value,
                         {"reason": ReasonCode.TERMINAL_MOVED.value, **ev.payload},
                     )
                 elif ev.type == "enter":
-                    self.journal.append(EventKind.SYSTEM, "geofence_enter", ev.payload)
+                    self.controller.system("geofence_enter", ev.payload)
                 else:
                     self.controller.fault("gps_position_lost", ev.payload)
             except Exception:  # the journal's own error is logged; GPS keeps running

@@ -127,6 +127,10 @@ class ZoneController:
     def fault(self, type_: str, payload: dict[str, Any]) -> Event:
         return self._emit(EventKind.FAULT, type_, {"zone_id": self.zone.zone_id, **payload})
 
+    def system(self, type_: str, payload: dict[str, Any]) -> Event:
+        """Journal a state note (fence entered, service health) and tell the listeners."""
+        return self._emit(EventKind.SYSTEM, type_, {"zone_id": self.zone.zone_id, **payload})
+
     # ------------------------------------------------------------------ time
 
     def trusted_now(self) -> datetime | None:

@@ -151,3 +151,16 @@ def test_demo_runs_and_prints_the_suspension() -> None:
     assert "PERMIT_SUSPENDED" in out or "GAS_UNSAFE" in out
     assert "GAS_TEST_STALE" in out  # resume refused without a fresh test
     assert "is active" in out
+    # The real parts this machine has (make test installs them all).
+    from cloud_sync.local_broker import LocalBroker
+    from edge.identity.demo import photos_available
+    from firmware_adapters.gps.gpsfake import gpsfake_available
+
+    assert "Fixed detectors" in out  # gas from pty simulators through the real adapters
+    if photos_available():
+        assert "FACE_MISMATCH" in out and "recognised as W002" in out
+    if LocalBroker.available():
+        assert "permit_resume → reply accepted" in out
+        assert "waiting for sync: {'critical': 0, 'access': 0, 'bulk': 0}" in out
+    if gpsfake_available():
+        assert "terminal inside the fence" in out and "at 31.23040,121.47370" in out
