@@ -243,13 +243,17 @@ class FaceTracker:
     async def run(self) -> None:
         """Watch the camera until cancelled, at ``fps`` with a face in view, else ``idle_fps``."""
         tcfg = self.config.tracker
+        last_error: str | None = None
         try:
             while True:
                 try:
                     sighting = await self.observe()
                 except CameraError as err:
                     self._count("camera_errors")
-                    log.warning("camera: %s; retrying in 1 s", err)
+                    # Once per distinct error, not once a second while a camera stays unplugged.
+                    if str(err) != last_error:
+                        log.warning("camera: %s; retrying every second", err)
+                        last_error = str(err)
                     self.track = None
                     await asyncio.sleep(1.0)
                     continue
@@ -259,6 +263,9 @@ class FaceTracker:
                     self.track = None
                     await asyncio.sleep(1.0)
                     continue
+                if last_error is not None:
+                    log.info("camera: delivering frames again")
+                    last_error = None
                 fps = tcfg.fps if sighting.track is not None else tcfg.idle_fps
                 await asyncio.sleep(1.0 / fps)
         finally:
