@@ -10,6 +10,7 @@ loop, watchdog and gas alarms keep running while a face is encoded. Same chip, s
 from __future__ import annotations
 
 import contextlib
+import importlib
 import struct
 import subprocess
 import sys
@@ -41,7 +42,8 @@ def resnet_path() -> str:
         with warnings.catch_warnings():
             # face_recognition_models imports pkg_resources, deprecated upstream.
             warnings.simplefilter("ignore", UserWarning)
-            import face_recognition_models as files  # type: ignore[import-untyped]
+            # No type information ships with it; importlib keeps mypy out of it.
+            files = importlib.import_module("face_recognition_models")
     except ImportError as err:
         raise EncoderFailed(f"face models not installed: {err}") from err
     return str(files.face_recognition_model_location())

@@ -10,6 +10,7 @@ detector the Pi never uses.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -126,7 +127,8 @@ class FaceModels:
             with warnings.catch_warnings():
                 # face_recognition_models imports pkg_resources, deprecated upstream.
                 warnings.simplefilter("ignore", UserWarning)
-                import face_recognition_models as files  # type: ignore[import-untyped]
+                # No type information ships with it; importlib keeps mypy out of it.
+                files = importlib.import_module("face_recognition_models")
         except ImportError as err:
             raise ModelsUnavailable(f"face models not installed: {err}") from err
         try:
