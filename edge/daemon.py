@@ -148,7 +148,11 @@ class Gateway:
                 return None  # capability not installed in this build
             raise
         factory: Callable[[ServiceContext], Service | None] = getattr(module, attr)
-        return factory(self.ctx)
+        try:
+            return factory(self.ctx)
+        except (ValueError, OSError) as err:
+            # Unreadable key or password file, a port that cannot exist: say which capability.
+            raise StartupError(f"{module_name}: {err}") from err
 
     async def __aexit__(
         self,

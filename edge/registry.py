@@ -38,8 +38,22 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | os.PathLike[str], **_: Any) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._pending: dict[str, dict[str, Any]] | None = None
+        self._batching = False
+
+    def begin(self) -> None:
+        """Hold writes in memory until ``commit``: several changes, one durable write."""
+        self._batching = True
+
+    def commit(self) -> None:
+        self._batching = False
+        if self._pending is not None:
+            data, self._pending = self._pending, None
+            self._write(data)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._pending is not None:
+            return self._pending
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -55,6 +69,12 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        if self._batching:
+            self._pending = data
+            return
+        self._write(data)
+
+    def _write(self, data: dict[str, dict[str, Any]]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         payload = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -92,6 +112,33 @@ class Registry:
     def _guard(self) -> Iterator[None]:
         with self._lock:
             yield
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes: the file is replaced once, durably, when the block ends.
+
+        If the block raises, nothing of it is written (the in-memory tables are reloaded).
+        """
+        storage = self._db.storage
+        assert isinstance(storage, AtomicJSONStorage)
+        with self._lock:
+            if self._batch_depth == 0:
+                storage.begin()
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    storage._batching = False
+                    storage._pending = None
+                    # Tables cache query results computed from the dropped data.
+                    for table in self._db._tables.values():
+                        table.clear_cache()
+                raise
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                storage.commit()
 
     # ---- zone
 
@@ -160,9 +207,24 @@ class Registry:
 
     # ---- gas tests
 
+    def put_permits(self, permits: list[Permit]) -> None:
+        """Several permits in one durable write (a gas alarm suspends them together)."""
+        with self.batch():
+            for permit in permits:
+                self.put_permit(permit)
+
+    # The registry holds the recent gas tests that decide start and resume; the journal keeps
+    # every test as the audit trail. Unbounded, the whole-file rewrite would slow every write.
+    GAS_TESTS_KEPT = 20
+
     def put_gas_test(self, test: GasTest) -> None:
-        with self._guard():
-            self._db.table("gas_tests").upsert(_dump(test), self._q.test_id == test.test_id)
+        with self.batch():
+            t = self._db.table("gas_tests")
+            t.upsert(_dump(test), self._q.test_id == test.test_id)
+            docs = t.search(self._q.zone_id == test.zone_id)
+            if len(docs) > self.GAS_TESTS_KEPT:
+                docs.sort(key=lambda d: str(d["taken_at"]))
+                t.remove(doc_ids=[d.doc_id for d in docs[: -self.GAS_TESTS_KEPT]])
 
     def latest_gas_test(self, zone_id: str) -> GasTest | None:
         with self._guard():

@@ -170,17 +170,28 @@ class ZoneController:
         return self._emit(
             EventKind.PERMIT,
             f"permit_{action}",
-            {
-                "permit_id": new.permit_id,
-                "from": old.status.value if old else None,
-                "to": new.status.value,
-                "action": action,
-                "actor": actor.model_dump(mode="json"),
-                "reason": reason,
-                "evidence": evidence or {},
-                "permit": new.model_dump(mode="json"),
-            },
+            self._permit_payload(old, new, action, actor, reason, evidence),
         )
+
+    @staticmethod
+    def _permit_payload(
+        old: Permit | None,
+        new: Permit,
+        action: str,
+        actor: pm.Actor,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "permit_id": new.permit_id,
+            "from": old.status.value if old else None,
+            "to": new.status.value,
+            "action": action,
+            "actor": actor.model_dump(mode="json"),
+            "reason": reason,
+            "evidence": evidence or {},
+            "permit": new.model_dump(mode="json"),
+        }
 
     def _transition(
         self,
@@ -352,47 +363,75 @@ class ZoneController:
         cause = SuspensionCause.GAS if unsafe else SuspensionCause.MONITORING_LOST
         system = pm.Actor.system("gas" if unsafe else "monitoring")
         reason = ",".join(r.value for r in verdict.reasons) or cause.value
-        suspended: list[Permit] = []
-        for permit in self.registry.permits(
-            statuses=frozenset({PermitStatus.ACTIVE, PermitStatus.SUSPENDED})
-        ):
+        # A suspension needs only the moment it happened; no gas test, air or window guard.
+        guards = pm.Guards(now=None, wall=self.clock.wall())
+        live = self.registry.permits(statuses=LIVE_STATUSES)
+        changes: list[tuple[Permit, Permit, str]] = []
+        for permit in live:
+            if permit.status is PermitStatus.APPROVED:
+                continue
             if not unsafe and not pm.requires_monitoring(permit):
                 continue
             try:
                 new = pm.apply(
-                    permit,
-                    pm.Action.SUSPEND,
-                    system,
-                    self._guards(permit),
-                    cause=cause,
-                    reason=reason,
+                    permit, pm.Action.SUSPEND, system, guards, cause=cause, reason=reason
                 )
             except pm.TransitionError:
                 continue  # already suspended for this cause or a stronger one
-            self._commit(permit, new, "suspend", system, reason, dict(verdict.details))
-            self._follow_linked(new, system)
-            suspended.append(new)
+            changes.append((permit, new, reason))
+        parents = {new.permit_id: new for _, new, _ in changes}
+        for child in live:  # temporary power follows the permit it serves (§10.8)
+            parent = parents.get(child.linked_permit_id or "")
+            if parent is None or child.status is not PermitStatus.ACTIVE:
+                continue
+            if child.permit_id in parents:
+                continue
+            assert parent.suspension is not None
+            new = child.model_copy(
+                update={
+                    "status": PermitStatus.SUSPENDED,
+                    "suspension": parent.suspension.model_copy(
+                        update={"cause": SuspensionCause.LINKED}
+                    ),
+                }
+            )
+            changes.append((child, new, f"linked to {parent.permit_id}"))
+        suspended = [new for _, new, _ in changes]
+        items: list[tuple[EventKind, str, dict[str, Any]]] = [
+            (
+                EventKind.PERMIT,
+                "permit_suspend",
+                self._permit_payload(old, new, "suspend", system, why, dict(verdict.details)),
+            )
+            for old, new, why in changes
+        ]
+        alert_type = None
         if unsafe and (suspended or not self._air_alarm):
-            self._air_alarm = True
-            self.alert(
-                "gas_alarm",
-                {
-                    **verdict.details,
-                    "reasons": [r.value for r in verdict.reasons],
-                    "suspended_permits": [p.permit_id for p in suspended],
-                    "inside": self.inside(),
-                },
-            )
+            alert_type = "gas_alarm"
         elif lost and suspended:
-            self.alert(
-                "monitoring_lost",
-                {
-                    **verdict.details,
-                    "reasons": [r.value for r in verdict.reasons],
-                    "suspended_permits": [p.permit_id for p in suspended],
-                    "inside": self.inside(),
-                },
+            alert_type = "monitoring_lost"
+        if alert_type is not None:
+            items.append(
+                (
+                    EventKind.ALERT,
+                    alert_type,
+                    {
+                        "zone_id": self.zone.zone_id,
+                        **verdict.details,
+                        "reasons": [r.value for r in verdict.reasons],
+                        "suspended_permits": [p.permit_id for p in suspended],
+                        "inside": self.inside(),
+                    },
+                )
             )
+        if suspended:
+            self.registry.put_permits(suspended)  # one durable write for all of them
+        if items:
+            # One transaction, one fsync: the suspensions and the alert that names them.
+            for event in self.journal.append_many(items):
+                self._announce(event)
+        if alert_type == "gas_alarm":
+            self._air_alarm = True  # only once journaled: a failed append is retried
         self._refresh_light()
         return suspended
 

@@ -77,3 +77,52 @@ def test_journal_batch_is_all_or_nothing(tmp_path: Path) -> None:
         j.append_many([(EventKind.SYSTEM, "ok", {}), (EventKind.SYSTEM, "bad", {"x": "\ud800"})])
     assert j.events() == []
     j.close()
+
+
+def test_registry_batch_is_one_write_and_rolls_back_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "registry.json"
+    reg = Registry(path)
+    reg.put_worker(Worker(worker_id="w0", name="a"))
+    before = path.stat().st_mtime_ns, path.read_bytes()
+
+    def half_done() -> None:
+        with reg.batch():
+            reg.put_worker(Worker(worker_id="w1", name="b"))
+            assert reg.worker("w1") is not None  # visible inside the batch
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        half_done()
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+    assert reg.worker("w1") is None
+    with reg.batch():
+        reg.put_worker(Worker(worker_id="w2", name="c"))
+        reg.put_worker(Worker(worker_id="w3", name="d"))
+        assert path.read_bytes() == before[1]  # nothing on disk until the block ends
+    assert {w.worker_id for w in Registry(path).workers()} == {"w0", "w2", "w3"}
+
+
+def test_registry_keeps_only_recent_gas_tests(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from edge.models import GasTest, GasTestSample
+
+    reg = Registry(tmp_path / "registry.json")
+    t0 = datetime(2026, 11, 24, tzinfo=UTC)
+    for i in range(Registry.GAS_TESTS_KEPT + 5):
+        reg.put_gas_test(
+            GasTest(
+                zone_id="z",
+                taken_at=t0 + timedelta(minutes=i),
+                source="p",
+                analyst="a",
+                samples=(GasTestSample(gas="co", value=1, unit="ppm"),),
+                passed=True,
+            )
+        )
+    kept = reg.docs("gas_tests")
+    assert len(kept) == Registry.GAS_TESTS_KEPT
+    latest = reg.latest_gas_test("z")
+    assert latest is not None and latest.taken_at == t0 + timedelta(
+        minutes=Registry.GAS_TESTS_KEPT + 4
+    )
