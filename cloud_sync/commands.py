@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from cloud_sync.payloads import (
     COMMAND_BODIES,
+    AlarmAcknowledge,
     BadgeUnlock,
     CertificateUpdate,
     CommandBody,
@@ -74,6 +75,7 @@ class CommandTarget(Protocol):
     def unlock_worker(self, worker_id: str, actor: Actor) -> Any: ...
     def put_workers(self, workers: list[Worker], actor: Actor) -> Any: ...
     def remove_worker(self, worker_id: str, actor: Actor) -> Any: ...
+    def acknowledge_alarms(self, actor: str) -> Any: ...
 
 
 class DocumentStore(Protocol):
@@ -228,6 +230,9 @@ class CommandProcessor:
         if isinstance(body, BadgeUnlock):
             await _maybe(t.unlock_worker(body.worker_id, actor))
             return f"worker {body.worker_id} unlocked"
+        if isinstance(body, AlarmAcknowledge):
+            acked = await _maybe(t.acknowledge_alarms(body.actor))
+            return f"{len(acked)} alarm(s) acknowledged by {body.actor}"
         if isinstance(body, ConfigChange):
             if self._config_check is not None:
                 try:

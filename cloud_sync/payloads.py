@@ -182,6 +182,13 @@ class BadgeUnlock(CommandBody):
     worker_id: str
 
 
+class AlarmAcknowledge(CommandBody):
+    """A person acknowledges the zone's latched gas alarms (they clear once the air is back
+    inside limits too); the permits stay suspended until a fresh test and a resume."""
+
+    actor: str = Field(min_length=1, description="who acknowledges, e.g. safety officer id")
+
+
 class ConfigChange(CommandBody):
     """A configuration section to apply at the next restart (validated before it is stored)."""
 
@@ -197,6 +204,7 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "roster_update": RosterUpdate,
     "certificate_update": CertificateUpdate,
     "badge_unlock": BadgeUnlock,
+    "alarm_acknowledge": AlarmAcknowledge,
     "config_change": ConfigChange,
 }
 
@@ -213,6 +221,8 @@ def doc_key(type_: str, body: CommandBody) -> str:
         return f"unlock/{body.worker_id}"
     if isinstance(body, ConfigChange):
         return f"config/{body.section}"
+    if isinstance(body, AlarmAcknowledge):
+        return "alarms"
     return "roster"
 
 

@@ -311,4 +311,6 @@ def build_service(ctx: ServiceContext) -> Service | None:
         ctx.controller.fault("outputs_unavailable", {"error": str(err)})
     if not ctx.config.gas.sensors:
         return None
-    return GasService(ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health)
+    service = GasService(ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health)
+    ctx.controller.alarm_acknowledgers.append(service.acknowledge)
+    return service

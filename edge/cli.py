@@ -42,15 +42,22 @@ def _setup_logging(level: str) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    import warnings
+
     from edge.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
-        print(f"{len(err.issues)} error(s) in {args.config}", file=sys.stderr)
-        return EX_CONFIG
+    with warnings.catch_warnings(record=True) as caught:
+        # Sections warn about valid but limited choices (a PMS5003 is an indicator only).
+        warnings.simplefilter("always")
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as err:
+            for issue in err.issues:
+                print(issue, file=sys.stderr)
+            print(f"{len(err.issues)} error(s) in {args.config}", file=sys.stderr)
+            return EX_CONFIG
+    for w in caught:
+        print(f"{args.config}: warning: {w.message}", file=sys.stderr)
     print(f"{args.config}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
     return 0
 

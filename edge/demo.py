@@ -422,7 +422,14 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
         f"({suspended_ev.payload['reason']})",
         "bold red",
     )
-    inside = ", ".join(f"{i['name']}({i['worker_id']})" for i in alarm.payload["inside"])
+    a = alarm.payload
+    if "threshold" in a:
+        figures = (
+            f"{a['gas']} {a['value']:g} {a.get('unit', '')} > {a['threshold']:g} "
+            f"({a['channel']}, {a.get('sensor_id', '')})"
+        )
+        tl.note(f"报警：{figures}", f"Alarm: {figures}", "bold red")
+    inside = ", ".join(f"{i['name']}({i['worker_id']})" for i in a["inside"])
     tl.note(
         f"声光报警：红灯+蜂鸣；区域内人员：{inside}",
         f"Stack light red + buzzer; inside: {inside}",
@@ -447,7 +454,9 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
     if gas is not None and parts.sims is not None:
         parts.sims.set_value("co", 2.0)
         await gas.wait_for_verdict(lambda v: v.safe, 30)
-        gas.acknowledge("safety-officer:S01")
+        ack = {"actor": "safety-officer:S01"}
+        if not await central_command("alarm_acknowledge", ack, 1):
+            gas.acknowledge("safety-officer:S01")
         await gas.wait_for_verdict(lambda v: v.safe and not v.latched, 30)
     else:
         air.verdict = AirVerdict(safe=True, monitoring_ok=True)

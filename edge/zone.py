@@ -100,6 +100,8 @@ class ZoneController:
         self.identity: IdentityVerifier = identity or BadgeOnlyIdentity()
         self.event_listeners: list[Callable[[Event], None]] = []
         self.on_worker_removed: list[Callable[[str], None]] = []
+        # Capabilities whose alarms latch (gas) register how a person acknowledges them.
+        self.alarm_acknowledgers: list[Callable[[str], list[dict[str, Any]]]] = []
         self.health: dict[str, dict[str, Any]] = {}
         self._mismatches: dict[str, collections.deque[float]] = {}
         self._air_alarm = False
@@ -434,6 +436,13 @@ class ZoneController:
             self._air_alarm = True  # only once journaled: a failed append is retried
         self._refresh_light()
         return suspended
+
+    def acknowledge_alarms(self, actor: str) -> list[dict[str, Any]]:
+        """A person acknowledges every latched alarm; each capability journals its part."""
+        acked: list[dict[str, Any]] = []
+        for ack in list(self.alarm_acknowledgers):
+            acked.extend(ack(actor))
+        return acked
 
     def record_gas_test(self, test: GasTest, actor: str) -> Event:
         if test.zone_id != self.zone.zone_id:

@@ -365,3 +365,19 @@ def test_signature_covers_every_field(keys: Any) -> None:
         with pytest.raises(SignatureError, match=r"signature|key_id"):
             keys.verifier.verify({**e, field: value})
     assert len(base64.b64decode(e["sig"])) == 64
+
+
+async def test_signed_alarm_acknowledge_reaches_every_latching_capability(env: Env) -> None:
+    heard: list[str] = []
+
+    def gas_ack(actor: str) -> list[dict[str, Any]]:
+        heard.append(actor)
+        return [{"sensor_id": "ze15-co-1", "gas": "co", "channel": "high"}]
+
+    env.ctl.alarm_acknowledgers.append(gas_ack)
+    body = {"device": DEVICE, "actor": "safety-officer:S01"}
+    reply = await env.send(env.sign("alarm_acknowledge", body, 1))
+    assert reply.accepted and "1 alarm(s) acknowledged" in reply.detail
+    assert heard == ["safety-officer:S01"]
+    replay = await env.send(env.sign("alarm_acknowledge", body, 1))
+    assert replay.reason == Rejection.REPLAYED and heard == ["safety-officer:S01"]
