@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import importlib
 import logging
+import os
 import random
 import shutil
 import signal
@@ -50,6 +52,43 @@ SERVICE_FACTORIES: tuple[str, ...] = (
 
 class StartupError(Exception):
     """The gateway refuses to start; the message says what to fix."""
+
+
+LOCK_NAME = "zonegate.lock"
+
+
+def acquire_state_lock(state_dir: Path) -> int:
+    """Hold an exclusive lock on the state directory for the daemon's lifetime.
+
+    Two processes writing one registry would overwrite each other's changes (TinyDB rewrites
+    the whole file): a second daemon, or a technician tool, must see the lock and stop.
+    """
+    fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartupError(
+            f"{state_dir}: another zonegate daemon is running on this state directory"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """True while a daemon holds ``state_dir``'s lock (technician tools refuse to write then)."""
+    try:
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we may just have taken
+    return False
 
 
 def free_mb(path: Path) -> float:
@@ -92,16 +131,14 @@ class Gateway:
             )
         try:
             state.mkdir(parents=True, exist_ok=True)
-            self.registry = Registry(cfg.registry_path)
-            problems = self.registry.integrity_check()
-            if problems:
-                raise StartupError(f"{cfg.registry_path}: registry damaged: {problems[0]}")
-            self.journal = Journal(cfg.journal_path, self.clock)
-            problems = self.journal.integrity_check()
-            if problems:
-                raise StartupError(f"{cfg.journal_path}: journal damaged: {problems[0]}")
-        except (RegistryError, JournalError, OSError) as err:
+            self._lock_fd = acquire_state_lock(state)
+        except OSError as err:
             raise StartupError(str(err)) from err
+        try:
+            self._open_stores()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         self.controller = ZoneController(
             zone=cfg.zone,
             registry=self.registry,
@@ -139,6 +176,20 @@ class Gateway:
                 self.services.append(service)
         return self
 
+    def _open_stores(self) -> None:
+        cfg = self.config
+        try:
+            self.registry = Registry(cfg.registry_path)
+            registry_problems = self.registry.integrity_check()
+            self.journal = Journal(cfg.journal_path, self.clock)
+            journal_problems = self.journal.integrity_check()
+        except (RegistryError, JournalError, OSError) as err:
+            raise StartupError(str(err)) from err
+        if registry_problems:
+            raise StartupError(f"{cfg.registry_path}: registry damaged: {registry_problems[0]}")
+        if journal_problems:
+            raise StartupError(f"{cfg.journal_path}: journal damaged: {journal_problems[0]}")
+
     def _build(self, spec: str) -> Service | None:
         module_name, _, attr = spec.partition(":")
         try:
@@ -165,6 +216,7 @@ class Gateway:
             self.journal.checkpoint()
         self.journal.close()
         self.registry.close()
+        os.close(self._lock_fd)
 
     # ------------------------------------------------------------------ running
 

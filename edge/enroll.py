@@ -187,6 +187,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             console.print(f"[red]{issue}[/red]")
         return 2
     identity = cfg.identity
+    from edge.daemon import daemon_running
+
+    if daemon_running(cfg.storage.state_dir):
+        console.print(
+            "[red]the zonegate daemon is running: stop it (systemctl stop zonegate) "
+            "before enrolling, or the daemon would not see the new encodings[/red]"
+        )
+        return 3
     try:
         registry = Registry(cfg.registry_path)
         try:

@@ -78,6 +78,37 @@ def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
     assert types == ["daemon_started", "daemon_stopped"]
 
 
+def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
+    from edge.daemon import daemon_running
+
+    cfg = _config(tmp_path)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stderr is not None
+    try:
+        deadline = time.monotonic() + 30
+        while "zonegate ready" not in first.stderr.readline():
+            assert time.monotonic() < deadline and first.poll() is None
+        assert daemon_running(tmp_path / "state")
+        second = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1 and "another zonegate daemon" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+    assert not daemon_running(tmp_path / "state")
+
+
 def test_refuses_to_start_when_disk_is_nearly_full(tmp_path: Path) -> None:
     cfg = _config(tmp_path, min_free_mb=10**12, warn_free_mb=10**12)
     proc = subprocess.run(
