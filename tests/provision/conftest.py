@@ -3,8 +3,6 @@ real ``zonegate provision`` command, and a real mosquitto with passwords and the
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import socket
 import subprocess
@@ -16,16 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
 
 from edge.cli import main
 from edge.clock import SystemClock
 from edge.config import load_config
 from edge.journal import Journal
+from tests.pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parents[2]
 ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
@@ -66,58 +62,6 @@ class Broker:
     port: int
     proc: subprocess.Popen[bytes] | None
     tls_port: int = 0
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca_cert: Path
-    server_cert: Path
-    server_key: Path
-
-
-def make_pki(directory: Path, name: str = "zonegate test CA") -> Pki:
-    """A throw-away CA and a server certificate for 127.0.0.1."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    pki = Pki(directory / "ca.crt", directory / "server.crt", directory / "server.key")
-    pki.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.server_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
 
 
 @pytest.fixture(scope="module")

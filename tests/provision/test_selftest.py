@@ -14,13 +14,12 @@ from edge.config import load_config
 from edge.selftest import Budgets, CheckResult, Status, run_selftest
 from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.winsen import WinsenSimulator
+from tests.pki import Pki, make_pki
 from tests.provision.conftest import (
     BROKER_PASSWORD,
     Broker,
-    Pki,
     Provisioned,
     ProvisionFn,
-    make_pki,
     running_daemon,
 )
 
