@@ -334,7 +334,7 @@ def status_snapshot(config: GatewayConfig) -> dict[str, Any]:
     """Read the stores without a running daemon (``zonegate status``)."""
     registry = Registry(config.registry_path)
     clock = SystemClock(assume_trusted=config.clock.assume_trusted)
-    journal = Journal(config.journal_path, clock, boot_id="status-reader")
+    journal = Journal(config.journal_path, clock, readonly=True)
     try:
         return {
             "zone": config.zone.model_dump(mode="json"),

@@ -58,10 +58,25 @@ class JournalCorrupt(JournalError):
 class Journal:
     """One per process. Thread-safe: writes are serialised by a lock (SQLite allows one writer)."""
 
-    def __init__(self, path: Path, clock: Clock, *, boot_id: str | None = None) -> None:
+    def __init__(
+        self, path: Path, clock: Clock, *, boot_id: str | None = None, readonly: bool = False
+    ) -> None:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
+        self.boot_id = boot_id or uuid.uuid4().hex
+        if readonly:
+            # A reader (``zonegate status``) must not write into a running daemon's journal.
+            try:
+                self._db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+                )
+                self._db.execute("PRAGMA busy_timeout=5000")
+                self._db.execute("SELECT 1 FROM events LIMIT 1")
+            except sqlite3.DatabaseError as err:
+                raise JournalCorrupt(f"{path}: cannot read journal: {err}") from err
+            self._seq = 0
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -74,7 +89,6 @@ class Journal:
             )
         except sqlite3.DatabaseError as err:
             raise JournalCorrupt(f"{path}: cannot open journal: {err}") from err
-        self.boot_id = boot_id or uuid.uuid4().hex
         self._seq = self._last_seq(self.boot_id)
         with self._tx() as db:
             db.execute(
