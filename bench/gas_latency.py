@@ -27,16 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import psutil
+from hot_work_permit import issue_hot_work_permit
 
 from edge.air import GasService
 from edge.clock import SystemClock
 from edge.evidence import AirVerdict
 from edge.journal import Journal
-from edge.models import Event, Permit, PermitLevel, PermitMember, Role, WorkKind, Zone
+from edge.models import Event, Permit, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
 from firmware_adapters.gas.config import GasConfig, ModbusRtuConfig, WinsenZeConfig
@@ -90,19 +90,7 @@ async def latency(state: Path, ports: Path, n: int) -> tuple[list[float], list[f
             ),
         )
     )
-    now = clock.wall()
-    ctl.issue_permit(
-        Permit(
-            permit_id="DH-B",
-            zone_id="zb",
-            kind=WorkKind.HOT_WORK,
-            level=PermitLevel.HOT_2,
-            valid_from=now - timedelta(minutes=1),
-            valid_to=now + timedelta(hours=8),
-            members=(PermitMember(worker_id="G1", role=Role.GUARDIAN),),
-        ),
-        "central",
-    )
+    issue_hot_work_permit(ctl)
     samples: list[float] = []
     detect: list[float] = []
     async with WinsenSimulator(ports / "ttyCO", fault_bit=True, value=1.0) as sim:

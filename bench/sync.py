@@ -36,7 +36,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +201,10 @@ def paho_raw_rate(port: int, n: int) -> float:
 
 async def alert_latency(directory: Path, port: int, n: int) -> tuple[list[float], list[float]]:
     """(frame -> alert at the subscriber, alert committed -> alert at the subscriber), ms."""
+    from hot_work_permit import issue_hot_work_permit
+
     from edge.air import GasService
-    from edge.models import Permit, PermitLevel, PermitMember, Role, WorkKind, Zone
+    from edge.models import WorkKind, Zone
     from edge.registry import Registry
     from edge.zone import ZoneController
     from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
@@ -216,19 +217,7 @@ async def alert_latency(directory: Path, port: int, n: int) -> tuple[list[float]
         journal=Journal(directory / "alert.db", clock),
         clock=clock,
     )
-    now = clock.wall()
-    ctl.issue_permit(
-        Permit(
-            permit_id="DH-B",
-            zone_id="zb",
-            kind=WorkKind.HOT_WORK,
-            level=PermitLevel.HOT_2,
-            valid_from=now - timedelta(minutes=1),
-            valid_to=now + timedelta(hours=8),
-            members=(PermitMember(worker_id="G1", role=Role.GUARDIAN),),
-        ),
-        "central",
-    )
+    issue_hot_work_permit(ctl)
     ports = Path(tempfile.mkdtemp(prefix="zg-pty-"))
     cfg = GasConfig(
         sensors=(

@@ -78,21 +78,27 @@ def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
     assert types == ["daemon_started", "daemon_stopped"]
 
 
-def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
-    from edge.daemon import daemon_running
-
-    cfg = _config(tmp_path)
-    first = subprocess.Popen(
+def _start_until_ready(cfg: Path) -> subprocess.Popen[str]:
+    """``zonegate run`` in a child, returned once it logged that it is ready."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert first.stderr is not None
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while "zonegate ready" not in proc.stderr.readline():
+        assert time.monotonic() < deadline and proc.poll() is None
+    return proc
+
+
+def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
+    from edge.daemon import daemon_running
+
+    cfg = _config(tmp_path)
+    first = _start_until_ready(cfg)
     try:
-        deadline = time.monotonic() + 30
-        while "zonegate ready" not in first.stderr.readline():
-            assert time.monotonic() < deadline and first.poll() is None
         assert daemon_running(tmp_path / "state")
         second = subprocess.run(
             [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
@@ -140,16 +146,7 @@ def test_config_error_exits_78_for_systemd(tmp_path: Path) -> None:
 def test_status_reads_the_stores(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     # Start and stop once so the stores exist.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while "zonegate ready" not in proc.stderr.readline():
-        assert time.monotonic() < deadline and proc.poll() is None
+    proc = _start_until_ready(cfg)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
     out = subprocess.run(
