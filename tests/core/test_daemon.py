@@ -78,6 +78,18 @@ def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
     assert types == ["daemon_started", "daemon_stopped"]
 
 
+def _run_once(cfg: Path) -> subprocess.CompletedProcess[str]:
+    """``zonegate run`` expected to stop by itself (a refusal to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _start_until_ready(cfg: Path) -> subprocess.Popen[str]:
     """``zonegate run`` in a child, returned once it logged that it is ready."""
     proc = subprocess.Popen(
@@ -100,14 +112,7 @@ def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
     first = _start_until_ready(cfg)
     try:
         assert daemon_running(tmp_path / "state")
-        second = subprocess.run(
-            [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        second = _run_once(cfg)
         assert second.returncode == 1 and "another zonegate daemon" in second.stderr
     finally:
         first.send_signal(signal.SIGTERM)
@@ -117,14 +122,7 @@ def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
 
 def test_refuses_to_start_when_disk_is_nearly_full(tmp_path: Path) -> None:
     cfg = _config(tmp_path, min_free_mb=10**12, warn_free_mb=10**12)
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run_once(cfg)
     assert proc.returncode == 1
     assert "cannot start" in proc.stderr and "min_free_mb" in proc.stderr
 
@@ -132,14 +130,7 @@ def test_refuses_to_start_when_disk_is_nearly_full(tmp_path: Path) -> None:
 def test_config_error_exits_78_for_systemd(tmp_path: Path) -> None:
     cfg = tmp_path / "gw.yaml"
     cfg.write_text("device: {device_id: x}\nzone: {site: s, zone_id: z, work_kinds: [NOPE]}\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run_once(cfg)
     assert proc.returncode == 78 and "zone.work_kinds" in proc.stderr
 
 
