@@ -198,8 +198,11 @@ class Outbox:
                 while True:
                     item = await take()
                     if item is None:
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                        # shutdown's cancellation when a wake-up lands in the same iteration.
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                            async with asyncio.timeout(IDLE_POLL_S):
+                                await self._wake.wait()
                         self._wake.set()  # re-read the journal either way
                         continue
                     await slots.acquire()

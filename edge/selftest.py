@@ -211,7 +211,8 @@ async def check_gas(cfg: GatewayConfig, budget_s: float) -> list[CheckResult]:
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(a.run(sink), name=f"selftest-gas-{a.name}") for a in adapters]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_good.wait(), budget_s)
+            async with asyncio.timeout(budget_s):
+                await all_good.wait()
         for t in tasks:
             t.cancel()
 

@@ -223,10 +223,12 @@ class GpsdSession:
 
     async def __aenter__(self) -> GpsdSession:
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port, limit=_LINE_LIMIT),
-                self.receive_timeout_s,
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # lands as the inner call completes, and the caller's own deadline is then lost.
+            async with asyncio.timeout(self.receive_timeout_s):
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, limit=_LINE_LIMIT
+                )
             self._reader, self._writer = reader, writer
             writer.write(WATCH)
             await writer.drain()
@@ -275,7 +277,8 @@ class GpsdSession:
         if reader is None:
             raise GpsdError("session is not open")
         try:
-            return await asyncio.wait_for(reader.readline(), self.receive_timeout_s)
+            async with asyncio.timeout(self.receive_timeout_s):  # not wait_for: see __aenter__
+                return await reader.readline()
         except TimeoutError as err:
             self.stats.timeouts += 1
             raise GpsdTimeout(f"gpsd silent for {self.receive_timeout_s:g} s") from err

@@ -113,7 +113,8 @@ class GpsFake:
                     writer.write(b"?DEVICES;\n")
                     await writer.drain()
                     while True:
-                        line = await asyncio.wait_for(reader.readline(), 2.0)
+                        async with asyncio.timeout(2.0):
+                            line = await reader.readline()
                         if not line:
                             break
                         obj = json.loads(line)

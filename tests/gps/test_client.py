@@ -149,6 +149,36 @@ async def test_receive_timeout_reconnects_and_keeps_reading() -> None:
     assert not client.connected.is_set()
 
 
+async def test_a_deadline_around_the_reports_is_never_lost() -> None:
+    # On Python 3.11 asyncio.wait_for swallowed a cancellation that landed as a line arrived, so
+    # the probe's own deadline was lost and it read a looping gpsd forever (a CI hang). A peer
+    # that never pauses makes that coincidence likely; each round must end at its deadline.
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            writer.write(line(TPV) * 20)
+            await writer.drain()
+
+    loop = asyncio.get_running_loop()
+    async with gpsd_peer(flood) as (port, _):
+        client = GpsdClient("127.0.0.1", port, receive_timeout_s=5)
+        rounds = 0
+        for _ in range(60):
+            deadline = loop.time() + 0.01
+            overrun = 0
+            with contextlib.suppress(TimeoutError):
+                async with (
+                    asyncio.timeout_at(deadline),
+                    contextlib.aclosing(client.reports()) as reports,
+                ):
+                    async for _report in reports:
+                        if loop.time() > deadline:
+                            overrun += 1
+                            assert overrun < 2000, "the deadline was swallowed"
+            rounds += 1
+    assert rounds == 60
+    assert client.stats.tpv > 60
+
+
 async def test_client_waits_for_gpsd_to_appear_and_reconnects_after_it_closes() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         writer.write(line({**TPV, "lat": 31.0 + n}))
