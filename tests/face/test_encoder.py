@@ -34,24 +34,27 @@ def test_child_process_gives_the_same_descriptor(
     assert np.linalg.norm(here - there) < 1e-9
 
 
-async def count_ticks_during(work: Callable[[], object]) -> int:
-    ticks = 0
+async def longest_stall_during(work: Callable[[], object]) -> float:
+    """The longest the event loop went without turning while ``work`` ran in a thread."""
+    loop = asyncio.get_running_loop()
+    longest = 0.0
     done = False
 
     async def heartbeat() -> None:
-        nonlocal ticks
+        nonlocal longest
+        last = loop.time()
         while not done:
-            ticks += 1
             await asyncio.sleep(0)
+            now = loop.time()
+            longest = max(longest, now - last)
+            last = now
 
     beat = asyncio.create_task(heartbeat())
     await asyncio.sleep(0)
-    start = ticks
     await asyncio.to_thread(work)
-    during = ticks - start
     done = True
     await beat
-    return during
+    return longest
 
 
 async def test_the_loop_runs_freely_while_the_child_encodes(
@@ -68,10 +71,12 @@ async def test_the_loop_runs_freely_while_the_child_encodes(
 
         return work
 
-    in_child = await count_ticks_during(encode_five(process_pipeline))
-    in_thread = await count_ticks_during(encode_five(pipeline))
-    # In a thread dlib holds the GIL for each whole encoding: the loop barely turns.
-    assert in_child > 10 * max(in_thread, 1)
+    in_child = await longest_stall_during(encode_five(process_pipeline))
+    in_thread = await longest_stall_during(encode_five(pipeline))
+    print(f"longest stall: child {in_child * 1000:.1f} ms, thread {in_thread * 1000:.1f} ms")
+    # In a thread dlib holds the GIL for each whole encoding, so the loop stalls for one
+    # encoding at a time; with the child doing it the loop stalls only when the OS preempts it.
+    assert in_child * 3 < in_thread
 
 
 def test_a_killed_encoder_fails_one_call_then_restarts(
