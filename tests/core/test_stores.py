@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -77,6 +79,31 @@ def test_journal_batch_is_all_or_nothing(tmp_path: Path) -> None:
         j.append_many([(EventKind.SYSTEM, "ok", {}), (EventKind.SYSTEM, "bad", {"x": "\ud800"})])
     assert j.events() == []
     j.close()
+
+
+def test_kind_lookups_use_the_audit_index_and_an_old_journal_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    Journal(path, ManualClock()).close()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        # A journal written before telemetry was left out of the kind index.
+        db.execute("DROP INDEX events_kind_audit")
+        db.execute("CREATE INDEX events_kind ON events (kind, id)")
+    j = Journal(path, ManualClock())
+    alert = j.append(EventKind.ALERT, "gas_alarm", {"gas": "co"})
+    j.append(EventKind.TELEMETRY, "reading", {"sensor_id": "co1"})
+    permit = j.append(EventKind.PERMIT, "permit_issued", {"permit_id": "p1"})
+    assert [e.event_id for e in j.events(kind=EventKind.ALERT, limit=5)] == [alert.event_id]
+    assert [e.event_id for e in j.events(kind=EventKind.PERMIT)] == [permit.event_id]
+    assert [e.type for e in j.events(kind=EventKind.TELEMETRY)] == ["reading"]
+    j.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM events WHERE kind = 'alert'"
+            " AND kind != 'telemetry' ORDER BY id"
+        ).fetchall()
+    assert "events_kind" not in indexes
+    assert "events_kind_audit" in plan[0][3]
 
 
 def test_registry_batch_is_one_write_and_rolls_back_on_error(tmp_path: Path) -> None:
