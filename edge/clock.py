@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class _Timex(ctypes.Structure):
         ("tai", ctypes.c_int),
         ("_pad", ctypes.c_int * 11),
     ]
+
+
+_KERNEL_RECHECK_S = 1.0
 
 
 @functools.cache
@@ -96,6 +100,8 @@ class SystemClock:
         self._gps_until = 0.0
         self._gps_validity = gps_validity_s
         self._lock = threading.Lock()
+        self._kernel_synced: bool | None = None
+        self._kernel_asked_at = -math.inf
 
     def wall(self) -> datetime:
         return datetime.now(UTC)
@@ -108,8 +114,18 @@ class SystemClock:
         with self._lock:
             self._gps_until = time.monotonic() + self._gps_validity
 
+    def _kernel(self) -> bool | None:
+        # Every journal append asks for trust; adjtimex through ctypes is a measurable share of
+        # an append. Asking once a second loses nothing: the kernel itself goes on reporting
+        # "synchronised" for hours after NTP stops (until its max error passes 16 s).
+        now = time.monotonic()
+        if now - self._kernel_asked_at >= _KERNEL_RECHECK_S:
+            self._kernel_synced = kernel_ntp_synchronised()
+            self._kernel_asked_at = now
+        return self._kernel_synced
+
     def trust(self) -> Trust:
-        if kernel_ntp_synchronised():
+        if self._kernel():
             return Trust(True, "ntp")
         with self._lock:
             if time.monotonic() < self._gps_until:
