@@ -24,8 +24,11 @@ SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Row ids only grow (the outbox pages by id): without AUTOINCREMENT SQLite takes max(id) + 1,
+-- and prune_delivered never deletes the newest row, so an id is never handed out twice.
+-- That spares the sqlite_sequence write AUTOINCREMENT adds to every append.
 CREATE TABLE IF NOT EXISTS events (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           INTEGER PRIMARY KEY,
     event_id     TEXT NOT NULL UNIQUE,
     boot_id      TEXT NOT NULL,
     seq          INTEGER NOT NULL,
@@ -194,10 +197,14 @@ class Journal:
         return n
 
     def prune_delivered(self, older_than: datetime) -> int:
-        """Retention: delete delivered rows older than ``older_than``. Undelivered rows stay."""
+        """Retention: delete delivered rows older than ``older_than``. Undelivered rows stay.
+
+        The newest row always stays, so that the next id continues above it (see _SCHEMA).
+        """
         with self._tx() as db:
             cur = db.execute(
-                "DELETE FROM events WHERE delivered_at IS NOT NULL AND wall_time < ?",
+                "DELETE FROM events WHERE delivered_at IS NOT NULL AND wall_time < ?"
+                " AND id < (SELECT MAX(id) FROM events)",
                 (older_than.isoformat(),),
             )
             return cur.rowcount

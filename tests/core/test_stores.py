@@ -57,6 +57,22 @@ def test_journal_outbox_lanes_delivery_and_retention(tmp_path: Path) -> None:
     j.close()
 
 
+def test_row_ids_keep_growing_after_everything_is_pruned(tmp_path: Path) -> None:
+    # The outbox pages by row id; an id handed out twice would be skipped behind its cursor.
+    clock = ManualClock()
+    j = Journal(tmp_path / "j.db", clock)
+    rows = j.append_many([(EventKind.ACCESS, "access_decision", {"i": i}) for i in range(5)])
+    assert j.mark_delivered(r.journal_id for r in rows) == 5
+    clock.advance(3600)
+    assert j.prune_delivered(clock.wall()) == 4  # the newest row stays as the high-water mark
+    j.close()
+    j = Journal(tmp_path / "j.db", clock)
+    after = j.append(EventKind.ACCESS, "access_decision", {"i": 5})
+    assert after.journal_id > max(r.journal_id for r in rows)
+    assert [e.event_id for e in j.pending(after_id=rows[-1].journal_id)] == [after.event_id]
+    j.close()
+
+
 def test_journal_seq_continues_per_boot_and_restarts_for_a_new_boot(tmp_path: Path) -> None:
     clock = ManualClock()
     j1 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
