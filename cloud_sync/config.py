@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from edge.configbase import Section
+from firmware_adapters.configbase import Section
 
 
 class MqttConfig(Section):

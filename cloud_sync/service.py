@@ -15,14 +15,13 @@ from cloud_sync.config import MqttConfig
 from cloud_sync.link import Link, LinkSettings, tls_context
 from cloud_sync.outbox import Outbox
 from cloud_sync.payloads import Birth
-from cloud_sync.signing import Verifier, load_public_key
+from cloud_sync.signing import Verifier
 from cloud_sync.topics import DeviceTopics
 
 if TYPE_CHECKING:
     from edge.clock import Clock
     from edge.journal import Journal
     from edge.registry import Registry
-    from edge.service import Service, ServiceContext
     from edge.zone import ZoneController
 
 log = logging.getLogger("zonegate.mqtt")
@@ -205,32 +204,3 @@ class SyncService:
                 entry["backlog"] = f"unavailable: {err}"
             self.health[self.name] = entry
             await asyncio.sleep(5)
-
-
-def build_service(ctx: ServiceContext) -> Service | None:
-    """The daemon's factory: None when ``mqtt.enabled`` is false."""
-    cfg = ctx.config.mqtt
-    if not cfg.enabled:
-        return None
-    topics = DeviceTopics(ctx.config.zone.site, ctx.config.device.device_id)
-    assert cfg.central_public_key is not None  # enforced by MqttConfig
-    try:
-        verifier = Verifier(load_public_key(cfg.central_public_key))
-    except (OSError, ValueError, TypeError) as err:
-        raise ValueError(f"mqtt.central_public_key: {err}") from err
-    sections: dict[str, type[BaseModel]] = {}
-    for name, info in type(ctx.config).model_fields.items():
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            sections[name] = info.annotation
-    return SyncService(
-        cfg=cfg,
-        settings=link_settings(cfg, topics),
-        topics=topics,
-        verifier=verifier,
-        controller=ctx.controller,
-        registry=ctx.registry,
-        journal=ctx.journal,
-        clock=ctx.clock,
-        health=ctx.health,
-        config_sections=sections,
-    )

@@ -1,6 +1,6 @@
 """The gas capability: sensors -> exposure engine -> zone controller, and the local outputs.
 
-``build_service(ctx)`` (listed in ``edge.daemon.SERVICE_FACTORIES``) builds one adapter per
+``build_service(ctx)`` (listed in ``gateway.daemon.SERVICE_FACTORIES``) builds one adapter per
 port from ``gas:``, plugs the exposure engine in as ``controller.air`` and the gpiozero stack
 light in as ``controller.annunciator``, and returns the service that feeds every reading to the
 engine. Each reading is judged as it arrives, so a dangerous frame suspends the zone's permits
@@ -22,12 +22,10 @@ from edge.evidence import AirVerdict
 from edge.exposure import ExposureEngine, sensor_specs
 from edge.models import GasTest, GasTestSample, PermitStatus, Reading
 from edge.reasons import ReasonCode
-from edge.service import Service, ServiceContext
 from edge.zone import ZoneController
 from firmware_adapters.gas.adapter import GasAdapter
 from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gas.wiring import build_adapters
-from firmware_adapters.outputs.stacklight import OutputsError, StackLight
 
 log = logging.getLogger("zonegate.air")
 
@@ -300,17 +298,3 @@ def fixed_gas_test(engine: ExposureEngine, zone_id: str, analyst: str, at: datet
         passed=not failures,
         failures=tuple(dict.fromkeys(failures)),
     )
-
-
-def build_service(ctx: ServiceContext) -> Service | None:
-    """The daemon's factory: outputs always, the gas service when sensors are configured."""
-    try:
-        ctx.controller.annunciator = StackLight(ctx.config.outputs)
-    except OutputsError as err:
-        log.exception("keeping the recording annunciator")
-        ctx.controller.fault("outputs_unavailable", {"error": str(err)})
-    if not ctx.config.gas.sensors:
-        return None
-    service = GasService(ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health)
-    ctx.controller.alarm_acknowledgers.append(service.acknowledge)
-    return service

@@ -13,9 +13,10 @@ import functools
 import math
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+
+from firmware_adapters.timebase import Clock as Clock
+from firmware_adapters.timebase import Trust as Trust
 
 # adjtimex(2): the return value TIME_ERROR (5) means the kernel clock is not synchronised, which
 # is exactly what systemd-timedated reports as NTPSynchronized=no. Reading it needs no daemon.
@@ -78,18 +79,6 @@ def kernel_ntp_synchronised() -> bool | None:
     if state < 0:
         return None
     return bool(state != _TIME_ERROR)
-
-
-@dataclass(frozen=True, slots=True)
-class Trust:
-    trusted: bool
-    source: str  # "ntp", "gps", "assumed", "manual", "none"
-
-
-class Clock(Protocol):
-    def wall(self) -> datetime: ...
-    def mono(self) -> float: ...
-    def trust(self) -> Trust: ...
 
 
 class SystemClock:

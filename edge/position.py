@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from edge.journal import Journal
-    from edge.service import Service, ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -165,30 +164,3 @@ class GpsService:
                 "clock_offset_s": self.clock_offset_s,
             }
         )
-
-
-def build_service(ctx: ServiceContext) -> Service | None:
-    """The daemon's factory: None when ``gps.enabled`` is false."""
-    cfg = ctx.config.gps
-    if not cfg.enabled:
-        if ctx.config.zone.geofence is not None:
-            log.warning("zone %s has a geofence but gps.enabled is false", ctx.config.zone.zone_id)
-        return None
-    policy = GeofencePolicy(cfg, ctx.config.zone.geofence, ctx.clock)
-    ctx.controller.position = policy
-    client = GpsdClient(
-        cfg.host,
-        cfg.port,
-        receive_timeout_s=cfg.receive_timeout_s,
-        backoff_initial_s=cfg.reconnect_initial_s,
-        backoff_max_s=cfg.reconnect_max_s,
-    )
-    return GpsService(
-        config=cfg,
-        policy=policy,
-        client=client,
-        controller=ctx.controller,
-        journal=ctx.journal,
-        clock=ctx.clock,
-        health=ctx.health,
-    )

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from edge.models import Decision
 from edge.reasons import Lang
-from edge.service import Service, ServiceContext
 from edge.zone import ZoneController
-from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.badge.lines import LineBadgeReader
 
 log = logging.getLogger("zonegate.terminal")
@@ -51,11 +49,3 @@ class TerminalService:
                 "accepted": self.reader.accepted,
                 "rejected": dict(self.reader.rejected),
             }
-
-
-def build_service(ctx: ServiceContext) -> Service | None:
-    cfg: BadgeConfig = ctx.config.badge
-    if cfg.type == "none" or cfg.port is None:
-        return None
-    reader = LineBadgeReader(cfg.port, baudrate=cfg.baudrate, serial_port=cfg.type == "serial")
-    return TerminalService(ctx.controller, reader, cfg.mode)

@@ -47,7 +47,7 @@ from edge.models import (
 )
 from edge.reasons import Lang, ReasonCode
 from edge.registry import Registry
-from edge.signals import Annunciator, Light, RecordingAnnunciator
+from firmware_adapters.outputs.signals import Annunciator, Light, RecordingAnnunciator
 
 log = logging.getLogger("zonegate.zone")
 

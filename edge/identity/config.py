@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.configbase import Section
 from firmware_adapters.camera.config import CameraConfig, Picamera2Config
+from firmware_adapters.configbase import Section
 
 
 class QualityConfig(Section):

@@ -1,4 +1,4 @@
-"""Wires face verification into the daemon: ``build_service(ctx)`` (see ``edge.daemon``)."""
+"""Wires face verification into the daemon: ``build_service(ctx)`` (see ``gateway.daemon``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from pathlib import Path
 from edge.evidence import IdentityResult
 from edge.identity.config import IdentityConfig
 from edge.identity.pipeline import FacePipeline, ModelsUnavailable
-from edge.identity.store import EncodingStore, StoreError, create_device_key
+from edge.identity.store import EncodingStore, create_device_key
 from edge.identity.tracker import FaceTracker
 from edge.identity.verifier import FaceVerifier
 from edge.models import Worker
 from edge.reasons import ReasonCode
-from edge.service import ServiceContext
 from firmware_adapters.camera import Camera
-from firmware_adapters.camera.config import build_camera
 
 log = logging.getLogger(__name__)
 
@@ -102,26 +100,3 @@ def build_verifier(config: IdentityConfig, store: EncodingStore, camera: Camera)
     """A verifier over ``camera`` (not opened yet; the tracker opens it in a worker thread)."""
     tracker = FaceTracker(camera, FacePipeline(config), config)
     return FaceVerifier(config, store, tracker)
-
-
-def build_service(ctx: ServiceContext) -> IdentityService | None:
-    """Plug face verification into ``ctx.controller.identity``; None when disabled."""
-    config = ctx.config.identity
-    if not config.enabled:
-        return None
-    controller = ctx.controller
-    try:
-        store = open_store(config, ctx.config.storage.state_dir)
-    except (StoreError, OSError) as err:
-        log.exception("face store unusable, every badge-in will be denied")
-        controller.identity = IdentityUnavailable(str(err))
-        ctx.health["identity"] = {"state": "unavailable", "error": str(err)}
-        return None
-    # Biometrics go with the roster entry (DESIGN invariant 7, PIPL Art. 47).
-    controller.on_worker_removed.append(store.erase_worker)
-    gone = store.retain(w.worker_id for w in ctx.registry.workers())
-    if gone:
-        log.info("erased face encodings of %d workers no longer on the roster", len(gone))
-    verifier = build_verifier(config, store, build_camera(config.camera))
-    controller.identity = verifier
-    return IdentityService(verifier, ctx.health)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.configbase import Section
+from firmware_adapters.configbase import Section
 
 
 class BadgeConfig(Section):

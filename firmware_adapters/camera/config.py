@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from edge.configbase import Section
 from firmware_adapters.camera.source import Camera
+from firmware_adapters.configbase import Section
 
 
 class Picamera2Config(Section):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from edge.models import Reading
+from firmware_adapters.readings import Reading
 
 ReadingSink = Callable[[Reading], None]
 

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.configbase import Section
+from firmware_adapters.configbase import Section
 
 Unit = Literal["ppm", "ppb", "mg/m3", "%vol", "%LEL", "ug/m3"]
 

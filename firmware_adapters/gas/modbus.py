@@ -20,11 +20,11 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
-from edge.clock import Clock
-from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterStats, Backoff, ReadingSink
 from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig, ModbusStatus
 from firmware_adapters.gas.serialport import warmup_start
+from firmware_adapters.readings import Reading
+from firmware_adapters.timebase import Clock
 
 
 def crc16_modbus(data: bytes) -> bytes:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import struct
 from datetime import datetime
 
-from edge.clock import Clock
-from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterStats
 from firmware_adapters.gas.config import Pms5003Config
 from firmware_adapters.gas.serialport import SerialPort, SerialStreamAdapter
+from firmware_adapters.readings import Reading
+from firmware_adapters.timebase import Clock
 
 START = b"BM"
 FRAME_LEN = 32

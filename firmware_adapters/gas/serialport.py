@@ -16,9 +16,9 @@ from datetime import datetime
 
 import serial
 
-from edge.clock import Clock
-from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterError, AdapterStats, Backoff, ReadingSink
+from firmware_adapters.readings import Reading
+from firmware_adapters.timebase import Clock
 
 
 class SerialPort:

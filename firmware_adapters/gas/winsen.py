@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from edge.clock import Clock
-from edge.models import Reading
 from firmware_adapters.gas.adapter import AdapterStats
 from firmware_adapters.gas.config import Unit, WinsenZeConfig
 from firmware_adapters.gas.serialport import SerialPort, SerialStreamAdapter
+from firmware_adapters.readings import Reading
+from firmware_adapters.timebase import Clock
 
 FRAME_LEN = 9
 START = 0xFF

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from edge.clock import Clock
 from firmware_adapters.gas.adapter import GasAdapter
 from firmware_adapters.gas.config import GasConfig, ModbusRtuConfig, Pms5003Config, WinsenZeConfig
 from firmware_adapters.gas.modbus import ModbusBus
 from firmware_adapters.gas.pms5003 import Pms5003Adapter
 from firmware_adapters.gas.winsen import WinsenAdapter
+from firmware_adapters.timebase import Clock
 
 
 def build_adapters(cfg: GasConfig, clock: Clock) -> list[GasAdapter]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.models import Fix
+from firmware_adapters.readings import Fix
 
 log = logging.getLogger(__name__)
 

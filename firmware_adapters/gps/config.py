@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.configbase import Section
+from firmware_adapters.configbase import Section
 
 
 class GpsConfig(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from edge.configbase import Section
+from firmware_adapters.configbase import Section
 
 
 class OutputsConfig(Section):

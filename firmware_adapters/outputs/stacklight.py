@@ -1,4 +1,4 @@
-"""The zone's stack light, buzzer and interlock relay on gpiozero (``edge.signals.Annunciator``).
+"""The zone's stack light, buzzer and interlock relay on gpiozero (``signals.Annunciator``).
 
 On a Raspberry Pi gpiozero drives the pins; with ``mock: true`` (off-Pi, demo, tests) its
 ``MockFactory`` stands in, and the mock pins can be read back to check what was shown.
@@ -11,8 +11,8 @@ from typing import Any
 
 from gpiozero import LED, Buzzer, OutputDevice
 
-from edge.signals import Light
 from firmware_adapters.outputs.config import OutputsConfig
+from firmware_adapters.outputs.signals import Light
 
 
 class OutputsError(Exception):

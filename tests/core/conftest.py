@@ -26,8 +26,8 @@ from edge.models import (
     Zone,
 )
 from edge.registry import Registry
-from edge.signals import RecordingAnnunciator
 from edge.zone import ZoneController
+from firmware_adapters.outputs.signals import RecordingAnnunciator
 
 ZONE = Zone(
     site="plant",

@@ -17,7 +17,7 @@ from edge.models import (
     WorkKind,
 )
 from edge.reasons import Lang, ReasonCode, text
-from edge.signals import Light
+from firmware_adapters.outputs.signals import Light
 
 from .conftest import Env, cert
 

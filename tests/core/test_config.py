@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
-from edge.config import ConfigError, load_config, parse_config
+from gateway.cli import main
+from gateway.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def test_check_config_command_exit_codes(
 def test_check_config_as_installed_command(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "check-config", str(missing)],
+        [sys.executable, "-m", "gateway.cli", "check-config", str(missing)],
         capture_output=True,
         text=True,
         check=False,

@@ -53,7 +53,7 @@ def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
     sock.bind(str(sock_path))
     env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "200000"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
         env=env,
         cwd=REPO,
         stderr=subprocess.PIPE,
@@ -81,7 +81,7 @@ def test_notify_ready_watchdog_and_clean_sigterm(tmp_path: Path) -> None:
 def _run_once(cfg: Path) -> subprocess.CompletedProcess[str]:
     """``zonegate run`` expected to stop by itself (a refusal to start)."""
     return subprocess.run(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -93,7 +93,7 @@ def _run_once(cfg: Path) -> subprocess.CompletedProcess[str]:
 def _start_until_ready(cfg: Path) -> subprocess.Popen[str]:
     """``zonegate run`` in a child, returned once it logged that it is ready."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
@@ -106,7 +106,7 @@ def _start_until_ready(cfg: Path) -> subprocess.Popen[str]:
 
 
 def test_a_second_daemon_on_the_same_state_refuses(tmp_path: Path) -> None:
-    from edge.daemon import daemon_running
+    from gateway.daemon import daemon_running
 
     cfg = _config(tmp_path)
     first = _start_until_ready(cfg)
@@ -141,7 +141,7 @@ def test_status_reads_the_stores(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
     out = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "status", "-c", str(cfg), "--json"],
+        [sys.executable, "-m", "gateway.cli", "status", "-c", str(cfg), "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -156,7 +156,7 @@ def test_status_reads_the_stores(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_runs_and_prints_the_suspension() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--lang", "en"],
+        [sys.executable, "-m", "gateway.cli", "demo", "--lang", "en"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -171,9 +171,9 @@ def test_demo_runs_and_prints_the_suspension() -> None:
     assert "GAS_TEST_STALE" in out  # resume refused without a fresh test
     assert "is active" in out
     # The real parts this machine has (make test installs them all).
-    from cloud_sync.local_broker import LocalBroker
-    from edge.identity.demo import photos_available
     from firmware_adapters.gps.gpsfake import gpsfake_available
+    from gateway.face_demo import photos_available
+    from gateway.local_broker import LocalBroker
 
     assert "Fixed detectors" in out  # gas from pty simulators through the real adapters
     if photos_available():

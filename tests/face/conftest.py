@@ -14,7 +14,6 @@ from typing import Protocol
 import psutil
 import pytest
 
-from edge.enroll import enrol
 from edge.identity.config import IdentityConfig, TrackerConfig
 from edge.identity.pipeline import Encoding, FaceModels, FacePipeline
 from edge.identity.service import build_verifier, open_store
@@ -22,6 +21,7 @@ from edge.identity.store import EncodingStore
 from edge.identity.verifier import FaceVerifier
 from firmware_adapters.camera import Frame
 from firmware_adapters.camera.files import FileCamera, load_rgb
+from gateway.enroll import enrol
 
 FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
 

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main as zonegate
 from edge.clock import SystemClock
-from edge.config import GatewayConfig, load_config
-from edge.identity.service import IdentityService, build_service
+from edge.identity.service import IdentityService
 from edge.identity.store import EncodingStore
 from edge.journal import Journal
 from edge.models import EventKind, Worker
 from edge.reasons import ReasonCode
 from edge.registry import Registry
-from edge.service import ServiceContext
 from edge.zone import ZoneController
 from firmware_adapters.camera.files import FileCamera
+from gateway.cli import main as zonegate
+from gateway.config import GatewayConfig, load_config
+from gateway.services import ServiceContext
+from gateway.services import build_identity as build_service
 
 CONFIG = """\
 device:
@@ -178,7 +179,7 @@ def test_encodings_of_workers_gone_while_offline_are_erased_at_start(
 
 
 async def test_demo_hooks_enrol_the_cast_and_show_photos(site: Site, faces: Path) -> None:
-    from edge.identity import demo
+    from gateway import face_demo as demo
 
     assert demo.photos_available(faces)
     cfg = site.config

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.air import GasService, build_service
+from edge.air import GasService
 from edge.clock import SystemClock
-from edge.config import GatewayConfig
 from edge.journal import Journal
 from edge.models import (
     CertCategory,
@@ -36,15 +35,17 @@ from edge.models import (
 )
 from edge.reasons import ReasonCode
 from edge.registry import Registry
-from edge.service import ServiceContext
-from edge.signals import Light
 from edge.zone import CommandRejected, ZoneController
 from firmware_adapters.gas.config import GasConfig, ModbusRtuConfig, Pms5003Config, WinsenZeConfig
 from firmware_adapters.outputs.config import OutputsConfig
+from firmware_adapters.outputs.signals import Light
 from firmware_adapters.outputs.stacklight import StackLight
 from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.pms5003 import Pms5003Simulator
 from firmware_adapters.sim.winsen import WinsenSimulator
+from gateway.config import GatewayConfig
+from gateway.services import ServiceContext
+from gateway.services import build_gas as build_service
 from tests.gas.conftest import Background, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware_adapters.gas.config.IndicatorOnlyWarning")

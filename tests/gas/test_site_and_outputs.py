@@ -11,17 +11,17 @@ from pydantic import ValidationError
 
 from edge.air import GasService
 from edge.clock import SystemClock
-from edge.config import ConfigError, parse_config
 from edge.journal import Journal
 from edge.models import WorkKind, Zone
 from edge.reasons import ReasonCode
 from edge.registry import Registry
-from edge.signals import Light
 from edge.zone import ZoneController
 from firmware_adapters.gas.config import GasConfig, IndicatorOnlyWarning, Pms5003Config
 from firmware_adapters.outputs.config import OutputsConfig
+from firmware_adapters.outputs.signals import Light
 from firmware_adapters.outputs.stacklight import StackLight
 from firmware_adapters.sim.site import SimulatedSensors
+from gateway.config import ConfigError, parse_config
 from tests.gas.conftest import Background
 
 ZONE = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))

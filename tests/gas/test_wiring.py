@@ -9,8 +9,6 @@ import pytest
 
 from edge.air import GasService
 from edge.clock import ManualClock, SystemClock
-from edge.config import GatewayConfig
-from edge.daemon import Gateway
 from edge.journal import Journal
 from edge.models import Reading, WorkKind, Zone
 from edge.registry import Registry
@@ -20,6 +18,8 @@ from firmware_adapters.gas.winsen import WinsenAdapter
 from firmware_adapters.sim.scenario import ValueProgram
 from firmware_adapters.sim.site import SimulatedSensors
 from firmware_adapters.sim.winsen import WinsenSimulator
+from gateway.config import GatewayConfig
+from gateway.daemon import Gateway
 from tests.gas.conftest import Background, Collector
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware_adapters.gas.config.IndicatorOnlyWarning")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import SystemClock
-from edge.config import DeviceConfig, GatewayConfig, StorageConfig
+from edge.config import DeviceConfig, StorageConfig
 from edge.evidence import FixedAir
 from edge.geofence import GeofencePolicy
 from edge.journal import Journal
@@ -34,14 +34,16 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.position import GpsService, build_service
+from edge.position import GpsService
 from edge.reasons import ReasonCode
 from edge.registry import Registry
-from edge.service import ServiceContext
 from edge.zone import ZoneController
 from firmware_adapters.gps.client import GpsdClient
 from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.gps.nmea_log import SENTENCES_PER_EPOCH, stand_then_move, write_log
+from gateway.config import GatewayConfig
+from gateway.services import ServiceContext
+from gateway.services import build_position as build_service
 
 from .conftest import NMEA_DIR, GpsFake, requires_gpsfake
 

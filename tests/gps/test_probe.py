@@ -35,7 +35,7 @@ async def run_probe(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "edge.gps_probe",
+        "gateway.gps_probe",
         "probe",
         *args,
         stdout=asyncio.subprocess.PIPE,

@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.cli import main
 from edge.clock import SystemClock
-from edge.config import load_config
 from edge.journal import Journal
+from gateway.cli import main
+from gateway.config import load_config
 from tests.pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,7 +159,7 @@ def running_daemon(config: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``zonegate run`` on ``config``, yielded once it has journaled daemon_started."""
     cfg = load_config(config)
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "NOTIFY_SOCKET": ""},

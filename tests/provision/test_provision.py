@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from edge.cli import main
-from edge.config import load_config
+from gateway.cli import main
+from gateway.config import load_config
 from tests.provision.conftest import BROKER_PASSWORD, DEVICE, ProvisionFn
 
 
@@ -193,7 +193,7 @@ def test_a_template_that_enables_mqtt_gets_credentials_not_a_password_file(
 def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "provision", "--root", str(tmp_path)],
+        [sys.executable, "-m", "gateway.cli", "provision", "--root", str(tmp_path)],
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from edge.cli import main
 from edge.clock import SystemClock
-from edge.config import load_config
 from edge.journal import Journal
 from edge.models import CertCategory, EventKind
 from edge.registry import Registry
+from gateway.cli import main
+from gateway.config import load_config
 from tests.provision.conftest import Provisioned, ProvisionFn, running_daemon
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from edge.cli import main
-from edge.config import load_config
-from edge.selftest import Budgets, CheckResult, Status, run_selftest
 from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.winsen import WinsenSimulator
+from gateway.cli import main
+from gateway.config import load_config
+from gateway.selftest import Budgets, CheckResult, Status, run_selftest
 from tests.pki import Pki, make_pki
 from tests.provision.conftest import (
     BROKER_PASSWORD,

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli import main
 from edge.clock import kernel_ntp_synchronised
-from edge.config import ClockConfig, load_config
-from edge.selftest import Budgets, CheckResult, Status, run_selftest
+from edge.config import ClockConfig
 from firmware_adapters.gps.gpsfake import GpsFake, free_port, gpsfake_available
 from firmware_adapters.gps.nmea_log import stand_then_move, write_log
 from firmware_adapters.sim.winsen import WinsenSimulator
+from gateway.cli import main
+from gateway.config import load_config
+from gateway.selftest import Budgets, CheckResult, Status, run_selftest
 from tests.provision.conftest import BROKER_PASSWORD, Broker, ProvisionFn
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"

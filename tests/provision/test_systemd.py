@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import DaemonConfig
-from edge.daemon import SERVICE_FACTORIES
+from gateway.config import DaemonConfig
+from gateway.daemon import SERVICE_FACTORIES
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "zonegate.service"
@@ -23,7 +23,7 @@ INSTALLED = "/opt/zonegate/.venv/bin/zonegate"
 MAX_EXPOSURE = 2.0
 # The daemon's own loops (expiry, disk, retention, watchdog ...), each one more shutdown stage.
 DAEMON_TASKS = set(
-    re.findall(r'self\._tasks\["(\w+)"\]', (REPO / "edge" / "daemon.py").read_text())
+    re.findall(r'self\._tasks\["(\w+)"\]', (REPO / "gateway" / "daemon.py").read_text())
 )
 
 requires_systemd_analyze = pytest.mark.skipif(
@@ -119,7 +119,7 @@ def test_lifecycle_directives_match_the_daemon() -> None:
 
 
 def test_credential_names_match_what_provision_writes() -> None:
-    from edge import provisioning
+    from gateway import provisioning
 
     d = directives(UNIT.read_text())
     sources = dict(v.split(":", 1) for v in d["LoadCredential"])

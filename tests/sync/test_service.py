@@ -12,16 +12,16 @@ from typing import Any
 from cloud_sync.central import Fleet, client_for, publish_command, sign_command, watch
 from cloud_sync.commands import Rejection
 from cloud_sync.payloads import Birth, Reply
-from cloud_sync.service import build_service
 from cloud_sync.topics import DeviceTopics
-from edge.cli import main
 from edge.clock import SystemClock
-from edge.config import GatewayConfig
 from edge.evidence import FixedAir
 from edge.journal import Journal
 from edge.registry import Registry
-from edge.service import ServiceContext
 from edge.zone import ZoneController
+from gateway.cli import main
+from gateway.config import GatewayConfig
+from gateway.services import ServiceContext
+from gateway.services import build_sync as build_service
 
 SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from cloud_sync.central import Fleet, client_for
 from cloud_sync.config import MqttConfig
 from cloud_sync.link import Backoff
-from cloud_sync.local_broker import LocalBroker, demo_sync, print_events
 from cloud_sync.schema_docs import render
 from cloud_sync.signing import Verifier, load_public_key
 from cloud_sync.topics import DeviceTopics
-from edge.cli import main
+from gateway.cli import main
+from gateway.local_broker import LocalBroker, demo_sync, print_events
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "mqtt"
 

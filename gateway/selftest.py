@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.config import GatewayConfig
     from edge.models import Reading
+    from gateway.config import GatewayConfig
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -74,7 +74,7 @@ class Budgets:
 
 
 def check_disk(cfg: GatewayConfig) -> CheckResult:
-    from edge.daemon import free_mb
+    from gateway.daemon import free_mb
 
     st = cfg.storage
     left = free_mb(st.state_dir)
@@ -141,8 +141,8 @@ def check_clock(cfg: GatewayConfig, gps_offset_s: float | None = None) -> CheckR
 def check_stores(cfg: GatewayConfig) -> CheckResult:
     from edge.clock import SystemClock
     from edge.journal import Journal, JournalError
-    from edge.provisioning import restore_state_ownership
     from edge.registry import Registry, RegistryError
+    from gateway.provisioning import restore_state_ownership
 
     state = cfg.storage.state_dir
     probe = state
@@ -402,7 +402,7 @@ async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
 
 def credential_path(path: Path, credentials_dir: Path) -> Path:
     """Where a technician finds a file the YAML names under the service's credentials dir."""
-    from edge.provisioning import SERVICE_CREDENTIALS_DIR
+    from gateway.provisioning import SERVICE_CREDENTIALS_DIR
 
     env = os.environ.get("CREDENTIALS_DIRECTORY")
     if path.exists():
@@ -691,7 +691,7 @@ def _print_table(results: list[CheckResult], elapsed: float) -> None:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
+    from gateway.config import ConfigError, load_config
 
     try:
         cfg = load_config(args.config)
@@ -701,7 +701,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
         return EXIT_CONFIG
-    from edge.roster_import import running_daemons
+    from gateway.roster_import import running_daemons
 
     pids = running_daemons(args.config)
     if pids:

@@ -25,8 +25,6 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from edge.config import parse_config
-from edge.daemon import Gateway
 from edge.evidence import AirVerdict, FixedAir
 from edge.models import (
     CertCategory,
@@ -44,6 +42,8 @@ from edge.models import (
 )
 from edge.reasons import Lang, ReasonCode, text
 from edge.zone import CommandRejected, ZoneController
+from gateway.config import parse_config
+from gateway.daemon import Gateway
 
 SITE = "demo-plant"
 ZONE = "weld-bay-3"
@@ -202,7 +202,7 @@ class Parts:
 
     sims: Any = None  # firmware_adapters.sim.site.SimulatedSensors
     gps: Any = None  # firmware_adapters.gps.gpsfake.GpsFake
-    broker: Any = None  # cloud_sync.local_broker.LocalBroker
+    broker: Any = None  # gateway.local_broker.LocalBroker
     signer: Any = None  # cloud_sync.signing.Signer (central's key)
     faces: bool = False
     notes: list[str] = field(default_factory=list)
@@ -255,7 +255,7 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
     async def tap(wid: str, photo_of: str | None = None, out: bool = False) -> Decision:
         badge = f"CARD-1{wid[1:]}"
         if face is not None:
-            from edge.identity import demo as face_demo
+            from gateway import face_demo
 
             face_demo.show(face, face_demo.tap_photo(photo_of or wid))
         try:
@@ -303,7 +303,7 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
             await waiter.event("geofence_enter", within_s=60)
         tl.note("✔ 终端在区域内", "✔ terminal inside the fence", "green")
     if face is not None:
-        from edge.identity import demo as face_demo
+        from gateway import face_demo
 
         tl.step(
             now(),
@@ -559,7 +559,7 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
         else:
             parts.notes.append("gpsd/gpsfake not installed: no position check in this demo")
 
-        from cloud_sync.local_broker import LocalBroker, demo_sync
+        from gateway.local_broker import LocalBroker, demo_sync
 
         if LocalBroker.available():
             parts.broker = await stack.enter_async_context(LocalBroker())
@@ -568,7 +568,7 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
         else:
             parts.notes.append("mosquitto not installed: no MQTT sync in this demo")
 
-        from edge.identity import demo as face_demo
+        from gateway import face_demo
 
         if face_demo.photos_available():
             raw["identity"] = face_demo.demo_section()
@@ -595,7 +595,7 @@ def run_demo(lang: str = "zh-CN", keep: bool = False) -> int:
                     cfg = parse_config(yaml.safe_dump(raw, allow_unicode=True), "<demo>")
                 watcher = None
                 if parts.broker is not None:
-                    from cloud_sync.local_broker import print_events
+                    from gateway.local_broker import print_events
 
                     ready = asyncio.Event()
                     watcher = asyncio.create_task(

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "edge.gps_probe",
-    "edge.enroll",
-    "cloud_sync.cli",
-    "edge.provisioning",
-    "edge.selftest",
-    "edge.roster_import",
+    "gateway.gps_probe",
+    "gateway.enroll",
+    "gateway.central_cli",
+    "gateway.provisioning",
+    "gateway.selftest",
+    "gateway.roster_import",
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
@@ -44,7 +44,7 @@ def _setup_logging(level: str) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     import warnings
 
-    from edge.config import ConfigError, load_config
+    from gateway.config import ConfigError, load_config
 
     with warnings.catch_warnings(record=True) as caught:
         # Sections warn about valid but limited choices (a PMS5003 is an indicator only).
@@ -63,8 +63,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config
-    from edge.daemon import StartupError, run_gateway
+    from gateway.config import ConfigError, load_config
+    from gateway.daemon import StartupError, run_gateway
 
     try:
         cfg = load_config(args.config)
@@ -85,8 +85,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from edge.config import ConfigError, load_config
-    from edge.daemon import status_snapshot
+    from gateway.config import ConfigError, load_config
+    from gateway.daemon import status_snapshot
 
     try:
         cfg = load_config(args.config)
@@ -131,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from edge.demo import run_demo
+    from gateway.demo import run_demo
 
     return run_demo(lang=args.lang, keep=args.keep)
 

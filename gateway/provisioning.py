@@ -1,6 +1,6 @@
 """``zonegate provision``: turn a blank gateway into a configured one.
 
-Writes ``/etc/zonegate/gateway.yaml`` (validated by ``edge.config.parse_config`` before it is
+Writes ``/etc/zonegate/gateway.yaml`` (validated by ``gateway.config.parse_config`` before it is
 written), generates the device's Ed25519 key pair, installs the central public key and the
 broker password as systemd credentials under ``/etc/zonegate/credentials`` (loaded by the
 unit's ``LoadCredential=``; never written into the YAML) and prints what central must
@@ -195,7 +195,7 @@ def provision(
     Nothing is written if the config does not validate, the central key is not an Ed25519
     public key, or (without ``force``) a config or device key is already there.
     """
-    from edge.config import ConfigError, parse_config
+    from gateway.config import ConfigError, parse_config
 
     doc = build_config(answers, template)
     text = render_config(doc)

@@ -172,12 +172,12 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
     from rich.table import Table
 
-    from edge.config import ConfigError, load_config
     from edge.identity.pipeline import FacePipeline, ModelsUnavailable
     from edge.identity.service import open_store
     from edge.identity.store import StoreError
     from edge.registry import Registry, RegistryError
     from firmware_adapters.camera import CameraError
+    from gateway.config import ConfigError, load_config
 
     console = Console(stderr=False)
     try:
@@ -187,7 +187,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             console.print(f"[red]{issue}[/red]")
         return 2
     identity = cfg.identity
-    from edge.daemon import daemon_running
+    from gateway.daemon import daemon_running
 
     if daemon_running(cfg.storage.state_dir):
         console.print(

@@ -27,13 +27,14 @@ from types import TracebackType
 from typing import Any
 
 from edge.clock import SystemClock
-from edge.config import GatewayConfig
 from edge.journal import Journal, JournalError
 from edge.models import EventKind
 from edge.registry import Registry, RegistryError
-from edge.service import Service, ServiceContext
-from edge.systemd_notify import Notifier, watchdog_interval_s
+from edge.service import Service
 from edge.zone import ZoneController
+from gateway.config import GatewayConfig
+from gateway.services import ServiceContext
+from gateway.systemd_notify import Notifier, watchdog_interval_s
 
 log = logging.getLogger("zonegate.daemon")
 
@@ -42,12 +43,15 @@ VERSION = "0.1.0"
 # Capability factories, imported lazily: a capability whose module is absent or not configured
 # is simply not started. Order matters: evidence sources before the link that announces them.
 SERVICE_FACTORIES: tuple[str, ...] = (
-    "edge.air:build_service",
-    "edge.position:build_service",
-    "edge.identity.service:build_service",
-    "edge.terminal:build_service",
-    "cloud_sync.service:build_service",
+    "gateway.services:build_gas",
+    "gateway.services:build_position",
+    "gateway.services:build_identity",
+    "gateway.services:build_terminal",
+    "gateway.services:build_sync",
 )
+
+
+CAPABILITY_PACKAGES = frozenset({"edge", "cloud_sync", "firmware_adapters"})
 
 
 class StartupError(Exception):
@@ -192,18 +196,20 @@ class Gateway:
 
     def _build(self, spec: str) -> Service | None:
         module_name, _, attr = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:
-                return None  # capability not installed in this build
-            raise
+        module = importlib.import_module(module_name)
         factory: Callable[[ServiceContext], Service | None] = getattr(module, attr)
         try:
             return factory(self.ctx)
+        except ModuleNotFoundError as err:
+            # Each factory imports its capability lazily: a capability package left out of this
+            # build is skipped; a missing third-party library is a broken install and stops us.
+            if err.name is not None and err.name.split(".")[0] in CAPABILITY_PACKAGES:
+                log.warning("%s: capability not installed (%s)", attr, err.name)
+                return None
+            raise
         except (ValueError, OSError) as err:
             # Unreadable key or password file, a port that cannot exist: say which capability.
-            raise StartupError(f"{module_name}: {err}") from err
+            raise StartupError(f"{attr}: {err}") from err
 
     async def __aexit__(
         self,

@@ -1,6 +1,6 @@
 """The zone's local annunciation (stack light, buzzer, interlock) as the core sees it.
 
-The gpiozero implementation lives in ``firmware_adapters.outputs``; the core only calls this
+The gpiozero implementation is ``stacklight``; the core (``edge``) only calls this
 Protocol, and calls it *before* committing a suspension (DESIGN invariant 3).
 """
 

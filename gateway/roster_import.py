@@ -524,7 +524,7 @@ def running_daemons(config_path: Path) -> list[int]:
         cmd = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
         if "run" not in cmd:
             continue
-        if not any(Path(a).name == "zonegate" or a == "edge.cli" for a in cmd):
+        if not any(Path(a).name == "zonegate" or a == "gateway.cli" for a in cmd):
             continue
         config = _option(cmd, ("--config", "-c")) or "/etc/zonegate/gateway.yaml"
         if (Path(cwd) / config).resolve() == target:
@@ -582,14 +582,14 @@ def import_roster(
     """Validate ``file`` and write its workers through the zone controller (journaled).
 
     Raises ``RosterFileError`` for a file that cannot be read at all and
-    ``edge.config.ConfigError`` for a bad config.
+    ``gateway.config.ConfigError`` for a bad config.
     """
     from edge.clock import SystemClock
-    from edge.config import load_config
     from edge.journal import Journal
-    from edge.provisioning import restore_state_ownership
     from edge.registry import Registry
     from edge.zone import ZoneController
+    from gateway.config import load_config
+    from gateway.provisioning import restore_state_ownership
 
     cfg = load_config(config_path)
     day = today or datetime.now(ZoneInfo(cfg.device.timezone)).date()
@@ -694,7 +694,7 @@ def _print_report(report: ImportReport, partial: bool, dry_run: bool) -> None:
 def cmd_import_roster(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from edge.config import ConfigError
+    from gateway.config import ConfigError
 
     if not args.dry_run:
         pids = running_daemons(args.config)

@@ -51,7 +51,7 @@ def _load(path: Path | None) -> tuple[GpsConfig, Geofence | None, str | None]:
         if not DEFAULT_CONFIG.exists():
             return GpsConfig(), None, None
         path = DEFAULT_CONFIG
-    from edge.config import load_config  # only when a file is given: keeps the probe light
+    from gateway.config import load_config  # only when a file is given: keeps the probe light
 
     cfg = load_config(path)
     return cfg.gps, cfg.zone.geofence, str(path)
@@ -157,7 +157,7 @@ def _print_table(r: dict[str, Any]) -> None:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Exit 0 when gpsd answered, 1 when it never did, 2 on a bad config file."""
-    from edge.config import ConfigError
+    from gateway.config import ConfigError
 
     try:
         config, fence, source = _load(args.config)
@@ -177,7 +177,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m edge.gps_probe probe ...`` before the ``zonegate`` command is installed."""
+    """``python -m gateway.gps_probe probe ...`` before the ``zonegate`` command is installed."""
     parser = argparse.ArgumentParser(prog="zonegate gps")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)
