@@ -1,0 +1,127 @@
+"""The controller's response to the air: on danger, red light first, then suspend, then alert."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from edge import permits as pm
+from edge.effects import ZoneEffects
+from edge.evidence import (
+    AirVerdict,
+)
+from edge.models import (
+    LIVE_STATUSES,
+    EventKind,
+    Permit,
+    PermitStatus,
+    SuspensionCause,
+)
+from firmware_adapters.outputs.signals import Light
+
+log = logging.getLogger("zonegate.zone")
+
+
+class AirResponse(ZoneEffects):
+    def on_air_verdict(self, verdict: AirVerdict) -> list[Permit]:
+        """React to the air: on danger, red light first, then suspend, then alert.
+
+        Unsafe air suspends every active permit of the zone (toxic or explosive air endangers all
+        work there). Lost monitoring suspends the permits that require continuous monitoring.
+        Called on every verdict; repeated calls while the episode lasts change nothing.
+        """
+        unsafe = not verdict.safe
+        lost = not verdict.monitoring_ok
+        if not unsafe and not lost:
+            if self._air_alarm:
+                self._air_alarm = False
+                self._emit(
+                    EventKind.ALERT,
+                    "gas_alarm_cleared",
+                    {"zone_id": self.zone.zone_id, "latched": verdict.latched},
+                )
+            self._refresh_light()
+            return []
+        if unsafe:
+            self._show(Light.RED, buzzer=True)  # before anything is written: invariant 3
+        cause = SuspensionCause.GAS if unsafe else SuspensionCause.MONITORING_LOST
+        system = pm.Actor.system("gas" if unsafe else "monitoring")
+        reason = ",".join(r.value for r in verdict.reasons) or cause.value
+        # A suspension needs only the moment it happened; no gas test, air or window guard.
+        guards = pm.Guards(now=None, wall=self.clock.wall())
+        live = self.registry.permits(statuses=LIVE_STATUSES)
+        changes: list[tuple[Permit, Permit, str]] = []
+        for permit in live:
+            if permit.status is PermitStatus.APPROVED:
+                continue
+            if not unsafe and not pm.requires_monitoring(permit):
+                continue
+            try:
+                new = pm.apply(
+                    permit, pm.Action.SUSPEND, system, guards, cause=cause, reason=reason
+                )
+            except pm.TransitionError:
+                continue  # already suspended for this cause or a stronger one
+            changes.append((permit, new, reason))
+        parents = {new.permit_id: new for _, new, _ in changes}
+        for child in live:  # temporary power follows the permit it serves (§10.8)
+            parent = parents.get(child.linked_permit_id or "")
+            if parent is None or child.status is not PermitStatus.ACTIVE:
+                continue
+            if child.permit_id in parents:
+                continue
+            assert parent.suspension is not None
+            new = child.model_copy(
+                update={
+                    "status": PermitStatus.SUSPENDED,
+                    "suspension": parent.suspension.model_copy(
+                        update={"cause": SuspensionCause.LINKED}
+                    ),
+                }
+            )
+            changes.append((child, new, f"linked to {parent.permit_id}"))
+        suspended = [new for _, new, _ in changes]
+        items: list[tuple[EventKind, str, dict[str, Any]]] = [
+            (
+                EventKind.PERMIT,
+                "permit_suspend",
+                self._permit_payload(old, new, "suspend", system, why, dict(verdict.details)),
+            )
+            for old, new, why in changes
+        ]
+        alert_type = None
+        if unsafe and (suspended or not self._air_alarm):
+            alert_type = "gas_alarm"
+        elif lost and suspended:
+            alert_type = "monitoring_lost"
+        if alert_type is not None:
+            items.append(
+                (
+                    EventKind.ALERT,
+                    alert_type,
+                    {
+                        "zone_id": self.zone.zone_id,
+                        **verdict.details,
+                        "reasons": [r.value for r in verdict.reasons],
+                        "suspended_permits": [p.permit_id for p in suspended],
+                        "inside": self.inside(),
+                    },
+                )
+            )
+        if suspended:
+            self.registry.put_permits(suspended)  # one durable write for all of them
+        if items:
+            # One transaction, one fsync: the suspensions and the alert that names them.
+            for event in self.journal.append_many(items):
+                self._announce(event)
+        if alert_type == "gas_alarm":
+            self._air_alarm = True  # only once journaled: a failed append is retried
+        self._refresh_light()
+        return suspended
+
+    def acknowledge_alarms(self, actor: str) -> list[dict[str, Any]]:
+        """A person acknowledges every latched alarm; each capability journals its part."""
+        acked: list[dict[str, Any]] = []
+        for ack in list(self.alarm_acknowledgers):
+            acked.extend(ack(actor))
+        return acked

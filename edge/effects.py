@@ -1,0 +1,231 @@
+"""What every part of the zone controller shares: its state, the journal, the light and relay.
+
+Order of effects (DESIGN invariant 3): local outputs first, then the state change in the
+registry, then its journal event (fsync'd), then listeners (MQTT outbox wake-up, terminal
+screen). A crash between the registry write and the journal append leaves a state with no
+event; ``ZoneController.reconcile`` appends the missing event at the next start, so nothing
+committed is lost and nothing uncommitted is announced.
+
+The controller is assembled from parts a newcomer finds by name: ``edge.lifecycle`` (permit
+commands), ``edge.air_response`` (suspending on the air), ``edge.gate`` (badge-in / out) and
+``edge.zone`` (the whole, applying ``edge.judgement`` on every change and on a timer).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from edge import permits as pm
+from edge.clock import Clock
+from edge.config import AccessConfig
+from edge.evidence import (
+    AirSource,
+    BadgeOnlyIdentity,
+    IdentityVerifier,
+    NoAirData,
+    PositionNotRequired,
+    PositionSource,
+)
+from edge.journal import Journal
+from edge.models import (
+    Event,
+    EventKind,
+    Permit,
+    PermitStatus,
+    Zone,
+)
+from edge.reasons import Lang, ReasonCode
+from edge.registry import Registry
+from firmware_adapters.outputs.signals import Annunciator, Light, RecordingAnnunciator
+
+log = logging.getLogger("zonegate.zone")
+
+
+class CommandRejected(Exception):
+    """A request to change state was refused; ``code`` is the reason given back to the caller."""
+
+    def __init__(self, code: ReasonCode | str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = str(code)
+        self.message = message
+
+
+ActorLike = str | pm.Actor
+
+
+def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
+    if isinstance(actor, pm.Actor):
+        return actor
+    kind = pm.ActorKind.SYSTEM if actor.startswith("system:") else pm.ActorKind.PERSON
+    return pm.Actor(actor_id=actor, kind=kind, authorised=authorised)
+
+
+class ZoneEffects:
+    """The controller's shared state and the effects every part uses (journal, outputs)."""
+
+    def __init__(
+        self,
+        *,
+        zone: Zone,
+        registry: Registry,
+        journal: Journal,
+        clock: Clock,
+        access: AccessConfig | None = None,
+        timezone: str = "Asia/Shanghai",
+        language: Lang = Lang.ZH,
+        annunciator: Annunciator | None = None,
+        air: AirSource | None = None,
+        position: PositionSource | None = None,
+        identity: IdentityVerifier | None = None,
+    ) -> None:
+        self.zone = zone
+        self.registry = registry
+        self.journal = journal
+        self.clock = clock
+        self.access = access or AccessConfig()
+        self.tz = ZoneInfo(timezone)
+        self.language = language
+        self.annunciator: Annunciator = annunciator or RecordingAnnunciator()
+        self.air: AirSource = air or NoAirData()
+        self.position: PositionSource = position or PositionNotRequired()
+        self.identity: IdentityVerifier = identity or BadgeOnlyIdentity()
+        self.event_listeners: list[Callable[[Event], None]] = []
+        self.on_worker_removed: list[Callable[[str], None]] = []
+        # Capabilities whose alarms latch (gas) register how a person acknowledges them.
+        self.alarm_acknowledgers: list[Callable[[str], list[dict[str, Any]]]] = []
+        self.health: dict[str, dict[str, Any]] = {}
+        self._mismatches: dict[str, collections.deque[float]] = {}
+        self._air_alarm = False
+        self._light: tuple[Light, bool] | None = None
+        registry.put_zone(zone)
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> Event:
+        event = self.journal.append(kind, type_, payload)
+        self._announce(event)
+        return event
+
+    def _announce(self, event: Event) -> None:
+        for listener in list(self.event_listeners):
+            try:
+                listener(event)
+            except Exception:  # a listener must never undo a committed state change
+                log.exception("event listener failed for %s", event.type)
+
+    def alert(self, type_: str, payload: dict[str, Any]) -> Event:
+        """Journal an alert for the safety officer (gas, proxy attempt, terminal moved, ...)."""
+        return self._emit(EventKind.ALERT, type_, {"zone_id": self.zone.zone_id, **payload})
+
+    def fault(self, type_: str, payload: dict[str, Any]) -> Event:
+        return self._emit(EventKind.FAULT, type_, {"zone_id": self.zone.zone_id, **payload})
+
+    def system(self, type_: str, payload: dict[str, Any]) -> Event:
+        """Journal a state note (fence entered, service health) and tell the listeners."""
+        return self._emit(EventKind.SYSTEM, type_, {"zone_id": self.zone.zone_id, **payload})
+
+    # ------------------------------------------------------------------ time
+
+    def trusted_now(self) -> datetime | None:
+        return self.clock.wall() if self.clock.trust().trusted else None
+
+    def _guards(self, permit: Permit | None = None) -> pm.Guards:
+        linked = None
+        if permit is not None and permit.linked_permit_id:
+            linked = self.registry.permit(permit.linked_permit_id)
+        return pm.Guards(
+            now=self.trusted_now(),
+            wall=self.clock.wall(),
+            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            air=self.air.air_verdict(),
+            linked=linked,
+            require_monitoring=permit is not None and pm.requires_monitoring(permit),
+        )
+
+    def _get(self, permit_id: str) -> Permit:
+        permit = self.registry.permit(permit_id)
+        if permit is None:
+            raise CommandRejected(ReasonCode.NO_PERMIT, f"no permit {permit_id}")
+        return permit
+
+    def _commit(
+        self,
+        old: Permit | None,
+        new: Permit,
+        action: str,
+        actor: pm.Actor,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> Event:
+        self.registry.put_permit(new)
+        return self._emit(
+            EventKind.PERMIT,
+            f"permit_{action}",
+            self._permit_payload(old, new, action, actor, reason, evidence),
+        )
+
+    @staticmethod
+    def _permit_payload(
+        old: Permit | None,
+        new: Permit,
+        action: str,
+        actor: pm.Actor,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "permit_id": new.permit_id,
+            "from": old.status.value if old else None,
+            "to": new.status.value,
+            "action": action,
+            "actor": actor.model_dump(mode="json"),
+            "reason": reason,
+            "evidence": evidence or {},
+            "permit": new.model_dump(mode="json"),
+        }
+
+    # ------------------------------------------------------------------ light
+
+    def _show(self, light: Light, *, buzzer: bool) -> None:
+        if self._light == (light, buzzer):
+            return
+        try:
+            self.annunciator.show(light, buzzer=buzzer)
+            self._light = (light, buzzer)
+        except Exception:  # an output fault must not stop the suspension that follows
+            log.exception("annunciator failed to show %s", light)
+
+    def _refresh_light(self) -> None:
+        verdict = self.air.air_verdict()
+        if not verdict.safe:
+            self._show(Light.RED, buzzer=True)
+            return
+        suspended = self.registry.permits(statuses=frozenset({PermitStatus.SUSPENDED}))
+        if suspended or verdict.latched:
+            self._show(Light.RED, buzzer=False)
+        elif not verdict.monitoring_ok:
+            self._show(Light.AMBER, buzzer=False)
+        else:
+            self._show(Light.GREEN, buzzer=False)
+
+    # ------------------------------------------------------------------ people
+
+    def inside(self) -> list[dict[str, Any]]:
+        out = []
+        for wid, entry in sorted(self.registry.presence().items()):
+            worker = self.registry.worker(wid)
+            out.append(
+                {
+                    "worker_id": wid,
+                    "name": worker.name if worker else None,
+                    "permit_id": entry.get("permit_id"),
+                    "role": entry.get("role"),
+                    "since": entry.get("since"),
+                }
+            )
+        return out

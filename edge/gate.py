@@ -1,0 +1,155 @@
+"""Badge-in and badge-out at the zone's gate: the decision (``edge.access``) applied."""
+
+from __future__ import annotations
+
+import collections
+import logging
+from datetime import datetime
+
+from edge import permits as pm
+from edge.access import BadgeInFacts, decide_badge_in, decide_badge_out
+from edge.effects import ActorLike, ZoneEffects, actor_of
+from edge.evidence import (
+    IdentityResult,
+)
+from edge.models import (
+    Decision,
+    EventKind,
+    PermitStatus,
+    SuspensionCause,
+    Worker,
+)
+from edge.reasons import ReasonCode
+
+log = logging.getLogger("zonegate.zone")
+
+
+class Gate(ZoneEffects):
+    def _break_since(self) -> datetime | None:
+        doc = self.registry.get_doc("zone_state", "presence")
+        if doc and doc.get("empty_since"):
+            return datetime.fromisoformat(str(doc["empty_since"]))
+        return None
+
+    async def badge_in(self, badge_id: str) -> Decision:
+        worker = self.registry.worker_by_badge(badge_id)
+        locked = worker is not None and worker.worker_id in self.registry.lockouts()
+        identity: IdentityResult | None = None
+        if worker is not None and not locked:
+            try:
+                identity = await self.identity.verify(worker, badge_id)
+            except Exception:  # a broken camera must deny, not crash the terminal
+                log.exception("identity verification failed")
+                identity = IdentityResult(match=False, reason=ReasonCode.IDENTITY_UNAVAILABLE)
+        facts = BadgeInFacts(
+            zone=self.zone,
+            badge_id=badge_id,
+            worker=worker,
+            locked=locked,
+            identity=identity,
+            now=self.trusted_now(),
+            position=self.position.position_verdict(),
+            air=self.air.air_verdict(),
+            permits=[p for p in self.registry.permits() if p.zone_id == self.zone.zone_id],
+            presence=self.registry.presence(),
+            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            break_since=self._break_since(),
+            tz=self.tz,
+            cert_warn_days=self.access.cert_warn_days,
+        )
+        decision = decide_badge_in(facts, self.language)
+        if decision.allowed and worker is not None:
+            self.registry.enter(
+                worker.worker_id,
+                decision.permit_id,
+                decision.role.value if decision.role else None,
+                self.clock.wall(),
+            )
+        self._emit(EventKind.ACCESS, "access_decision", decision.model_dump(mode="json"))
+        if worker is not None and ReasonCode.FACE_MISMATCH in decision.reasons:
+            self._count_mismatch(worker, identity)
+        return decision
+
+    def _count_mismatch(self, worker: Worker, identity: IdentityResult | None) -> None:
+        """Three face mismatches on one badge within the window lock it (anti-proxy, 代签)."""
+        now = self.clock.mono()
+        window = self.access.lockout_window_s
+        seen = self._mismatches.setdefault(worker.worker_id, collections.deque())
+        seen.append(now)
+        while seen and now - seen[0] > window:
+            seen.popleft()
+        if len(seen) < self.access.lockout_threshold:
+            return
+        seen.clear()
+        self.registry.lock(worker.worker_id, ReasonCode.PROXY_ATTEMPT.value, self.clock.wall())
+        seen_id = identity.seen_worker_id if identity else None
+        seen_worker = self.registry.worker(seen_id) if seen_id else None
+        self.alert(
+            "proxy_attempt",
+            {
+                "reason": ReasonCode.PROXY_ATTEMPT.value,
+                "badge_owner": {"worker_id": worker.worker_id, "name": worker.name},
+                "seen": {"worker_id": seen_id, "name": seen_worker.name if seen_worker else None},
+                "mismatches": self.access.lockout_threshold,
+                "window_s": window,
+                "locked": True,
+            },
+        )
+
+    async def badge_out(self, badge_id: str) -> Decision:
+        worker = self.registry.worker_by_badge(badge_id)
+        presence = self.registry.presence()
+        decision = decide_badge_out(badge_id, worker, presence, self.position.position_verdict())
+        if worker is not None and worker.worker_id in presence:
+            self.registry.leave(worker.worker_id)
+            if not self.registry.presence():
+                self.registry.put_doc(
+                    "zone_state", "presence", {"empty_since": self.clock.wall().isoformat()}
+                )
+        self._emit(EventKind.ACCESS, "access_decision", decision.model_dump(mode="json"))
+        if worker is not None:
+            self._guardian_left(worker.worker_id)
+        return decision
+
+    def _guardian_left(self, worker_id: str) -> None:
+        """§4.10f: the guardian leaving takes the permit back; entrants left inside = suspend."""
+        presence = self.registry.presence()
+        for permit in self.registry.permits(statuses=frozenset({PermitStatus.ACTIVE})):
+            if worker_id not in permit.guardians:
+                continue
+            entrants = [w for w, e in presence.items() if e.get("permit_id") == permit.permit_id]
+            if any(g in presence for g in permit.guardians) or not entrants:
+                continue
+            system = pm.Actor.system("guardian")
+            new = pm.apply(
+                permit,
+                pm.Action.SUSPEND,
+                system,
+                self._guards(permit),
+                cause=SuspensionCause.GUARDIAN_ABSENT,
+                reason="guardian left",
+            )
+            self._commit(
+                permit,
+                new,
+                "suspend",
+                system,
+                "guardian left",
+                {"guardian": worker_id, "entrants": entrants},
+            )
+            self.alert(
+                "guardian_absent",
+                {"permit_id": permit.permit_id, "guardian": worker_id, "inside": self.inside()},
+            )
+        self._refresh_light()
+
+    def unlock_worker(self, worker_id: str, actor: ActorLike) -> bool:
+        who = actor_of(actor, authorised=True)
+        changed = self.registry.unlock(worker_id)
+        self._mismatches.pop(worker_id, None)
+        self._emit(
+            EventKind.ACCESS,
+            "worker_unlocked",
+            {"worker_id": worker_id, "actor": who.actor_id, "was_locked": changed},
+        )
+        return changed

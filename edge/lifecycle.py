@@ -1,0 +1,183 @@
+"""Permit lifecycle commands: issue, start, suspend, resume, expire, complete, close, cancel.
+
+The legal transitions and their guards are ``edge.permits``; what the whole zone allows (every
+floor of the standard, tests, certificates, linked permits) is ``edge.judgement``. This part
+commits the result and journals it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from edge import permits as pm
+from edge.effects import ActorLike, CommandRejected, ZoneEffects, actor_of
+from edge.models import (
+    LIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Event,
+    EventKind,
+    GasTest,
+    Permit,
+    PermitStatus,
+    SuspensionCause,
+)
+from edge.reasons import ReasonCode
+
+log = logging.getLogger("zonegate.zone")
+
+
+class PermitLifecycle(ZoneEffects):
+    def _transition(
+        self,
+        permit_id: str,
+        action: pm.Action,
+        actor: pm.Actor,
+        *,
+        cause: SuspensionCause = SuspensionCause.MANUAL,
+        reason: str = "",
+        evidence: dict[str, Any] | None = None,
+    ) -> Permit:
+        old = self._get(permit_id)
+        guards = self._guards(old)
+        try:
+            new = pm.apply(old, action, actor, guards, cause=cause, reason=reason)
+        except pm.TransitionError as err:
+            raise CommandRejected(err.code, err.message) from err
+        ev = dict(evidence or {})
+        if guards.gas_test is not None and action in (pm.Action.START, pm.Action.RESUME):
+            ev.setdefault("gas_test_id", guards.gas_test.test_id)
+        self._commit(old, new, action.value, actor, reason, ev)
+        self._follow_linked(new, actor)
+        self._refresh_light()
+        return new
+
+    def _follow_linked(self, parent: Permit, actor: pm.Actor) -> None:
+        """Temporary power follows the permit it serves into suspension or the end (§10.8)."""
+        if parent.status is PermitStatus.ACTIVE:
+            return
+        for child in self.registry.permits(statuses=LIVE_STATUSES):
+            if child.linked_permit_id != parent.permit_id:
+                continue
+            if parent.status is PermitStatus.SUSPENDED and child.status is PermitStatus.ACTIVE:
+                new = child.model_copy(
+                    update={
+                        "status": PermitStatus.SUSPENDED,
+                        "suspension": parent.suspension.model_copy(
+                            update={"cause": SuspensionCause.LINKED}
+                        )
+                        if parent.suspension
+                        else None,
+                    }
+                )
+                self._commit(child, new, "suspend", actor, f"linked to {parent.permit_id}")
+            elif parent.status in TERMINAL_STATUSES | {PermitStatus.COMPLETED}:
+                new = child.model_copy(update={"status": PermitStatus.EXPIRED, "suspension": None})
+                self._commit(child, new, "expire", actor, f"linked to {parent.permit_id}")
+
+    def issue_permit(self, permit: Permit, actor: ActorLike = "central") -> Permit:
+        """Accept a permit (or a newer version of it) issued by central.
+
+        Local state is the edge's: an update never changes the status a permit has here, so a
+        central update cannot reactivate what gas suspended (DESIGN invariant 4).
+        """
+        who = actor_of(actor, authorised=True)
+        if permit.zone_id != self.zone.zone_id:
+            raise CommandRejected("WRONG_ZONE", f"permit is for zone {permit.zone_id}")
+        if permit.kind not in self.zone.work_kinds:
+            raise CommandRejected("WRONG_KIND", f"zone does not allow {permit.kind.name}")
+        old = self.registry.permit(permit.permit_id)
+        if old is not None:
+            if permit.version <= old.version:
+                raise CommandRejected(
+                    "STALE_VERSION", f"version {permit.version} is not newer than {old.version}"
+                )
+            if old.status in TERMINAL_STATUSES:
+                raise CommandRejected(ReasonCode.PERMIT_CLOSED, f"permit is {old.status}")
+            if (old.valid_to, old.valid_from) != (permit.valid_to, permit.valid_from) and (
+                old.status is not PermitStatus.APPROVED
+            ):
+                # §4.16: a changed window on started work needs a new permit.
+                raise CommandRejected("WINDOW_CHANGE", "a started permit's window cannot change")
+            new = permit.model_copy(
+                update={
+                    "status": old.status,
+                    "suspension": old.suspension,
+                    "activated_at": old.activated_at,
+                }
+            )
+            self._commit(old, new, "updated", who)
+            return new
+        new = permit.model_copy(
+            update={"status": PermitStatus.APPROVED, "suspension": None, "activated_at": None}
+        )
+        self._commit(None, new, "issued", who)
+        return new
+
+    def start_permit(self, permit_id: str, actor: ActorLike, authorised: bool = True) -> Permit:
+        return self._transition(permit_id, pm.Action.START, actor_of(actor, authorised=authorised))
+
+    def suspend_permit(
+        self,
+        permit_id: str,
+        cause: SuspensionCause,
+        reason: str,
+        actor: ActorLike,
+        evidence: dict[str, Any] | None = None,
+    ) -> Permit:
+        return self._transition(
+            permit_id,
+            pm.Action.SUSPEND,
+            actor_of(actor),
+            cause=cause,
+            reason=reason,
+            evidence=evidence,
+        )
+
+    def resume_permit(self, permit_id: str, actor: ActorLike, authorised: bool = False) -> Permit:
+        return self._transition(permit_id, pm.Action.RESUME, actor_of(actor, authorised=authorised))
+
+    def revoke_permit(self, permit_id: str, actor: ActorLike, reason: str = "") -> Permit:
+        return self._transition(
+            permit_id, pm.Action.REVOKE, actor_of(actor, authorised=True), reason=reason
+        )
+
+    def cancel_permit(self, permit_id: str, actor: ActorLike, reason: str = "") -> Permit:
+        return self._transition(
+            permit_id, pm.Action.CANCEL, actor_of(actor, authorised=True), reason=reason
+        )
+
+    def complete_permit(self, permit_id: str, actor: ActorLike) -> Permit:
+        return self._transition(permit_id, pm.Action.COMPLETE, actor_of(actor, authorised=True))
+
+    def close_permit(self, permit_id: str, actor: ActorLike) -> Permit:
+        return self._transition(permit_id, pm.Action.CLOSE, actor_of(actor, authorised=True))
+
+    def expire_due(self) -> list[Permit]:
+        """Expire every live permit past its window. Nothing expires on an untrusted clock."""
+        now = self.trusted_now()
+        if now is None:
+            return []
+        out: list[Permit] = []
+        system = pm.Actor.system("validity")
+        for permit in self.registry.permits(statuses=LIVE_STATUSES):
+            guards = self._guards(permit)
+            if now < pm.effective_valid_to(permit, guards.linked):
+                continue
+            new = pm.apply(permit, pm.Action.EXPIRE, system, guards)
+            self._commit(permit, new, "expire", system, "validity window ended")
+            self._follow_linked(new, system)
+            out.append(new)
+        if out:
+            self._refresh_light()
+        return out
+
+    def record_gas_test(self, test: GasTest, actor: str) -> Event:
+        if test.zone_id != self.zone.zone_id:
+            raise CommandRejected("WRONG_ZONE", f"gas test is for zone {test.zone_id}")
+        self.registry.put_gas_test(test)
+        return self._emit(
+            EventKind.GAS_TEST,
+            "gas_test_recorded",
+            {"actor": actor, "test": test.model_dump(mode="json")},
+        )
