@@ -159,6 +159,13 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
+class SiteRole(StrEnum):
+    """A standing role from the roster, independent of any permit."""
+
+    SAFETY_OFFICER = "safety_officer"  # 安全员: authorises a resume after a suspension
+    ANALYST = "analyst"  # 分析人: may take gas tests for any permit of the zone
+
+
 class Worker(Model):
     worker_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1)
@@ -167,6 +174,9 @@ class Worker(Model):
     )
     certificates: tuple[Certificate, ...] = ()
     employer: str | None = None
+    site_roles: tuple[SiteRole, ...] = Field(
+        default=(), description="standing roles: safety_officer (resume), analyst (gas tests)"
+    )
     version: int = Field(default=0, ge=0, description="roster document version from central")
 
 
@@ -235,8 +245,12 @@ class Zone(Model):
 
 
 class Role(StrEnum):
+    """A person's role on one permit (GB 30871 §3, form A.1 signatures)."""
+
     OPERATOR = "operator"  # 作业人员
-    GUARDIAN = "guardian"  # 监护人
+    GUARDIAN = "guardian"  # 监护人: stays outside, checks everyone out before close
+    LEADER = "leader"  # 作业负责人: confirms start and finish, declares breaks
+    ANALYST = "analyst"  # 分析人: takes gas tests for this permit
 
 
 class PermitMember(Model):
@@ -344,22 +358,77 @@ class Permit(Model):
 
 
 class GasTestSample(Model):
-    gas: str = Field(description="co, h2s, o2, lel, no2, so2, ...")
-    value: float
+    """One measured value of a gas analysis."""
+
+    gas: str = Field(min_length=1, max_length=32, description="co, h2s, o2, lel, ch4, no2, ...")
+    value: float = Field(allow_inf_nan=False)
     unit: Literal["ppm", "mg/m3", "%vol", "%LEL", "ug/m3"]
 
 
+class InstrumentKind(StrEnum):
+    FIXED = "fixed"  # the zone's fixed sensors (one or more channels)
+    PORTABLE = "portable"  # a portable detector (GB 15322.3), identified by its id
+
+
+class GasInstrument(Model):
+    """What measured the samples: fixed channels (sensor ids) or one portable detector."""
+
+    kind: InstrumentKind
+    instrument_id: str = Field(
+        min_length=1, max_length=200, description="portable detector id, or fixed sensor ids"
+    )
+
+
+class GasTestVia(StrEnum):
+    """The path a gas test came in by (audit: who could have made it)."""
+
+    FIXED_REQUEST = "fixed_request"  # fixed sensors read fresh on request at the terminal
+    TERMINAL = "terminal"  # portable readings entered at the terminal by an analyst
+    CENTRAL = "central"  # signed central command gas_test_record
+    LEGACY = "legacy"  # recorded before the instrument was part of the record
+
+
 class GasTest(Model):
-    """A gas analysis (气体分析) from fixed sensors or entered from a portable detector."""
+    """A gas analysis (气体分析): who, with what, when, where, and every sample.
+
+    ``passed`` and ``failures`` are the EDGE's judgement of the samples at recording time
+    (``gateway.gas_tests.judge_gas_test`` until the safety-judgement module owns it), never a
+    flag taken from the sender. A test that did not measure what the work kind needs is
+    ``passed=False`` with the missing gases in ``failures``.
+    """
 
     test_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     zone_id: str
-    taken_at: datetime
+    taken_at: datetime = Field(description="when the sample was taken (timezone-aware)")
     source: str = Field(description="'fixed:<sensor ids>' or 'portable:<instrument id>'")
-    analyst: str
+    analyst: str = Field(min_length=1, description="worker id (or name) of who took the test")
     samples: tuple[GasTestSample, ...] = Field(min_length=1)
     passed: bool
     failures: tuple[str, ...] = ()
+    instrument: GasInstrument | None = Field(
+        default=None, description="derived from ``source`` when not given"
+    )
+    sample_point: str = Field(default="", max_length=200, description="取样点, e.g. 'top'")
+    via: GasTestVia = GasTestVia.LEGACY
+    permit_id: str | None = Field(default=None, description="the permit it was taken for")
+    recorded_at: datetime | None = Field(default=None, description="when the edge recorded it")
+
+    @model_validator(mode="after")
+    def _instrument(self) -> GasTest:
+        if self.taken_at.tzinfo is None:
+            raise ValueError("taken_at must carry a timezone")
+        if self.instrument is None:
+            kind, _, ident = self.source.partition(":")
+            inst = GasInstrument(
+                kind=InstrumentKind.FIXED if kind == "fixed" else InstrumentKind.PORTABLE,
+                instrument_id=ident or self.source or "unknown",
+            )
+            object.__setattr__(self, "instrument", inst)
+        return self
+
+    def gases(self) -> frozenset[str]:
+        """The gas names measured (lower case)."""
+        return frozenset(s.gas.lower() for s in self.samples)
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.provisioning",
     "gateway.selftest",
     "gateway.roster_import",
+    "gateway.permit_cli",
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
@@ -82,27 +83,53 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """The live daemon through its operator API when it runs, else the stores."""
     from rich.console import Console
     from rich.table import Table
 
     from gateway.config import ConfigError, load_config
-    from gateway.daemon import status_snapshot
+    from gateway.daemon import daemon_running, status_snapshot
 
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    snap = status_snapshot(cfg)
+    snap: dict[str, Any] | None = None
+    if daemon_running(cfg.storage.state_dir):
+        from gateway.operator_api import call, socket_path_for
+
+        try:
+            code, body = call(socket_path_for(cfg), "GET", "/status")
+            if code == 200:
+                snap = body
+        except (OSError, TimeoutError) as err:
+            print(f"daemon running but its operator API does not answer: {err}", file=sys.stderr)
+    if snap is None:
+        snap = status_snapshot(cfg)
+        snap["running"] = daemon_running(cfg.storage.state_dir)
     if args.json:
         print(json.dumps(snap, ensure_ascii=False, default=str))
         return 0
     con = Console()
     zone = snap["zone"]
+    running = "running" if snap.get("running") else "not running"
+    clock = snap["clock"]["source"] if isinstance(snap["clock"], dict) else snap["clock"]
     con.print(
         f"[bold]区域 Zone[/] {zone['site']}/{zone['zone_id']} {zone.get('name', '')}  "
-        f"clock: {snap['clock']}  pending: {snap['pending']}"
+        f"daemon: {running}  clock: {clock}  pending: {snap['pending']}"
     )
+    if "light" in snap:
+        air = snap.get("air") or {}
+        link = snap.get("link") or {}
+        con.print(
+            f"light: {snap['light']}  air safe: {air.get('safe')}  monitoring: "
+            f"{air.get('monitoring_ok')} {','.join(air.get('reasons', []))}  "
+            f"link: {link.get('state', link.get('connected', '-'))}"
+        )
+        for name, h in sorted((snap.get("health") or {}).items()):
+            state = h.get("state", "") if isinstance(h, dict) else h
+            con.print(f"  {name}: {state}")
     permits = Table(title="作业票 Permits")
     for col in ("id", "kind", "level", "status", "valid to", "members"):
         permits.add_column(col)
@@ -119,12 +146,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     inside = Table(title="区域内人员 Inside")
     for col in ("worker", "permit", "role", "since"):
         inside.add_column(col)
-    for wid, e in snap["presence"].items():
-        inside.add_row(wid, str(e.get("permit_id")), str(e.get("role")), str(e.get("since")))
+    presence = snap["presence"]
+    rows = (
+        presence
+        if isinstance(presence, list)
+        else [{"worker_id": wid, **e} for wid, e in presence.items()]
+    )
+    for e in rows:
+        inside.add_row(
+            e["worker_id"], str(e.get("permit_id")), str(e.get("role")), str(e.get("since"))
+        )
     con.print(inside)
-    for a in snap["recent_alerts"]:
+    for a in snap.get("recent_alerts", []):
         con.print(f"[red]alert[/] {a['time']} {a['type']}")
-    problems = snap["registry_problems"] + snap["journal_problems"]
+    problems = snap.get("registry_problems", []) + snap.get("journal_problems", [])
     for prob in problems:
         con.print(f"[red]store problem[/] {prob}")
     return 1 if problems else 0

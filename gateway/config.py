@@ -34,6 +34,18 @@ class DaemonConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class OperatorApiConfig(Section):
+    """The local operator API (gateway.operator_api): Unix socket always, loopback TCP if set."""
+
+    enabled: bool = True
+    socket: Path | None = Field(
+        default=None, description="Unix socket path (default: <storage.state_dir>/operator.sock)"
+    )
+    tcp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="also on 127.0.0.1:PORT (never another address)"
+    )
+
+
 class GatewayConfig(Section):
     """Top level of gateway.yaml."""
 
@@ -43,6 +55,7 @@ class GatewayConfig(Section):
     clock: ClockConfig = ClockConfig()
     access: AccessConfig = AccessConfig()
     daemon: DaemonConfig = DaemonConfig()
+    operator_api: OperatorApiConfig = OperatorApiConfig()
     outputs: OutputsConfig = OutputsConfig()
     badge: BadgeConfig = BadgeConfig()
     gas: GasConfig = GasConfig()

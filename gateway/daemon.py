@@ -48,6 +48,7 @@ SERVICE_FACTORIES: tuple[str, ...] = (
     "gateway.services:build_identity",
     "gateway.services:build_terminal",
     "gateway.services:build_sync",
+    "gateway.operator_api:build_operator_api",
 )
 
 
@@ -244,6 +245,7 @@ class Gateway:
             interval = watchdog_interval_s()
             if interval is not None:
                 self._tasks["watchdog"] = tg.create_task(self._watchdog(interval), name="watchdog")
+            await self._await_serving()
             self.notifier.notify("READY=1", f"STATUS=zone {self.config.zone.zone_id} running")
             self.ready.set()
             log.info(
@@ -254,6 +256,19 @@ class Gateway:
             await stop.wait()
             self.notifier.notify("STOPPING=1")
             await self._shutdown()
+
+    async def _await_serving(self, within_s: float = 10.0) -> None:
+        """Services that listen (the operator API) say READY only once they accept calls, so a
+        caller that saw "ready" can connect; one that cannot bind is logged, not waited for."""
+        for service in self.services:
+            serving = getattr(service, "serving", None)
+            if not isinstance(serving, asyncio.Event):
+                continue
+            try:
+                async with asyncio.timeout(within_s):
+                    await serving.wait()
+            except TimeoutError:
+                log.error("%s not serving after %.0f s", service.name, within_s)
 
     async def _shutdown(self) -> None:
         """Stop services last-started first (the link goes before the sources), each time-boxed."""

@@ -1,0 +1,247 @@
+"""The local operator API: the daemon's typed JSON surface for the terminal screen and the CLI.
+
+Served by the daemon on a Unix socket in the state directory (``operator_api.socket``, mode
+0660) and, only when ``operator_api.tcp_port`` is set, on 127.0.0.1. Never on another address:
+the API shows who is inside and arms the terminal for a leader's action, so it is local only.
+
+``build_app(ctx)`` returns the aiohttp ``Application``; other modules (the kiosk page) mount
+their own routes on the same app: ``app.router.add_get(...)`` before the runner starts, reading
+the ``ServiceContext`` from ``app[CONTEXT]``. Every answer is JSON; a refusal carries the same
+reason codes as the terminal and central (``edge.reasons``), each with zh-CN and English text:
+
+    {"ok": false, "reasons": [{"code": "GAS_TEST_STALE", "zh": "...", "en": "..."}], ...}
+
+Actions that need a person's authority (gas tests, start, break, resume, finish, everyone-out,
+close) are not done by the caller of the API: the call arms the zone terminal, and the action
+is taken by the next badge tap there, with the face check, as the person named on the permit.
+See docs/operator-api.md for every endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from edge.models import EventKind
+from edge.reasons import Lang as _Lang
+from edge.reasons import ReasonCode, text
+
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
+    from gateway.services import ServiceContext
+
+log = logging.getLogger("zonegate.operator_api")
+
+API_VERSION = "v1"
+PREFIX = f"/api/{API_VERSION}"
+SOCKET_NAME = "operator.sock"
+
+CONTEXT: web.AppKey[ServiceContext] = web.AppKey("zonegate.context")
+"""The daemon's ``ServiceContext``: ``request.app[CONTEXT]`` in a mounted handler."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def reason_entry(code: ReasonCode | str) -> dict[str, str]:
+    """``{"code", "zh", "en"}`` for a reason code (unknown codes keep their code as text)."""
+    try:
+        rc = ReasonCode(str(code))
+    except ValueError:
+        return {"code": str(code), "zh": str(code), "en": str(code)}
+    return {"code": rc.value, "zh": text(rc, _Lang.ZH), "en": text(rc, _Lang.EN)}
+
+
+def refusal(
+    status: int, codes: list[ReasonCode | str], detail: str = "", **extra: Any
+) -> web.Response:
+    """A JSON refusal listing every reason (HTTP 400 malformed, 404 unknown, 409 refused)."""
+    body = {"ok": False, "reasons": [reason_entry(c) for c in codes], "detail": detail, **extra}
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def ok(body: dict[str, Any]) -> web.Response:
+    return web.json_response({"ok": True, **body}, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+# -------------------------------------------------------------------------------- read-only
+
+
+async def get_status(request: web.Request) -> web.Response:
+    """The live daemon: zone, permits, presence, air, light, clock, link and sensor health."""
+    ctx = request.app[CONTEXT]
+    snap = ctx.controller.snapshot()
+    health = ctx.controller.health
+    return ok(
+        {
+            "running": True,
+            "pid": os.getpid(),
+            "device_id": ctx.config.device.device_id,
+            **snap,
+            "link": health.get("sync"),
+            "sensors": health.get("gas"),
+            "pending": {k.value: v for k, v in ctx.journal.pending_count().items()},
+        }
+    )
+
+
+async def get_permits(request: web.Request) -> web.Response:
+    """Every permit the zone holds, newest state (``?status=active`` filters)."""
+    ctx = request.app[CONTEXT]
+    wanted = request.query.get("status")
+    permits = [
+        p.model_dump(mode="json")
+        for p in ctx.registry.permits()
+        if wanted is None or p.status.value == wanted
+    ]
+    return ok({"permits": permits})
+
+
+async def get_permit(request: web.Request) -> web.Response:
+    """One permit, the people inside on it, and its journaled transitions (oldest first)."""
+    ctx = request.app[CONTEXT]
+    permit_id = request.match_info["permit_id"]
+    permit = ctx.registry.permit(permit_id)
+    if permit is None:
+        return refusal(404, [ReasonCode.NO_PERMIT], f"no permit {permit_id}")
+    history = [
+        {
+            "time": e.wall_time.isoformat(),
+            "type": e.type,
+            "from": e.payload.get("from"),
+            "to": e.payload.get("to"),
+            "actor": e.payload.get("actor"),
+            "reason": e.payload.get("reason"),
+            "evidence": e.payload.get("evidence"),
+        }
+        for e in ctx.journal.events(kind=EventKind.PERMIT)
+        if e.payload.get("permit_id") == permit_id
+    ]
+    inside = [p for p in ctx.controller.inside() if p.get("permit_id") == permit_id]
+    return ok({"permit": permit.model_dump(mode="json"), "inside": inside, "history": history})
+
+
+async def get_reasons(request: web.Request) -> web.Response:
+    """Every reason code with its zh-CN and English text (for the screen's own lookups)."""
+    return ok({"reasons": [reason_entry(c) for c in ReasonCode]})
+
+
+def build_app(ctx: ServiceContext) -> web.Application:
+    """The operator API application; mount more routes on it before it is served."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[CONTEXT] = ctx
+    app.router.add_get(f"{PREFIX}/status", get_status)
+    app.router.add_get(f"{PREFIX}/permits", get_permits)
+    app.router.add_get(f"{PREFIX}/permits/{{permit_id}}", get_permit)
+    app.router.add_get(f"{PREFIX}/reasons", get_reasons)
+    for mount in list(APP_MOUNTS):
+        mount(app)
+    return app
+
+
+APP_MOUNTS: list[Callable[[web.Application], None]] = []
+"""Functions that add routes to every app ``build_app`` makes (the kiosk registers here)."""
+
+
+# -------------------------------------------------------------------------------- serving
+
+
+def socket_path_for(config: GatewayConfig) -> Path:
+    """Where the daemon of ``config`` serves the API."""
+    return config.operator_api.socket or config.storage.state_dir / SOCKET_NAME
+
+
+def socket_path(ctx: ServiceContext) -> Path:
+    return socket_path_for(ctx.config)
+
+
+class OperatorApiService:
+    """Serves ``build_app(ctx)`` until cancelled; the daemon supervises it like any service."""
+
+    name = "operator_api"
+
+    def __init__(self, ctx: ServiceContext, app: web.Application | None = None) -> None:
+        self.ctx = ctx
+        self.app = app if app is not None else build_app(ctx)
+        self.path = socket_path(ctx)
+        self.serving = asyncio.Event()
+
+    async def run(self) -> None:
+        cfg = self.ctx.config.operator_api
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            # We hold the state directory's lock: a socket file left there is a dead daemon's.
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            await web.UnixSite(runner, str(self.path)).start()
+            os.chmod(self.path, 0o660)
+            where = [str(self.path)]
+            if cfg.tcp_port is not None:
+                await web.TCPSite(runner, "127.0.0.1", cfg.tcp_port).start()
+                where.append(f"127.0.0.1:{cfg.tcp_port}")
+            log.info("operator API on %s", ", ".join(where))
+            self.ctx.health["operator_api"] = {"state": "running", "listening": where}
+            self.serving.set()
+            await asyncio.Event().wait()
+        finally:
+            self.serving.clear()
+            await runner.cleanup()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def build_operator_api(ctx: ServiceContext) -> OperatorApiService | None:
+    """The daemon's factory: None when ``operator_api.enabled`` is false."""
+    if not ctx.config.operator_api.enabled:
+        return None
+    return OperatorApiService(ctx)
+
+
+# -------------------------------------------------------------------------------- client
+
+
+async def _request(
+    path: Path, method: str, url: str, body: dict[str, Any] | None, timeout_s: float
+) -> tuple[int, dict[str, Any]]:
+    import aiohttp
+
+    conn = aiohttp.UnixConnector(path=str(path))
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with (
+        aiohttp.ClientSession(connector=conn, timeout=timeout) as session,
+        session.request(method, f"http://zonegate{PREFIX}{url}", json=body) as resp,
+    ):
+        data: dict[str, Any] = await resp.json()
+        return resp.status, data
+
+
+def call(
+    path: Path,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    *,
+    timeout_s: float = 10.0,
+) -> tuple[int, dict[str, Any]]:
+    """Blocking client for the CLI: ``(HTTP status, JSON body)``; raises ``OSError`` when no
+    daemon listens on ``path`` and ``TimeoutError`` when it does not answer in time."""
+    import aiohttp
+
+    try:
+        return asyncio.run(_request(path, method, url, body, timeout_s))
+    except aiohttp.ClientConnectorError as err:
+        raise ConnectionRefusedError(f"{path}: no daemon listening ({err})") from err
