@@ -264,10 +264,10 @@ class Gateway:
             serving = getattr(service, "serving", None)
             if not isinstance(serving, asyncio.Event):
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(within_s):
                     await serving.wait()
-            except TimeoutError:
+            if not serving.is_set():
                 log.error("%s not serving after %.0f s", service.name, within_s)
 
     async def _shutdown(self) -> None:
