@@ -19,10 +19,11 @@ from typing import Any
 import aiomqtt
 from pydantic import ValidationError
 
-from cloud_sync.link import Backoff, LinkSettings
-from cloud_sync.payloads import COMMAND_BODIES, EventMessage, Reply
+from cloud_sync.link import LinkSettings
+from cloud_sync.payloads import COMMAND_BODIES, DetailPart, EventMessage, Reply, join_detail
 from cloud_sync.signing import Signer
 from cloud_sync.topics import ROOT, DeviceTopics, central_status
+from firmware_adapters.backoff import Backoff
 
 log = logging.getLogger("zonegate.central")
 
@@ -122,6 +123,14 @@ class Fleet:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._max_ids = max_ids
         self.bad_messages = 0
+        self._parts: OrderedDict[str, list[DetailPart]] = OrderedDict()
+
+    def full_payload(self, event_id: str) -> dict[str, Any] | None:
+        """The full payload of a summarised event once all its detail parts arrived."""
+        try:
+            return join_detail(self._parts.get(event_id, []))
+        except ValueError:
+            return None
 
     def device(self, site: str, device: str) -> DeviceView:
         key = (site, device)
@@ -163,6 +172,11 @@ class Fleet:
             view.last_reply = f"{data.get('command')}: {verdict}"
         elif head in ("event", "telemetry"):
             return self._event(view, EventMessage.model_validate_json(payload))
+        elif head == "detail" and isinstance(data, dict):
+            part = DetailPart.model_validate(data)
+            self._parts.setdefault(part.event_id, []).append(part)
+            while len(self._parts) > 1_000:  # bounded: parts of events long gone are dropped
+                self._parts.popitem(last=False)
         return None
 
     def _status(self, view: DeviceView, data: dict[str, Any]) -> None:

@@ -48,7 +48,31 @@ class MqttConfig(Section):
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive, seconds")
     backoff_initial_s: float = Field(default=0.5, gt=0, description="first reconnect delay")
-    backoff_max_s: float = Field(default=60.0, gt=0, description="reconnect delay cap")
+    backoff_max_s: float = Field(
+        default=8.0,
+        gt=0,
+        description="reconnect delay cap; with jitter in [cap/2, cap] the link is back within "
+        "about this long after the broker returns (issue 12.3: within 10 s by default)",
+    )
+    healthy_after_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection that stayed up this long proved healthy and resets the "
+        "backoff; one the broker closes sooner keeps backing off (and is diagnosed)",
+    )
+    receive_window: int = Field(
+        default=32,
+        ge=1,
+        le=1_000,
+        description="commands the broker may send before we acknowledge (MQTT 5 Receive "
+        "Maximum); the rest wait at the broker, so none is lost in a client queue",
+    )
+    max_message_bytes: int = Field(
+        default=64 * 1024,
+        ge=1_024,
+        description="largest event message sent whole; a larger one goes as a summary with its "
+        "full payload in parts on detail/{event_id}/{part} (also kept under the broker's limit)",
+    )
     publish_timeout_s: float = Field(
         default=30.0, gt=0, description="a PUBACK later than this recycles the connection"
     )

@@ -10,12 +10,23 @@ Order: CRITICAL (alarms, permit transitions) before ACCESS before BULK (telemetr
 journal order, because one MQTT connection carries them in order and the broker acknowledges in
 order. A failed publish ends the session; the next one re-reads every undelivered row, so the
 broker may see duplicates (the server dedupes by ``event_id``) but never a gap.
+
+Size is bounded by design (issue 12 item 1): a message over ``max_message_bytes`` or the
+broker's announced maximum packet goes as a summary event whose full payload is sent ahead in
+parts on ``detail/{event_id}/{part}`` (``payloads.DetailPart``, joined by
+``payloads.join_detail``). A publish the broker refuses (an MQTT 5 PUBACK failure code, e.g.
+mosquitto's ``message_size_limit``) is never stamped delivered: a size refusal lowers the
+limit and the event goes again in parts; any other refusal leaves the row undelivered for the
+next connection and is reported (log, counts, a ``publish_refused`` journal event). Either way
+the lane goes on: one event never blocks the ones behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -24,8 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import aiomqtt
-
+from cloud_sync.link import BrokerClient, PacketTooLarge, PublishRefused, publish_packet_size
 from cloud_sync.topics import DeviceTopics
 from edge.journal import Journal
 from edge.models import Event, EventKind, Lane
@@ -34,6 +44,9 @@ log = logging.getLogger("zonegate.mqtt.outbox")
 
 LANE_ORDER = (Lane.CRITICAL, Lane.ACCESS, Lane.BULK)
 IDLE_POLL_S = 1.0  # also picks up rows appended by another process (e.g. the CLI)
+MIN_MESSAGE_BYTES = 1_024  # below this a broker limit is a misconfiguration, not a size to fit
+PART_OVERHEAD = 400  # the JSON around a part's data, topic and packet header
+SUMMARY_STRING = 120  # characters of a long string kept in a summary
 
 StateSource = Callable[[str], dict[str, Any] | None]
 
@@ -52,6 +65,7 @@ class Outbox:
         downsample_above: int = 5_000,
         downsample_window_s: float = 60.0,
         max_bulk_backlog: int = 200_000,
+        max_message_bytes: int = 64 * 1024,
         permit_state: StateSource | None = None,
         presence: Callable[[], Any] | None = None,
     ) -> None:
@@ -63,6 +77,10 @@ class Outbox:
         self.downsample_above = downsample_above
         self.downsample_window_s = downsample_window_s
         self.max_bulk_backlog = max_bulk_backlog
+        self.max_message_bytes = max_message_bytes
+        # Lowered when a broker refuses a size (message_size_limit is not announced).
+        self.learned_limit: int | None = None
+        self._reported: set[str] = set()
         self.permit_state = permit_state
         self.presence = presence
         self.counts: Counter[str] = Counter()
@@ -83,7 +101,7 @@ class Outbox:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def health(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts)}
+        return {"counts": dict(self.counts), "message_limit": self.learned_limit}
 
     # ---- bounded backlog (runs connected or not)
 
@@ -123,7 +141,7 @@ class Outbox:
 
     # ---- draining
 
-    async def drain(self, client: aiomqtt.Client) -> None:
+    async def drain(self, client: BrokerClient) -> None:
         """Publish undelivered rows forever over ``client``; raises when the link fails."""
         self._loop = asyncio.get_running_loop()
         session_start = datetime.now().astimezone()
@@ -158,11 +176,9 @@ class Outbox:
             nonlocal in_flight, progress_at
             in_flight += 1
             try:
-                topic, body = self._wire(lane, ev, sample, session_start)
-                # No per-call timeout: with one, asyncio.wait_for adds a task per publish.
-                # The stall watchdog below bounds the wait instead, and a lost connection
-                # cancels this through the link's receive loop.
-                await client.publish(topic, body, qos=1, timeout=math.inf)
+                topic, msg = self._message(lane, ev, sample, session_start)
+                if not await self._send_event(client, topic, msg, ev):
+                    return  # refused and reported; stays undelivered, the lane goes on
                 if ev.kind is EventKind.PERMIT and self.permit_state is not None:
                     await self._publish_permit_state(client, ev)
                 elif (
@@ -174,7 +190,7 @@ class Outbox:
             finally:
                 in_flight -= 1
                 slots.release()
-            progress_at = loop.time()
+                progress_at = loop.time()
             acked.append(ev.journal_id)
             ack_ready.set()
             self.counts["published"] += 1
@@ -222,7 +238,9 @@ class Outbox:
             await asyncio.to_thread(self.journal.mark_delivered, ids)
             self.counts["delivered"] += len(ids)
 
-    def _wire(self, lane: Lane, ev: Event, sample: str, since: datetime) -> tuple[str, bytes]:
+    def _message(
+        self, lane: Lane, ev: Event, sample: str, since: datetime
+    ) -> tuple[str, dict[str, Any]]:
         # Built by hand rather than through the pydantic model: this is the hot path of the
         # drain; tests check every message against cloud_sync.payloads.EventMessage.
         msg = {
@@ -243,9 +261,89 @@ class Outbox:
             topic = self.topics.telemetry(str(ev.payload.get("sensor_id") or ev.type))
         else:
             topic = self.topics.event(ev.kind.value)
-        return topic, json.dumps(msg, ensure_ascii=False, default=str).encode("utf-8")
+        return topic, msg
 
-    async def _publish_permit_state(self, client: aiomqtt.Client, ev: Event) -> None:
+    def _limit(self, client: BrokerClient, topic: str) -> int:
+        """Largest payload (bytes) to send on ``topic`` over this connection."""
+        limit = self.max_message_bytes
+        if self.learned_limit is not None:
+            limit = min(limit, self.learned_limit)
+        if client.max_packet_size is not None:
+            limit = min(limit, client.max_packet_size - publish_packet_size(topic, 0))
+        return max(limit, MIN_MESSAGE_BYTES)
+
+    async def _send_event(
+        self, client: BrokerClient, topic: str, msg: dict[str, Any], ev: Event
+    ) -> bool:
+        """Publish one event whole or as summary + parts; False if the broker refused it."""
+        body = _encode(msg)
+        while True:
+            limit = self._limit(client, topic)
+            try:
+                if len(body) <= limit:
+                    await client.deliver(topic, body)
+                else:
+                    await self._send_split(client, topic, msg, limit)
+            except (PublishRefused, PacketTooLarge) as err:
+                refused = err if isinstance(err, PublishRefused) else None
+                size = refused.size if refused is not None else limit
+                if (refused is None or refused.too_large) and size > MIN_MESSAGE_BYTES:
+                    # The broker's limit is below ours: remember half of what it refused
+                    # and send this event again, split.
+                    self.learned_limit = max(MIN_MESSAGE_BYTES, min(limit, size) // 2)
+                    self._report(ev, err, f"split under {self.learned_limit} bytes")
+                    continue
+                self._report(ev, err, "left undelivered; retried on the next connection")
+                return False
+            else:
+                return True
+
+    async def _send_split(
+        self, client: BrokerClient, topic: str, msg: dict[str, Any], limit: int
+    ) -> None:
+        """The full payload in parts on the detail topic, then the event with a summary."""
+        raw = json.dumps(msg["payload"], ensure_ascii=False, default=str).encode("utf-8")
+        digest = hashlib.sha256(raw).hexdigest()
+        chunk = max(256, (limit - PART_OVERHEAD) * 3 // 4)  # base64 grows 4/3
+        pieces = [raw[i : i + chunk] for i in range(0, len(raw), chunk)] or [b""]
+        for index, piece in enumerate(pieces):
+            part = {
+                "v": 1,
+                "event_id": msg["event_id"],
+                "part": index,
+                "parts": len(pieces),
+                "sha256": digest,
+                "data": base64.b64encode(piece).decode("ascii"),
+            }
+            await client.deliver(self.topics.detail(msg["event_id"], index), _encode(part))
+        summary = dict(msg)
+        summary["payload"] = summarise(msg["payload"], limit // 2)
+        summary["detail"] = {"parts": len(pieces), "bytes": len(raw), "sha256": digest}
+        await client.deliver(topic, _encode(summary))
+        self.counts["split"] += 1
+
+    def _report(self, ev: Event, err: Exception, action: str) -> None:
+        self.counts["refused"] += 1
+        log.warning("outbox: event %s (%s) refused: %s; %s", ev.event_id, ev.type, err, action)
+        if ev.event_id in self._reported or ev.type == "publish_refused":
+            return
+        self._reported.add(ev.event_id)
+        code = err.code if isinstance(err, PublishRefused) else None
+        with contextlib.suppress(Exception):
+            report = self.journal.append(
+                EventKind.SYSTEM,
+                "publish_refused",
+                {
+                    "event_id": ev.event_id,
+                    "type": ev.type,
+                    "reason_code": code,
+                    "error": str(err)[:300],
+                    "action": action,
+                },
+            )
+            self.notify(report)
+
+    async def _publish_permit_state(self, client: BrokerClient, ev: Event) -> None:
         permit_id = ev.payload.get("permit_id")
         if not isinstance(permit_id, str) or self.permit_state is None:
             return
@@ -253,13 +351,7 @@ class Outbox:
         if permit is None:
             return
         body = {"v": 1, "at": ev.wall_time.isoformat(), "permit": permit}
-        await client.publish(
-            self.topics.permit_state(permit_id),
-            json.dumps(body, ensure_ascii=False, default=str),
-            qos=1,
-            retain=True,
-            timeout=self.publish_timeout_s,
-        )
+        await client.deliver(self.topics.permit_state(permit_id), _encode(body), retain=True)
 
     def _read(self, lane: Lane, after_id: int) -> tuple[list[Event], int]:
         rows = self.journal.pending(lane, self.batch, after_id)
@@ -268,16 +360,10 @@ class Outbox:
             backlog = self.journal.pending_count()[Lane.BULK]
         return rows, backlog
 
-    async def _publish_presence(self, client: aiomqtt.Client, ev: Event) -> None:
+    async def _publish_presence(self, client: BrokerClient, ev: Event) -> None:
         assert self.presence is not None
         body = {"v": 1, "at": ev.wall_time.isoformat(), "inside": self.presence()}
-        await client.publish(
-            self.topics.presence,
-            json.dumps(body, ensure_ascii=False, default=str),
-            qos=1,
-            retain=True,
-            timeout=self.publish_timeout_s,
-        )
+        await client.deliver(self.topics.presence, _encode(body), retain=True)
 
     def _prepare(
         self,
@@ -328,3 +414,29 @@ def downsample(rows: list[Event], window_s: float) -> list[tuple[Event, str]]:
         for ev, label in ((members[-1], "last"), (hi, "max"), (lo, "min")):
             kept.setdefault(ev.journal_id, label)
     return [(r, kept[r.journal_id]) for r in rows if r.journal_id in kept]
+
+
+def _encode(msg: dict[str, Any]) -> bytes:
+    return json.dumps(msg, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def summarise(payload: dict[str, Any], budget: int) -> dict[str, Any]:
+    """A payload cut to fit ``budget`` bytes: lists become counts, long strings are cut.
+
+    Scalars and short strings are kept as they are (ids, reasons, counts); the rest says what
+    it was (``{"items": n}`` for a list, ``{"keys": n}`` for an object) so the summary still
+    tells central what happened. Shape: the same keys as ``payload``, plus ``"summary": true``.
+    """
+    out: dict[str, Any] = {"summary": True}
+    for key, value in payload.items():
+        if isinstance(value, list):
+            out[key] = {"items": len(value)}
+        elif isinstance(value, dict):
+            out[key] = {"keys": len(value)}
+        elif isinstance(value, str) and len(value) > SUMMARY_STRING:
+            out[key] = value[:SUMMARY_STRING] + "…"
+        else:
+            out[key] = value
+    if len(_encode(out)) > budget:
+        return {"summary": True, "keys": sorted(payload)[:20]}
+    return out

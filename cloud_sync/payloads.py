@@ -7,6 +7,9 @@ half-applied. ``schemas()`` gives the JSON Schema of each model for docs/mqtt/.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from datetime import datetime
 from typing import Any, Literal
 
@@ -71,6 +74,14 @@ class PresenceState(Wire):
     inside: Any = Field(description="as in the snapshot's presence")
 
 
+class DetailRef(Wire):
+    """Where the full payload of a summarised event is: ``parts`` messages on its detail topic."""
+
+    parts: int = Field(ge=1)
+    bytes: int = Field(ge=0, description="size of the full payload as UTF-8 JSON")
+    sha256: str = Field(description="hex digest of the full payload's UTF-8 JSON")
+
+
 class EventMessage(Wire):
     """One journal event. Deduplicate by ``event_id``; ``boot_id`` + ``seq`` show gaps."""
 
@@ -90,6 +101,11 @@ class EventMessage(Wire):
     sample: Literal["all", "min", "max", "last"] = Field(
         default="all", description="telemetry kept by downsampling: which statistic this is"
     )
+    detail: DetailRef | None = Field(
+        default=None,
+        description="set when the payload was too large for one message: `payload` is then a "
+        "summary and the full payload went ahead in parts on detail/{event_id}/{part}",
+    )
 
     @classmethod
     def of(cls, ev: Event, lane: Lane, *, historical: bool, sample: str = "all") -> EventMessage:
@@ -108,6 +124,34 @@ class EventMessage(Wire):
                 "sample": sample,
             }
         )
+
+
+class DetailPart(Wire):
+    """One part of a summarised event's full payload (base64 of a slice of its UTF-8 JSON)."""
+
+    v: Literal[1] = 1
+    event_id: str
+    part: int = Field(ge=0)
+    parts: int = Field(ge=1)
+    sha256: str
+    data: str = Field(description="base64")
+
+
+def join_detail(parts: list[DetailPart]) -> dict[str, Any]:
+    """The full payload from all parts of one event; ``ValueError`` if incomplete or altered."""
+    if not parts:
+        raise ValueError("no parts")
+    want = parts[0].parts
+    by_index = {p.part: p for p in parts if p.event_id == parts[0].event_id}
+    if sorted(by_index) != list(range(want)):
+        raise ValueError(f"have parts {sorted(by_index)} of {want}")
+    raw = b"".join(base64.b64decode(by_index[i].data) for i in range(want))
+    if hashlib.sha256(raw).hexdigest() != parts[0].sha256:
+        raise ValueError("sha256 mismatch")
+    value = json.loads(raw.decode("utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError("payload is not an object")  # noqa: TRY004 — bad data, not a bad call
+    return value
 
 
 class Reply(Wire):
@@ -232,6 +276,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "PermitState": PermitState,
     "PresenceState": PresenceState,
     "EventMessage": EventMessage,
+    "DetailPart": DetailPart,
     "Reply": Reply,
     "Envelope": Envelope,
     "CentralStatus": CentralStatus,

@@ -12,7 +12,14 @@ from pydantic import BaseModel, ValidationError
 
 from cloud_sync.commands import CommandProcessor
 from cloud_sync.config import MqttConfig
-from cloud_sync.link import Link, LinkSettings, tls_context
+from cloud_sync.link import (
+    BrokerClient,
+    Link,
+    LinkSettings,
+    PacketTooLarge,
+    PublishRefused,
+    tls_context,
+)
 from cloud_sync.outbox import Outbox
 from cloud_sync.payloads import Birth
 from cloud_sync.signing import Verifier
@@ -29,6 +36,9 @@ log = logging.getLogger("zonegate.mqtt")
 # Sections a remote config change may never touch: they could cut the device off its own
 # link or storage with no way back (peer-lessons L9).
 PROTECTED_SECTIONS = frozenset({"mqtt", "device", "storage", "zone"})
+
+# Commands handled before others waiting in the intake window (they only take authority away).
+SAFETY_COMMANDS = frozenset({"permit_revoke", "permit_suspend", "suspend", "zone_suspend"})
 
 
 def link_settings(cfg: MqttConfig, topics: DeviceTopics) -> LinkSettings:
@@ -56,6 +66,8 @@ def link_settings(cfg: MqttConfig, topics: DeviceTopics) -> LinkSettings:
         inflight_window=cfg.inflight_window,
         backoff_initial_s=cfg.backoff_initial_s,
         backoff_max_s=cfg.backoff_max_s,
+        healthy_after_s=cfg.healthy_after_s,
+        receive_window=cfg.receive_window,
         subscriptions=(topics.cmd_filter,),
     )
 
@@ -114,6 +126,7 @@ class SyncService:
             downsample_above=cfg.telemetry_downsample_above,
             downsample_window_s=cfg.telemetry_window_s,
             max_bulk_backlog=cfg.max_telemetry_backlog,
+            max_message_bytes=cfg.max_message_bytes,
             permit_state=self._permit_state,
             presence=self.controller.inside,
         )
@@ -136,6 +149,7 @@ class SyncService:
             outbox.drain,
             self._birth,
             on_message=self._on_command,
+            priority=self._command_priority,
         )
         self.controller.event_listeners.append(outbox.notify)
         try:
@@ -146,12 +160,22 @@ class SyncService:
         finally:
             self.controller.event_listeners.remove(outbox.notify)
 
-    async def _on_command(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    def _command_priority(self, topic: str) -> int:
+        # Commands that take authority away go first among those received: a flood of other
+        # commands must not hold back a revoke (issue 16.3).
+        name = self.topics.command_name(topic)
+        return 0 if name in SAFETY_COMMANDS else 1
+
+    async def _on_command(self, client: BrokerClient, message: aiomqtt.Message) -> None:
         assert self.commands is not None
         raw = message.payload
         payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
         reply_topic, reply = await self.commands.handle(str(message.topic), bytes(payload))
-        await client.publish(reply_topic, reply.model_dump_json(), qos=1)
+        try:
+            await client.deliver(reply_topic, reply.model_dump_json())
+        except (PublishRefused, PacketTooLarge) as err:
+            # The command was handled and journaled; only the reply could not go.
+            log.warning("reply to %s refused by the broker: %s", message.topic, err)
 
     def _birth(self, connection: int) -> Birth:
         try:

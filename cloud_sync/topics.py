@@ -57,6 +57,9 @@ class DeviceTopics:
     def telemetry(self, sensor: str) -> str:
         return f"{self.prefix}/telemetry/{_level(sensor)}"
 
+    def detail(self, event_id: str, part: int) -> str:
+        return f"{self.prefix}/detail/{_level(event_id)}/{part}"
+
     def cmd(self, name: str) -> str:
         return f"{self.prefix}/cmd/{_level(name)}"
 
@@ -165,6 +168,18 @@ TOPICS: tuple[TopicSpec, ...] = (
         "EventMessage",
         "Sensor readings (events of kind `telemetry`). While a backlog drains they are "
         "downsampled to min / max / last per sensor and window; `historical` marks a replay.",
+    ),
+    TopicSpec(
+        "event detail",
+        f"{ROOT}/{{site}}/{{device}}/detail/{{event_id}}/{{part}}",
+        "1",
+        False,
+        Direction.UP,
+        "DetailPart",
+        "The full payload of an event too large for one message (over `mqtt.max_message_bytes` "
+        "or the broker's limit), in parts sent just before the event. The event itself then "
+        "carries a summary payload and `detail` (parts, bytes, sha256): join the parts' "
+        "base64 `data` in order and check the sha256 to get the original payload.",
     ),
     TopicSpec(
         "command",

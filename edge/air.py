@@ -23,6 +23,7 @@ from edge.exposure import ExposureEngine, sensor_specs
 from edge.models import GasTest, GasTestSample, PermitStatus, Reading
 from edge.reasons import ReasonCode
 from edge.zone import ZoneController
+from firmware_adapters.backoff import RestartBackoff
 from firmware_adapters.gas.adapter import GasAdapter
 from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gas.wiring import build_adapters
@@ -249,7 +250,11 @@ class GasService:
 
     async def _supervise(self, adapter: GasAdapter) -> None:
         # An adapter bug must not take the other sensors down; its silence reads as stale.
+        # A crash-looping adapter is restarted at growing delays (capped at 30 s so a sensor
+        # that comes back is read again soon); ten minutes of running resets them.
+        backoff = RestartBackoff(initial_s=1.0, cap_s=30.0, healthy_after_s=600.0)
         while True:
+            backoff.started()
             try:
                 await adapter.run(self.on_reading)
             except asyncio.CancelledError:
@@ -261,7 +266,7 @@ class GasService:
                     self.controller.fault(
                         "gas_adapter_crashed", {"adapter": adapter.name, "error": repr(err)}
                     )
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(backoff.next_delay())
 
 
 def _signature(v: AirVerdict) -> tuple[object, ...]:

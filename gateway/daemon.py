@@ -16,10 +16,8 @@ import hashlib
 import importlib
 import logging
 import os
-import random
 import shutil
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from edge.models import EventKind
 from edge.registry import Registry, RegistryError
 from edge.service import Service
 from edge.zone import ZoneController
+from firmware_adapters.backoff import RestartBackoff
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext
 from gateway.systemd_notify import Notifier, watchdog_interval_s
@@ -284,9 +283,10 @@ class Gateway:
         log.info("zonegate stopped")
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        delay = 1.0
+        # A run of a minute or more proves the service healthy and restarts the backoff.
+        backoff = RestartBackoff(initial_s=1.0, cap_s=60.0, healthy_after_s=60.0)
         while True:
-            started = time.monotonic()
+            backoff.started()
             try:
                 self.controller.health.setdefault(name, {})["state"] = "running"
                 await run()
@@ -295,14 +295,11 @@ class Gateway:
                 self.controller.health.setdefault(name, {})["state"] = "stopped"
                 raise
             except Exception as err:
-                log.exception("%s failed; restarting in %.1f s", name, delay)
+                log.exception("%s failed; restarting", name)
                 self.controller.health[name] = {"state": "failed", "error": repr(err)}
                 with contextlib.suppress(Exception):
                     self.controller.fault("service_failed", {"service": name, "error": repr(err)})
-            if time.monotonic() - started > 60:
-                delay = 1.0  # it ran for a while: start the backoff again
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
-            delay = min(delay * 2, 60.0)
+            await asyncio.sleep(backoff.next_delay())
 
     async def _expiry_loop(self) -> None:
         while True:

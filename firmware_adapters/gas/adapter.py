@@ -8,7 +8,6 @@ failure; it counts it.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -51,22 +50,3 @@ class GasAdapter(Protocol):
     def sensor_ids(self) -> tuple[str, ...]: ...
 
     async def run(self, sink: ReadingSink) -> None: ...
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter (no reconnect storms, no give-up)."""
-
-    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
-        self._first = first
-        self._cap = cap
-        self._attempt = 0
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self._cap, self._first * (2.0**self._attempt))
-        self._attempt = min(self._attempt + 1, 30)
-        # Jitter between half and the whole ceiling: spread out, but never a busy loop.
-        jitter: float = random.random()  # noqa: S311 - not cryptographic
-        return ceiling * (0.5 + jitter / 2)

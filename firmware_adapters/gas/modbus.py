@@ -20,7 +20,8 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
-from firmware_adapters.gas.adapter import AdapterStats, Backoff, ReadingSink
+from firmware_adapters.backoff import Backoff
+from firmware_adapters.gas.adapter import AdapterStats, ReadingSink
 from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig, ModbusStatus
 from firmware_adapters.gas.serialport import warmup_start
 from firmware_adapters.readings import Reading
@@ -108,7 +109,7 @@ class ModbusBus:
         # pymodbus logs every timeout with a dump of the last frames; we count failures in
         # ``stats`` instead, so only its critical messages are worth a line in the journal.
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-        backoff = Backoff()
+        backoff = Backoff(0.05, 2.0)
         waited = False
         while True:
             client = self._client()

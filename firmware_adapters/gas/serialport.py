@@ -16,7 +16,8 @@ from datetime import datetime
 
 import serial
 
-from firmware_adapters.gas.adapter import AdapterError, AdapterStats, Backoff, ReadingSink
+from firmware_adapters.backoff import Backoff
+from firmware_adapters.gas.adapter import AdapterError, AdapterStats, ReadingSink
 from firmware_adapters.readings import Reading
 from firmware_adapters.timebase import Clock
 
@@ -123,7 +124,7 @@ class SerialStreamAdapter(ABC):
 
     async def run(self, sink: ReadingSink) -> None:
         """Read until cancelled, reopening the port whenever it goes away."""
-        backoff = Backoff()
+        backoff = Backoff(0.05, 2.0)
         waited = False
         while True:
             try:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from firmware_adapters.backoff import Backoff
 from firmware_adapters.readings import Fix
 
 log = logging.getLogger(__name__)
@@ -352,17 +353,14 @@ class GpsdClient:
         self.backoff_max_s = backoff_max_s
         self.stats = ClientStats()
         self.connected = asyncio.Event()
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s, rng)
 
     def backoff(self, attempt: int) -> float:
         """Delay before reconnect number ``attempt`` (1-based): jittered, under a capped ceiling."""
-        ceiling = min(self.backoff_max_s, self.backoff_initial_s * 2.0 ** min(attempt - 1, 30))
-        # Half fixed, half random: never zero (no hot loop), never in lockstep with other clients.
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        return self._backoff.delay_for(attempt - 1)
 
     async def reports(self) -> AsyncGenerator[Report, None]:
         """Yield TPV fixes and SKY reports forever; never gives up on gpsd."""
-        attempt = 0
         while True:
             session = GpsdSession(
                 self.host,
@@ -374,7 +372,8 @@ class GpsdClient:
             try:
                 async with session:
                     async for report in session:
-                        attempt = 0  # gpsd is talking: the next failure starts a fresh backoff
+                        # gpsd is talking: the next failure starts a fresh backoff
+                        self._backoff.reset()
                         yield report
                     self.stats.disconnects += 1
                     log.warning("gpsd at %s:%d closed the connection", self.host, self.port)
@@ -383,5 +382,4 @@ class GpsdClient:
                 log.warning("gpsd: %s", err)
             finally:
                 self.connected.clear()
-            attempt += 1
-            await asyncio.sleep(self.backoff(attempt))
+            await asyncio.sleep(self._backoff.next_delay())

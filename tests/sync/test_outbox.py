@@ -126,25 +126,20 @@ async def test_nothing_is_marked_delivered_without_a_puback(
         return head, await reader.readexactly(length)
 
     async def stingy_broker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # MQTT 5 framing (the link speaks MQTT 5 to read PUBACK reason codes).
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             await read_packet(reader)  # CONNECT
-            writer.write(bytes([0x20, 0x02, 0x00, 0x00]))  # CONNACK accepted
+            writer.write(bytes([0x20, 0x03, 0x00, 0x00, 0x00]))  # CONNACK accepted, no props
             while True:
                 head, body = await read_packet(reader)
                 kind = head >> 4
                 if kind == 8:  # SUBSCRIBE -> SUBACK granting QoS 1
-                    writer.write(bytes([0x90, 0x03]) + body[:2] + b"\x01")
-                elif kind == 10:  # UNSUBSCRIBE -> UNSUBACK
-                    writer.write(bytes([0xB0, 0x02]) + body[:2])
+                    writer.write(bytes([0x90, 0x04]) + body[:2] + b"\x00\x01")
                 elif kind == 3:  # PUBLISH
                     n = int.from_bytes(body[:2], "big")
-                    topic, mid, payload = body[2 : 2 + n], body[2 + n : 4 + n], body[4 + n :]
-                    if topic.endswith(b"/status"):  # acknowledged and echoed back (QoS 0)
+                    topic, mid = body[2 : 2 + n], body[2 + n : 4 + n]
+                    if topic.endswith(b"/status"):  # only the status is acknowledged
                         writer.write(bytes([0x40, 0x02]) + mid)
-                        echo = len(topic).to_bytes(2, "big") + topic + payload
-                        assert len(echo) < 128 * 128
-                        size = bytes([0x80 | (len(echo) & 0x7F), len(echo) >> 7])
-                        writer.write(b"\x30" + size + echo)
                     else:
                         events_seen.append(topic.decode())
 
@@ -167,12 +162,12 @@ async def test_nothing_is_marked_delivered_without_a_puback(
 async def test_wrong_user_name_is_refused_before_anything_is_stamped(
     broker: Any, journal: Journal, wait_until: Callable[..., Any]
 ) -> None:
-    """mosquitto acknowledges ACL-denied publishes: the status echo catches the mismatch."""
+    """mosquitto acknowledges ACL-denied publishes; MQTT 5's PUBACK reason code says so."""
     fill(journal, 20)
     outbox = Outbox(journal, TOPICS)
-    wrong = broker.settings("dev-b", "site1-dev-a", echo_timeout_s=0.5)  # topics are dev-a's
+    wrong = broker.settings("dev-b", "site1-dev-a")  # topics are dev-a's
     async with Link(wrong, TOPICS, journal.boot_id, outbox.drain) as link:
-        # Refused by the echo check (LinkRefused) or by mosquitto dropping the connection.
+        # Refused by the PUBACK code (LinkRefused) or by mosquitto dropping the connection.
         await wait_until(lambda: link.backoff.attempt >= 3, 10, "repeated refusals")
         assert link.connects == 0
     assert sum(journal.pending_count().values()) == 20

@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from cloud_sync.central import Fleet, client_for
 from cloud_sync.config import MqttConfig
-from cloud_sync.link import Backoff
 from cloud_sync.schema_docs import render
 from cloud_sync.signing import Verifier, load_public_key
 from cloud_sync.topics import DeviceTopics
+from firmware_adapters.backoff import Backoff
 from gateway.cli import main
 from gateway.local_broker import LocalBroker, demo_sync, print_events
 
