@@ -7,6 +7,7 @@ unplugged) the service raises, and the daemon restarts it with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -37,15 +38,20 @@ class TerminalService:
         return await self.controller.badge_in(badge_id)
 
     async def run(self) -> None:
-        async for badge_id in self.reader.ids():
-            decision = await self.tap(badge_id)
-            msg = (
-                decision.message_zh if self.controller.language is Lang.ZH else decision.message_en
-            )
-            level = logging.INFO if decision.allowed else logging.WARNING
-            log.log(level, "%s %s: %s", decision.action.value, badge_id, msg)
-            self.controller.health["terminal"] = {
-                "state": "running",
-                "accepted": self.reader.accepted,
-                "rejected": dict(self.reader.rejected),
-            }
+        # aclosing: a cancel that lands while a tap is being decided (not inside the reader)
+        # still closes the port now, not whenever the generator is collected.
+        async with contextlib.aclosing(self.reader.ids()) as ids:
+            async for badge_id in ids:
+                decision = await self.tap(badge_id)
+                msg = (
+                    decision.message_zh
+                    if self.controller.language is Lang.ZH
+                    else decision.message_en
+                )
+                level = logging.INFO if decision.allowed else logging.WARNING
+                log.log(level, "%s %s: %s", decision.action.value, badge_id, msg)
+                self.controller.health["terminal"] = {
+                    "state": "running",
+                    "accepted": self.reader.accepted,
+                    "rejected": dict(self.reader.rejected),
+                }

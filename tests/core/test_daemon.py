@@ -183,3 +183,52 @@ def test_demo_runs_and_prints_the_suspension() -> None:
         assert "waiting for sync: {'critical': 0, 'access': 0, 'bulk': 0}" in out
     if gpsfake_available():
         assert "terminal inside the fence" in out and "at 31.23040,121.47370" in out
+
+
+def _tap(fifo: Path, line: bytes) -> None:
+    """One tap as a keyboard-wedge bridge (`echo ID > fifo`) makes it: open, write, close."""
+    fd = os.open(fifo, os.O_WRONLY)  # blocks until the daemon's reader holds the FIFO
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def test_fifo_badge_reader_twenty_taps_then_sigterm_within_budget(tmp_path: Path) -> None:
+    """Issue 12.4a: each tap is decided without the reader failing, and SIGTERM ends the
+    daemon within its budget although no writer holds the FIFO (a thread parked in open()
+    used to keep the process alive until the next tap)."""
+    budget_s = 5.0
+    fifo = tmp_path / "badge.fifo"
+    os.mkfifo(fifo)
+    cfg = _config(tmp_path)
+    cfg.write_text(cfg.read_text() + f"badge:\n  type: file\n  port: {fifo}\n  mode: in\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "--config", str(cfg)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        decided: list[str] = []
+        for i in range(20):
+            badge = f"TAP-{i:02d}"  # distinct ids: a repeated tap may be debounced
+            _tap(fifo, f"{badge}\n".encode())
+            for line in proc.stderr:  # the terminal logs each decision
+                if f"badge_in {badge}:" in line:
+                    decided.append(badge)
+                    break
+        assert len(decided) == 20
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=budget_s) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    journal = Journal(tmp_path / "state" / "journal.db", ManualClock(), boot_id="reader")
+    decisions = journal.events(kind=EventKind.ACCESS)
+    failures = [e for e in journal.events() if e.type == "service_failed"]
+    journal.close()
+    assert len(decisions) == 20
+    assert failures == []

@@ -7,9 +7,11 @@ import os
 import pty
 from pathlib import Path
 
+import pytest
+
 from edge.models import Event, EventKind
 from edge.terminal import TerminalService
-from firmware_adapters.badge.lines import LineBadgeReader, parse_badge_line
+from firmware_adapters.badge.lines import BadgeReaderError, LineBadgeReader, parse_badge_line
 
 from .conftest import Env
 
@@ -50,5 +52,97 @@ async def test_taps_over_a_serial_pty_toggle_in_and_out(env: Env) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        os.close(master)
+        os.close(slave)
+
+
+def _tap_fifo(path: Path, line: bytes) -> None:
+    """One tap as `echo ID > fifo` makes it: open, write a line, close."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+async def test_fifo_reader_survives_each_writer_closing(tmp_path: Path) -> None:
+    fifo = tmp_path / "badge.fifo"
+    os.mkfifo(fifo)
+    reader = LineBadgeReader(fifo, serial_port=False)
+    got: list[str] = []
+
+    async def consume() -> None:
+        async for badge in reader.ids():
+            got.append(badge)
+            if len(got) == 20:
+                return
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(reader.opened.wait(), 10)
+    for i in range(20):
+        # The writer's open blocks until a reader holds the FIFO: keep it off the loop.
+        await asyncio.to_thread(_tap_fifo, fifo, f"B-{i:02d}\n".encode())
+    await asyncio.wait_for(task, 10)  # a 'closed' error after a tap would raise here
+    assert got == [f"B-{i:02d}" for i in range(20)]
+    assert reader.accepted == 20 and not reader.rejected
+
+
+async def test_fifo_reader_without_a_writer_is_cancelled_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "badge.fifo"
+    os.mkfifo(fifo)
+    reader = LineBadgeReader(fifo, serial_port=False)
+
+    async def consume() -> None:
+        async for _ in reader.ids():
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(reader.opened.wait(), 10)
+    task.cancel()
+    # Cancelled in open() or read() on a worker thread, this wait would run out: the thread
+    # stays parked until a writer comes.
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert done and task.cancelled()
+    assert not reader.opened.is_set()
+
+
+async def test_keyboard_wedge_tty_lines_and_noise(tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    reader = LineBadgeReader(Path(os.ttyname(slave)), serial_port=False)
+    it = reader.ids()
+    try:
+        first = asyncio.ensure_future(it.__anext__())
+        await asyncio.wait_for(reader.opened.wait(), 10)
+        os.write(master, b"W-1001\n" + b"x" * 300 + b"\nnot an id!\nW-1002\n")
+        assert await asyncio.wait_for(first, 10) == "W-1001"
+        assert await asyncio.wait_for(it.__anext__(), 10) == "W-1002"
+        assert reader.rejected["BAD_ID"] >= 1
+    finally:
+        await it.aclose()
+        os.close(master)
+        os.close(slave)
+    assert not reader.opened.is_set()
+
+
+async def test_a_missing_or_regular_file_is_a_reader_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("W-1\n")
+    for path in (tmp_path / "absent", plain):
+        with pytest.raises(BadgeReaderError):
+            async for _ in LineBadgeReader(path, serial_port=False).ids():
+                pass
+
+
+async def test_serial_reader_without_line_end_takes_an_id_after_a_gap(env: Env) -> None:
+    master, slave = pty.openpty()
+    reader = LineBadgeReader(Path(os.ttyname(slave)), serial_port=True)
+    it = reader.ids()
+    try:
+        first = asyncio.ensure_future(it.__anext__())
+        await asyncio.wait_for(reader.opened.wait(), 10)
+        os.write(master, b"CARD-77")
+        assert await asyncio.wait_for(first, 10) == "CARD-77"
+    finally:
+        await it.aclose()
         os.close(master)
         os.close(slave)
