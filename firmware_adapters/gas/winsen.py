@@ -1,8 +1,27 @@
 """Winsen ZE-family 9-byte frames (ZE03, ZE07, ZE08, ZE15, ZE25): parser and UART adapter.
 
-Byte layouts, checksum and quirks: ../shared/reference/sensors.md §1. The parser scans for the
-0xFF start byte, checks the checksum over bytes 1..7, and on a mismatch drops one byte and
-rescans, so a stream that starts mid-frame or carries noise resynchronises by itself (§5).
+Byte layouts, checksum and quirks: ../shared/reference/sensors.md §1.
+
+Framing (issue 12.5). The nine bytes of a frame always sum to 0xFF (start byte 0xFF, checksum
+the two's complement of bytes 1..7), so in a stream of identical frames EVERY window that starts
+at an 0xFF byte passes the checksum: at a steady value whose checksum is 0xFF, a parser that
+trusts the checksum alone locks one byte off and decodes nothing until the value changes. So a
+window is a frame only when all of these hold, and otherwise one byte is dropped and the scan
+goes on:
+- header: byte 0 is 0xFF and byte 1 a known command (gas code, Q&A reply, mode ack); for an
+  active-upload frame byte 2 is a unit code (unless the config fixes the unit) and byte 3 a
+  decimal count of at most 4;
+- the checksum over bytes 1..7;
+- continuity: the byte after it is the next frame's 0xFF start, or nothing has arrived yet;
+- the fixed bytes: an active-upload frame's gas, unit, decimals and full range (bytes 1, 2, 3,
+  6, 7) never change for one module, so they must match the last accepted frame's. A stray byte
+  equal to the checksum inserted inside a frame leaves the checksum and the continuity intact
+  and shifts the value bytes: only these catch it. Three like frames in a row that disagree
+  with the learned bytes are taken as the new truth (a module swapped on a live port). Before
+  any frame was accepted, the first one is confirmed by the frame after it when more bytes
+  than one frame have arrived (a lone frame in the buffer is taken as it is).
+A well-formed frame that cannot be used (another gas's module) is counted as rejected and also
+skipped one byte at a time, so it can never hold the parser off-frame either.
 """
 
 from __future__ import annotations
@@ -116,6 +135,14 @@ class WinsenParser:
         self._full_scale = cfg.full_scale or model.full_scale
         self._buf = bytearray()
         self.acks = 0
+        self._fixed: bytes | None = None  # bytes 1, 2, 3, 6, 7 of the last accepted frame
+        self._odd: tuple[bytes, int] = (b"", 0)  # fixed bytes that disagree, and how often
+
+    def reset(self) -> None:
+        """Forget partial bytes and the learned fixed bytes (the port was reopened)."""
+        self._buf.clear()
+        self._fixed = None
+        self._odd = (b"", 0)
 
     def feed(self, data: bytes) -> list[WinsenValue]:
         buf = self._buf
@@ -132,18 +159,78 @@ class WinsenParser:
                 del buf[:start]
             if len(buf) < FRAME_LEN:
                 break
+            if not self._header_ok(buf):
+                self._stats.bytes_discarded += 1
+                del buf[:1]
+                continue
             if checksum(buf) != buf[8]:
                 self._stats.checksum_errors += 1
                 self._stats.bytes_discarded += 1
                 del buf[:1]
                 continue
+            if len(buf) > FRAME_LEN and buf[FRAME_LEN] != START:
+                # Not followed by a frame start: a stray byte inside it can still leave a
+                # passing checksum; drop it rather than decode a wrong value.
+                self._stats.framing_errors += 1
+                self._stats.bytes_discarded += 1
+                del buf[:1]
+                continue
             frame = bytes(buf[:FRAME_LEN])
-            del buf[:FRAME_LEN]
+            if self._fixed is None and len(buf) > FRAME_LEN and frame[1] in GAS_CODES:
+                if len(buf) < 2 * FRAME_LEN:
+                    break  # wait for the next frame to confirm this first one
+                if not self._confirms(frame, bytes(buf[FRAME_LEN : 2 * FRAME_LEN])):
+                    self._stats.framing_errors += 1
+                    self._stats.bytes_discarded += 1
+                    del buf[:1]
+                    continue
+            if not self._fixed_bytes_agree(frame):
+                self._stats.framing_errors += 1
+                self._stats.bytes_discarded += 1
+                del buf[:1]
+                continue
             value = self._decode(frame)
+            if value is None and frame[1] not in (MODE_ACK,):
+                del buf[:1]  # rejected: rescan from the next byte (see module docstring)
+                self._stats.bytes_discarded += 1
+                continue
+            del buf[:FRAME_LEN]
             if value is not None:
                 self._stats.frames_ok += 1
                 out.append(value)
         return out
+
+    def _confirms(self, frame: bytes, after: bytes) -> bool:
+        """``after`` is a whole frame with the same fixed bytes as ``frame``."""
+        return (
+            self._header_ok(bytearray(after))
+            and checksum(after) == after[8]
+            and after[1:4] + after[6:8] == frame[1:4] + frame[6:8]
+        )
+
+    def _fixed_bytes_agree(self, frame: bytes) -> bool:
+        if frame[1] in (QA_REPLY, MODE_ACK):
+            return True  # no fixed bytes beyond the header
+        fixed = frame[1:4] + frame[6:8]
+        if self._fixed is None or fixed == self._fixed:
+            self._fixed, self._odd = fixed, (b"", 0)
+            return True
+        seen, count = self._odd
+        count = count + 1 if seen == fixed else 1
+        if count >= 3:
+            self._fixed, self._odd = fixed, (b"", 0)
+            return True
+        self._odd = (fixed, count)
+        return False
+
+    def _header_ok(self, buf: bytearray) -> bool:
+        """Bytes 0..3 are a plausible header (see the module docstring)."""
+        cmd = buf[1]
+        if cmd in (QA_REPLY, MODE_ACK):
+            return True
+        if cmd not in GAS_CODES:
+            return False
+        return (self._cfg.unit is not None or buf[2] in UNIT_CODES) and buf[3] <= 4
 
     def _split(self, high: int, low: int) -> tuple[int, bool]:
         if self._fault_bit:
@@ -204,6 +291,7 @@ class WinsenAdapter(SerialStreamAdapter):
         return (self.cfg.id,)
 
     def on_open(self, port: SerialPort) -> None:
+        self.parser.reset()  # another module may sit on the port now
         # Say which mode we expect: a module left in the other mode by a previous run (or a
         # ZE15 that fell back to active upload) is put right at every (re)open.
         modes = QA_MODE if self.cfg.mode == "qa" else ACTIVE_MODE
