@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge.cert_catalogue import satisfies
 from edge.evidence import AirVerdict, IdentityResult, PositionVerdict
 from edge.models import (
     TERMINAL_STATUSES,
@@ -21,6 +22,7 @@ from edge.models import (
     Certificate,
     Decision,
     GasTest,
+    OperationItem,
     Permit,
     PermitMember,
     PermitStatus,
@@ -53,12 +55,20 @@ class CertCheck:
 
 
 def check_certificate(
-    worker: Worker, required: CertCategory | None, today: date, warn_days: tuple[int, int]
+    worker: Worker,
+    required: CertCategory | OperationItem | None,
+    today: date,
+    warn_days: tuple[int, int],
 ) -> CertCheck:
-    """The certificate rule of 安监总局令第30号: right category, in date, review not overdue."""
+    """The certificate rule of 安监总局令第30号: right category, in date, review not overdue.
+
+    ``required`` is a category or an operation item (edge.cert_catalogue.satisfies).
+    """
     if required is None:
         return CertCheck(None, (), None)
-    of_category = [c for c in worker.certificates if c.category is required]
+    of_category = [
+        c for c in worker.certificates if satisfies(c.category, c.operation_item, required)
+    ]
     if not of_category:
         code = ReasonCode.CERT_WRONG_CATEGORY if worker.certificates else ReasonCode.CERT_MISSING
         return CertCheck(code, (), None)

@@ -16,6 +16,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge.cert_catalogue import CERT_CATEGORY_ZH as CERT_CATEGORY_ZH
+from edge.cert_catalogue import CertCategory as CertCategory
+from edge.cert_catalogue import OperationItem as OperationItem
+from edge.cert_catalogue import category_of
 from edge.reasons import ReasonCode
 from firmware_adapters.readings import Fix as Fix
 from firmware_adapters.readings import Reading as Reading
@@ -99,36 +103,6 @@ RETEST_AFTER_BREAK: dict[tuple[WorkKind, PermitLevel], timedelta] = {
 }
 
 
-class CertCategory(StrEnum):
-    """特种作业操作证 categories (原国家安监总局令第30号 annex)."""
-
-    ELECTRICAL = "electrical"  # 1 电工作业
-    WELDING = "welding"  # 2 焊接与热切割作业
-    HEIGHT = "height"  # 3 高处作业
-    REFRIGERATION = "refrigeration"  # 4 制冷与空调作业
-    COAL_MINE = "coal_mine"  # 5 煤矿安全作业
-    METAL_MINE = "metal_mine"  # 6 金属非金属矿山安全作业
-    OIL_GAS = "oil_gas"  # 7 石油天然气安全作业
-    METALLURGY = "metallurgy"  # 8 冶金(有色)生产安全作业
-    HAZ_CHEM = "haz_chem"  # 9 危险化学品安全作业
-    FIREWORKS = "fireworks"  # 10 烟花爆竹安全作业
-    OTHER = "other"  # 11 其他
-
-
-CERT_CATEGORY_ZH: dict[CertCategory, str] = {
-    CertCategory.ELECTRICAL: "电工作业",
-    CertCategory.WELDING: "焊接与热切割作业",
-    CertCategory.HEIGHT: "高处作业",
-    CertCategory.REFRIGERATION: "制冷与空调作业",
-    CertCategory.COAL_MINE: "煤矿安全作业",
-    CertCategory.METAL_MINE: "金属非金属矿山安全作业",
-    CertCategory.OIL_GAS: "石油天然气安全作业",
-    CertCategory.METALLURGY: "冶金（有色）生产安全作业",
-    CertCategory.HAZ_CHEM: "危险化学品安全作业",
-    CertCategory.FIREWORKS: "烟花爆竹安全作业",
-    CertCategory.OTHER: "其他特种作业",
-}
-
 CERT_VALIDITY_YEARS = 6
 CERT_REVIEW_YEARS = 3
 
@@ -138,6 +112,11 @@ class Certificate(Model):
 
     number: str = Field(min_length=4, max_length=40, description="certificate number")
     category: CertCategory
+    operation_item: OperationItem | None = Field(
+        default=None,
+        description="操作项目 of the national catalogue (edge.cert_catalogue); None when the "
+        "sheet named only the category",
+    )
     issuing_authority: str = Field(min_length=1, description="发证机关")
     valid_from: date
     valid_to: date
@@ -145,6 +124,11 @@ class Certificate(Model):
 
     @model_validator(mode="after")
     def _window(self) -> Certificate:
+        if self.operation_item is not None and category_of(self.operation_item) != self.category:
+            raise ValueError(
+                f"operation item {self.operation_item.value} is not in category "
+                f"{self.category.value}"
+            )
         if self.valid_to <= self.valid_from:
             raise ValueError("valid_to must be after valid_from")
         if self.valid_to > _add_years(self.valid_from, CERT_VALIDITY_YEARS) + timedelta(days=1):
@@ -256,8 +240,10 @@ class Role(StrEnum):
 class PermitMember(Model):
     worker_id: str
     role: Role
-    required_cert: CertCategory | None = Field(
-        default=None, description="certificate category this role requires on this permit"
+    required_cert: CertCategory | OperationItem | None = Field(
+        default=None,
+        description="certificate this role requires on this permit: a category (any of its "
+        "operation items meets it) or one operation item (only that item meets it)",
     )
 
 

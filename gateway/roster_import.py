@@ -1,545 +1,91 @@
 """``zonegate import-roster FILE``: workers and their certificates from a CSV or XLSX sheet.
 
-One row per certificate (a worker without a certificate is one row with the certificate cells
-empty); rows sharing a ``worker_id`` form one worker. Headers may be English or Chinese
-(``工号``, ``姓名``, ``证号``, ``作业类别`` ...); categories may be the enum value
-(``welding``) or the Chinese name (``焊接与热切割作业``).
+Three seams: ``gateway.roster_read`` finds the header and reads cells as Excel shows them,
+``gateway.roster_parse`` checks rows and builds workers, this module writes them through the
+zone controller (journaled) and prints the summary in zh-CN or English.
 
-Every bad row is reported with its row number and a problem code, and nothing is written
-unless ``--partial``; even then a worker is imported only if *all* of their rows are good, so
-a half-read worker (a dropped certificate, a second person under the same id) never lands in
-the registry. Workers already in the registry but absent from the file are kept.
+Headers may be English or Chinese (the alias table ``roster_read.COLUMNS``, printed by
+``--columns``); the certificate's category and operation item come from the national catalogue
+(``edge.cert_catalogue``). Nothing is written while a bad row remains unless ``--partial``.
+Workers already in the registry but absent from the file are kept.
 
-The registry file has no inter-process lock: the daemon must be stopped while a technician
-imports (``sudo systemctl stop zonegate``). The command refuses while a ``zonegate run`` with
-the same config is alive.
+Exit codes (also in ``--help`` and the README):
+
+- 0 everything imported (expired certificates included: the gate denies them CERT_EXPIRED);
+- 1 bad rows, nothing written (fix them, or ``--partial``);
+- 2 the file, the badge file or the config cannot be used;
+- 3 the daemon holds the state directory (stop it first);
+- 4 ``--partial``: the good workers were imported, the listed rows were not.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import os
-import re
 import sys
-import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from enum import StrEnum
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
-from edge.models import CERT_CATEGORY_ZH, CertCategory, Certificate, Worker
-
-EXPIRY_WINDOW_DAYS = 30
+from edge.cert_catalogue import CERT_CATEGORY_ZH, catalogue_text
+from edge.models import Worker
+from edge.reasons import Lang
+from gateway.phrasebook import add_lang_arg, pick_lang, say
+from gateway.roster_parse import (
+    EXPIRY_WINDOW_DAYS,
+    Expiring,
+    RosterParse,
+    RowProblemCode,
+    expiring,
+    parse_roster,
+    split_badges,
+)
+from gateway.roster_read import COLUMNS, RosterFileError, Sheet, read_sheet
 
 EXIT_OK = 0
 EXIT_BAD_ROWS = 1
 EXIT_BAD_FILE = 2
 EXIT_DAEMON_RUNNING = 3
-
-
-class RowProblemCode(StrEnum):
-    """Why a row was refused (stable codes for ``--json`` consumers)."""
-
-    MISSING_FIELD = "MISSING_FIELD"
-    BAD_DATE = "BAD_DATE"
-    UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
-    MALFORMED_CERT_NUMBER = "MALFORMED_CERT_NUMBER"
-    CERT_EXPIRED = "CERT_EXPIRED"
-    DUPLICATE_WORKER = "DUPLICATE_WORKER"
-    DUPLICATE_CERT = "DUPLICATE_CERT"
-    DUPLICATE_BADGE = "DUPLICATE_BADGE"
-    INVALID = "INVALID"
-
-
-class RosterFileError(Exception):
-    """The file as a whole cannot be read: wrong type, unreadable, required columns missing."""
-
-
-# Canonical column -> accepted header spellings (compared case-insensitively, spaces removed).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "worker_id": ("worker_id", "workerid", "id", "工号", "员工编号", "人员编号"),
-    "name": ("name", "姓名"),
-    "badge_ids": ("badge_ids", "badge_id", "badge", "badges", "工卡号", "卡号", "门禁卡号"),
-    "employer": ("employer", "company", "单位", "所属单位", "工作单位"),
-    "cert_number": ("cert_number", "certificate", "certificate_number", "证号", "证书编号"),
-    "cert_category": ("cert_category", "category", "作业类别", "证书类别", "操作项目"),
-    "issuing_authority": ("issuing_authority", "authority", "发证机关"),
-    "valid_from": ("valid_from", "有效期起", "初领日期", "发证日期"),
-    "valid_to": ("valid_to", "valid_until", "有效期至", "有效期止"),
-    "next_review": ("next_review", "review", "复审日期", "下次复审"),
-}
-REQUIRED_COLUMNS = ("worker_id", "name")
-CERT_COLUMNS = ("cert_number", "cert_category", "issuing_authority", "valid_from", "valid_to")
-
-_CATEGORY_BY_NAME: dict[str, CertCategory] = {
-    **{c.value: c for c in CertCategory},
-    **{zh: c for c, zh in CERT_CATEGORY_ZH.items()},
-    # Forms and spreadsheets drop the 作业 suffix or use ASCII brackets.
-    **{zh.removesuffix("作业"): c for c, zh in CERT_CATEGORY_ZH.items()},
-    **{zh.replace("（", "(").replace("）", ")"): c for c, zh in CERT_CATEGORY_ZH.items()},
-}
-
-# Letters, digits and dashes only: a space, a full-width character or a stray quote is a typo.
-_CERT_NUMBER = re.compile(r"^[A-Z0-9-]{4,40}$")
-# The current certificate number is "T" + the holder's resident ID number (GB 11643).
-_ID_NUMBER = re.compile(r"^T?(\d{17}[\dX])$")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
-
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    row: int
-    code: RowProblemCode
-    message: str
-    worker_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "code": self.code.value,
-            "message": self.message,
-            "worker_id": self.worker_id,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Expiring:
-    worker_id: str
-    name: str
-    number: str
-    category: CertCategory
-    due: str  # "expires" or "review"
-    on: date
-    days_left: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "worker_id": self.worker_id,
-            "name": self.name,
-            "number": self.number,
-            "category": self.category.value,
-            "due": self.due,
-            "date": self.on.isoformat(),
-            "days_left": self.days_left,
-        }
-
-
-@dataclass
-class RosterParse:
-    """The outcome of reading a sheet: good workers, every problem, the workers refused."""
-
-    rows: int = 0
-    unknown_columns: list[str] = field(default_factory=list)
-    workers: list[Worker] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    refused_workers: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
+EXIT_PARTIAL = 4
 
 # --------------------------------------------------------------------------------------------
-# Reading the file
+# Badges from a second file
 
 
-def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as text: numeric card / certificate numbers lose their ``.0``."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
+def read_badge_file(path: Path) -> dict[str, tuple[str, ...]]:
+    """``worker_id -> badges`` from a two-column sheet (工号, 卡号), header found like a roster's.
 
-
-def _header_map(header: list[str]) -> dict[int, str]:
-    lookup = {
-        alias.replace(" ", "").lower(): canon for canon, names in COLUMNS.items() for alias in names
-    }
-    mapping: dict[int, str] = {}
-    for i, raw in enumerate(header):
-        canon = lookup.get(raw.replace(" ", "").replace("\ufeff", "").lower())
-        if canon is not None and canon not in mapping.values():
-            mapping[i] = canon
-    missing = [c for c in REQUIRED_COLUMNS if c not in mapping.values()]
-    if missing:
-        raise RosterFileError(
-            f"required column(s) missing: {', '.join(missing)}; the header row has: "
-            f"{', '.join(h for h in header if h) or '(nothing)'}"
-        )
-    return mapping
-
-
-def _csv_rows(path: Path) -> list[list[Any]]:
-    raw = path.read_bytes()
-    # Excel in a Chinese locale saves CSV as GBK/GB18030; elsewhere as UTF-8 with a BOM.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise RosterFileError(f"{path}: neither UTF-8 nor GB18030 text")
-    return [list(r) for r in csv.reader(text.splitlines())]
-
-
-def _xlsx_rows(path: Path) -> list[list[Any]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
-        raise RosterFileError(f"{path}: not a readable .xlsx workbook: {err}") from err
-    try:
-        sheet = wb.worksheets[0]
-        return [list(r) for r in sheet.iter_rows(values_only=True)]
-    finally:
-        wb.close()
-
-
-@dataclass
-class Sheet:
-    """The data rows of a roster file, and the header cells that name no known column."""
-
-    rows: list[tuple[int, dict[str, str]]]
-    unknown_columns: list[str]
-    lossy: dict[int, list[str]] = field(default_factory=dict)
-    """Row -> columns whose cell Excel kept as a number too long for a double (> 15 digits)."""
-
-
-def read_sheet(path: Path) -> Sheet:
-    """``(row number, {canonical column: text})`` for each non-empty data row.
-
-    Row numbers are the ones a technician sees in Excel: the header is row 1.
+    Raises ``RosterFileError`` when the file cannot be used or names no badge column.
     """
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            raw = _csv_rows(path)
-        elif suffix == ".xlsx":
-            raw = _xlsx_rows(path)
-        else:
-            raise RosterFileError(f"{path}: use a .csv or .xlsx file (got {suffix or 'no suffix'})")
-    except OSError as err:
-        raise RosterFileError(f"{path}: cannot read: {err.strerror}") from err
-    if not raw:
-        raise RosterFileError(f"{path}: the file is empty")
-    header = [_cell_text(c) for c in raw[0]]
-    mapping = _header_map(header)
-    unknown = [h for i, h in enumerate(header) if h and i not in mapping]
-    rows: list[tuple[int, dict[str, str]]] = []
-    lossy: dict[int, list[str]] = {}
-    for number, row in enumerate(raw[1:], start=2):
-        cells = {canon: _cell_text(row[i]) if i < len(row) else "" for i, canon in mapping.items()}
-        if any(cells.values()):
-            rows.append((number, cells))
-            # An 18-digit ID-based number typed into a number cell is already rounded.
-            long = [
-                canon
-                for i, canon in mapping.items()
-                if i < len(row) and isinstance(row[i], int | float) and abs(row[i]) >= 1e15
-            ]
-            if long:
-                lossy[number] = long
-    return Sheet(rows, unknown, lossy)
-
-
-# --------------------------------------------------------------------------------------------
-# Validating rows
-
-
-def parse_date(text: str) -> date:
-    """ISO and the spellings Chinese spreadsheets use; raises ValueError otherwise."""
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)")
-
-
-def parse_category(text: str) -> CertCategory:
-    category = _CATEGORY_BY_NAME.get(text.strip()) or _CATEGORY_BY_NAME.get(text.strip().lower())
-    if category is None:
-        raise ValueError(
-            f"unknown certificate category {text!r}; use one of "
-            + ", ".join(f"{c.value} ({CERT_CATEGORY_ZH[c]})" for c in CertCategory)
-        )
-    return category
-
-
-def check_cert_number(text: str) -> str:
-    """Normalise a certificate number; raises ValueError when it cannot be one."""
-    number = text.strip().upper()
-    if not _CERT_NUMBER.match(number):
-        raise ValueError(f"malformed certificate number {text!r}: 4-40 letters, digits or '-'")
-    m = _ID_NUMBER.match(number)
-    if m:  # an ID-number based certificate: the GB 11643 check digit catches typos
-        digits = m.group(1)
-        total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
-        if _ID_CHECK[total % 11] != digits[17]:
-            raise ValueError(f"certificate number {text!r}: ID check digit does not match")
-    return number
-
-
-@dataclass
-class _WorkerRows:
-    first_row: int
-    name: str
-    badges: tuple[str, ...]
-    employer: str | None
-    rows: list[int] = field(default_factory=list)
-    certificates: list[Certificate] = field(default_factory=list)
-
-
-def _split_badges(text: str) -> tuple[str, ...]:
-    return tuple(b for b in (p.strip() for p in re.split(r"[;,|，；\s]+", text)) if b)
-
-
-def parse_roster(
-    rows: Sequence[tuple[int, dict[str, str]]],
-    *,
-    today: date,
-    existing: list[Worker] | None = None,
-    lossy: dict[int, list[str]] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> RosterParse:
-    """Check every row; return the workers whose rows are all good and every problem found.
-
-    ``existing`` is the registry's roster: a badge already held by another worker there is a
-    duplicate too. ``lossy`` names cells a spreadsheet rounded (see ``Sheet.lossy``).
-    ``progress(done, total)`` is called once per row (a rich progress bar).
-    """
-    out = RosterParse()
-    by_id: dict[str, _WorkerRows] = {}
-    badge_owner: dict[str, str] = {}
-    for w in existing or []:
-        for b in w.badge_ids:
-            badge_owner[b] = w.worker_id
-    cert_owner: dict[str, tuple[str, int]] = {}
-    tainted: set[str] = set()  # ids with any bad row, even one before their first good row
-
-    def bad(row: int, code: RowProblemCode, message: str, wid: str | None) -> None:
-        out.problems.append(RowProblem(row, code, message, wid or None))
-        if wid:
-            tainted.add(wid)
-
-    for row, cells in rows:
-        out.rows += 1
-        if progress is not None:
-            progress(out.rows, len(rows))
-        wid, name = cells.get("worker_id", ""), cells.get("name", "")
-        missing = [c for c in REQUIRED_COLUMNS if not cells.get(c)]
-        if missing:
-            bad(row, RowProblemCode.MISSING_FIELD, f"missing {', '.join(missing)}", wid)
-            continue
-        if lossy and row in lossy:
-            bad(
-                row,
-                RowProblemCode.MALFORMED_CERT_NUMBER
-                if "cert_number" in lossy[row]
-                else RowProblemCode.INVALID,
-                f"{', '.join(lossy[row])}: Excel stored a number of more than 15 digits and "
-                "rounded it; format the column as text and type it again",
-                wid,
-            )
-            continue
-        badges = _split_badges(cells.get("badge_ids", ""))
-        employer = cells.get("employer") or None
-        entry = by_id.get(wid)
-        if entry is None:
-            entry = by_id[wid] = _WorkerRows(row, name, badges, employer)
-        elif (name, employer) != (entry.name, entry.employer) or (
-            badges and entry.badges and set(badges) != set(entry.badges)
-        ):
-            bad(
-                row,
-                RowProblemCode.DUPLICATE_WORKER,
-                f"worker {wid} already on row {entry.first_row} as {entry.name!r} with other "
-                "details: one id, two people?",
-                wid,
-            )
-            continue
-        else:
-            entry.badges = entry.badges or badges
-        entry.rows.append(row)
-        clash = next((b for b in badges if badge_owner.get(b, wid) != wid), None)
-        if clash is not None:
-            bad(
-                row,
-                RowProblemCode.DUPLICATE_BADGE,
-                f"badge {clash} already belongs to worker {badge_owner[clash]}",
-                wid,
-            )
-            continue
-        for b in badges:
-            badge_owner[b] = wid
-        cert = _row_certificate(row, cells, wid, today, cert_owner, bad)
-        if cert is not None:
-            entry.certificates.append(cert)
-
-    for wid in sorted(tainted - by_id.keys()):
-        out.refused_workers.append(wid)
-    for wid, entry in by_id.items():
-        if wid in tainted:
-            out.refused_workers.append(wid)
-            continue
-        try:
-            out.workers.append(
-                Worker(
-                    worker_id=wid,
-                    name=entry.name,
-                    badge_ids=entry.badges,
-                    certificates=tuple(entry.certificates),
-                    employer=entry.employer,
+    sheet = read_sheet(path, required=("worker_id", "badge_ids"))
+    out: dict[str, tuple[str, ...]] = {}
+    for row, cells in sheet.rows:
+        badges = split_badges(cells.get("badge_ids", ""))
+        if badges:
+            if cells["worker_id"] in out:
+                raise RosterFileError(
+                    "DUPLICATE_WORKER", f"row {row}: worker {cells['worker_id']} twice", (row,)
                 )
-            )
-        except ValidationError as err:
-            out.problems.append(
-                RowProblem(entry.first_row, RowProblemCode.INVALID, _first_error(err), wid)
-            )
-            out.refused_workers.append(wid)
-    out.problems.sort(key=lambda p: p.row)
+            out[cells["worker_id"]] = badges
     return out
 
 
-def _first_error(err: ValidationError) -> str:
-    e = err.errors()[0]
-    where = ".".join(str(p) for p in e["loc"])
-    return f"{where}: {e['msg']}" if where else str(e["msg"])
-
-
-def _row_certificate(
-    row: int,
-    cells: dict[str, str],
-    wid: str,
-    today: date,
-    cert_owner: dict[str, tuple[str, int]],
-    bad: Any,
-) -> Certificate | None:
-    given = [c for c in CERT_COLUMNS if cells.get(c)]
-    if not given and not cells.get("next_review"):
-        return None  # a worker row without a certificate
-    missing = [c for c in CERT_COLUMNS if not cells.get(c)]
-    if missing:
-        bad(row, RowProblemCode.MISSING_FIELD, f"certificate: missing {', '.join(missing)}", wid)
-        return None
-    try:
-        number = check_cert_number(cells["cert_number"])
-    except ValueError as err:
-        bad(row, RowProblemCode.MALFORMED_CERT_NUMBER, str(err), wid)
-        return None
-    try:
-        category = parse_category(cells["cert_category"])
-    except ValueError as err:
-        bad(row, RowProblemCode.UNKNOWN_CATEGORY, str(err), wid)
-        return None
-    try:
-        valid_from = parse_date(cells["valid_from"])
-        valid_to = parse_date(cells["valid_to"])
-        review = parse_date(cells["next_review"]) if cells.get("next_review") else None
-    except ValueError as err:
-        bad(row, RowProblemCode.BAD_DATE, str(err), wid)
-        return None
-    if valid_to < today:
-        bad(row, RowProblemCode.CERT_EXPIRED, f"certificate {number} expired on {valid_to}", wid)
-        return None
-    if number in cert_owner:
-        owner, first = cert_owner[number]
-        bad(
-            row,
-            RowProblemCode.DUPLICATE_CERT,
-            f"certificate {number} already on row {first} (worker {owner})",
-            wid,
-        )
-        return None
-    try:
-        cert = Certificate(
-            number=number,
-            category=category,
-            issuing_authority=cells["issuing_authority"],
-            valid_from=valid_from,
-            valid_to=valid_to,
-            next_review=review,
-        )
-    except ValidationError as err:
-        bad(row, RowProblemCode.INVALID, _first_error(err), wid)
-        return None
-    cert_owner[number] = (wid, row)
-    return cert
-
-
-def expiring(workers: list[Worker], today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[Expiring]:
-    """Certificates that expire, or whose review (复审) falls due, within ``days``."""
-    horizon = today + timedelta(days=days)
-    out: list[Expiring] = []
-    for w in workers:
-        for c in w.certificates:
-            for due, on in (("expires", c.valid_to), ("review", c.next_review)):
-                if on is not None and on <= horizon:
-                    out.append(
-                        Expiring(
-                            w.worker_id, w.name, c.number, c.category, due, on, (on - today).days
-                        )
-                    )
-    return sorted(out, key=lambda e: (e.on, e.worker_id))
-
-
-# --------------------------------------------------------------------------------------------
-# A running daemon
-
-
-def running_daemons(config_path: Path) -> list[int]:
-    """PIDs of ``zonegate run`` processes using this config (the registry has no lock).
-
-    Reads /proc directly (Linux only, like the daemon): processes of other users whose
-    details are hidden are skipped, so run this as root or as the zonegate user.
-    """
-    target = config_path.resolve()
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            raw = (entry / "cmdline").read_bytes()
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue  # gone, or not ours to look at
-        cmd = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-        if "run" not in cmd:
-            continue
-        if not any(Path(a).name == "zonegate" or a == "gateway.cli" for a in cmd):
-            continue
-        config = _option(cmd, ("--config", "-c")) or "/etc/zonegate/gateway.yaml"
-        if (Path(cwd) / config).resolve() == target:
-            found.append(int(entry.name))
-    return found
-
-
-def _option(cmd: list[str], names: tuple[str, ...]) -> str | None:
-    for i, arg in enumerate(cmd):
-        if arg in names and i + 1 < len(cmd):
-            return cmd[i + 1]
-        for n in names:
-            if arg.startswith(n + "="):
-                return arg.split("=", 1)[1]
-    return None
+def bind_badges(sheet: Sheet, badges: dict[str, tuple[str, ...]]) -> list[str]:
+    """Fill the badge cell of each row from ``badges``; the worker ids not in the roster."""
+    seen: set[str] = set()
+    for _, cells in sheet.rows:
+        wid = cells.get("worker_id", "")
+        if wid in badges and not cells.get("badge_ids"):
+            cells["badge_ids"] = ";".join(badges[wid])
+        seen.add(wid)
+    if "badge_ids" not in sheet.columns:
+        sheet.columns.append("badge_ids")
+    return sorted(set(badges) - seen)
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,23 +95,45 @@ def _option(cmd: list[str], names: tuple[str, ...]) -> str | None:
 @dataclass
 class ImportReport:
     file: str
+    sheet: Sheet
     parse: RosterParse
     imported: list[Worker]
     expiring: list[Expiring]
     written: bool
+    partial: bool = False
+    unmatched_badges: list[str] = field(default_factory=list)
+
+    @property
+    def no_badge(self) -> list[str]:
+        return [w.worker_id for w in self.parse.workers if not w.badge_ids]
+
+    @property
+    def exit_code(self) -> int:
+        if self.parse.ok:
+            return EXIT_OK
+        return EXIT_PARTIAL if self.written and self.partial else EXIT_BAD_ROWS
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "ok": self.parse.ok,
+            "exit_code": self.exit_code,
             "rows": self.parse.rows,
-            "ignored_columns": self.parse.unknown_columns,
+            "header_row": self.sheet.header_row,
+            "title_rows": self.sheet.title_rows,
+            "footer_rows": self.sheet.footer_rows,
+            "encoding": self.sheet.encoding,
+            "ignored_columns": self.sheet.unknown_columns,
             "written": self.written,
             "imported_workers": [w.worker_id for w in self.imported],
             "imported_certificates": sum(len(w.certificates) for w in self.imported),
             "refused_workers": self.parse.refused_workers,
             "bad_rows": [p.as_dict() for p in self.parse.problems],
-            "expiring_within_30_days": [e.as_dict() for e in self.expiring],
+            "expired": [e.as_dict() for e in self.expiring if e.due == "expired"],
+            "expiring_within_30_days": [e.as_dict() for e in self.expiring if e.due != "expired"],
+            "badge_column": "badge_ids" in self.sheet.columns,
+            "workers_without_badge": self.no_badge,
+            "badge_file_unknown_workers": self.unmatched_badges,
         }
 
 
@@ -575,35 +143,41 @@ def import_roster(
     *,
     partial: bool = False,
     dry_run: bool = False,
+    badges_file: Path | None = None,
     today: date | None = None,
     actor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Validate ``file`` and write its workers through the zone controller (journaled).
 
-    Raises ``RosterFileError`` for a file that cannot be read at all and
-    ``gateway.config.ConfigError`` for a bad config.
+    Raises ``RosterFileError`` for a file (or badge file) that cannot be used at all,
+    ``gateway.config.ConfigError`` for a bad config and ``DaemonRunning`` when the daemon
+    holds the state directory (checked before anything is opened for writing).
     """
     from edge.clock import SystemClock
     from edge.journal import Journal
     from edge.registry import Registry
     from edge.zone import ZoneController
     from gateway.config import load_config
+    from gateway.daemon import daemon_running
     from gateway.provisioning import restore_state_ownership
 
     cfg = load_config(config_path)
+    if not dry_run and daemon_running(cfg.storage.state_dir):
+        raise DaemonRunning(cfg.storage.state_dir)
     day = today or datetime.now(ZoneInfo(cfg.device.timezone)).date()
+    sheet = read_sheet(file)
+    unmatched: list[str] = []
+    if badges_file is not None:
+        try:
+            unmatched = bind_badges(sheet, read_badge_file(badges_file))
+        except RosterFileError as err:
+            raise RosterFileError(err.code, f"{badges_file}: {err}", err.rows) from err
     registry = Registry(cfg.registry_path)
     try:
-        sheet = read_sheet(file)
         parsed = parse_roster(
-            sheet.rows,
-            today=day,
-            existing=registry.workers(),
-            lossy=sheet.lossy,
-            progress=progress,
+            sheet.rows, existing=registry.workers(), lossy=sheet.lossy, progress=progress
         )
-        parsed.unknown_columns = sheet.unknown_columns
         write = not dry_run and bool(parsed.workers) and (parsed.ok or partial)
         if write:
             clock = SystemClock(
@@ -629,66 +203,110 @@ def import_roster(
         restore_state_ownership(cfg.storage.state_dir)
     return ImportReport(
         file=str(file),
+        sheet=sheet,
         parse=parsed,
         imported=parsed.workers if write else [],
         expiring=expiring(parsed.workers, day),
         written=write,
+        partial=partial,
+        unmatched_badges=unmatched,
     )
+
+
+class DaemonRunning(Exception):
+    """The daemon holds the state directory's lock: the registry must not be written now."""
+
+    def __init__(self, state_dir: Path) -> None:
+        super().__init__(str(state_dir))
+        self.state_dir = state_dir
 
 
 # --------------------------------------------------------------------------------------------
 # CLI
 
 
-def _print_report(report: ImportReport, partial: bool, dry_run: bool) -> None:
+def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
-    if report.parse.unknown_columns:
+    con = Console(highlight=False)
+    sheet = report.sheet
+    if sheet.title_rows:
+        rows = ", ".join(map(str, sheet.title_rows))
+        con.print(say("roster.title_rows", lang, rows=rows, header=sheet.header_row))
+    if sheet.footer_rows:
+        con.print(say("roster.footer_rows", lang, rows=", ".join(map(str, sheet.footer_rows))))
+    if sheet.unknown_columns:
         con.print(
-            f"[yellow]ignored columns[/] {', '.join(report.parse.unknown_columns)} "
-            f"(known: {', '.join(COLUMNS)})"
+            "[yellow]" + say("roster.ignored_columns", lang, cols=", ".join(sheet.unknown_columns))
         )
-    if report.parse.problems:
-        table = Table(title=f"错误行 Bad rows ({len(report.parse.problems)})")
+    problems = report.parse.problems
+    if problems:
+        table = Table(title=say("roster.bad_rows", lang, n=len(problems)))
         for col in ("row", "worker", "problem", "reason"):
-            table.add_column(col)
-        for p in report.parse.problems:
+            table.add_column(say(f"roster.col.{col}", lang))
+        for p in problems:
             table.add_row(str(p.row), p.worker_id or "", p.code.value, p.message)
         con.print(table)
+        if any(p.code is RowProblemCode.UNKNOWN_CATEGORY for p in problems):
+            # The catalogue once, not once per bad row.
+            con.print(say("roster.valid_values", lang))
+            con.print(catalogue_text(zh=lang is Lang.ZH), markup=False)
     if report.expiring:
-        table = Table(title=f"30天内到期 Certificates due within {EXPIRY_WINDOW_DAYS} days")
+        table = Table(title=say("roster.expiring", lang, days=EXPIRY_WINDOW_DAYS))
         for col in ("worker", "name", "certificate", "category", "due", "date", "days"):
-            table.add_column(col)
+            table.add_column(say(f"roster.col.{col}", lang))
         for e in report.expiring:
+            category = CERT_CATEGORY_ZH[e.category] if lang is Lang.ZH else e.category.value
             table.add_row(
                 e.worker_id,
                 e.name,
                 e.number,
-                f"{e.category.value} {CERT_CATEGORY_ZH[e.category]}",
-                e.due,
+                category,
+                say(f"roster.due.{e.due}", lang),
                 e.on.isoformat(),
                 str(e.days_left),
             )
         con.print(table)
+        if any(e.due == "expired" for e in report.expiring):
+            con.print("[yellow]" + say("roster.expired_note", lang))
+    no_badge = report.no_badge
+    if "badge_ids" not in sheet.columns and report.parse.workers:
+        con.print("[yellow]" + say("roster.no_badge_column", lang, n=len(no_badge)))
+    elif no_badge:
+        con.print(
+            "[yellow]"
+            + say("roster.no_badge_workers", lang, n=len(no_badge), ids=", ".join(no_badge))
+        )
     certs = sum(len(w.certificates) for w in report.imported)
     if report.written:
         con.print(
-            f"[green]imported[/] {len(report.imported)} worker(s), {certs} certificate(s) "
-            f"from {report.parse.rows} row(s)"
+            "[green]"
+            + say(
+                "roster.imported",
+                lang,
+                workers=len(report.imported),
+                certs=certs,
+                rows=report.parse.rows,
+            )
         )
         if report.parse.refused_workers:
-            con.print(f"[yellow]skipped[/] {', '.join(report.parse.refused_workers)}")
+            refused = ", ".join(report.parse.refused_workers)
+            con.print("[yellow]" + say("roster.skipped", lang, ids=refused))
     elif dry_run:
-        con.print(f"dry run: {len(report.parse.workers)} worker(s) would be imported")
-    elif report.parse.problems and not partial:
-        con.print(
-            "[red]nothing imported[/]: fix the rows above, or use --partial to import the "
-            "workers whose rows are all good"
-        )
+        con.print(say("roster.dry_run", lang, n=len(report.parse.workers)))
+    elif problems:
+        con.print("[red]" + say("roster.nothing_imported", lang))
     else:
-        con.print("nothing to import")
+        con.print(say("roster.nothing", lang))
+
+
+def columns_text(lang: Lang) -> str:
+    """The alias table, one canonical column per line (``--columns``)."""
+    head = "列 column: 可用表头 accepted headers" if lang is Lang.ZH else "column: accepted headers"
+    lines = [head]
+    lines += [f"  {canon}: {', '.join(names)}" for canon, names in COLUMNS.items()]
+    return "\n".join(lines)
 
 
 def cmd_import_roster(args: argparse.Namespace) -> int:
@@ -696,40 +314,57 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
 
     from gateway.config import ConfigError
 
-    if not args.dry_run:
-        pids = running_daemons(args.config)
-        if pids:
-            print(
-                f"zonegate is running with {args.config} (pid {', '.join(map(str, pids))}); "
-                "the registry has no lock, so stop it first: sudo systemctl stop zonegate",
-                file=sys.stderr,
-            )
-            return EXIT_DAEMON_RUNNING
+    lang = pick_lang(args.lang, args.config)
+    if args.columns:
+        print(columns_text(lang))
+        print()
+        print(say("roster.valid_values", lang))
+        print(catalogue_text(zh=lang is Lang.ZH))
+        return EXIT_OK
+    if args.file is None:
+        print("import-roster: FILE is required", file=sys.stderr)
+        return EXIT_BAD_FILE
     try:
-        with Progress(transient=True, disable=args.json) as bar:
-            task = bar.add_task("reading roster", total=None)
+        with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("roster", total=None)
             report = import_roster(
                 args.config,
                 args.file,
                 partial=args.partial,
                 dry_run=args.dry_run,
+                badges_file=args.badges,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
+    except DaemonRunning as err:
+        print(say("roster.daemon_running", lang, state=err.state_dir), file=sys.stderr)
+        return EXIT_DAEMON_RUNNING
     except ConfigError as err:
         for issue in err.issues:
             print(issue, file=sys.stderr)
         return EXIT_BAD_FILE
     except RosterFileError as err:
         if args.json:
-            print(json.dumps({"file": str(args.file), "ok": False, "error": str(err)}))
+            print(
+                json.dumps(
+                    {
+                        "file": str(args.file),
+                        "ok": False,
+                        "exit_code": EXIT_BAD_FILE,
+                        "code": err.code,
+                        "rows": list(err.rows),
+                        "error": str(err),
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
-            print(f"{err}", file=sys.stderr)
+            print(say("roster.file_error", lang, file=args.file, msg=err), file=sys.stderr)
         return EXIT_BAD_FILE
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        _print_report(report, args.partial, args.dry_run)
-    return EXIT_OK if report.parse.ok else EXIT_BAD_ROWS
+        _print_report(report, lang, args.dry_run)
+    return report.exit_code
 
 
 def register(sub: Any) -> None:
@@ -740,11 +375,14 @@ def register(sub: Any) -> None:
         description=(
             "Import workers and their special-operation certificates. Every bad row is "
             "reported; nothing is written unless --partial. Stop the daemon first. "
-            f"Exit codes: {EXIT_OK} ok, {EXIT_BAD_ROWS} bad rows, {EXIT_BAD_FILE} bad file or "
-            f"config, {EXIT_DAEMON_RUNNING} the daemon is running."
+            f"Exit codes: {EXIT_OK} all imported, {EXIT_BAD_ROWS} bad rows (nothing written), "
+            f"{EXIT_BAD_FILE} bad file or config, {EXIT_DAEMON_RUNNING} the daemon is running, "
+            f"{EXIT_PARTIAL} --partial imported the good workers and refused some rows."
         ),
     )
-    p.add_argument("file", type=Path, help="roster .csv (UTF-8 or GBK) or .xlsx (first sheet)")
+    p.add_argument(
+        "file", type=Path, nargs="?", help="roster .csv (UTF-8, GBK or Big5) or .xlsx (first sheet)"
+    )
     p.add_argument(
         "--config",
         "-c",
@@ -755,8 +393,19 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--partial",
         action="store_true",
-        help="import the workers whose rows are all good even if other rows are bad",
+        help=f"import the workers whose rows are all good (exit {EXIT_PARTIAL} if rows were bad)",
+    )
+    p.add_argument(
+        "--badges",
+        type=Path,
+        help="a second sheet binding cards to workers (columns 工号 and 卡号)",
     )
     p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--columns",
+        action="store_true",
+        help="print the accepted headers and the catalogue of categories, then exit",
+    )
+    add_lang_arg(p)
     p.set_defaults(func=cmd_import_roster)

@@ -701,14 +701,14 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
         return EXIT_CONFIG
-    from gateway.roster_import import running_daemons
+    from gateway.daemon import daemon_running
 
-    pids = running_daemons(args.config)
-    if pids:
+    if daemon_running(cfg.storage.state_dir):
         # Two readers on one UART steal each other's bytes: the daemon would see its sensors
-        # go stale and suspend the zone's permits.
+        # go stale and suspend the zone's permits. The state directory's lock says so whatever
+        # path the daemon was started with.
         message = (
-            f"zonegate is running with {args.config} (pid {', '.join(map(str, pids))}) and holds "
+            f"zonegate is running (state directory {cfg.storage.state_dir}) and holds "
             "the sensors and the camera; stop it first: sudo systemctl stop zonegate"
         )
         print(message, file=sys.stderr)

@@ -224,7 +224,8 @@ BAD_ROWS: list[list[Any]] = [
         day(100),
         "",
     ],  # 9: wrong ID check digit (the right one is not 0)
-    ["W008", "郑爽", "B008", "", "HJ-2019-0008", "welding", "局", day(-2000), day(-1), ""],  # 10
+    # 10: expired, imported all the same (the gate denies CERT_EXPIRED, not UNKNOWN_BADGE)
+    ["W008", "郑爽", "B008", "", "HJ-2019-0008", "welding", "局", day(-2000), day(-1), ""],
     ["W009", "冯涛", "B009", "", "HJ-2020-0009", "welding", "局", "2024-13-45", day(100), ""],  # 11
     ["W001", "张三", "B999", "", "", "", "", "", "", ""],  # 12: W001 is 张伟 on row 2
     ["W012", "陈晨", "B002", "", "", "", "", "", "", ""],  # 13: B002 belongs to W002
@@ -236,7 +237,6 @@ EXPECTED = {
     7: ("UNKNOWN_CATEGORY", "W005"),
     8: ("MALFORMED_CERT_NUMBER", "W006"),
     9: ("MALFORMED_CERT_NUMBER", "W007"),
-    10: ("CERT_EXPIRED", "W008"),
     11: ("BAD_DATE", "W009"),
     12: ("DUPLICATE_WORKER", "W001"),
     13: ("DUPLICATE_BADGE", "W012"),
@@ -265,11 +265,13 @@ def test_partial_imports_only_workers_whose_rows_are_all_good(
     p = provision()
     file = write_csv(tmp_path / "bad.csv", BAD_ROWS)
     rc, report = run_import(p, file, "--partial", capsys=capsys)
-    assert rc == 1  # still non-zero: some rows were refused
-    assert report["written"]
-    # W001 is refused whole: row 12 claims its id for another person.
-    assert set(registry_workers(p)) == {"W002", "W003"}
+    assert rc == 4  # the documented "partial import" code: written, some rows refused
+    assert report["written"] and report["exit_code"] == 4
+    # W001 is refused whole: row 12 claims its id for another person. W008's certificate
+    # expired: imported, and listed as expired.
+    assert set(registry_workers(p)) == {"W002", "W003", "W008"}
     assert "W001" in report["refused_workers"]
+    assert [(e["worker_id"], e["days_left"]) for e in report["expired"]] == [("W008", -1)]
 
 
 def test_gbk_csv_from_a_chinese_excel_and_a_table_for_people(
@@ -277,7 +279,7 @@ def test_gbk_csv_from_a_chinese_excel_and_a_table_for_people(
 ) -> None:
     p = provision()
     file = write_csv(tmp_path / "gbk.csv", GOOD_ROWS[1:3], encoding="gbk")
-    assert main(["import-roster", str(file), "--config", str(p.config)]) == 0
+    assert main(["import-roster", str(file), "--config", str(p.config), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "imported 2 worker(s)" in out
     assert "DG-2021-0007" in out  # in the expiring-within-30-days table
@@ -290,7 +292,8 @@ def test_unreadable_files_and_missing_columns_are_file_errors(
     p = provision()
     no_name = write_csv(tmp_path / "cols.csv", [["W1"]], header=["worker_id"])
     rc, report = run_import(p, no_name, capsys=capsys)
-    assert rc == 2 and "required column(s) missing: name" in report["error"]
+    assert rc == 2 and report["code"] == "NO_HEADER", report
+    assert "worker_id" in report["error"] and "no name" in report["error"]
     fake = tmp_path / "fake.xlsx"
     fake.write_text("not a zip")
     rc, report = run_import(p, fake, capsys=capsys)
@@ -308,7 +311,7 @@ def test_refuses_while_the_daemon_runs_on_the_same_config(
     file = write_csv(tmp_path / "roster.csv", GOOD_ROWS)
     with running_daemon(p.config):
         assert main(["import-roster", str(file), "--config", str(p.config)]) == 3
-        assert "stop it first" in capsys.readouterr().err
+        assert "sudo systemctl stop zonegate" in capsys.readouterr().err
     assert main(["import-roster", str(file), "--config", str(p.config), "--json"]) == 0
 
 
@@ -351,7 +354,7 @@ def test_a_bad_row_before_a_workers_good_rows_still_refuses_the_worker(
     rc, report = run_import(
         p, write_csv(tmp_path / "r.csv", rows, header=header), "--partial", capsys=capsys
     )
-    assert rc == 1
+    assert rc == 4
     assert [(b["row"], b["code"]) for b in report["bad_rows"]] == [(2, "MISSING_FIELD")]
     assert report["refused_workers"] == ["W020"]
     assert set(registry_workers(p)) == {"W021"}

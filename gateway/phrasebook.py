@@ -1,0 +1,124 @@
+"""What the technician commands print, in zh-CN (default) and English.
+
+The same pattern as ``edge.reasons`` for workers: a stable key, the Chinese and the English
+words, ``{placeholders}`` filled by ``say``. The language is ``--lang`` if given, else the
+config's ``device.language``, else zh-CN (``pick_lang``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from edge.reasons import Lang
+
+PHRASES: dict[str, tuple[str, str]] = {
+    # import-roster
+    "roster.title_rows": (
+        "已忽略表头上方的标题行 {rows}，表头在第 {header} 行",
+        "ignored title row(s) {rows} above the header on row {header}",
+    ),
+    "roster.footer_rows": ("已忽略表尾行 {rows}（制表人、审核等）", "ignored footer row(s) {rows}"),
+    "roster.ignored_columns": (
+        "未识别的列已忽略：{cols}（可用列名见 zonegate import-roster --columns）",
+        "ignored columns: {cols} (accepted headers: zonegate import-roster --columns)",
+    ),
+    "roster.encoding": ("文件编码：{enc}", "file encoding: {enc}"),
+    "roster.bad_rows": ("错误行（{n}）", "Bad rows ({n})"),
+    "roster.col.row": ("行", "row"),
+    "roster.col.worker": ("工号", "worker"),
+    "roster.col.name": ("姓名", "name"),
+    "roster.col.problem": ("问题", "problem"),
+    "roster.col.reason": ("原因", "reason"),
+    "roster.col.certificate": ("证号", "certificate"),
+    "roster.col.category": ("作业类别", "category"),
+    "roster.col.due": ("到期事项", "due"),
+    "roster.col.date": ("日期", "date"),
+    "roster.col.days": ("剩余天数", "days"),
+    "roster.due.expired": ("已过期", "expired"),
+    "roster.due.expires": ("即将到期", "expires"),
+    "roster.due.review": ("需复审", "review due"),
+    "roster.expiring": (
+        "已过期及 {days} 天内到期/需复审的证书",
+        "Certificates expired, or expiring / due for review within {days} days",
+    ),
+    "roster.expired_note": (
+        "证书已过期的人员已导入：刷卡时将以“证书已过期”拒绝入场，请尽快换证",
+        "workers with expired certificates were imported: the gate denies them with "
+        "CERT_EXPIRED until a renewed certificate is imported",
+    ),
+    "roster.valid_values": (
+        "可用的作业类别与操作项目（特种作业目录）：",
+        "Valid categories and operation items (特种作业目录):",
+    ),
+    "roster.imported": (
+        "已导入 {workers} 名人员、{certs} 个证书（共 {rows} 行）",
+        "imported {workers} worker(s), {certs} certificate(s) from {rows} row(s)",
+    ),
+    "roster.skipped": ("未导入的人员：{ids}", "skipped: {ids}"),
+    "roster.dry_run": (
+        "试运行：将导入 {n} 名人员（未写入）",
+        "dry run: {n} worker(s) would be imported",
+    ),
+    "roster.nothing_imported": (
+        "未导入任何人员：请修正以上各行，或用 --partial 导入各行均无误的人员",
+        "nothing imported: fix the rows above, or use --partial to import the workers whose "
+        "rows are all good",
+    ),
+    "roster.nothing": ("没有可导入的人员", "nothing to import"),
+    "roster.no_badge_column": (
+        "注意：名单中没有卡号列，{n} 名人员无法刷卡入场。绑定卡号的方法："
+        "在名单中加“卡号”列；或 --badges 卡号文件（工号,卡号 两列）；"
+        "或在终端刷卡绑定：zonegate bind-badges",
+        "warning: the roster has no badge column; {n} worker(s) cannot badge in. Bind cards "
+        "with a 卡号/badge_ids column, a second file (--badges FILE with worker_id,badge_ids), "
+        "or by tapping cards: zonegate bind-badges",
+    ),
+    "roster.no_badge_workers": (
+        "注意：{n} 名人员没有卡号：{ids}",
+        "warning: {n} worker(s) have no badge: {ids}",
+    ),
+    "roster.file_error": ("{file}：{msg}", "{file}: {msg}"),
+    "roster.daemon_running": (
+        "zonegate 正在运行（状态目录 {state}），登记库不能同时写入；"
+        "请先停止：sudo systemctl stop zonegate",
+        "zonegate is running (state directory {state}); the registry cannot be written by "
+        "two processes, so stop it first: sudo systemctl stop zonegate",
+    ),
+    "roster.badges_file": ("卡号文件 {file}：{msg}", "badge file {file}: {msg}"),
+    # shared
+    "config.error_count": ("{file} 中有 {n} 处错误", "{n} error(s) in {file}"),
+}
+
+
+def say(key: str, lang: Lang | str, **values: object) -> str:
+    """The phrase ``key`` in ``lang`` with its placeholders filled."""
+    zh, en = PHRASES[key]
+    return (en if str(lang) == Lang.EN.value else zh).format(**values)
+
+
+def pick_lang(flag: str | None, config: Path | None) -> Lang:
+    """``--lang`` if given, else the config's ``device.language`` (read leniently: a broken
+    config still gets its errors in the language it asks for), else zh-CN."""
+    if flag:
+        return Lang(flag)
+    if config is not None:
+        try:
+            doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+            value = doc["device"]["language"]
+            return Lang(value)
+        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+            pass
+    return Lang.ZH
+
+
+def add_lang_arg(parser: argparse.ArgumentParser) -> None:
+    """``--lang zh-CN|en`` on a subcommand (default: the config's language)."""
+    parser.add_argument(
+        "--lang",
+        choices=[lang.value for lang in Lang],
+        default=None,
+        help="output language (default: device.language of the config, else zh-CN)",
+    )

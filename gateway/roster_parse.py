@@ -1,0 +1,417 @@
+"""Checking roster rows: ``{column: text}`` rows -> workers with certificates, and every problem.
+
+The second seam of ``zonegate import-roster`` (after ``gateway.roster_read``). One row per
+certificate (a worker without a certificate is one row with the certificate cells empty); rows
+sharing a ``worker_id`` form one worker, imported only if *all* of their rows are good, so a
+half-read worker (a dropped certificate, a second person under the same id) never lands in the
+registry.
+
+An expired certificate is imported like any other: the gate then denies the worker with
+``CERT_EXPIRED`` (the real reason) instead of ``UNKNOWN_BADGE``, and the summary lists it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from edge.cert_catalogue import (
+    CertCategory,
+    OperationItem,
+    category_of,
+    kind_label,
+    parse_cert_kind,
+)
+from edge.models import Certificate, Worker
+from gateway.roster_read import REQUIRED_COLUMNS, excel_serial_date
+
+EXPIRY_WINDOW_DAYS = 30
+CERT_COLUMNS = ("cert_number", "issuing_authority", "valid_from", "valid_to")
+
+
+class RowProblemCode(StrEnum):
+    """Why a row was refused (stable codes for ``--json`` consumers)."""
+
+    MISSING_FIELD = "MISSING_FIELD"
+    BAD_DATE = "BAD_DATE"
+    UNKNOWN_CATEGORY = "UNKNOWN_CATEGORY"
+    CATEGORY_MISMATCH = "CATEGORY_MISMATCH"
+    MALFORMED_CERT_NUMBER = "MALFORMED_CERT_NUMBER"
+    DUPLICATE_WORKER = "DUPLICATE_WORKER"
+    DUPLICATE_CERT = "DUPLICATE_CERT"
+    DUPLICATE_BADGE = "DUPLICATE_BADGE"
+    INVALID = "INVALID"
+
+
+# Letters, digits and dashes only: a space, a full-width character or a stray quote is a typo.
+_CERT_NUMBER = re.compile(r"^[A-Z0-9-]{4,40}$")
+# The current certificate number is "T" + the holder's resident ID number (GB 11643).
+_ID_NUMBER = re.compile(r"^T?(\d{17}[\dX])$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+# Year first, as Excel shows dates in a Chinese locale (yyyy/m/d, yyyy-mm-dd, yyyy年m月d日 ...).
+_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+[\d:]+)?$")
+# Month first (en-US Excel: m/d/yyyy) or day first (en-GB): accepted only when unambiguous.
+_XY_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:\s+[\d:]+)?$")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# d-mmm-yy / d-mmm-yyyy (Excel format 15) and dd-mmm-yyyy.
+_D_MON_Y = re.compile(r"^(\d{1,2})[- ]([A-Za-z]{3})[A-Za-z]*[- ](\d{2}|\d{4})$")
+_ZH_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "○": 0, "Ｏ": 0}
+
+
+def _zh_number(text: str) -> int:
+    # 二〇二四 (digit by digit) and 十二 / 二十一 / 三十 (tens) as [DBNum1] formats show them.
+    if "十" not in text:
+        return int("".join(str(_ZH_DIGITS[c]) for c in text))
+    tens, _, ones = text.partition("十")
+    return (_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0)
+
+
+_ZH_DATE = re.compile(
+    r"^([〇零○Ｏ一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日$"
+)
+
+
+def parse_date(text: str) -> date:
+    """A date as any built-in Excel date format shows it, or an Excel day number.
+
+    ISO / ``yyyy/m/d`` / ``yyyy.m.d`` / ``yyyymmdd`` / ``2024年3月1日`` / ``二〇二四年三月一日``
+    / ``1-Mar-24`` / ``m/d/yyyy`` and ``d/m/yyyy`` when only one reading is a date / a serial
+    such as ``45352`` (a CSV saved from a date column Excel did not format). Raises ValueError.
+    """
+    t = text.strip()
+    try:
+        if m := _YMD.match(t):
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        if re.fullmatch(r"\d{8}", t):
+            return datetime.strptime(t, "%Y%m%d").date()
+        if m := _ZH_DATE.match(t):
+            return date(_zh_number(m[1]), _zh_number(m[2]), _zh_number(m[3]))
+        if m := _D_MON_Y.match(t):
+            year = int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+            return date(year, _MONTHS[m[2].lower()], int(m[1]))
+        if m := _XY_YEAR.match(t):
+            return _month_day(text, int(m[1]), int(m[2]), int(m[3]))
+        if re.fullmatch(r"\d{5}(\.0+)?", t):
+            return excel_serial_date(float(t))
+    except (KeyError, ValueError) as err:
+        if "ambiguous" in str(err):
+            raise
+        raise ValueError(f"not a date: {text!r} ({err})") from err
+    raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)")
+
+
+def _month_day(text: str, a: int, b: int, year: int) -> date:
+    if a != b and a <= 12 and b <= 12:
+        raise ValueError(f"ambiguous date {text!r}: month/day or day/month?")
+    return date(year, a, b) if a <= 12 else date(year, b, a)
+
+
+def check_cert_number(text: str) -> str:
+    """Normalise a certificate number; raises ValueError when it cannot be one."""
+    number = text.strip().upper()
+    if not _CERT_NUMBER.match(number):
+        raise ValueError(f"malformed certificate number {text!r}: 4-40 letters, digits or '-'")
+    m = _ID_NUMBER.match(number)
+    if m:  # an ID-number based certificate: the GB 11643 check digit catches typos
+        digits = m.group(1)
+        total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
+        if _ID_CHECK[total % 11] != digits[17]:
+            raise ValueError(f"certificate number {text!r}: ID check digit does not match")
+    return number
+
+
+def parse_kind(category_text: str, item_text: str) -> tuple[CertCategory, OperationItem | None]:
+    """The certificate's category and operation item from the two cells (either may be empty
+    or hold the other level). Raises ``KindError`` with the code to report."""
+    found: list[CertCategory | OperationItem] = []
+    for text in (category_text, item_text):
+        if text:
+            try:
+                found.append(parse_cert_kind(text))
+            except ValueError as err:
+                raise KindError(RowProblemCode.UNKNOWN_CATEGORY, f"{text!r}") from err
+    if not found:
+        raise KindError(RowProblemCode.MISSING_FIELD, "certificate: missing cert_category")
+    items = [k for k in found if isinstance(k, OperationItem)]
+    cats = {category_of(k) if isinstance(k, OperationItem) else k for k in found}
+    if len(cats) > 1 or len(set(items)) > 1:
+        raise KindError(
+            RowProblemCode.CATEGORY_MISMATCH,
+            " / ".join(kind_label(k) for k in found) + " do not belong together",
+        )
+    return cats.pop(), (items[0] if items else None)
+
+
+class KindError(ValueError):
+    def __init__(self, code: RowProblemCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    row: int
+    code: RowProblemCode
+    message: str
+    worker_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "code": self.code.value,
+            "message": self.message,
+            "worker_id": self.worker_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Expiring:
+    """A certificate expired, or expiring / due for review (复审) within the window."""
+
+    worker_id: str
+    name: str
+    number: str
+    category: CertCategory
+    due: str  # "expired", "expires" or "review"
+    on: date
+    days_left: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "name": self.name,
+            "number": self.number,
+            "category": self.category.value,
+            "due": self.due,
+            "date": self.on.isoformat(),
+            "days_left": self.days_left,
+        }
+
+
+@dataclass
+class RosterParse:
+    """The outcome of checking rows: good workers, every problem, the workers refused."""
+
+    rows: int = 0
+    workers: list[Worker] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    refused_workers: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _WorkerRows:
+    first_row: int
+    name: str
+    badges: tuple[str, ...]
+    employer: str | None
+    rows: list[int] = field(default_factory=list)
+    certificates: list[Certificate] = field(default_factory=list)
+
+
+def split_badges(text: str) -> tuple[str, ...]:
+    return tuple(b for b in (p.strip() for p in re.split(r"[;,|，；、\s]+", text)) if b)
+
+
+def parse_roster(
+    rows: Sequence[tuple[int, dict[str, str]]],
+    *,
+    existing: list[Worker] | None = None,
+    lossy: dict[int, list[str]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RosterParse:
+    """Check every row; return the workers whose rows are all good and every problem found.
+
+    ``existing`` is the registry's roster: a badge already held by another worker there is a
+    duplicate too. ``lossy`` names cells a spreadsheet rounded (``roster_read.Sheet.lossy``).
+    ``progress(done, total)`` is called once per row.
+    """
+    out = RosterParse()
+    by_id: dict[str, _WorkerRows] = {}
+    badge_owner: dict[str, str] = {}
+    for w in existing or []:
+        for b in w.badge_ids:
+            badge_owner[b] = w.worker_id
+    cert_owner: dict[str, tuple[str, int]] = {}
+    tainted: set[str] = set()  # ids with any bad row, even one before their first good row
+
+    def bad(row: int, code: RowProblemCode, message: str, wid: str | None) -> None:
+        out.problems.append(RowProblem(row, code, message, wid or None))
+        if wid:
+            tainted.add(wid)
+
+    for row, cells in rows:
+        out.rows += 1
+        if progress is not None:
+            progress(out.rows, len(rows))
+        wid, name = cells.get("worker_id", ""), cells.get("name", "")
+        missing = [c for c in REQUIRED_COLUMNS if not cells.get(c)]
+        if missing:
+            bad(row, RowProblemCode.MISSING_FIELD, f"missing {', '.join(missing)}", wid)
+            continue
+        if lossy and row in lossy:
+            bad(
+                row,
+                RowProblemCode.MALFORMED_CERT_NUMBER
+                if "cert_number" in lossy[row]
+                else RowProblemCode.INVALID,
+                f"{', '.join(lossy[row])}: Excel stored a number of more than 15 digits and "
+                "rounded it; format the column as text and type it again",
+                wid,
+            )
+            continue
+        badges = split_badges(cells.get("badge_ids", ""))
+        employer = cells.get("employer") or None
+        entry = by_id.get(wid)
+        if entry is None:
+            entry = by_id[wid] = _WorkerRows(row, name, badges, employer)
+        elif (name, employer) != (entry.name, entry.employer) or (
+            badges and entry.badges and set(badges) != set(entry.badges)
+        ):
+            bad(
+                row,
+                RowProblemCode.DUPLICATE_WORKER,
+                f"worker {wid} already on row {entry.first_row} as {entry.name!r} with other "
+                "details: one id, two people?",
+                wid,
+            )
+            continue
+        else:
+            entry.badges = entry.badges or badges
+        entry.rows.append(row)
+        clash = next((b for b in badges if badge_owner.get(b, wid) != wid), None)
+        if clash is not None:
+            bad(
+                row,
+                RowProblemCode.DUPLICATE_BADGE,
+                f"badge {clash} already belongs to worker {badge_owner[clash]}",
+                wid,
+            )
+            continue
+        for b in badges:
+            badge_owner[b] = wid
+        cert = _row_certificate(row, cells, wid, cert_owner, bad)
+        if cert is not None:
+            entry.certificates.append(cert)
+
+    for wid in sorted(tainted - by_id.keys()):
+        out.refused_workers.append(wid)
+    for wid, entry in by_id.items():
+        if wid in tainted:
+            out.refused_workers.append(wid)
+            continue
+        try:
+            out.workers.append(
+                Worker(
+                    worker_id=wid,
+                    name=entry.name,
+                    badge_ids=entry.badges,
+                    certificates=tuple(entry.certificates),
+                    employer=entry.employer,
+                )
+            )
+        except ValidationError as err:
+            out.problems.append(
+                RowProblem(entry.first_row, RowProblemCode.INVALID, first_error(err), wid)
+            )
+            out.refused_workers.append(wid)
+    out.problems.sort(key=lambda p: p.row)
+    return out
+
+
+def first_error(err: ValidationError) -> str:
+    """One validation error as ``field: message`` (the first; the rest follow from it)."""
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"])
+    return f"{where}: {e['msg']}" if where else str(e["msg"])
+
+
+def _row_certificate(
+    row: int,
+    cells: dict[str, str],
+    wid: str,
+    cert_owner: dict[str, tuple[str, int]],
+    bad: Callable[[int, RowProblemCode, str, str | None], None],
+) -> Certificate | None:
+    kind_cells = (cells.get("cert_category", ""), cells.get("operation_item", ""))
+    given = [c for c in CERT_COLUMNS if cells.get(c)]
+    if not given and not any(kind_cells) and not cells.get("next_review"):
+        return None  # a worker row without a certificate
+    missing = [c for c in CERT_COLUMNS if not cells.get(c)]
+    if missing:
+        bad(row, RowProblemCode.MISSING_FIELD, f"certificate: missing {', '.join(missing)}", wid)
+        return None
+    try:
+        number = check_cert_number(cells["cert_number"])
+    except ValueError as err:
+        bad(row, RowProblemCode.MALFORMED_CERT_NUMBER, str(err), wid)
+        return None
+    try:
+        category, item = parse_kind(*kind_cells)
+    except KindError as err:
+        bad(row, err.code, str(err), wid)
+        return None
+    try:
+        valid_from = parse_date(cells["valid_from"])
+        valid_to = parse_date(cells["valid_to"])
+        review = parse_date(cells["next_review"]) if cells.get("next_review") else None
+    except ValueError as err:
+        bad(row, RowProblemCode.BAD_DATE, str(err), wid)
+        return None
+    if number in cert_owner:
+        owner, first = cert_owner[number]
+        bad(
+            row,
+            RowProblemCode.DUPLICATE_CERT,
+            f"certificate {number} already on row {first} (worker {owner})",
+            wid,
+        )
+        return None
+    try:
+        cert = Certificate(
+            number=number,
+            category=category,
+            operation_item=item,
+            issuing_authority=cells["issuing_authority"],
+            valid_from=valid_from,
+            valid_to=valid_to,
+            next_review=review,
+        )
+    except ValidationError as err:
+        bad(row, RowProblemCode.INVALID, first_error(err), wid)
+        return None
+    cert_owner[number] = (wid, row)
+    return cert
+
+
+def expiring(workers: list[Worker], today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[Expiring]:
+    """Certificates already expired, and those that expire or whose review (复审) falls due
+    within ``days``; oldest first."""
+    horizon = today + timedelta(days=days)
+    out: list[Expiring] = []
+    for w in workers:
+        for c in w.certificates:
+            for due, on in (("expires", c.valid_to), ("review", c.next_review)):
+                if on is None or on > horizon:
+                    continue
+                if due == "expires" and on < today:
+                    due = "expired"
+                out.append(
+                    Expiring(w.worker_id, w.name, c.number, c.category, due, on, (on - today).days)
+                )
+    return sorted(out, key=lambda e: (e.on, e.worker_id))

@@ -1,0 +1,417 @@
+"""Reading a roster file: bytes or a workbook -> the header row found and the data rows as text.
+
+The first of three seams of ``zonegate import-roster`` (reading here, row checks in
+``gateway.roster_parse``, writing in ``gateway.roster_import``).
+
+What HR offices send, and what this module does about it:
+
+- **Title rows above the header** (a merged "2026年特种作业人员名单"): the header is the first of
+  the first ``HEADER_SEARCH_ROWS`` rows that names both required columns; rows above it are
+  reported as ignored title rows.
+- **Footer rows** ("制表人：张三", "审核：", "合计"): reported as ignored, never as bad rows.
+- **Headers as people type them**: compared after NFKC (full-width letters), with every space
+  (also the ideographic space U+3000) removed, required-field marks (``*``, ``＊``, ``※``) and a
+  trailing ``(必填)`` dropped, case-folded; then looked up in ``COLUMNS`` (the alias table, also
+  printed by ``zonegate import-roster --columns``).
+- **Encodings**: UTF-8 (with or without BOM), GBK/GB18030 (Excel "CSV" in a Chinese locale),
+  Big5 (traditional Chinese). A file mixing UTF-8 and legacy rows, or one that is neither
+  clearly GBK nor clearly Big5, is refused with the row numbers: text that did not decode
+  cleanly is never stored.
+- **Cells as Excel shows them**: a number cell formatted ``000000`` is read as the six digits the
+  card sends; dates in every built-in date format, the Chinese ones (numFmtId 27-36, 50-58,
+  which openpyxl does not know and would give as serial numbers) included.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HEADER_SEARCH_ROWS = 10
+
+# Canonical column -> accepted header spellings, compared after ``normalise_header``.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "worker_id": (
+        "worker_id",
+        "workerid",
+        "id",
+        "工号",
+        "员工编号",
+        "人员编号",
+        "员工号",
+        "职工号",
+        "编号",
+    ),
+    "name": ("name", "姓名", "人员姓名", "员工姓名", "持证人", "持证人姓名"),
+    "badge_ids": (
+        "badge_ids",
+        "badge_id",
+        "badge",
+        "badges",
+        "card",
+        "工卡号",
+        "卡号",
+        "门禁卡号",
+        "ic卡号",
+        "工牌号",
+        "胸卡号",
+    ),
+    "employer": ("employer", "company", "单位", "所属单位", "工作单位", "施工单位", "分包单位"),
+    "cert_number": (
+        "cert_number",
+        "certificate",
+        "certificate_number",
+        "证号",
+        "证书编号",
+        "证书号",
+        "操作证号",
+        "特种作业操作证号",
+        "特种作业证号",
+        "操作证编号",
+    ),
+    "cert_category": ("cert_category", "category", "作业类别", "证书类别", "作业种类", "工种"),
+    "operation_item": ("operation_item", "item", "操作项目", "准操项目", "作业项目"),
+    "issuing_authority": ("issuing_authority", "authority", "发证机关", "发证单位", "发证部门"),
+    "valid_from": (
+        "valid_from",
+        "有效期起",
+        "有效期开始",
+        "初领日期",
+        "初次领证日期",
+        "领证日期",
+        "发证日期",
+    ),
+    "valid_to": (
+        "valid_to",
+        "valid_until",
+        "有效期至",
+        "有效期止",
+        "有效期截止",
+        "有效截止日期",
+        "有效期限",
+        "到期日期",
+    ),
+    "next_review": ("next_review", "review", "复审日期", "下次复审", "应复审日期", "复审到期日"),
+}
+REQUIRED_COLUMNS = ("worker_id", "name")
+IDENTIFIER_COLUMNS = ("worker_id", "badge_ids", "cert_number")
+DATE_COLUMNS = ("valid_from", "valid_to", "next_review")
+
+# The first cell of a footer row, as Chinese HR forms end.
+_FOOTER = re.compile(r"^(制表|填表|审核|审批|批准|负责人|经办|合计|总计|备注|注[:：]|日期[:：])")
+# Excel's built-in number formats that show a date in a Chinese locale (openpyxl leaves them
+# out of BUILTIN_FORMATS, so their cells arrive as serial numbers).
+_ZH_DATE_FORMAT_IDS = frozenset({14, 15, 16, 17, 22, *range(27, 32), 36, *range(50, 55), 57, 58})
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be used: wrong type, unreadable, no header, bad encoding.
+
+    ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any.
+    """
+
+    def __init__(self, code: str, message: str, rows: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.rows = rows
+
+
+def normalise_header(text: str) -> str:
+    """``"＊工　号（必填）"`` -> ``"工号"``: the key a header cell is looked up by."""
+    t = unicodedata.normalize("NFKC", text).replace("\ufeff", "")
+    t = re.sub(r"\s+", "", t)
+    t = re.sub(r"\((必填|必须|required)\)$", "", t, flags=re.IGNORECASE)
+    return t.strip("*※").casefold()
+
+
+_ALIASES = {normalise_header(a): canon for canon, names in COLUMNS.items() for a in names}
+
+
+def column_for(header_cell: str) -> str | None:
+    """The canonical column a header cell names, or None."""
+    return _ALIASES.get(normalise_header(header_cell)) if header_cell else None
+
+
+@dataclass
+class Sheet:
+    """The data rows of a roster file (row numbers as Excel or a text editor shows them)."""
+
+    rows: list[tuple[int, dict[str, str]]]
+    header_row: int
+    columns: list[str]
+    """The canonical columns the header names."""
+    unknown_columns: list[str]
+    title_rows: list[int] = field(default_factory=list)
+    footer_rows: list[int] = field(default_factory=list)
+    encoding: str | None = None
+    lossy: dict[int, list[str]] = field(default_factory=dict)
+    """Row -> columns whose cell Excel kept as a number too long for a double (> 15 digits)."""
+
+
+# --------------------------------------------------------------------------------------------
+# CSV text
+
+
+def _is_plausible(text: str) -> bool:
+    """Text that a name or a Chinese header could be: no private-use, Cyrillic or kana noise."""
+    for ch in text:
+        if ord(ch) < 0x80:
+            continue
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            continue
+        if ch in "·・（）：；，、。　\ufeff—－“”‘’《》【】＊※":
+            continue
+        return False
+    return True
+
+
+def _in_gb2312(text: str) -> bool:
+    try:
+        text.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def decode_csv(raw: bytes) -> tuple[str, str]:
+    """``(text, encoding)``; raises ``RosterFileError`` rather than guess wrong."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    lines = raw.split(b"\n")
+    utf8_rows, legacy_rows = [], []
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8-sig")
+            utf8_rows.append(number)
+        except UnicodeDecodeError:
+            legacy_rows.append(number)
+    if utf8_rows:
+        raise RosterFileError(
+            "ENCODING_MIXED",
+            f"rows {_ranges(legacy_rows)} are not UTF-8 while rows {_ranges(utf8_rows)} are: "
+            "rows pasted from another file; save the whole sheet again as 'CSV UTF-8'",
+            tuple(legacy_rows),
+        )
+    candidates: list[tuple[str, str]] = []
+    for enc in ("gb18030", "big5"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if _is_plausible(text):
+            candidates.append((text, enc))
+    if len(candidates) == 2:
+        gbk, big5 = candidates
+        # Both decode to ideographs: trust GBK only when every character is a common
+        # simplified one (GB 2312); otherwise we cannot tell and must not guess.
+        if _in_gb2312(gbk[0]) and not _in_gb2312(big5[0]):
+            return gbk
+        raise RosterFileError(
+            "ENCODING_UNKNOWN",
+            "the file reads as GBK and as Big5 with different names; save it as 'CSV UTF-8'",
+            tuple(legacy_rows),
+        )
+    if candidates:
+        return candidates[0]
+    raise RosterFileError(
+        "ENCODING_UNKNOWN",
+        f"rows {_ranges(legacy_rows)} are neither UTF-8, GBK nor Big5 text; "
+        "save the sheet as 'CSV UTF-8'",
+        tuple(legacy_rows),
+    )
+
+
+def _ranges(rows: list[int]) -> str:
+    shown = ", ".join(map(str, rows[:10]))
+    return shown + (f" (+{len(rows) - 10} more)" if len(rows) > 10 else "")
+
+
+def _csv_grid(path: Path) -> tuple[list[list[Any]], str]:
+    text, encoding = decode_csv(path.read_bytes())
+    # One grid row per physical line, so row numbers match the technician's editor.
+    return [list(r) for r in csv.reader(io.StringIO(text))], encoding
+
+
+# --------------------------------------------------------------------------------------------
+# XLSX cells
+
+
+@dataclass(frozen=True, slots=True)
+class XCell:
+    """A workbook cell: its value and the number format id/code Excel displays it with."""
+
+    value: Any
+    fmt_id: int
+    fmt: str
+
+
+def _xlsx_grid(path: Path) -> list[list[Any]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        # Not read_only: the number format id of each cell is needed for the Chinese dates.
+        wb = load_workbook(path, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
+        raise RosterFileError("BAD_FILE", f"not a readable .xlsx workbook: {err}") from err
+    try:
+        sheet = wb.worksheets[0]
+        grid: list[list[Any]] = []
+        for row in sheet.iter_rows():
+            cells: list[Any] = []
+            for c in row:
+                style = getattr(c, "_style", None)
+                fmt_id = int(getattr(style, "numFmtId", 0) or 0)
+                cells.append(XCell(c.value, fmt_id, str(c.number_format or "General")))
+            grid.append(cells)
+        return grid
+    finally:
+        wb.close()
+
+
+def excel_serial_date(serial: float) -> date:
+    """An Excel (1900 system) day number as a date; raises ValueError outside 1901-2199."""
+    if not 366 <= serial < 109574:
+        raise ValueError(f"not a date serial: {serial}")
+    return (_EXCEL_EPOCH + timedelta(days=serial)).date()
+
+
+def _zero_pad(value: int, fmt: str) -> str:
+    # "000000" shows 123 as 000123; a card reader sends what is printed on the card.
+    digits = re.sub(r'"[^"]*"|\\.', "", fmt.split(";")[0])
+    if digits and set(digits) <= {"0", "#"}:
+        return str(value).zfill(digits.count("0"))
+    return str(value)
+
+
+def cell_text(cell: Any, column: str | None = None) -> str:
+    """What the technician sees in the cell, as text (ISO for dates)."""
+    if isinstance(cell, XCell):
+        value = cell.value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if column in DATE_COLUMNS and (
+                cell.fmt_id in _ZH_DATE_FORMAT_IDS or _looks_like_date_format(cell.fmt)
+            ):
+                try:
+                    return excel_serial_date(float(value)).isoformat()
+                except ValueError:
+                    return str(value)
+            if float(value).is_integer():
+                return _zero_pad(int(value), cell.fmt)
+        return cell_text(value, column)
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, datetime):
+        return cell.date().isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    return str(cell).strip()
+
+
+def _looks_like_date_format(fmt: str) -> bool:
+    bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", fmt).lower()
+    return "y" in bare or ("d" in bare and "m" in bare)
+
+
+def _raw_number(cell: Any) -> float | None:
+    value = cell.value if isinstance(cell, XCell) else cell
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The sheet
+
+
+def _find_header(grid: list[list[Any]], required: tuple[str, ...]) -> tuple[int, dict[int, str]]:
+    best: tuple[int, dict[int, str]] | None = None
+    for index, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        mapping: dict[int, str] = {}
+        for i, raw in enumerate(row):
+            canon = column_for(cell_text(raw))
+            if canon is not None and canon not in mapping.values():
+                mapping[i] = canon
+        if all(c in mapping.values() for c in required):
+            return index, mapping
+        if mapping and (best is None or len(mapping) > len(best[1])):
+            best = (index, mapping)
+    seen = ""
+    if best is not None:
+        row = [cell_text(c) for c in grid[best[0]] if cell_text(c)]
+        missing = [c for c in required if c not in best[1].values()]
+        seen = f"; row {best[0] + 1} has {', '.join(row)} but no {', '.join(missing)}"
+    raise RosterFileError(
+        "NO_HEADER",
+        f"no header row in the first {HEADER_SEARCH_ROWS} rows naming the required columns "
+        f"{' and '.join(required)}{seen}; "
+        "see `zonegate import-roster --columns` for every accepted header",
+    )
+
+
+def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Sheet:
+    """The header found, the data rows as ``(row number, {canonical column: text})``.
+
+    The header is the first row naming every column of ``required``.
+    Raises ``RosterFileError`` for a file that cannot be used as a whole.
+    """
+    suffix = path.suffix.lower()
+    encoding: str | None = None
+    try:
+        if suffix == ".csv":
+            grid, encoding = _csv_grid(path)
+        elif suffix in (".xlsx", ".xlsm"):
+            grid = _xlsx_grid(path)
+        else:
+            raise RosterFileError(
+                "BAD_FILE", f"use a .csv or .xlsx file (got {suffix or 'no suffix'})"
+            )
+    except OSError as err:
+        raise RosterFileError("BAD_FILE", f"cannot read: {err.strerror}") from err
+    if not any(any(cell_text(c) for c in row) for row in grid):
+        raise RosterFileError("BAD_FILE", "the file is empty")
+    header_index, mapping = _find_header(grid, required)
+    header = [cell_text(c) for c in grid[header_index]]
+    sheet = Sheet(
+        rows=[],
+        header_row=header_index + 1,
+        columns=list(mapping.values()),
+        unknown_columns=[h for i, h in enumerate(header) if h and i not in mapping],
+        title_rows=[n + 1 for n in range(header_index) if any(cell_text(c) for c in grid[n])],
+        encoding=encoding,
+    )
+    for number, row in enumerate(grid[header_index + 1 :], start=header_index + 2):
+        texts = [cell_text(c) for c in row]
+        filled = [t for t in texts if t]
+        if not filled:
+            continue
+        if _FOOTER.match(filled[0]) or (len(filled) == 1 and re.search("[:：]", filled[0])):
+            sheet.footer_rows.append(number)
+            continue
+        cells = {
+            canon: cell_text(row[i], canon) if i < len(row) else "" for i, canon in mapping.items()
+        }
+        sheet.rows.append((number, cells))
+        # An 18-digit ID-based number typed into a number cell is already rounded.
+        long = [
+            canon
+            for i, canon in mapping.items()
+            if i < len(row) and (n := _raw_number(row[i])) is not None and abs(n) >= 1e15
+        ]
+        if long:
+            sheet.lossy[number] = long
+    return sheet
