@@ -53,6 +53,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--events", action="store_true", help="print each new event as a line")
     p.set_defaults(func=cmd_watch)
 
+    from gateway import ingest_cli
+
+    ingest_cli.register(sub, _broker_args, _settings)
+
     p = sub.add_parser("docs", help="write the MQTT topic pages and JSON Schemas")
     p.add_argument("--out", type=Path, default=Path("docs/mqtt"))
     p.set_defaults(func=cmd_docs)

@@ -14,6 +14,8 @@ command -v gpsfake >/dev/null 2>&1 || need_pkgs+=(gpsd-clients)
 command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
+# The central ingest's tests start a private PostgreSQL from Debian's server binaries.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_pkgs+=(postgresql)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -37,7 +39,7 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --upgrade pip wheel "setuptools<81"
 # dlib-bin ships prebuilt x86-64 and aarch64 wheels; face_recognition's own metadata asks for
 # "dlib", which pip would compile for tens of minutes, so it goes in with --no-deps.
-"${pip[@]}" install -e '.[face,dev]'
+"${pip[@]}" install -e '.[face,dev,central]'
 "${pip[@]}" install --no-deps 'face_recognition==1.3.0'
 .venv/bin/python -c 'import face_recognition, dlib; print("bootstrap: dlib", dlib.__version__)'
 echo "bootstrap: ready (.venv)"
