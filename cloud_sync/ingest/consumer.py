@@ -9,10 +9,13 @@ committed. A consumer killed at any point leaves its unacknowledged messages in 
 session; they are delivered again when it reconnects with the same client id (systemd restarts
 it), and the store's ``ON CONFLICT (event_id) DO NOTHING`` makes the repeat harmless.
 
-Events arrive through ``$share/<group>/edge/v1/+/+/event/#`` (and telemetry), each to one member
-of the group. Retained state (status, birth, permit and presence state) is not delivered to
-shared subscriptions on connect, so every consumer also subscribes to those topics directly; the
-store's newest-wins upserts make applying them several times harmless.
+Events and live state changes arrive through shared subscriptions
+(``$share/<group>/edge/v1/+/+/event/#``, ``.../state/#``, ``.../status``, ``.../birth``), each
+message to one member of the group. A broker does not send retained messages to a shared
+subscription, so on every connect a consumer also subscribes to the state topics directly for
+``retained_window_s``, takes the retained snapshot, and unsubscribes (otherwise every member
+would write every state change). The store's newest-wins upserts (by the device's timestamp)
+make the overlap, and two members committing one topic's updates out of order, harmless.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ STATE_FILTERS = (
 
 
 def shared_filters(group: str, telemetry: bool) -> tuple[str, ...]:
-    """The shared-subscription filters of ``group``: events, and telemetry if stored."""
+    """The shared-subscription filters of ``group``: events, live state, telemetry if stored."""
     filters = [f"$share/{group}/edge/v1/+/+/event/#"]
+    filters += [f"$share/{group}/{f}" for f in STATE_FILTERS]
     if telemetry:
         filters.append(f"$share/{group}/edge/v1/+/+/telemetry/#")
     return tuple(filters)
@@ -64,6 +68,7 @@ class IngestSettings:
     telemetry: bool = False
     gap_check_s: float = 30.0
     gap_grace_s: float = 60.0
+    retained_window_s: float = 3.0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -102,21 +107,22 @@ class Consumer:
         client = _client(s.mqtt)
         # Before connecting: the broker may deliver our queued session messages at once.
         client._client.manual_ack_set(True)
-        gaps = None
         async with client:
             for topic in shared_filters(s.group, s.telemetry) + STATE_FILTERS:
                 await client.subscribe(topic, qos=1)
             s.ready.set()
             log.info("%s: subscribed (group %s)", s.mqtt.client_id, s.group)
+            tasks = [asyncio.create_task(self._retained_window(client), name="ingest-retained")]
             if self.on_gap is not None:
-                gaps = asyncio.create_task(self._gaps(), name="ingest-gaps")
+                tasks.append(asyncio.create_task(self._gaps(), name="ingest-gaps"))
             try:
                 await self._consume(client)
             finally:
-                if gaps is not None:
-                    gaps.cancel()
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
                     with contextlib.suppress(asyncio.CancelledError):
-                        await gaps
+                        await t
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         assert self.store is not None
@@ -143,6 +149,11 @@ class Consumer:
                     client._client.ack(m.mid, m.qos)
             self.acked += len(batch)
             self.backoff.reset()
+
+    async def _retained_window(self, client: aiomqtt.Client) -> None:
+        await asyncio.sleep(self.settings.retained_window_s)
+        for topic in STATE_FILTERS:
+            await client.unsubscribe(topic)
 
     async def _gaps(self) -> None:
         assert self.on_gap is not None

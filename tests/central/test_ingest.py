@@ -285,7 +285,10 @@ async def test_certificate_expiry_warnings_at_30_and_15_days(
 
 
 def test_shared_subscription_filters() -> None:
-    from cloud_sync.ingest.consumer import shared_filters
+    from cloud_sync.ingest.consumer import STATE_FILTERS, shared_filters
 
-    assert shared_filters("g1", telemetry=False) == ("$share/g1/edge/v1/+/+/event/#",)
-    assert shared_filters("g1", telemetry=True)[1] == "$share/g1/edge/v1/+/+/telemetry/#"
+    plain = shared_filters("g1", telemetry=False)
+    assert plain[0] == "$share/g1/edge/v1/+/+/event/#"
+    assert {f"$share/g1/{f}" for f in STATE_FILTERS} <= set(plain)
+    assert not any("telemetry" in f for f in plain)
+    assert "$share/g1/edge/v1/+/+/telemetry/#" in shared_filters("g1", telemetry=True)
