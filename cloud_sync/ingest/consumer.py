@@ -32,7 +32,8 @@ import psycopg
 from cloud_sync.ingest.messages import Row, parse
 from cloud_sync.ingest.schema import migrate
 from cloud_sync.ingest.store import IngestStore
-from cloud_sync.link import Backoff, LinkSettings
+from cloud_sync.link import LinkSettings
+from firmware_adapters.backoff import Backoff
 
 log = logging.getLogger("zonegate.ingest")
 
