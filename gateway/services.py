@@ -128,7 +128,7 @@ def build_terminal(ctx: ServiceContext) -> Service | None:
     if cfg.type == "none" or cfg.port is None:
         return None
     reader = LineBadgeReader(cfg.port, baudrate=cfg.baudrate, serial_port=cfg.type == "serial")
-    return TerminalService(ctx.controller, reader, cfg.mode)
+    return TerminalService(ctx.controller, reader, cfg.mode, debounce_s=cfg.debounce_s)
 
 
 def build_sync(ctx: ServiceContext) -> Service | None:

@@ -25,3 +25,10 @@ class BadgeConfig(Section):
         description="toggle: a tap enters when outside and leaves when inside; in/out: "
         "a reader per direction",
     )
+    debounce_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=60,
+        description="a read of the same badge within this many seconds after its decision is "
+        "the same tap (a card held in the field is read several times), not a new one",
+    )

@@ -45,6 +45,8 @@ async def test_taps_over_a_serial_pty_toggle_in_and_out(env: Env) -> None:
         os.write(master, b"\x02B-W1\x03\r\n\xff\xfe garbage\r\n")
         first = await asyncio.wait_for(decisions.get(), 10)
         assert first.payload["action"] == "badge_in" and first.payload["allowed"] is True
+        # A tap after the debounce window is a new tap: out.
+        env.clock.advance(svc.debounce_s + 0.1)
         os.write(master, b"B-W1\r\n")
         second = await asyncio.wait_for(decisions.get(), 10)
         assert second.payload["action"] == "badge_out"
@@ -144,5 +146,50 @@ async def test_serial_reader_without_line_end_takes_an_id_after_a_gap(env: Env) 
         assert await asyncio.wait_for(first, 10) == "CARD-77"
     finally:
         await it.aclose()
+
+
+async def test_one_card_read_twice_in_a_burst_is_one_tap(env: Env) -> None:
+    """Was: the second read of a card held in the field made a badge-out (worker vanished)."""
+    env.worker("G1")
+    env.welder("W1")
+    env.active_permit()
+    master, slave = pty.openpty()
+    reader = LineBadgeReader(Path(os.ttyname(slave)), serial_port=True)
+    svc = TerminalService(env.ctl, reader, "toggle", debounce_s=3.0)
+    decisions: asyncio.Queue[Event] = asyncio.Queue()
+    reads = asyncio.Queue[str]()
+    svc.on_tap.append(reads.put_nowait)
+
+    def on_event(ev: Event) -> None:
+        if ev.kind is EventKind.ACCESS:
+            decisions.put_nowait(ev)
+
+    env.ctl.event_listeners.append(on_event)
+    task = asyncio.create_task(svc.run())
+    try:
+        await asyncio.wait_for(reader.opened.wait(), 10)
+        # One card held in the field: three reads in one burst, then a different badge as a
+        # marker that every read before it has been handled.
+        os.write(master, b"\x02B-W1\x03\x02B-W1\x03\r\nB-W1\r\nB-G1\r\n")
+        first = await asyncio.wait_for(decisions.get(), 10)
+        marker = await asyncio.wait_for(decisions.get(), 10)
+        assert first.payload["action"] == "badge_in" and first.payload["allowed"] is True
+        assert marker.payload["badge_id"] == "B-G1"
+        assert decisions.empty() and svc.debounced == 2
+        assert "W1" in env.registry.presence()  # still inside: the repeat was not a badge-out
+        assert [reads.get_nowait() for _ in range(reads.qsize())] == ["B-W1", "B-G1"]
+        # Within the window still the same tap; after it, a new one (badge-out).
+        env.clock.advance(2.9)
+        os.write(master, b"B-W1\r\nB-M1\r\n")  # an unknown badge marks the read as handled
+        marker = await asyncio.wait_for(decisions.get(), 10)
+        assert marker.payload["badge_id"] == "B-M1" and svc.debounced == 3
+        env.clock.advance(0.2)
+        os.write(master, b"B-W1\r\n")
+        out = await asyncio.wait_for(decisions.get(), 10)
+        assert out.payload["action"] == "badge_out" and svc.debounced == 3
+        assert "W1" not in env.registry.presence()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         os.close(master)
         os.close(slave)
