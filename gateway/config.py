@@ -26,6 +26,7 @@ from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.outputs.config import OutputsConfig
+from gateway.kiosk.config import KioskConfig
 
 
 class DaemonConfig(Section):
@@ -62,6 +63,7 @@ class GatewayConfig(Section):
     gps: GpsConfig = GpsConfig()
     identity: IdentityConfig = IdentityConfig()
     mqtt: MqttConfig = MqttConfig()
+    kiosk: KioskConfig = KioskConfig()
 
     @model_validator(mode="after")
     def _fence_is_enforced(self) -> GatewayConfig:

@@ -48,6 +48,7 @@ SERVICE_FACTORIES: tuple[str, ...] = (
     "gateway.services:build_terminal",
     "gateway.services:build_sync",
     "gateway.operator_api:build_operator_api",
+    "gateway.kiosk.server:build_kiosk",
 )
 
 

@@ -10,6 +10,7 @@ gateway without a camera) costs nothing and the rest still starts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from edge.clock import SystemClock
     from edge.journal import Journal
+    from edge.models import Decision
     from edge.registry import Registry
     from edge.service import Service
     from edge.zone import ZoneController
@@ -37,6 +39,10 @@ class ServiceContext:
     clock: SystemClock
     health: dict[str, dict[str, object]] = field(default_factory=dict)
     """Per-service health, shown by ``zonegate status`` and in the MQTT birth snapshot."""
+    tap_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    """Told of each badge read the terminal takes as a new tap (the kiosk screen)."""
+    decision_listeners: list[Callable[[Decision], None]] = field(default_factory=list)
+    """Told of each terminal decision once journaled (the kiosk screen, voice, buzzer)."""
 
 
 def build_gas(ctx: ServiceContext) -> Service | None:
@@ -128,7 +134,15 @@ def build_terminal(ctx: ServiceContext) -> Service | None:
     if cfg.type == "none" or cfg.port is None:
         return None
     reader = LineBadgeReader(cfg.port, baudrate=cfg.baudrate, serial_port=cfg.type == "serial")
-    return TerminalService(ctx.controller, reader, cfg.mode, debounce_s=cfg.debounce_s)
+    # The listener lists are shared, not copied: the kiosk may be built after the terminal.
+    return TerminalService(
+        ctx.controller,
+        reader,
+        cfg.mode,
+        debounce_s=cfg.debounce_s,
+        on_tap=ctx.tap_listeners,
+        on_decision=ctx.decision_listeners,
+    )
 
 
 def build_sync(ctx: ServiceContext) -> Service | None:

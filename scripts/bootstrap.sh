@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zonegate needs on a fresh Debian / Raspberry Pi OS machine: the system packages
-# the tests and demo talk to (real mosquitto, gpsd + gpsfake, systemd-analyze), then .venv with
-# the project. As root it runs apt-get itself; otherwise it stops with the exact command to run.
+# the tests and demo talk to (real mosquitto, gpsd + gpsfake, systemd-analyze, Chromium for the
+# kiosk page), then .venv with the project. As root it runs apt-get itself; otherwise it stops
+# with the exact command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
@@ -16,6 +17,12 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 # The central ingest's tests start a private PostgreSQL from Debian's server binaries.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_pkgs+=(postgresql)
+# The kiosk page: its tests open it in the system's headless Chromium through chromedriver;
+# espeak-ng speaks the Mandarin prompts (voice cmn); a CJK font draws the Chinese.
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+command -v espeak-ng >/dev/null 2>&1 || need_pkgs+=(espeak-ng)
+fc-list 2>/dev/null | grep -qiE 'wenquanyi|noto sans cjk' || need_pkgs+=(fonts-wqy-zenhei)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

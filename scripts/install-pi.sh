@@ -38,6 +38,9 @@ pkgs=(
   mosquitto-clients
   systemd
   ca-certificates
+  # the zone terminal: Mandarin prompts (espeak-ng voice cmn), ALSA's aplay, a Chinese font
+  # (Pi OS Lite ships none), Chromium for the kiosk page (scripts/kiosk-autostart.sh)
+  espeak-ng alsa-utils fonts-wqy-zenhei chromium
 )
 if apt-cache show python3-picamera2 >/dev/null 2>&1; then
   pkgs+=(python3-picamera2 python3-libcamera)

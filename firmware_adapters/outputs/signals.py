@@ -7,7 +7,7 @@ Protocol, and calls it *before* committing a suspension (DESIGN invariant 3).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Light(StrEnum):
@@ -20,11 +20,22 @@ class Annunciator(Protocol):
     def show(self, light: Light, *, buzzer: bool) -> None: ...
 
 
+@runtime_checkable
+class TapChirp(Protocol):
+    """An annunciator that can also sound a short per-tap pattern, distinct from the alarm."""
+
+    def chirp(self, *, allowed: bool) -> None: ...
+
+
 class RecordingAnnunciator:
     """Keeps what was shown; used where no hardware is configured, and by tests."""
 
     def __init__(self) -> None:
         self.history: list[tuple[Light, bool]] = []
+        self.chirps: list[bool] = []
+
+    def chirp(self, *, allowed: bool) -> None:
+        self.chirps.append(allowed)
 
     def show(self, light: Light, *, buzzer: bool) -> None:
         self.history.append((light, buzzer))

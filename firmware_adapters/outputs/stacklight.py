@@ -14,6 +14,8 @@ from gpiozero import LED, Buzzer, OutputDevice
 from firmware_adapters.outputs.config import OutputsConfig
 from firmware_adapters.outputs.signals import Light
 
+TAP_BEEP_S = 0.08
+
 
 class OutputsError(Exception):
     """The GPIO outputs could not be set up (pin busy, no GPIO access)."""
@@ -30,6 +32,7 @@ class StackLight:
             pin_factory = MockFactory()
         self.pin_factory = pin_factory
         self.shown: tuple[Light, bool] | None = None
+        self.chirped = 0
         self._lamps: dict[Light, Any] = {}
         self._buzzer: Any | None = None
         self._relay: Any | None = None
@@ -79,6 +82,17 @@ class StackLight:
         if allowed and self._relay is not None:
             self._relay.on()
         self.shown = (light, buzzer)
+
+    def chirp(self, *, allowed: bool) -> None:
+        """A tap's pattern: one 80 ms beep admitted, three denied (``signals.TapChirp``).
+
+        Silent while the alarm tone sounds: the alarm must stay a steady tone, and gpiozero's
+        ``beep`` would replace it with the pattern and leave the buzzer off.
+        """
+        if self._buzzer is None or (self.shown is not None and self.shown[1]):
+            return
+        self._buzzer.beep(on_time=TAP_BEEP_S, off_time=TAP_BEEP_S, n=1 if allowed else 3)
+        self.chirped += 1
 
     def state(self) -> dict[str, bool]:
         """What the outputs are doing now (read back from gpiozero)."""
