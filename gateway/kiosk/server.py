@@ -1,9 +1,11 @@
 """Serving the kiosk page: aiohttp routes, the daemon service, and its factory.
 
 The page and its event stream are served on 127.0.0.1 only (Chromium on the same Pi opens
-``http://127.0.0.1:PORT/``). ``kiosk.lan_port`` adds a second, READ-ONLY listener on every
-address for a supervisor's tablet: it serves the same page and stream but no route that acts,
-and tells the page to hide its buttons. Routes:
+``http://127.0.0.1:PORT/``), mounted on the operator API's application
+(``gateway.operator_api.build_app``) so the page's actions reach ``/api/v1/...`` on the same
+origin. ``kiosk.lan_port`` adds a second, READ-ONLY listener on every address for a
+supervisor's tablet: only the routes below (no operator API, nothing that acts), and it tells
+the page to hide its buttons. Routes:
 
 - ``GET /``: the page; ``GET /kiosk/static/...``: its CSS and JavaScript
 - ``GET /kiosk/events``: the server-sent event stream (``gateway.kiosk.feed``)
@@ -25,6 +27,7 @@ from aiohttp import web
 from gateway.kiosk.config import KioskConfig
 from gateway.kiosk.feed import CLOSE, KioskFeed, screen_state
 from gateway.kiosk.voice import TapSignals, Voice
+from gateway.operator_api import build_app
 
 if TYPE_CHECKING:
     from edge.service import Service
@@ -145,7 +148,10 @@ class KioskService:
         runners: list[web.AppRunner] = []
         try:
             where = []
-            local = build_kiosk_app(self.feed, self.cfg, language=self.language, readonly=False)
+            # The touchscreen's page and the operator API on one origin: the page's leader
+            # actions call /api/v1/... there. Both stay on loopback.
+            local = build_app(self.ctx)
+            mount_kiosk(local, self.feed, self.cfg, language=self.language, readonly=False)
             runners.append(await self._serve(local, "127.0.0.1", self.cfg.port))
             where.append(f"http://127.0.0.1:{self.cfg.port}/")
             if self.cfg.lan_port is not None:

@@ -163,6 +163,7 @@ class Daemon:
     def __init__(self, tmp: Path, sims: SimulatedSensors, **kiosk: Any) -> None:
         self.tmp = tmp
         self.port = free_port()
+        self.lan_port = free_port()
         self.fifo = tmp / "badge.fifo"
         os.mkfifo(self.fifo)
         self.log_path = tmp / "daemon.log"
@@ -183,7 +184,7 @@ class Daemon:
             "daemon": {"expiry_check_s": 1, "shutdown_timeout_s": 5},
             "badge": {"type": "file", "port": str(self.fifo), "debounce_s": 2.0},
             "gas": sims.gas_config(staleness_s=5.0).model_dump(mode="json"),
-            "kiosk": {"enabled": True, "port": self.port, **kiosk},
+            "kiosk": {"enabled": True, "port": self.port, "lan_port": self.lan_port, **kiosk},
         }
         self.cfg_path = tmp / "gateway.yaml"
         self.cfg_path.write_text(yaml.safe_dump(self.cfg, allow_unicode=True))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import urllib.error
+import urllib.request
 from typing import Any
 
 from selenium.webdriver.common.by import By
@@ -84,6 +86,24 @@ def test_idle_screen_shows_zone_permits_people_and_gas(browser: WebDriver, daemo
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "idle"
     assert "时钟已同步" in text(browser, "pill-clock")
     shoot(browser, "idle")
+
+
+def test_the_lan_view_is_read_only(daemon: Daemon) -> None:
+    def get(port: int, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                return resp.status, resp.read(256)
+        except urllib.error.HTTPError as err:
+            return err.code, b""
+
+    assert get(daemon.port, "/api/v1/status")[0] == 200  # the touchscreen: page + operator API
+    assert get(daemon.lan_port, "/kiosk/state")[0] == 200
+    assert get(daemon.lan_port, "/")[0] == 200
+    assert get(daemon.lan_port, "/api/v1/status")[0] == 404  # the LAN: nothing that acts
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.lan_port}/kiosk/events") as stream:
+        assert stream.readline() == b"retry: 1000\n"
+        assert stream.readline() == b"event: settings\n"
+        assert json.loads(stream.readline().removeprefix(b"data: "))["readonly"] is True
 
 
 def test_badge_tap_shows_admit_with_the_name(browser: WebDriver, daemon: Daemon) -> None:
