@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.identity.config import IdentityConfig, TrackerConfig  # noqa: E402
+from edge.identity.enrolment import assess  # noqa: E402
 from edge.identity.pipeline import Encoding, FacePipeline, Gallery, combine  # noqa: E402
 from edge.identity.store import EncodingStore, create_device_key  # noqa: E402
 from edge.identity.tracker import FaceTracker  # noqa: E402
@@ -45,7 +46,6 @@ from edge.identity.verifier import FaceVerifier  # noqa: E402
 from edge.models import Worker  # noqa: E402
 from firmware_adapters.camera import Frame  # noqa: E402
 from firmware_adapters.camera.files import FileCamera, load_rgb  # noqa: E402
-from gateway.enroll import assess  # noqa: E402
 
 FACES = ROOT / ".." / "shared" / "data" / "faces"
 FACE_SHARE = 0.28

@@ -25,6 +25,10 @@ class ReasonCode(StrEnum):
     IDENTITY_UNAVAILABLE = "IDENTITY_UNAVAILABLE"
     WORKER_LOCKED = "WORKER_LOCKED"
     PROXY_ATTEMPT = "PROXY_ATTEMPT"
+    # enrolment images
+    IMAGE_UNREADABLE = "IMAGE_UNREADABLE"
+    IMAGE_TOO_LARGE = "IMAGE_TOO_LARGE"
+    FACE_ENROLLED_ELSEWHERE = "FACE_ENROLLED_ELSEWHERE"
     # certificates
     CERT_MISSING = "CERT_MISSING"
     CERT_EXPIRED = "CERT_EXPIRED"
@@ -87,6 +91,15 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.IDENTITY_UNAVAILABLE: ("人脸核验不可用", "Face verification unavailable"),
     ReasonCode.WORKER_LOCKED: ("工卡已锁定，请联系安全员", "Badge locked; see the safety officer"),
     ReasonCode.PROXY_ATTEMPT: ("疑似代签，已通知安全员", "Suspected proxy badge-in reported"),
+    ReasonCode.IMAGE_UNREADABLE: ("照片无法读取", "The photo cannot be read"),
+    ReasonCode.IMAGE_TOO_LARGE: (
+        "照片像素过大，无法在有限内存中读取，请缩小或存为JPEG",
+        "Photo too large to decode in bounded memory; shrink it or save as JPEG",
+    ),
+    ReasonCode.FACE_ENROLLED_ELSEWHERE: (
+        "此人脸已录入在其他工人名下",
+        "This face is already enrolled under another worker",
+    ),
     ReasonCode.CERT_MISSING: ("缺少本岗位所需特种作业操作证", "Required certificate missing"),
     ReasonCode.CERT_EXPIRED: ("特种作业操作证已过期", "Special-operation certificate expired"),
     ReasonCode.CERT_NOT_YET_VALID: ("特种作业操作证尚未生效", "Certificate not yet valid"),

@@ -1,8 +1,7 @@
 """``zonegate enroll WORKER_ID (--photos FILES... | --camera)``: the technician's face enrolment.
 
-Several images are judged one by one (one face, sharp, well exposed, not cut off); poor ones are
-rejected with the reason. The good ones are encoded with jitter (slower, steadier templates), an
-image that disagrees with the others is dropped, and only the 128-d encodings are stored,
+The judging, outlier and same-face rules live in ``edge.identity.enrolment`` (re-exported here
+for the demo and tools); this module is the command line. Only the 128-d encodings are stored,
 encrypted with the device key. No image is kept. Separate written consent (PIPL Art. 29) must be
 on file before enrolling; a badge + PIN entry stays available for those who decline.
 """
@@ -11,114 +10,27 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from edge.reasons import ReasonCode
 
 if TYPE_CHECKING:
     # Kept out of import time: every ``zonegate`` command builds its parser from this module.
     from edge.identity.config import IdentityConfig
-    from edge.identity.pipeline import Encoding, FacePipeline
-    from edge.identity.store import EncodingStore
+    from edge.identity.enrolment import ImageVerdict
     from firmware_adapters.camera import Frame
 
+
+def __getattr__(name: str) -> Any:
+    """The enrolment functions, imported (with numpy and dlib) only when used."""
+    if name in {"Enrolment", "ImageVerdict", "assess", "enrol", "enrol_photos"}:
+        from edge.identity import enrolment
+
+        return getattr(enrolment, name)
+    raise AttributeError(name)
+
+
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageVerdict:
-    """Why one enrolment image was kept or rejected."""
-
-    source: str
-    reason: ReasonCode | None = None
-    detail: str | None = None
-    encoding: Encoding | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None and self.encoding is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    verdicts: tuple[ImageVerdict, ...]
-
-    @property
-    def encodings(self) -> list[Encoding]:
-        return [v.encoding for v in self.verdicts if v.ok and v.encoding is not None]
-
-
-def assess(pipeline: FacePipeline, frame: Frame, source: str) -> ImageVerdict:
-    """Judge and encode one enrolment image (blocking). Two faces are always rejected here,
-    whatever the badge-in policy: a template must be unambiguous. A photo is not framed like
-    the terminal camera: any face from a tenth of its width (or ``min_face_px``) up is found."""
-    smallest = max(float(pipeline.config.quality.min_face_px), 0.1 * frame.width)
-    boxes = pipeline.detect(frame, smallest)
-    if not boxes:
-        return ImageVerdict(source, ReasonCode.FACE_NOT_FOUND)
-    if len(boxes) > 1:
-        return ImageVerdict(source, ReasonCode.MULTIPLE_FACES, f"{len(boxes)} faces")
-    problem = pipeline.quality_problem(frame, boxes[0])
-    if problem is not None:
-        return ImageVerdict(source, ReasonCode.FACE_QUALITY, problem)
-    encoding = pipeline.encode(frame, boxes[0], pipeline.config.enrol_jitters)
-    return ImageVerdict(source, encoding=encoding)
-
-
-def enrol(
-    pipeline: FacePipeline,
-    frames: Iterable[tuple[str, Frame | Exception]],
-    on_verdict: Callable[[ImageVerdict], None] = lambda _: None,
-) -> Enrolment:
-    """Judge every image, then drop the ones that disagree with the rest (blocking)."""
-    verdicts: list[ImageVerdict] = []
-    for source, frame in frames:
-        if isinstance(frame, Exception):
-            verdict = ImageVerdict(source, ReasonCode.FACE_QUALITY, f"unreadable: {frame}")
-        else:
-            verdict = assess(pipeline, frame, source)
-        verdicts.append(verdict)
-        on_verdict(verdict)
-    return Enrolment(tuple(_drop_outliers(verdicts, pipeline.config.tolerance)))
-
-
-def _drop_outliers(verdicts: list[ImageVerdict], tolerance: float) -> list[ImageVerdict]:
-    """Keep the good images within ``tolerance`` of their medoid (the image closest, by median
-    distance, to all the others): one stray photo of someone else cannot drag the template."""
-    import numpy as np
-
-    good = [v for v in verdicts if v.ok and v.encoding is not None]
-    if len(good) < 2:
-        return verdicts
-    encodings = np.vstack([v.encoding for v in good if v.encoding is not None])
-    distances = np.linalg.norm(encodings[:, None, :] - encodings[None, :, :], axis=2)
-    medoid = int(np.argmin([np.median(np.delete(row, k)) for k, row in enumerate(distances)]))
-    far = {id(v): float(distances[medoid, k]) for k, v in enumerate(good)}
-    out = []
-    for v in verdicts:
-        distance = far.get(id(v), 0.0)
-        if distance > tolerance:
-            detail = f"differs from the other images ({distance:.2f})"
-            v = ImageVerdict(v.source, ReasonCode.FACE_MISMATCH, detail)
-        out.append(v)
-    return out
-
-
-def enrol_photos(
-    pipeline: FacePipeline, store: EncodingStore, worker_id: str, photos: Sequence[Path]
-) -> Enrolment:
-    """Enrol ``worker_id`` from photo files into ``store`` (blocking; the demo's shortcut).
-    Raises ``ValueError`` when fewer than ``enrol_min_images`` images are good."""
-    result = enrol(pipeline, _photo_frames(photos))
-    kept = result.encodings
-    if len(kept) < pipeline.config.enrol_min_images:
-        reasons = ", ".join(f"{v.source}: {v.reason} {v.detail or ''}" for v in result.verdicts)
-        raise ValueError(f"{worker_id}: not enough good images ({reasons})")
-    store.put(worker_id, kept, images=len(kept))
-    return result
 
 
 # ---- command line
@@ -135,18 +47,13 @@ def register(subparsers: Any) -> None:
     source.add_argument("--camera", action="store_true", help="take shots with the terminal camera")
     p.add_argument("--shots", type=int, default=5, help="camera shots to take (default 5)")
     p.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG, help="gateway YAML")
+    p.add_argument(
+        "--confirm-same-face",
+        action="store_true",
+        help="store even though the face is already enrolled under another worker "
+        "(only after checking they are two people, e.g. twins)",
+    )
     p.set_defaults(func=cmd_enroll)
-
-
-def _photo_frames(paths: Sequence[Path]) -> Iterable[tuple[str, Frame | Exception]]:
-    from firmware_adapters.camera import CameraError, Frame
-    from firmware_adapters.camera.files import load_rgb
-
-    for seq, path in enumerate(paths, 1):
-        try:
-            yield str(path), Frame(rgb=load_rgb(path), seq=seq, mono_ts=time.monotonic())
-        except CameraError as err:
-            yield str(path), err
 
 
 def _camera_frames(config: IdentityConfig, shots: int) -> Iterable[tuple[str, Frame | Exception]]:
@@ -166,12 +73,34 @@ def _camera_frames(config: IdentityConfig, shots: int) -> Iterable[tuple[str, Fr
         camera.close()
 
 
+def _worker_names(registry_path: Path, worker_ids: list[str]) -> dict[str, str]:
+    """Roster names for a refusal message; empty when the roster cannot be read."""
+    from edge.registry import Registry, RegistryError
+
+    try:
+        registry = Registry(registry_path)
+    except (RegistryError, OSError):
+        return {}
+    try:
+        workers = (registry.worker(w) for w in worker_ids)
+        return {w.worker_id: w.name for w in workers if w is not None}
+    finally:
+        registry.close()
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
-    """Run the enrolment; exit 0 stored, 1 not enough good images, 2 setup error."""
+    """Run the enrolment; exit 0 stored, 1 nothing stored (not enough good images, or the face
+    is already enrolled under another worker without ``--confirm-same-face``), 2 setup error."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
     from rich.table import Table
 
+    from edge.identity.enrolment import (
+        SameFaceError,
+        enrol,
+        photo_frames,
+        store_enrolment,
+    )
     from edge.identity.pipeline import FacePipeline, ModelsUnavailable
     from edge.identity.service import open_store
     from edge.identity.store import StoreError
@@ -212,7 +141,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     except (StoreError, OSError) as err:
         console.print(f"[red]face store: {err}[/red]")
         return 2
-    frames = _camera_frames(identity, args.shots) if args.camera else _photo_frames(args.photos)
+    frames = _camera_frames(identity, args.shots) if args.camera else photo_frames(args.photos)
     total = args.shots if args.camera else len(args.photos)
     pipeline = FacePipeline(identity)
     try:
@@ -254,10 +183,30 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             )
             return 1
         try:
-            store.put(args.worker_id, kept, images=len(kept))
+            same = store_enrolment(
+                pipeline, store, args.worker_id, result, confirm_same_face=args.confirm_same_face
+            )
+        except SameFaceError as err:
+            names = _worker_names(cfg.registry_path, [o.worker_id for o in err.others])
+            for other in err.others:
+                console.print(
+                    f"[red]FACE_ENROLLED_ELSEWHERE: this face is already enrolled as "
+                    f"{other.worker_id} {names.get(other.worker_id, '')} "
+                    f"(distance {other.distance:.2f}); nothing stored[/red]"
+                )
+            console.print(
+                "[red]the terminal could not tell these records apart. If they really are two "
+                "people (twins), run again with --confirm-same-face[/red]"
+            )
+            return 1
         except (StoreError, OSError) as err:
             console.print(f"[red]face store: {err}[/red]")
             return 2
+        for other in same:
+            console.print(
+                f"[yellow]stored although the face is within {other.distance:.2f} of "
+                f"{other.worker_id} (confirmed with --confirm-same-face)[/yellow]"
+            )
         console.print(
             f"[green]{args.worker_id}: {len(kept)} encoding(s) stored encrypted in {store.path}; "
             "no image kept[/green]"

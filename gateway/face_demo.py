@@ -58,7 +58,7 @@ async def enrol_cast(
     faces_dir: Path = FACES_DIR,
 ) -> None:
     """Enrol every demo worker from their photos (10-jitter encodings; a few seconds)."""
-    from gateway.enroll import enrol_photos
+    from edge.identity.enrolment import enrol_photos
 
     pipeline = service.verifier.tracker.pipeline
     for worker_id, (photos, _) in cast.items():

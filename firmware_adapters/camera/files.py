@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
+from PIL import ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from firmware_adapters.camera.frames import CameraError, Frame, Image, PixelOrder, fit_into, to_rgb
 
@@ -24,6 +25,88 @@ def load_rgb(path: Path) -> Image:
     except (OSError, UnidentifiedImageError) as err:
         raise CameraError(f"cannot read image {path}: {err}") from err
     return to_rgb(rgb, PixelOrder.RGB)
+
+
+class PhotoRefused(CameraError):
+    """A photo that is not decoded: ``code`` is ``IMAGE_TOO_LARGE`` or ``IMAGE_UNREADABLE``."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+PHOTO_MAX_SIDE_PX = 2400
+"""Longest side an enrolment photo is decoded at. A face at a tenth of the width is then still
+240 px wide, above what the encoder's 150 px chip needs; every fixture photo is smaller."""
+PHOTO_MAX_DECODE_PIXELS = 40_000_000
+"""Most pixels decoded at once (120 MB as RGB). JPEGs are decoded at 1/2, 1/4 or 1/8 scale by
+the decoder itself (``Image.draft``), so a 108 MP or 200 MP phone photo stays under it; a format
+that cannot be reduced while decoding (PNG, BMP, ...) is refused above it."""
+
+
+def load_photo(
+    path: Path,
+    *,
+    max_side_px: int = PHOTO_MAX_SIDE_PX,
+    max_decode_pixels: int = PHOTO_MAX_DECODE_PIXELS,
+) -> Image:
+    """A photo file as contiguous RGB, upright and at most ``max_side_px`` on its longest side.
+
+    EXIF orientation is applied (phones store portraits sideways with Orientation 6 or 8).
+    Memory is bounded: only the header is read before deciding how to decode (see
+    ``PHOTO_MAX_DECODE_PIXELS``). Raises ``PhotoRefused`` with a code, never Pillow's
+    ``DecompressionBombError`` or another exception type.
+    """
+    img = _open_header(path)
+    try:
+        rgb = _decode_bounded(img, path, max_side_px, max_decode_pixels)
+    except (OSError, SyntaxError, ValueError, MemoryError) as err:
+        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}") from err
+    finally:
+        img.close()
+    return to_rgb(rgb, PixelOrder.RGB)
+
+
+def _decode_bounded(
+    img: PILImage.Image, path: Path, max_side_px: int, max_decode_pixels: int
+) -> Image:
+    width, height = img.size
+    declared = f"{width} x {height} px"
+    if width <= 0 or height <= 0:
+        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: empty image ({declared})")
+    factor = min(1.0, max_side_px / max(width, height))
+    # JPEG only: the decoder skips DCT detail (1/2 .. 1/8 scale); img.size becomes the reduced one.
+    img.draft("RGB", (max(1, int(width * factor)), max(1, int(height * factor))))
+    if img.size[0] * img.size[1] > max_decode_pixels:
+        raise PhotoRefused(
+            "IMAGE_TOO_LARGE",
+            f"{path}: {declared} ({width * height / 1e6:.0f} MP) cannot be decoded in bounded "
+            f"memory; send it at most {max_decode_pixels / 1e6:.0f} MP or as JPEG",
+        )
+    with warnings.catch_warnings():
+        # The size was bounded above; Pillow's own bomb warning adds nothing.
+        warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+        img.thumbnail((max_side_px, max_side_px))
+        upright = ImageOps.exif_transpose(img)
+        return np.asarray(upright.convert("RGB"), dtype=np.uint8)
+
+
+def _open_header(path: Path) -> PILImage.Image:
+    """Open lazily (header only). Pillow refuses a header above 179 MP outright; a JPEG can be
+    decoded reduced, so it is opened past that check and bounded by ``load_photo`` instead."""
+    try:
+        return PILImage.open(path)
+    except PILImage.DecompressionBombError:
+        pass
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}") from err
+    try:
+        return JpegImagePlugin.JpegImageFile(path)
+    except (SyntaxError, OSError):
+        raise PhotoRefused(
+            "IMAGE_TOO_LARGE", f"{path}: too many pixels to decode in bounded memory"
+        ) from None
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:

@@ -15,13 +15,13 @@ import psutil
 import pytest
 
 from edge.identity.config import IdentityConfig, TrackerConfig
+from edge.identity.enrolment import enrol
 from edge.identity.pipeline import Encoding, FaceModels, FacePipeline
 from edge.identity.service import build_verifier, open_store
 from edge.identity.store import EncodingStore
 from edge.identity.verifier import FaceVerifier
 from firmware_adapters.camera import Frame
 from firmware_adapters.camera.files import FileCamera, load_rgb
-from gateway.enroll import enrol
 
 FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
 

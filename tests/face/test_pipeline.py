@@ -179,7 +179,7 @@ def test_box_geometry() -> None:
 def test_enrolment_drops_a_stray_photo_of_someone_else(
     pipeline: FacePipeline, frame_of: FrameOf
 ) -> None:
-    from gateway.enroll import enrol
+    from edge.identity.enrolment import enrol
 
     names = ["obama.jpg", "obama2.jpg", "biden.jpg", "noface_coffee.png"]
     result = enrol(pipeline, [(n, frame_of(n)) for n in names])
