@@ -4,6 +4,12 @@ Connects to gpsd for a few seconds and runs every TPV through the same gate, jum
 state machine the daemon uses, then reports fixes seen, valid, rejected by reason, jumps flagged
 and whether the terminal stands inside the configured zone (true / false / null when unknown or
 no fence is configured). With ``--json`` the last stdout line is one JSON object.
+
+While it watches, one progress line per second goes to stderr (not with ``--json``). When gpsd
+never answers, one line says so with the likely cause instead of a log line per reconnect.
+Exit codes: 0 gpsd answered and nothing is wrong; 1 gpsd never answered; 2 bad config;
+3 the position is outside the zone's fence; 4 the system clock and GPS time disagree by more
+than ``gps.clock_bound_s``; 5 a fence is configured but no valid fix came in the window.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +33,48 @@ from firmware_adapters.gps.config import GpsConfig
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 
+EXIT_OK = 0
+EXIT_NO_GPSD = 1
+EXIT_CONFIG = 2
+EXIT_OUTSIDE = 3
+EXIT_CLOCK = 4
+EXIT_NO_FIX = 5
+
+WORDS: dict[str, tuple[str, str]] = {
+    "progress": (
+        "[{t:.0f}/{total:.0f} 秒] gpsd {conn}，定位 {fixes} 个，有效 {valid} 个",
+        "[{t:.0f}/{total:.0f} s] gpsd {conn}, fixes {fixes}, valid {valid}",
+    ),
+    "connected": ("已连接", "connected"),
+    "waiting": ("未连接", "not connected"),
+    "no_gpsd": (
+        "连接不上 gpsd（{host}:{port}）：gpsd 没有运行或不在这个端口。"
+        "提示：sudo systemctl start gpsd.socket gpsd；查看 /etc/default/gpsd 的 DEVICES= "
+        "是否指向 GPS 串口；gpspipe -w 可验证",
+        "cannot reach gpsd at {host}:{port}: gpsd is not running or not on this port. "
+        "Hint: sudo systemctl start gpsd.socket gpsd; check DEVICES= in /etc/default/gpsd "
+        "names the GPS serial port; gpspipe -w shows what it sends",
+    ),
+    "outside": (
+        "位置在区域电子围栏之外：闸机将拒绝入场（POSITION_OUTSIDE）",
+        "the position is outside the zone's fence: badge-ins would be denied",
+    ),
+    "clock": (
+        "系统时钟与 GPS 时间相差 {offset:.0f} 秒（允许 {bound:.0f} 秒）：检查 NTP / RTC",
+        "system clock and GPS time differ by {offset:.0f} s (bound {bound:.0f} s): check NTP / "
+        "the RTC",
+    ),
+    "no_fix": (
+        "配置了电子围栏，但 {seconds:.0f} 秒内没有有效定位：天线要看得到天空",
+        "a fence is configured but no valid fix came in {seconds:.0f} s: the antenna needs sky",
+    ),
+}
+
+
+def _w(key: str, lang: str, **values: Any) -> str:
+    zh, en = WORDS[key]
+    return (en if lang == "en" else zh).format(**values)
+
 
 def register(subparsers: Any) -> None:
     """Add ``gps probe`` to the ``zonegate`` command's subparsers."""
@@ -35,6 +85,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, help="gpsd port (default: gps.port, else 2947)")
     p.add_argument("--seconds", type=float, default=10.0, help="how long to watch (default 10)")
     p.add_argument("--json", action="store_true", help="end with one JSON object on one line")
+    p.add_argument(
+        "--lang",
+        choices=["zh-CN", "en"],
+        default=None,
+        help="output language (default: device.language of the config, else zh-CN)",
+    )
     p.add_argument(
         "--config",
         "-c",
@@ -58,9 +114,17 @@ def _load(path: Path | None) -> tuple[GpsConfig, Geofence | None, str | None]:
 
 
 async def probe(
-    host: str, port: int, seconds: float, config: GpsConfig, fence: Geofence | None
+    host: str,
+    port: int,
+    seconds: float,
+    config: GpsConfig,
+    fence: Geofence | None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Watch gpsd for ``seconds`` and summarise; never raises for gpsd being absent or odd."""
+    """Watch gpsd for ``seconds`` and summarise; never raises for gpsd being absent or odd.
+
+    ``progress`` gets ``{"t", "total", "connected", "fixes", "valid"}`` about once a second.
+    """
     policy = GeofencePolicy(config, fence, SystemClock())
     client = GpsdClient(
         host,
@@ -74,17 +138,44 @@ async def probe(
     sky: Sky | None = None
     clock_offset: float | None = None
     started = time.monotonic()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds), contextlib.aclosing(client.reports()) as reports:
-            async for report in reports:
-                ever_connected = True
-                if isinstance(report, Sky):
-                    sky = report
-                    continue
-                out = policy.update(report)
-                suspects.extend(e.payload for e in out.events if e.type == "suspect")
-                if out.accepted and policy.tracker.gps_time_believable:
-                    clock_offset = _clock_offset(report)
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(1.0)  # a display cadence, not synchronisation
+            if progress is not None:
+                summary = policy.tracker.summary()
+                progress(
+                    {
+                        "t": time.monotonic() - started,
+                        "total": seconds,
+                        "connected": ever_connected or client.stats.connects > 0,
+                        "fixes": summary["fixes"],
+                        "valid": summary["valid"],
+                    }
+                )
+
+    # The client logs every failed reconnect; the probe says it once, with the cause.
+    gps_log = logging.getLogger("firmware_adapters.gps")
+    level = gps_log.level
+    gps_log.setLevel(logging.CRITICAL)
+    tick = asyncio.create_task(ticker(), name="gps-probe-progress")
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds), contextlib.aclosing(client.reports()) as reports:
+                async for report in reports:
+                    ever_connected = True
+                    if isinstance(report, Sky):
+                        sky = report
+                        continue
+                    out = policy.update(report)
+                    suspects.extend(e.payload for e in out.events if e.type == "suspect")
+                    if out.accepted and policy.tracker.gps_time_believable:
+                        clock_offset = _clock_offset(report)
+    finally:
+        tick.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tick
+        gps_log.setLevel(level)
     ever_connected = ever_connected or client.stats.connects > 0
     t = policy.tracker
     t.check_stale(time.monotonic())
@@ -155,25 +246,68 @@ def _print_table(r: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
-    """Exit 0 when gpsd answered, 1 when it never did, 2 on a bad config file."""
-    from gateway.config import ConfigError
+def verdict(result: dict[str, Any], clock_bound_s: float) -> int:
+    """The exit code for a probe's summary (module doc)."""
+    if not result["connected"]:
+        return EXIT_NO_GPSD
+    if result["inside"] is False:
+        return EXIT_OUTSIDE
+    offset = result["clock_offset_s"]
+    if offset is not None and abs(offset) > clock_bound_s:
+        return EXIT_CLOCK
+    if result["fence"] is not None and result["inside"] is None:
+        return EXIT_NO_FIX
+    return EXIT_OK
 
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Watch gpsd and report; the exit code says what is wrong (module doc)."""
+    from gateway.config import ConfigError
+    from gateway.phrasebook import pick_lang
+
+    lang = pick_lang(
+        args.lang, args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    )
     try:
         config, fence, source = _load(args.config)
     except ConfigError as err:
         for issue in err.issues:
             print(issue, file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     host = args.host or config.host
     port = args.port or config.port
-    result = asyncio.run(probe(host, port, args.seconds, config, fence))
+
+    def show(p: dict[str, Any]) -> None:
+        conn = _w("connected" if p["connected"] else "waiting", lang)
+        print(
+            _w("progress", lang, conn=conn, **{k: v for k, v in p.items() if k != "connected"}),
+            file=sys.stderr,
+            flush=True,
+        )
+
+    result = asyncio.run(
+        probe(host, port, args.seconds, config, fence, progress=None if args.json else show)
+    )
     result["config"] = source
+    code = verdict(result, config.clock_bound_s)
+    result["exit_code"] = code
     if args.json:
         print(json.dumps(result, ensure_ascii=False, sort_keys=False))
-    else:
-        _print_table(result)
-    return 0 if result["connected"] else 1
+        return code
+    if code == EXIT_NO_GPSD:
+        print(_w("no_gpsd", lang, host=host, port=port), file=sys.stderr)
+        return code
+    _print_table(result)
+    if code == EXIT_OUTSIDE:
+        print(_w("outside", lang), file=sys.stderr)
+    elif code == EXIT_CLOCK:
+        print(
+            _w("clock", lang, offset=result["clock_offset_s"], bound=config.clock_bound_s),
+            file=sys.stderr,
+        )
+    elif code == EXIT_NO_FIX:
+        print(_w("no_fix", lang, seconds=result["seconds"]), file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge.models import WorkKind
+from edge.models import WORK_KIND_ZH, WorkKind
 
 CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
 CREDENTIALS_DIR = Path("/etc/zonegate/credentials")
@@ -160,7 +161,9 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
                 "central_public_key": str(SERVICE_CREDENTIALS_DIR / CRED_CENTRAL_KEY),
             }
         )
-        mqtt.setdefault("username", answers["device_id"])
+        # The broker ACL's %u patterns make the user name the device id; a template's user
+        # name (the example's) would leave the gateway unable to write its topics.
+        mqtt["username"] = answers.get("broker_username") or answers["device_id"]
         if answers.get("broker_host"):
             tls = answers.get("tls", True)
             mqtt.update(
@@ -168,17 +171,23 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
                 port=answers.get("broker_port") or (8883 if tls else 1883),
                 tls=tls,
             )
-        if answers.get("broker_username"):
-            mqtt["username"] = answers["broker_username"]
         if answers.get("ca_file"):
             mqtt["ca_file"] = str(BROKER_CA)
         doc["mqtt"] = mqtt
     return doc
 
 
-def render_config(doc: dict[str, Any]) -> str:
+def render_config(doc: dict[str, Any], template_text: str | None = None) -> str:
+    """The config's text: over the template's own text when given (its comments kept)."""
+    header = _HEADER.format(config=CONFIG_PATH, creds=CREDENTIALS_DIR) + "\n"
+    if template_text is not None:
+        from gateway.template_text import render_over_template
+
+        merged = render_over_template(template_text, doc)
+        if merged is not None:
+            return header + merged
     body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=False)
-    return _HEADER.format(config=CONFIG_PATH, creds=CREDENTIALS_DIR) + "\n" + body
+    return header + body
 
 
 def provision(
@@ -189,16 +198,21 @@ def provision(
     central_key_pem: bytes | None = None,
     broker_password: str | None = None,
     force: bool = False,
+    rotate_key: bool = False,
+    template_text: str | None = None,
 ) -> ProvisionResult:
     """Validate, then write config, keys and credentials under ``root``.
 
     Nothing is written if the config does not validate, the central key is not an Ed25519
-    public key, or (without ``force``) a config or device key is already there.
+    public key, or (without ``force``) a config or device key is already there. ``force``
+    rewrites the config and credentials but keeps an existing device key (central knows the
+    gateway by it); only ``rotate_key`` makes a new one, which central must register again.
+    ``template_text`` is the template as written: its comments are kept in the config.
     """
     from gateway.config import ConfigError, parse_config
 
     doc = build_config(answers, template)
-    text = render_config(doc)
+    text = render_config(doc, template_text)
     try:
         cfg = parse_config(text, str(CONFIG_PATH))
     except ConfigError as err:
@@ -235,21 +249,38 @@ def provision(
     existing = [p for p in (config_path, device_key_path) if p.exists()]
     if existing and not force:
         raise ProvisionError(
-            f"{', '.join(map(str, existing))} already exist(s); use --force to replace "
-            "(a new device key must be registered with central again)"
+            f"{', '.join(map(str, existing))} already exist(s); use --force to rewrite the "
+            "config and credentials (the device key is kept; --rotate-key replaces it, and "
+            "central must then register the gateway again)"
         )
+    private: Ed25519PrivateKey | None = None
+    if device_key_path.exists() and not rotate_key:
+        try:
+            loaded_key = serialization.load_pem_private_key(
+                device_key_path.read_bytes(), password=None
+            )
+        except (ValueError, TypeError) as err:
+            raise ProvisionError(
+                f"{device_key_path}: the existing device key is unreadable ({err}); "
+                "use --rotate-key to make a new one (central must register it again)"
+            ) from err
+        if not isinstance(loaded_key, Ed25519PrivateKey):
+            raise ProvisionError(f"{device_key_path}: not an Ed25519 key; use --rotate-key")
+        private = loaded_key
 
     creds.mkdir(parents=True, exist_ok=True)
     creds.chmod(0o700)
-    private = Ed25519PrivateKey.generate()
-    _write_private(
-        device_key_path,
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
+    key_kept = private is not None
+    if private is None:
+        private = Ed25519PrivateKey.generate()
+        _write_private(
+            device_key_path,
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -276,6 +307,7 @@ def provision(
         "zone_id": cfg.zone.zone_id,
         "device_public_key_pem": public_pem.decode(),
         "device_key_id": device_key_id,
+        "device_key_kept": key_kept,
     }
     if cfg.mqtt.enabled:
         registration["broker_username"] = cfg.mqtt.username
@@ -295,6 +327,9 @@ def provision(
 # CLI
 
 
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def _ask(label: str, default: str | None = None) -> str:
     from rich.prompt import Prompt
 
@@ -302,24 +337,78 @@ def _ask(label: str, default: str | None = None) -> str:
     return str(answer).strip()
 
 
+def _ask_until(label: str, check: Any, default: str | None = None) -> Any:
+    """Ask until ``check(answer)`` accepts it; its ValueError message is shown, plainly."""
+    while True:
+        text = _ask(label, default)
+        try:
+            return check(text)
+        except (ValueError, argparse.ArgumentTypeError) as err:
+            print(f"  {err}")
+
+
+def _check_id(what: str) -> Any:
+    def check(text: str) -> str:
+        if not _ID.match(text):
+            raise ValueError(
+                f"{what}：只能用字母、数字、- 和 _，1-64 个字符 / "
+                f"{what}: letters, digits, - and _ only, 1-64 characters"
+            )
+        return text
+
+    return check
+
+
+def _check_existing_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"找不到文件 / no such file: {path}")
+    return path
+
+
+def _check_port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError("端口为 1-65535 的数字 / a port is a number 1-65535")
+    return int(text)
+
+
 def _parse_fence(text: str) -> tuple[float, float, float]:
-    parts = [p.strip() for p in text.split(",")]
+    parts = [p.strip() for p in text.replace("，", ",").split(",")]
     if len(parts) != 3:
-        raise argparse.ArgumentTypeError("use LAT,LON,RADIUS_M, e.g. 31.2304,121.4737,60")
+        raise argparse.ArgumentTypeError(
+            "格式：纬度,经度,半径米，例如 31.2304,121.4737,60 / "
+            "use LAT,LON,RADIUS_M, e.g. 31.2304,121.4737,60"
+        )
     try:
         lat, lon, radius = (float(p) for p in parts)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not numbers: {text}") from err
+        raise argparse.ArgumentTypeError(f"不是数字 / not numbers: {text}") from err
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(
+            "纬度在 -90..90、经度在 -180..180 之间 / latitude -90..90, longitude -180..180"
+        )
+    if not 5 <= radius <= 5000:
+        raise argparse.ArgumentTypeError("半径 5-5000 米 / radius 5-5000 m")
     return lat, lon, radius
 
 
+def work_kinds_text() -> str:
+    """``DHZY 动火作业, YXKJ 受限空间作业, ...``: what a technician picks from."""
+    return ", ".join(f"{k.value} {WORK_KIND_ZH[k]}" for k in WorkKind)
+
+
 def _parse_kinds(text: str) -> list[str]:
-    kinds = [k.strip().upper() for k in text.split(",") if k.strip()]
+    kinds = [k.strip().upper() for k in re.split(r"[,，\s]+", text) if k.strip()]
+    by_zh = {WORK_KIND_ZH[k]: k.value for k in WorkKind} | {
+        WORK_KIND_ZH[k].removesuffix("作业"): k.value for k in WorkKind
+    }
+    kinds = [by_zh.get(k, k) for k in kinds]
     valid = {k.value for k in WorkKind}
     bad = [k for k in kinds if k not in valid]
-    if bad:
+    if bad or not kinds:
         raise argparse.ArgumentTypeError(
-            f"unknown work kind(s) {', '.join(bad)}; use {', '.join(sorted(valid))}"
+            f"未知的作业类别 / unknown work kind(s) {', '.join(bad) or '(none)'}; "
+            f"可选 / use: {work_kinds_text()}"
         )
     return kinds
 
@@ -342,6 +431,7 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
         "broker_username": args.broker_username,
         "tls": not args.no_tls,
         "ca_file": args.ca_file,
+        "central_key": args.central_key,
     }
     prompts = {
         "device_id": "设备编号 Device id",
@@ -349,30 +439,48 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
         "zone_id": "区域编号 Zone id",
     }
     for key, label in prompts.items():
-        if not answers[key]:
-            if not interactive:
-                raise ProvisionError(f"--{key.replace('_', '-')} is required (no terminal to ask)")
-            answers[key] = _ask(label)
+        if answers[key]:
+            _check_id(label)(answers[key]) if interactive else None
+            continue
+        if not interactive:
+            raise ProvisionError(f"--{key.replace('_', '-')} is required (no terminal to ask)")
+        answers[key] = _ask_until(label, _check_id(label))
     if not answers["work_kinds"] and not args.template:
         if not interactive:
-            raise ProvisionError("--work-kinds is required, e.g. DHZY,YXKJ")
-        while not answers["work_kinds"]:
-            try:
-                answers["work_kinds"] = _parse_kinds(_ask("作业类别 Work kinds", "DHZY"))
-            except argparse.ArgumentTypeError as err:
-                print(err)
-    while interactive and answers["fence"] is None and not args.template:
-        text = _ask("电子围栏 Geofence LAT,LON,RADIUS_M (empty: none)", "")
-        if not text:
-            break
-        try:
-            answers["fence"] = _parse_fence(text)
-        except argparse.ArgumentTypeError as err:
-            print(err)
+            raise ProvisionError(f"--work-kinds is required, e.g. DHZY,YXKJ ({work_kinds_text()})")
+        print(f"作业类别 Work kinds: {work_kinds_text()}")
+        answers["work_kinds"] = _ask_until("作业类别 Work kinds", _parse_kinds, "DHZY")
+    if interactive and answers["fence"] is None and not args.template:
+        answers["fence"] = _ask_until(
+            "电子围栏 Geofence LAT,LON,RADIUS_M (留空：无 / empty: none)",
+            lambda t: _parse_fence(t) if t else None,
+            "",
+        )
     if interactive and answers["broker_host"] is None:
-        host = _ask("MQTT broker host (empty: no sync)", "")
+        host = _ask("MQTT 服务器 broker host (留空：不同步 / empty: no sync)", "")
         answers["broker_host"] = host or None
+    if interactive and answers["broker_host"]:
+        if answers["broker_port"] is None:
+            default = "1883" if args.no_tls else "8883"
+            answers["broker_port"] = _ask_until("MQTT 端口 port", _check_port, default)
+        if answers["central_key"] is None:
+            answers["central_key"] = _ask_until(
+                "中心公钥文件 central public key (PEM, from central)", _check_central_key
+            )
     return answers
+
+
+def _check_central_key(text: str) -> Path:
+    path = _check_existing_file(text)
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except ValueError as err:
+        raise ValueError(f"不是 PEM 公钥 / not a PEM public key: {path}") from err
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(  # noqa: TRY004 - _ask_until shows ValueErrors to the technician
+            f"不是 Ed25519 公钥 / not an Ed25519 public key: {path}"
+        )
+    return path
 
 
 def _load_template(path: Path) -> dict[str, Any]:
@@ -389,7 +497,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
     try:
         answers = _gather(args)
         template = _load_template(args.template) if args.template is not None else None
-        central_pem = args.central_key.read_bytes() if args.central_key else None
+        template_text = (
+            args.template.read_text(encoding="utf-8") if args.template is not None else None
+        )
+        central_key = answers.pop("central_key", None)
+        central_pem = central_key.read_bytes() if central_key else None
         password: str | None = None
         if args.broker_password_file is not None:
             lines = args.broker_password_file.read_text(encoding="utf-8").splitlines()
@@ -403,6 +515,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
             central_key_pem=central_pem,
             broker_password=password,
             force=args.force,
+            rotate_key=args.rotate_key,
+            template_text=template_text,
         )
     except ProvisionError as err:
         print(f"provision: {err}", file=sys.stderr)
@@ -420,7 +534,12 @@ def cmd_provision(args: argparse.Namespace) -> int:
     for key in ("site", "device_id", "zone_id", "broker_username", "topic_prefix"):
         if key in reg:
             print(f"  {key}: {reg[key]}")
-    print(f"  device key id: {reg['device_key_id']}")
+    kept = (
+        "沿用原密钥，中心端无需重新登记 / kept, already registered"
+        if reg["device_key_kept"]
+        else "新密钥，需在中心端登记 / new: register it"
+    )
+    print(f"  device key id: {reg['device_key_id']} ({kept})")
     print(f"  device public key ({result.device_public_key}):")
     print("    " + reg["device_public_key_pem"].strip().replace("\n", "\n    "))
     if reg.get("broker_username"):
@@ -428,7 +547,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
             f"  broker account: user {reg['broker_username']} with the password given here "
             "(mosquitto_passwd on the broker); the ACL patterns use %u = this user"
         )
-    print(f"\nnext: zonegate check-config {CONFIG_PATH}; zonegate selftest")
+    config_arg = f" -c {result.config_path}" if args.root != Path("/") else ""
+    creds_arg = f" --credentials {result.credentials_dir}" if args.root != Path("/") else ""
+    shown = result.config_path if args.root != Path("/") else CONFIG_PATH
+    print(f"\nnext: zonegate check-config {shown}; zonegate selftest{config_arg}{creds_arg}")
     return EXIT_OK
 
 
@@ -460,12 +582,24 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--broker-host", help="MQTT broker; omit for no sync")
     p.add_argument("--broker-port", type=int)
-    p.add_argument("--broker-username", help="default: the device id")
+    p.add_argument(
+        "--broker-username",
+        help="default: the device id (the broker ACL's %%u), whatever the template says",
+    )
     p.add_argument("--broker-password-file", type=Path, help="file whose first line is it")
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (trusted loopback only)")
     p.add_argument("--ca-file", type=Path, help="CA of the broker certificate")
     p.add_argument("--central-key", type=Path, help="central's Ed25519 public key (PEM)")
-    p.add_argument("--force", action="store_true", help="replace an existing config and keys")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite an existing config and credentials; the device key is kept",
+    )
+    p.add_argument(
+        "--rotate-key",
+        action="store_true",
+        help="make a new device key (central must register the gateway again)",
+    )
     p.add_argument("--yes", "-y", action="store_true", help="never prompt")
     p.add_argument("--json", action="store_true", help="print the registration as JSON")
     p.set_defaults(func=cmd_provision)

@@ -435,7 +435,8 @@ async def check_broker(
                 "central key",
                 Status.FAIL,
                 f"{key_path}: {err}: no command from central can be verified",
-                "zonegate provision --force --central-key central.pub (key from central)",
+                "zonegate provision --force --central-key central.pub (key from central; "
+                "the device key is kept)",
             )
         )
 
@@ -493,6 +494,8 @@ async def _probe_broker(
 
     # Never the daemon's client id: the broker would drop the running daemon's session.
     client_id = f"{m.client_id or f'{topics.site}-{topics.device}'}-selftest"
+    # Half the budget to connect and subscribe, the rest to see our own write come back.
+    echo_s = max(budget_s / 2, 1.0)
     other = f"edge/v1/{topics.site}/zonegate-selftest-other/cmd/+"
     try:
         async with asyncio.timeout(budget_s):
@@ -507,6 +510,7 @@ async def _probe_broker(
             ) as client:
                 own = await client.subscribe(topics.cmd_filter, qos=1)
                 foreign = await client.subscribe(other, qos=1)
+                written = await _write_echo(client, topics, echo_s)
     except TimeoutError:
         return CheckResult(
             "broker",
@@ -524,7 +528,8 @@ async def _probe_broker(
                 Status.FAIL,
                 f"the broker refused user {m.username!r}: {text}",
                 "the password must match the broker's (mosquitto_passwd); re-run "
-                "zonegate provision --force with the right --broker-password-file",
+                "zonegate provision --force with the right --broker-password-file "
+                "(the device key is kept)",
                 details,
             )
         if "certificate" in low or "ssl" in low or "tls" in low:
@@ -544,7 +549,11 @@ async def _probe_broker(
         )
     own_ok = all(_granted(c) for c in own)
     foreign_ok = all(_granted(c) for c in foreign)
-    details["acl"] = {"own_commands": own_ok, "other_device_commands": foreign_ok}
+    details["acl"] = {
+        "own_commands": own_ok,
+        "other_device_commands": foreign_ok,
+        "own_topics_writable": written,
+    }
     if not own_ok:
         return CheckResult(
             "broker",
@@ -552,6 +561,22 @@ async def _probe_broker(
             f"connected, but the ACL refuses {topics.cmd_filter}: commands would never arrive",
             "add `pattern read edge/v1/+/%u/cmd/+` to the broker ACL and use the device id as "
             "the broker user name",
+            details,
+        )
+    if not written:
+        # mosquitto acknowledges a publish its ACL denies and drops it: without this check the
+        # daemon would stamp every event delivered and lose it (see cloud_sync.link._announce).
+        return CheckResult(
+            "broker",
+            Status.FAIL,
+            f"connected as {m.username!r}, but what it wrote to {topics.status} never came "
+            f"back: the broker does not let this user write under {topics.prefix}/, so every "
+            "event would be acknowledged and lost",
+            f"the broker user name must be the device id: set mqtt.username: {topics.device} "
+            "and create that user on the broker (mosquitto_passwd), or grant it "
+            "`pattern write edge/v1/+/%u/#`; then `zonegate provision --force "
+            "--broker-username ...` if you prefer to re-provision (the device key is kept; "
+            "never --rotate-key for this)",
             details,
         )
     # Mosquitto's acl_file grants every SUBACK and filters at delivery, so a granted foreign
@@ -564,9 +589,38 @@ async def _probe_broker(
     return CheckResult(
         "broker",
         Status.PASS,
-        f"connected as {m.username!r}; ACL: own commands readable; {acl}",
+        f"connected as {m.username!r}; ACL: own commands readable, own topics writable "
+        f"(published and read back); {acl}",
         details=details,
     )
+
+
+async def _write_echo(client: Any, topics: Any, budget_s: float) -> bool:
+    """Publish a retained ``offline`` status (true: selftest runs only while the daemon is
+    stopped) and wait to read it back: the only proof the ACL lets this user write."""
+    from cloud_sync.payloads import Status as StatusPayload
+
+    payload = (
+        StatusPayload(
+            state="offline",
+            site=topics.site,
+            device=topics.device,
+            boot_id=f"selftest-{os.getpid()}-{time.monotonic_ns()}",
+            connection=0,
+        )
+        .model_dump_json()
+        .encode()
+    )
+    await client.subscribe(topics.status, qos=1)
+    await client.publish(topics.status, payload, qos=1, retain=True)
+    try:
+        async with asyncio.timeout(budget_s):
+            async for message in client.messages:
+                if str(message.topic) == topics.status and message.payload == payload:
+                    return True
+    except TimeoutError:
+        return False
+    return False
 
 
 def _granted(code: Any) -> bool:

@@ -120,6 +120,12 @@ class ModbusBus:
                 self.stats.last_error = f"cannot open {self.port}: {err}"
             if not connected:
                 client.close()
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # pymodbus' connect() swallows a cancel that lands inside it and returns
+                    # False; without this the loop would back off and retry for ever, and a
+                    # TaskGroup cancelling it (selftest, shutdown) would wait for ever too.
+                    raise asyncio.CancelledError
                 self.stats.last_error = self.stats.last_error or f"cannot open {self.port}"
                 waited = True
                 await asyncio.sleep(backoff.next_delay())

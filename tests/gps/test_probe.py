@@ -54,8 +54,11 @@ async def test_probe_json_reports_fixes_rejections_and_inside(tmp_path: Path) ->
         fake.release()
         config = write_config(tmp_path / "gateway.yaml", *MT3339, port=fake.port)
         rc, out, err = await run_probe("--seconds", "3", "--json", "--config", str(config))
-    assert rc == 0, err
     result = json.loads(out.strip().splitlines()[-1])
+    # The recording is from years ago: GPS time and the system clock disagree absurdly, which
+    # the probe now reports with its own exit code (4) rather than exit 0.
+    assert rc == 4 == result["exit_code"], err
+    assert abs(result["clock_offset_s"]) > 86400
     assert result["connected"] is True
     assert result["port"] == fake.port  # taken from the config file
     assert result["fixes"] > 3
@@ -73,10 +76,35 @@ async def test_probe_table_says_outside_for_a_fence_elsewhere(tmp_path: Path) ->
     async with GpsFake(NMEA_DIR / "mt3339.log", tmp_path, singleshot=False) as fake:
         fake.release()
         config = write_config(tmp_path / "gateway.yaml", MT3339[0] + 0.01, MT3339[1], fake.port)
-        rc, out, err = await run_probe("--seconds", "3", "--config", str(config))
-    assert rc == 0, err
+        rc, out, err = await run_probe("--seconds", "3", "--lang", "en", "--config", str(config))
+    assert rc == 3, err  # outside the fence: non-zero, ahead of the clock check
     assert "OUTSIDE" in out
     assert "valid" in out
+    assert "outside the zone's fence" in err
+    assert "[1/3 s] gpsd connected" in err  # progress while it watches
+
+
+async def test_probe_without_gpsd_says_so_once_with_a_hint(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    config = write_config(tmp_path / "gateway.yaml", *MT3339, port)
+    rc, _out, err = await run_probe("--port", str(port), "--seconds", "2", "--config", str(config))
+    assert rc == 1
+    lines = [line for line in err.splitlines() if "gpsd" in line and "[" not in line[:1]]
+    assert len(lines) == 1, err  # one line, not one per reconnect
+    assert "gpsd 没有运行" in lines[0] and "systemctl start gpsd" in lines[0]  # zh-CN default
+    assert "Traceback" not in err
+
+
+def test_verdict_exit_codes() -> None:
+    from gateway.gps_probe import verdict
+
+    base = {"connected": True, "inside": True, "clock_offset_s": 0.2, "fence": "circle"}
+    assert verdict(base, 5.0) == 0
+    assert verdict({**base, "connected": False}, 5.0) == 1
+    assert verdict({**base, "inside": False}, 5.0) == 3
+    assert verdict({**base, "clock_offset_s": -252197247.0}, 5.0) == 4
+    assert verdict({**base, "inside": None}, 5.0) == 5
+    assert verdict({**base, "inside": None, "fence": None}, 5.0) == 0
 
 
 async def test_probe_without_gpsd_says_so_and_exits_1(tmp_path: Path) -> None:
