@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.selftest",
     "gateway.roster_import",
     "gateway.permit_cli",
+    "gateway.logs_cli",
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
@@ -171,8 +172,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(lang=args.lang, keep=args.keep)
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject), or ``unknown`` from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zonegate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zonegate", description="Hazardous-work zone gateway")
+    parser.add_argument("--version", action="version", version=f"zonegate {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_arg(p: argparse.ArgumentParser) -> None:

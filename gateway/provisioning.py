@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edge.models import WORK_KIND_ZH, WorkKind
 
 CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
-CREDENTIALS_DIR = Path("/etc/zonegate/credentials")
-# Where systemd (252) exposes LoadCredential= files to the running unit.
-SERVICE_CREDENTIALS_DIR = Path("/run/credentials/zonegate.service")
+from gateway.credentials import CREDENTIALS_DIR as CREDENTIALS_DIR  # noqa: E402
+from gateway.credentials import SERVICE_CREDENTIALS_DIR as SERVICE_CREDENTIALS_DIR  # noqa: E402
+
 CRED_MQTT_PASSWORD = "mqtt-password"  # noqa: S105 - a credential *name*, not a secret
 CRED_CENTRAL_KEY = "central-public-key.pem"
 CRED_DEVICE_KEY = "device-key.pem"

@@ -402,15 +402,9 @@ async def check_gps(cfg: GatewayConfig, budget_s: float) -> CheckResult:
 
 def credential_path(path: Path, credentials_dir: Path) -> Path:
     """Where a technician finds a file the YAML names under the service's credentials dir."""
-    from gateway.provisioning import SERVICE_CREDENTIALS_DIR
+    from gateway.credentials import credential_path as resolve
 
-    env = os.environ.get("CREDENTIALS_DIRECTORY")
-    if path.exists():
-        return path
-    if path.is_relative_to(SERVICE_CREDENTIALS_DIR):
-        base = Path(env) if env else credentials_dir
-        return base / path.relative_to(SERVICE_CREDENTIALS_DIR)
-    return path
+    return resolve(path, credentials_dir)
 
 
 async def check_broker(

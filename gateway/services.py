@@ -159,7 +159,10 @@ def build_sync(ctx: ServiceContext) -> Service | None:
     topics = DeviceTopics(ctx.config.zone.site, ctx.config.device.device_id)
     assert cfg.central_public_key is not None  # enforced by MqttConfig
     try:
-        verifier = Verifier(load_public_key(cfg.central_public_key))
+        from gateway.credentials import credential_path
+
+        # Outside systemd the key is found through $CREDENTIALS_DIRECTORY (README).
+        verifier = Verifier(load_public_key(credential_path(cfg.central_public_key)))
     except (OSError, ValueError, TypeError) as err:
         raise ValueError(f"mqtt.central_public_key: {err}") from err
     sections: dict[str, type[BaseModel]] = {}

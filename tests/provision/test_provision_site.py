@@ -34,8 +34,8 @@ TIMINGS: dict[str, float] = {}
 
 
 @contextmanager
-def mosquitto(tmp: Path, acl: str) -> Iterator[Broker]:
-    """A plain-MQTT mosquitto on loopback with the device user and ``acl``."""
+def mosquitto(tmp: Path, acl: str, users: dict[str, str] | None = None) -> Iterator[Broker]:
+    """A plain-MQTT mosquitto on loopback with the device user (and ``users``) and ``acl``."""
     tmp.mkdir(parents=True, exist_ok=True)
     passwd = tmp / "passwd"
     subprocess.run(
@@ -43,6 +43,10 @@ def mosquitto(tmp: Path, acl: str) -> Iterator[Broker]:
         check=True,
         capture_output=True,
     )
+    for user, password in (users or {}).items():
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), user, password], check=True, capture_output=True
+        )
     (tmp / "acl").write_text(acl)
     port = free_port()
     (tmp / "mosquitto.conf").write_text(

@@ -390,3 +390,19 @@ def test_an_id_number_excel_rounded_is_refused_not_imported_wrong(
     assert got[2][0] == "MALFORMED_CERT_NUMBER" and "format the column as text" in got[2][1]
     assert got[3][0] == "INVALID" and got[3][1].startswith("badge_ids:")
     assert registry_workers(p) == {}
+
+
+def test_a_copy_of_the_config_at_another_path_still_sees_the_running_daemon(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12.6: the daemon's state-directory lock, not its command line, says it runs."""
+    p = provision()
+    copy = tmp_path / "elsewhere" / "copy.yaml"
+    copy.parent.mkdir()
+    copy.write_text(p.config.read_text(encoding="utf-8"), encoding="utf-8")
+    file = write_csv(tmp_path / "roster.csv", GOOD_ROWS)
+    with running_daemon(p.config):
+        assert main(["import-roster", str(file), "-c", str(copy), "--lang", "en"]) == 3
+        assert "stop it first" in capsys.readouterr().err
+        assert main(["selftest", "-c", str(copy), "--json"]) == 3
+    assert registry_workers(p) == {}

@@ -1,0 +1,30 @@
+"""Where the service's systemd credentials are, in the service and outside it.
+
+``zonegate provision`` writes the secrets to ``/etc/zonegate/credentials`` and the YAML names
+them where systemd shows them to the running unit (``LoadCredential=`` ->
+``/run/credentials/zonegate.service``). Run by hand (``zonegate run`` on a bench, a technician's
+``selftest``), the same files are found through ``$CREDENTIALS_DIRECTORY``, as systemd would set
+it: ``sudo CREDENTIALS_DIRECTORY=/etc/zonegate/credentials zonegate run``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Where systemd (252) exposes LoadCredential= files to the running unit.
+SERVICE_CREDENTIALS_DIR = Path("/run/credentials/zonegate.service")
+CREDENTIALS_DIR = Path("/etc/zonegate/credentials")
+
+
+def credential_path(path: Path, credentials_dir: Path | None = None) -> Path:
+    """``path`` itself when it exists; a path under the service's credentials directory mapped
+    to ``$CREDENTIALS_DIRECTORY`` (else ``credentials_dir``) when run outside the unit."""
+    if path.exists():
+        return path
+    if path.is_relative_to(SERVICE_CREDENTIALS_DIR):
+        env = os.environ.get("CREDENTIALS_DIRECTORY")
+        base = Path(env) if env else credentials_dir
+        if base is not None:
+            return base / path.relative_to(SERVICE_CREDENTIALS_DIR)
+    return path
