@@ -9,7 +9,8 @@ noise falls on both alike. The last line is one JSON object:
 ``cpu_percent_page`` / ``cpu_percent_no_page`` (percent of one core used by the daemon process,
 median of the slices), ``extra_cpu_percent`` (their difference), ``rss_mb_page`` /
 ``rss_mb_no_page`` (daemon resident memory at the end of each kind of slice, median),
-``extra_rss_mb``, ``browser_rss_mb`` (all Chromium processes, for the Pi's budget), ``slices``,
+``extra_rss_mb``, ``browser_pss_mb`` (all Chromium processes, proportional set size, for the
+Pi's memory budget), ``slices``,
 ``seconds_per_slice``.
 """
 
@@ -45,12 +46,13 @@ def measure(proc: psutil.Process, seconds: float) -> tuple[float, float]:
     return 100.0 * (c1 - c0) / (w1 - w0), proc.memory_info().rss / 1e6
 
 
-def browser_rss_mb(driver_pid: int) -> float:
+def browser_pss_mb(driver_pid: int) -> float:
+    """Chromium's processes' proportional set size (RSS would count shared pages per process)."""
     total = 0
     for child in psutil.Process(driver_pid).children(recursive=True):
         try:
-            total += child.memory_info().rss
-        except psutil.NoSuchProcess:
+            total += child.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total / 1e6
 
@@ -91,7 +93,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
                     time.sleep(0.05)
                 page.append(measure(proc, args.seconds))
                 assert driver.service.process is not None
-                browser_mb = max(browser_mb, browser_rss_mb(driver.service.process.pid))
+                browser_mb = max(browser_mb, browser_pss_mb(driver.service.process.pid))
                 driver.get("about:blank")  # the event stream closes with the page
                 bare.append(measure(proc, args.seconds))
         finally:
@@ -111,7 +113,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
         "rss_mb_page": round(rss_page, 1),
         "rss_mb_no_page": round(rss_bare, 1),
         "extra_rss_mb": round(rss_page - rss_bare, 1),
-        "browser_rss_mb": round(browser_mb, 1),
+        "browser_pss_mb": round(browser_mb, 1),
         "slices": args.slices,
         "seconds_per_slice": args.seconds,
     }
@@ -121,7 +123,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the JSON result line last")
     ap.add_argument("--slices", type=int, default=5, help="turns of page open / no page")
-    ap.add_argument("--seconds", type=float, default=4.0, help="measuring window per slice")
+    ap.add_argument("--seconds", type=float, default=6.0, help="measuring window per slice")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     args = ap.parse_args()
     result = bench(args)

@@ -24,10 +24,11 @@ from datetime import datetime
 from typing import Any
 
 from edge.evidence import AirVerdict
-from edge.exposure import ExposureEngine
+from edge.exposure import INDICATOR_GASES, ExposureEngine
 from edge.models import TERMINAL_STATUSES, Decision, Event, EventKind
 from edge.reasons import Lang, ReasonCode, text
 from edge.zone import ZoneController
+from firmware_adapters.readings import Reading
 from gateway.kiosk.guidance import (
     KIND_NAMES,
     LEVEL_NAMES,
@@ -86,7 +87,13 @@ def _gas_view(ctl: ZoneController) -> list[dict[str, Any]]:
         return []
     problems = dict(engine.monitoring_problems())
     out: list[dict[str, Any]] = []
-    for reading in sorted(engine.latest(), key=lambda r: (r.sensor_id, r.gas)):
+    # The gases that judge the air first (O2, combustibles, toxics), fume indicators last.
+    first = {"o2": 0, "lel": 1}
+
+    def order(r: Reading) -> tuple[int, int, str, str]:
+        return (r.gas in INDICATOR_GASES, first.get(r.gas, 2), r.gas, r.sensor_id)
+
+    for reading in sorted(engine.latest(), key=order):
         lim = engine.cfg.limits.get(reading.gas)
         limits: dict[str, Any] | None = None
         if reading.gas == "o2":
@@ -102,6 +109,7 @@ def _gas_view(ctl: ZoneController) -> list[dict[str, Any]]:
                 "unit": reading.unit,
                 "limits": limits,
                 "health": reason_view(problem) if problem is not None else None,
+                "indicator": reading.gas in INDICATOR_GASES,
             }
         )
     return out
