@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import Clock
-from edge.models import LANE_OF, Event, EventKind, Lane
+from edge.models import KIND_OF, LANE_OF, Event, EventKind, EventType, Lane
 
 SCHEMA_VERSION = 1
 
@@ -52,6 +52,20 @@ CREATE TABLE IF NOT EXISTS boots (
     started_at TEXT NOT NULL
 );
 """
+
+
+def _checked_type(kind: EventKind, type_: EventType | str) -> EventType:
+    """The event type, refused when unknown or of another kind: every type on the wire is
+    documented in docs/mqtt/events.md, so a new one must be added to ``EventType`` first."""
+    try:
+        typed = EventType(type_)
+    except ValueError:
+        raise ValueError(f"unknown event type {type_!r}: add it to edge.models.EventType") from None
+    if KIND_OF[typed] is not kind:
+        raise ValueError(
+            f"event type {typed.value!r} is of kind {KIND_OF[typed].value}, not {kind}"
+        )
+    return typed
 
 
 class JournalError(Exception):
@@ -123,12 +137,22 @@ class Journal:
         ).fetchone()
         return int(row[0] or 0)
 
-    def append(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> Event:
-        """Commit one event durably and return it. Returns only after fsync."""
+    def append(self, kind: EventKind, type_: EventType | str, payload: dict[str, Any]) -> Event:
+        """Commit one event durably and return it. Returns only after fsync.
+
+        Raises ``ValueError`` (before anything is written) when ``type_`` is not an
+        ``EventType`` or belongs to another kind, and ``JournalError`` when SQLite fails.
+        """
         return self.append_many([(kind, type_, payload)])[0]
 
-    def append_many(self, items: Sequence[tuple[EventKind, str, dict[str, Any]]]) -> list[Event]:
-        """Commit several events in one transaction (one fsync): all or none."""
+    def append_many(
+        self, items: Sequence[tuple[EventKind, EventType | str, dict[str, Any]]]
+    ) -> list[Event]:
+        """Commit several events in one transaction (one fsync): all or none.
+
+        Raises as ``append`` does; a bad type anywhere in ``items`` writes none of them.
+        """
+        typed = [(kind, _checked_type(kind, type_), payload) for kind, type_, payload in items]
         trust = self._clock.trust()
         wall = self._clock.wall()
         mono = self._clock.mono()
@@ -137,7 +161,7 @@ class Journal:
         try:
             with self._tx() as db:
                 seq = self._seq
-                for kind, type_, payload in items:
+                for kind, type_, payload in typed:
                     seq += 1
                     event_id = str(uuid.uuid4())
                     cur = db.execute(
@@ -148,7 +172,7 @@ class Journal:
                             self.boot_id,
                             seq,
                             kind.value,
-                            type_,
+                            type_.value,
                             LANE_OF[kind].value,
                             wall_iso,
                             int(trust.trusted),

@@ -460,6 +460,119 @@ class EventKind(StrEnum):
     TELEMETRY = "telemetry"
 
 
+class EventType(StrEnum):
+    """What happened: the ``type`` of every journal event and of its MQTT message.
+
+    The values are the wire strings; ``KIND_OF`` gives each type's kind (and so its topic and
+    outbox lane). ``edge.event_payloads.PAYLOADS`` gives each type's payload model, and
+    docs/mqtt/events.md lists them with a real example each.
+    """
+
+    # permit transitions (``permit_<action>``, see edge.permits.Action)
+    PERMIT_ISSUED = "permit_issued"
+    PERMIT_UPDATED = "permit_updated"
+    PERMIT_START = "permit_start"
+    PERMIT_SUSPEND = "permit_suspend"
+    PERMIT_RESUME = "permit_resume"
+    PERMIT_EXPIRE = "permit_expire"
+    PERMIT_COMPLETE = "permit_complete"
+    PERMIT_CLOSE = "permit_close"
+    PERMIT_CANCEL = "permit_cancel"
+    PERMIT_REVOKE = "permit_revoke"
+    PERMIT_STATE_RECOVERED = "permit_state_recovered"
+    # alerts for the safety officer
+    GAS_ALARM = "gas_alarm"
+    GAS_ALARM_CLEARED = "gas_alarm_cleared"
+    GAS_ALARM_ACKNOWLEDGED = "gas_alarm_acknowledged"
+    MONITORING_LOST = "monitoring_lost"
+    PROXY_ATTEMPT = "proxy_attempt"
+    GUARDIAN_ABSENT = "guardian_absent"
+    UNPERMITTED_WORK_SUSPECTED = "unpermitted_work_suspected"
+    TERMINAL_MOVED = "TERMINAL_MOVED"  # the reason code's value, kept for existing consumers
+    DISK_LOW = "disk_low"
+    # gas tests
+    GAS_TEST_RECORDED = "gas_test_recorded"
+    # access
+    ACCESS_DECISION = "access_decision"
+    WORKER_UNLOCKED = "worker_unlocked"
+    # commands and their effects
+    COMMAND_ACCEPTED = "command_accepted"
+    COMMAND_REJECTED = "command_rejected"
+    ROSTER_UPDATED = "roster_updated"
+    WORKER_REMOVED = "worker_removed"
+    # faults
+    GAS_MONITORING_CHANGED = "gas_monitoring_changed"
+    GAS_ADAPTER_CRASHED = "gas_adapter_crashed"
+    GPS_SUSPECT = "gps_suspect"
+    GPS_POSITION_LOST = "gps_position_lost"
+    GPS_CLOCK_MISMATCH = "gps_clock_mismatch"
+    OUTPUTS_UNAVAILABLE = "outputs_unavailable"
+    SERVICE_FAILED = "service_failed"
+    # system notes
+    GEOFENCE_ENTER = "geofence_enter"
+    GEOFENCE_EXIT = "geofence_exit"
+    TELEMETRY_DROPPED = "telemetry_dropped"
+    DAEMON_STARTED = "daemon_started"
+    DAEMON_STOPPED = "daemon_stopped"
+    # telemetry
+    READING = "reading"
+
+
+_KINDS: dict[EventKind, tuple[EventType, ...]] = {
+    EventKind.PERMIT: (
+        EventType.PERMIT_ISSUED,
+        EventType.PERMIT_UPDATED,
+        EventType.PERMIT_START,
+        EventType.PERMIT_SUSPEND,
+        EventType.PERMIT_RESUME,
+        EventType.PERMIT_EXPIRE,
+        EventType.PERMIT_COMPLETE,
+        EventType.PERMIT_CLOSE,
+        EventType.PERMIT_CANCEL,
+        EventType.PERMIT_REVOKE,
+        EventType.PERMIT_STATE_RECOVERED,
+    ),
+    EventKind.ALERT: (
+        EventType.GAS_ALARM,
+        EventType.GAS_ALARM_CLEARED,
+        EventType.GAS_ALARM_ACKNOWLEDGED,
+        EventType.MONITORING_LOST,
+        EventType.PROXY_ATTEMPT,
+        EventType.GUARDIAN_ABSENT,
+        EventType.UNPERMITTED_WORK_SUSPECTED,
+        EventType.TERMINAL_MOVED,
+        EventType.DISK_LOW,
+    ),
+    EventKind.GAS_TEST: (EventType.GAS_TEST_RECORDED,),
+    EventKind.ACCESS: (EventType.ACCESS_DECISION, EventType.WORKER_UNLOCKED),
+    EventKind.COMMAND: (
+        EventType.COMMAND_ACCEPTED,
+        EventType.COMMAND_REJECTED,
+        EventType.ROSTER_UPDATED,
+        EventType.WORKER_REMOVED,
+    ),
+    EventKind.FAULT: (
+        EventType.GAS_MONITORING_CHANGED,
+        EventType.GAS_ADAPTER_CRASHED,
+        EventType.GPS_SUSPECT,
+        EventType.GPS_POSITION_LOST,
+        EventType.GPS_CLOCK_MISMATCH,
+        EventType.OUTPUTS_UNAVAILABLE,
+        EventType.SERVICE_FAILED,
+    ),
+    EventKind.SYSTEM: (
+        EventType.GEOFENCE_ENTER,
+        EventType.GEOFENCE_EXIT,
+        EventType.TELEMETRY_DROPPED,
+        EventType.DAEMON_STARTED,
+        EventType.DAEMON_STOPPED,
+    ),
+    EventKind.TELEMETRY: (EventType.READING,),
+}
+# The kind of every event type: one type belongs to exactly one kind.
+KIND_OF: dict[EventType, EventKind] = {t: kind for kind, types in _KINDS.items() for t in types}
+
+
 class Lane(StrEnum):
     """Outbox priority lanes, drained in this order (peer-lessons L3, L4)."""
 
@@ -487,7 +600,7 @@ class Event(Model):
     boot_id: str
     seq: int = Field(ge=1, description="per-boot sequence number")
     kind: EventKind
-    type: str = Field(description="what happened, e.g. permit_suspended, access_decision")
+    type: EventType = Field(description="what happened, e.g. permit_suspend, access_decision")
     wall_time: datetime
     wall_trusted: bool
     mono_ts: float

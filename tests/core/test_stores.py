@@ -11,7 +11,7 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.journal import Journal, JournalError
-from edge.models import EventKind, Lane, Worker
+from edge.models import KIND_OF, EventKind, EventType, Lane, Worker
 from edge.registry import AtomicJSONStorage, Registry, RegistryCorrupt
 
 
@@ -76,13 +76,13 @@ def test_row_ids_keep_growing_after_everything_is_pruned(tmp_path: Path) -> None
 def test_journal_seq_continues_per_boot_and_restarts_for_a_new_boot(tmp_path: Path) -> None:
     clock = ManualClock()
     j1 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
-    j1.append(EventKind.SYSTEM, "x", {})
+    j1.append(EventKind.SYSTEM, "daemon_started", {})
     j1.close()
     j2 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
-    assert j2.append(EventKind.SYSTEM, "x", {}).seq == 2
+    assert j2.append(EventKind.SYSTEM, "daemon_started", {}).seq == 2
     j2.close()
     j3 = Journal(tmp_path / "j.db", clock)
-    ev = j3.append(EventKind.SYSTEM, "x", {})
+    ev = j3.append(EventKind.SYSTEM, "daemon_started", {})
     assert ev.seq == 1 and ev.boot_id != "boot-a"
     assert len(j3.event_ids()) == 3
     j3.close()
@@ -92,7 +92,12 @@ def test_journal_batch_is_all_or_nothing(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db", ManualClock())
     # A lone surrogate, as from bytes decoded with surrogateescape, cannot be stored as text.
     with pytest.raises(JournalError, match="append failed"):
-        j.append_many([(EventKind.SYSTEM, "ok", {}), (EventKind.SYSTEM, "bad", {"x": "\ud800"})])
+        j.append_many(
+            [
+                (EventKind.SYSTEM, "daemon_started", {}),
+                (EventKind.SYSTEM, "daemon_stopped", {"x": "\ud800"}),
+            ]
+        )
     assert j.events() == []
     j.close()
 
@@ -169,3 +174,21 @@ def test_registry_keeps_only_recent_gas_tests(tmp_path: Path) -> None:
     assert latest is not None and latest.taken_at == t0 + timedelta(
         minutes=Registry.GAS_TESTS_KEPT + 4
     )
+
+
+def test_journal_refuses_an_unknown_or_misfiled_event_type(tmp_path: Path) -> None:
+    # Every type on the wire is in EventType (and so in docs/mqtt/events.md): a free string
+    # or a type filed under another kind is a programming error, refused before any write.
+    clock = ManualClock()
+    j = Journal(tmp_path / "j.db", clock)
+    with pytest.raises(ValueError, match="unknown event type 'gas_high'"):
+        j.append(EventKind.ALERT, "gas_high", {})
+    with pytest.raises(ValueError, match="is of kind alert, not permit"):
+        j.append_many(
+            [(EventKind.PERMIT, "permit_issued", {}), (EventKind.PERMIT, "gas_alarm", {})]
+        )
+    assert j.events() == []
+    ev = j.append(EventKind.ALERT, EventType.GAS_ALARM, {})
+    assert ev.type is EventType.GAS_ALARM
+    assert set(KIND_OF) == set(EventType)
+    j.close()

@@ -43,7 +43,7 @@ def main() -> None:
         )
         out.write(f"R {key} {n + 1}\n")
         out.flush()
-        journal.append(EventKind.PERMIT, "torture", {"n": n, "pad": "x" * (n % 300)})
+        journal.append(EventKind.PERMIT, "permit_issued", {"n": n, "pad": "x" * (n % 300)})
         out.write(f"J {n}\n")
         out.flush()
         n += 1

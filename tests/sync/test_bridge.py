@@ -101,14 +101,16 @@ async def test_bridge_buffers_through_an_uplink_cut(
     await ready.wait()
     await wait_until(lambda: uplink.connections > 0, 20, "the bridge to connect")
 
-    journal.append_many([(EventKind.ALERT, "before", {"i": i}) for i in range(1000)])
+    journal.append_many([(EventKind.ALERT, "gas_alarm", {"i": i}) for i in range(1000)])
     topics = DeviceTopics("site1", "dev-a")
     outbox = Outbox(journal, topics)
     link = Link(site_broker.settings("dev-a", "site1-dev-a"), topics, journal.boot_id, outbox.drain)
     async with link:
         await wait_until(lambda: len(ids) == 1000, 30, "events through the bridge")
         await uplink.cut()
-        during = journal.append_many([(EventKind.PERMIT, "during", {"i": i}) for i in range(1000)])
+        during = journal.append_many(
+            [(EventKind.PERMIT, "permit_issued", {"i": i}) for i in range(1000)]
+        )
         outbox.notify(during[-1])
         # The site broker acknowledged everything: the gateway's outbox is empty...
         await wait_until(lambda: sum(journal.pending_count().values()) == 0, 20, "site PUBACKs")

@@ -53,7 +53,7 @@ async def test_sigkill_during_drain_loses_nothing(
         try:
             await wait_until(lambda b=before: len(ids) >= b + 100, 30, f"drain in cycle {cycle}")
             # Commit more while the daemon drains: committed rows must survive the kill too.
-            journal.append_many([(EventKind.ALERT, "during", {"cycle": cycle})] * 5)
+            journal.append_many([(EventKind.ALERT, "gas_alarm", {"cycle": cycle})] * 5)
         finally:
             child.send_signal(signal.SIGKILL)
             await child.wait()

@@ -207,7 +207,7 @@ async def test_live_alarm_overtakes_a_telemetry_backlog(
     outbox = Outbox(journal, TOPICS, downsample_above=0)
     async with device(broker, outbox):
         await wait_until(lambda: len(central.ids) >= 1000, 30, "the backlog to flow")
-        alarm = journal.append(EventKind.ALERT, "gas_high", {"gas": "co", "value": 90})
+        alarm = journal.append(EventKind.ALERT, "gas_alarm", {"gas": "co", "value": 90})
         outbox.notify(alarm)
         # Measured at the device: the broker acknowledged the alarm while most of the
         # backlog was still waiting (the central consumer may lag behind its own queue).
@@ -228,7 +228,7 @@ async def test_telemetry_is_downsampled_while_backlogged(
         items.append((EventKind.TELEMETRY, "reading", {"sensor_id": "s1", "gas": "co", "value": v}))
     items.append((EventKind.TELEMETRY, "reading", {"sensor_id": "s1", "gas": "co", "value": None,
                                                    "fault": True}))  # fmt: skip
-    items.append((EventKind.ALERT, "gas_high", {"gas": "co"}))
+    items.append((EventKind.ALERT, "gas_alarm", {"gas": "co"}))
     journal.append_many(items)  # one wall instant = one window
     central = Central()
     got: list[EventMessage] = []

@@ -180,7 +180,7 @@ async def test_service_end_to_end(
             assert reply.reason == Rejection.REFUSED
             assert reason in reply.detail
 
-    alert = ctl.alert("gas_high", {"gas": "co", "value": 90.0})
+    alert = ctl.alert("gas_alarm", {"gas": "co", "value": 90.0})
     await wait_until(lambda: any(alert.type in a for a in view.alerts), 10, "a live alert")
     assert view.duplicates == 0
 
