@@ -48,7 +48,7 @@ from cloud_sync.outbox import Outbox
 from cloud_sync.topics import DeviceTopics
 from edge.clock import ManualClock, SystemClock
 from edge.journal import Journal
-from edge.models import Event, EventKind
+from edge.models import Event, EventKind, EventType
 
 TOPICS = DeviceTopics("bench", "gw-bench")
 PAYLOAD = {"sensor_id": "co1", "gas": "co", "value": 12.5, "unit": "ppm", "note": "x" * 120}
@@ -116,7 +116,7 @@ def append_rates(directory: Path, n: int, rounds: int = 5) -> tuple[float, float
     def journal(j: Journal) -> Callable[[int], None]:
         def run(k: int) -> None:
             for _ in range(k):
-                j.append(EventKind.TELEMETRY, "reading", PAYLOAD)
+                j.append(EventKind.TELEMETRY, EventType.READING, PAYLOAD)
 
         return run
 
@@ -145,7 +145,9 @@ def settings(port: int, client_id: str) -> LinkSettings:
 async def drain_rate(directory: Path, port: int, n: int) -> float:
     journal = Journal(directory / "drain.db", SystemClock(assume_trusted=True))
     for base in range(0, n, 2000):
-        journal.append_many([(EventKind.TELEMETRY, "reading", PAYLOAD)] * min(2000, n - base))
+        journal.append_many(
+            [(EventKind.TELEMETRY, EventType.READING, PAYLOAD)] * min(2000, n - base)
+        )
     # Downsampling off: every row crosses the wire, as for alarms and access events.
     outbox = Outbox(journal, TOPICS, downsample_above=0)
     t0 = time.perf_counter()

@@ -20,9 +20,18 @@ import aiomqtt
 from pydantic import ValidationError
 
 from cloud_sync.link import LinkSettings
-from cloud_sync.payloads import COMMAND_BODIES, DetailPart, EventMessage, Reply, join_detail
+from cloud_sync.payloads import (
+    COMMAND_BODIES,
+    OPEN_PAYLOAD,
+    DetailPart,
+    EventMessage,
+    Reply,
+    TelemetrySample,
+    join_detail,
+)
 from cloud_sync.signing import Signer
 from cloud_sync.topics import ROOT, DeviceTopics, central_status
+from edge.event_payloads import validate_payload
 from firmware_adapters.backoff import Backoff
 
 log = logging.getLogger("zonegate.central")
@@ -111,6 +120,9 @@ class DeviceView:
     events: int = 0
     duplicates: int = 0
     gaps: int = 0
+    bad_payloads: int = 0
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Last live telemetry sample per sensor."""
     last_seq: dict[str, int] = field(default_factory=dict)
     last_reply: str | None = None
 
@@ -170,8 +182,18 @@ class Fleet:
         elif head == "reply" and isinstance(data, dict):
             verdict = "accepted" if data.get("accepted") else data.get("reason")
             view.last_reply = f"{data.get('command')}: {verdict}"
+        elif head == "telemetry" and rest[2:] == ["live"] and isinstance(data, dict):
+            view.live[rest[1]] = TelemetrySample.model_validate(data).model_dump(mode="json")
         elif head in ("event", "telemetry"):
-            return self._event(view, EventMessage.model_validate_json(payload))
+            # An alarm with a payload field this central does not know yet is still an alarm:
+            # it is kept and counted, not dropped (the envelope itself must be valid).
+            msg = EventMessage.model_validate_json(payload, context=OPEN_PAYLOAD)
+            if msg.detail is None:  # a summarised event's full payload comes in parts
+                try:
+                    validate_payload(msg.type, msg.payload)
+                except ValidationError:
+                    view.bad_payloads += 1
+            return self._event(view, msg)
         elif head == "detail" and isinstance(data, dict):
             part = DetailPart.model_validate(data)
             self._parts.setdefault(part.event_id, []).append(part)

@@ -35,7 +35,7 @@ from cloud_sync.signing import SignatureError, Verifier
 from cloud_sync.topics import DeviceTopics
 from edge.clock import Clock
 from edge.journal import Journal
-from edge.models import Event, EventKind, Permit, Worker
+from edge.models import Event, EventKind, EventType, Permit, Worker
 from edge.permits import Actor, ActorKind
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,9 @@ class CommandProcessor:
         event_id: str | None = None
         try:
             ev = self._journal.append(
-                EventKind.COMMAND, "command_accepted" if accepted else "command_rejected", record
+                EventKind.COMMAND,
+                EventType.COMMAND_ACCEPTED if accepted else EventType.COMMAND_REJECTED,
+                record,
             )
             event_id = ev.event_id
             if self._on_event is not None:

@@ -99,6 +99,13 @@ class MqttConfig(Section):
         description="telemetry rows kept undelivered at most; older ones are dropped (counted). "
         "Alarms, permit and access events are never dropped",
     )
+    birth_refresh_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        description="republish the retained birth at least this often (seconds); it is also "
+        "republished within a second of any change of clock trust, sensor health, permits, "
+        "accepted document versions or presence",
+    )
     max_command_bytes: int = Field(
         default=256 * 1024, ge=1024, description="inbound commands larger than this are rejected"
     )

@@ -639,6 +639,28 @@ class Link:
         self._rival = seen
         self._rival_this_connection = True
 
+    async def publish_live(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 0 on the current connection (live telemetry): nothing is journaled
+        or retried. Returns False when not connected; raises ``aiomqtt.MqttError`` on failure.
+        """
+        client = self._client
+        if client is None or not self.connected:
+            return False
+        await client.deliver(topic, payload, qos=0)
+        return True
+
+    async def refresh_birth(self, birth: Birth) -> bool:
+        """Publish a newer retained birth and its state topics on the current connection.
+
+        Returns False when not connected (the next connect publishes a fresh birth anyway).
+        Raises ``aiomqtt.MqttError`` when the publish fails; the session notices the loss.
+        """
+        client = self._client
+        if client is None or not self.connected:
+            return False
+        await self._publish_birth(client, birth)
+        return True
+
     async def _publish_birth(self, client: BrokerClient, birth: Birth) -> None:
         body = birth.model_dump_json()
         try:
@@ -648,20 +670,18 @@ class Link:
             # out without it (permit and presence state follow on their own topics).
             log.warning("birth snapshot too large for the broker: %s", err)
             slim = birth.model_copy(
-                update={"snapshot": {"omitted": f"{len(body)} bytes: {err}"[:300]}}
+                update={"snapshot": None, "snapshot_error": f"{len(body)} bytes: {err}"[:300]}
             )
             await client.deliver(self.topics.birth, slim.model_dump_json(), retain=True)
-        for permit in birth.snapshot.get("permits", []):
-            if isinstance(permit, dict) and isinstance(permit.get("permit_id"), str):
-                state = PermitState(at=birth.at, permit=permit)
-                await client.deliver(
-                    self.topics.permit_state(permit["permit_id"]),
-                    state.model_dump_json(),
-                    retain=True,
-                )
-        if "presence" in birth.snapshot:
-            presence = PresenceState(at=birth.at, inside=birth.snapshot["presence"])
-            await client.deliver(self.topics.presence, presence.model_dump_json(), retain=True)
+        if birth.snapshot is None:
+            return
+        for permit in birth.snapshot.permits:
+            state = PermitState(at=birth.at, permit=permit)
+            await client.deliver(
+                self.topics.permit_state(permit.permit_id), state.model_dump_json(), retain=True
+            )
+        presence = PresenceState(at=birth.at, inside=birth.snapshot.presence)
+        await client.deliver(self.topics.presence, presence.model_dump_json(), retain=True)
 
 
 def _payload_bytes(payload: Any) -> bytes:

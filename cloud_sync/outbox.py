@@ -38,7 +38,7 @@ from typing import Any
 from cloud_sync.link import BrokerClient, PacketTooLarge, PublishRefused, publish_packet_size
 from cloud_sync.topics import DeviceTopics
 from edge.journal import Journal
-from edge.models import Event, EventKind, Lane
+from edge.models import Event, EventKind, EventType, Lane
 
 log = logging.getLogger("zonegate.mqtt.outbox")
 
@@ -122,7 +122,7 @@ class Outbox:
         self.counts["telemetry_dropped"] += dropped
         ev = self.journal.append(
             EventKind.SYSTEM,
-            "telemetry_dropped",
+            EventType.TELEMETRY_DROPPED,
             {"dropped": dropped, "max_backlog": self.max_bulk_backlog, "policy": "oldest first"},
         )
         self.notify(ev)
@@ -332,7 +332,7 @@ class Outbox:
         with contextlib.suppress(Exception):
             report = self.journal.append(
                 EventKind.SYSTEM,
-                "publish_refused",
+                EventType.PUBLISH_REFUSED,
                 {
                     "event_id": ev.event_id,
                     "type": ev.type,

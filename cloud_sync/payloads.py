@@ -13,11 +13,17 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic.json_schema import models_json_schema
 
-from edge.models import Certificate, Event, EventKind, Lane, Permit, Worker
+from edge.event_payloads import PAYLOADS, InsideEntry, Snapshot, TelemetryChannel
+from edge.models import KIND_OF, Certificate, Event, EventKind, EventType, Lane, Permit, Worker
 
 WIRE_VERSION = 1
+
+OPEN_PAYLOAD = {"payload": "open"}
+"""Validation context that checks an event's envelope but not its payload's model: for a
+consumer that must not lose an alarm to a payload field it does not know yet."""
 
 
 class Wire(BaseModel):
@@ -42,6 +48,13 @@ class Status(Wire):
     at: datetime | None = Field(default=None, description="device wall time; None in the will")
 
 
+class JournalPosition(Wire):
+    """Where the device's journal stands: central compares it with the last seq it holds."""
+
+    boot_id: str
+    last_seq: int = Field(ge=0, description="seq of the newest event of this boot (0: none)")
+
+
 class Birth(Wire):
     """Full snapshot after every connect (retained)."""
 
@@ -52,10 +65,27 @@ class Birth(Wire):
     connection: int = Field(ge=0)
     at: datetime
     wall_trusted: bool = Field(description="whether the device clock was NTP/GPS-synced")
-    snapshot: dict[str, Any] = Field(description="zone, permits, presence, health")
+    snapshot: Snapshot | None = Field(description="zone, permits, presence, air, clock, health")
+    snapshot_error: str | None = Field(
+        default=None, description="why the snapshot is missing (None when it is present)"
+    )
     versions: dict[str, str] = Field(description="software and schema versions")
     health: dict[str, dict[str, Any]] = Field(description="per-service health")
     backlog: dict[str, int] = Field(description="undelivered journal events per lane")
+    documents: dict[str, int] = Field(
+        default_factory=dict,
+        description="last accepted doc_version per document key (permit/<id>, roster, "
+        "certificates/<worker>, unlock/<worker>, config/<section>, alarms): a command must "
+        "carry a greater one",
+    )
+    journal: JournalPosition | None = Field(
+        default=None, description="this boot's last journaled seq, for gap detection"
+    )
+    reason: str = Field(
+        default="connect",
+        description="why this birth was published: connect, or what changed (clock, "
+        "sensors, permits, documents, presence, health)",
+    )
 
 
 class PermitState(Wire):
@@ -63,7 +93,7 @@ class PermitState(Wire):
 
     v: Literal[1] = 1
     at: datetime
-    permit: dict[str, Any]
+    permit: Permit
 
 
 class PresenceState(Wire):
@@ -71,7 +101,7 @@ class PresenceState(Wire):
 
     v: Literal[1] = 1
     at: datetime
-    inside: Any = Field(description="as in the snapshot's presence")
+    inside: list[InsideEntry] = Field(description="as in the snapshot's presence")
 
 
 class DetailRef(Wire):
@@ -90,11 +120,13 @@ class EventMessage(Wire):
     boot_id: str
     seq: int = Field(ge=1)
     kind: EventKind
-    type: str
+    type: EventType = Field(description="see docs/mqtt/events.md; decides ``payload``'s schema")
     lane: Lane
     wall_time: datetime
     wall_trusted: bool
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="the model of ``type`` (edge.event_payloads.PAYLOADS); checked on validation"
+    )
     historical: bool = Field(
         default=False, description="sent from a backlog, not live (older than the connection)"
     )
@@ -106,6 +138,16 @@ class EventMessage(Wire):
         description="set when the payload was too large for one message: `payload` is then a "
         "summary and the full payload went ahead in parts on detail/{event_id}/{part}",
     )
+
+    @model_validator(mode="after")
+    def _typed_payload(self, info: ValidationInfo) -> EventMessage:
+        if KIND_OF[self.type] is not self.kind:
+            raise ValueError(f"type {self.type.value} is of kind {KIND_OF[self.type].value}")
+        open_ = isinstance(info.context, dict) and info.context.get("payload") == "open"
+        # A summarised event carries a summary here; its full payload comes as detail parts.
+        if not open_ and self.detail is None:
+            PAYLOADS[self.type].model_validate(self.payload)
+        return self
 
     @classmethod
     def of(cls, ev: Event, lane: Lane, *, historical: bool, sample: str = "all") -> EventMessage:
@@ -152,6 +194,20 @@ def join_detail(parts: list[DetailPart]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("payload is not an object")  # noqa: TRY004 — bad data, not a bad call
     return value
+
+
+class TelemetrySample(Wire):
+    """Live readings of one sensor over one interval (QoS 0, not journaled)."""
+
+    v: Literal[1] = 1
+    boot_id: str
+    sensor_id: str
+    at: datetime = Field(description="device wall time at the end of the interval")
+    interval_s: float = Field(gt=0, description="the aggregation interval, seconds")
+    every: int = Field(
+        default=1, ge=1, description="1; N while thinned (only every Nth interval is sent)"
+    )
+    channels: dict[str, TelemetryChannel] = Field(description="by gas: min / max / last")
 
 
 class Reply(Wire):
@@ -277,6 +333,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "PresenceState": PresenceState,
     "EventMessage": EventMessage,
     "DetailPart": DetailPart,
+    "TelemetrySample": TelemetrySample,
     "Reply": Reply,
     "Envelope": Envelope,
     "CentralStatus": CentralStatus,
@@ -284,6 +341,49 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+def event_message_schema() -> dict[str, Any]:
+    """The JSON Schema of ``EventMessage`` with ``payload`` typed by ``type``.
+
+    pydantic sees ``payload`` as an open object (the model picks the payload model in a
+    validator); central's validator needs it spelled out, so one ``if type == X then payload is
+    PAYLOADS[X]`` clause per type is added, with every payload model under ``$defs``.
+    """
+    schema = EventMessage.model_json_schema()
+    models = sorted(set(PAYLOADS.values()), key=lambda m: m.__name__)
+    _, extra = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/$defs/{model}"
+    )
+    defs: dict[str, Any] = schema.setdefault("$defs", {})
+    for name, sub in extra.get("$defs", {}).items():
+        if name in defs and defs[name] != sub:
+            raise ValueError(f"two different schemas named {name}")
+        defs[name] = sub
+    schema["allOf"] = [
+        {
+            # Not for a summarised event (``detail`` set): its payload is a summary.
+            "if": {
+                "properties": {"type": {"const": t.value}, "detail": {"type": "null"}},
+                "required": ["type"],
+            },
+            "then": {
+                "properties": {
+                    "kind": {"const": KIND_OF[t].value},
+                    "payload": {"$ref": f"#/$defs/{PAYLOADS[t].__name__}"},
+                }
+            },
+        }
+        for t in EventType
+    ]
+    return schema
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema shipped in docs/mqtt/schemas/ for one wire model."""
+    if name == "EventMessage":
+        return event_message_schema()
+    return WIRE_MODELS[name].model_json_schema()
+
+
 def schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every wire model, by name."""
-    return {name: model.model_json_schema() for name, model in WIRE_MODELS.items()}
+    return {name: json_schema(name) for name in WIRE_MODELS}

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from cloud_sync.commands import AUTHORITY_REDUCING, Rejection
-from cloud_sync.payloads import COMMAND_BODIES, WIRE_MODELS
+from cloud_sync.payloads import COMMAND_BODIES, WIRE_MODELS, json_schema
 from cloud_sync.signing import SIGNED_FIELDS
 from cloud_sync.topics import TOPICS, TopicSpec
-from edge.models import LANE_OF, Lane
+from edge.event_payloads import PAYLOADS
+from edge.models import KIND_OF, LANE_OF, EventKind, EventType, Lane
+
+EXAMPLES = "examples/events.json"
 
 
 def _slug(name: str) -> str:
@@ -108,21 +112,93 @@ away is never refused). Each command gets a [reply](topics/reply.md); rejection 
 """
 
 
-def render() -> dict[str, str]:
-    """Every generated file, by path relative to docs/mqtt/."""
-    files = {"README.md": _readme()}
+def _first_line(doc: str | None) -> str:
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+def _events_page(examples: dict[str, Any]) -> str:
+    rows = []
+    for t in EventType:
+        kind = KIND_OF[t]
+        model = PAYLOADS[t].__name__
+        topic = "telemetry/{sensor}" if kind is EventKind.TELEMETRY else f"event/{kind.value}"
+        example = f"[example](#{t.value.lower()})" if t.value in examples else "**none**"
+        rows.append(
+            f"| `{t.value}` | {kind.value} | {LANE_OF[kind].value} | `{topic}` | "
+            f"[{model}](schemas/EventMessage.json) | {example} |"
+        )
+    sections = []
+    for t in EventType:
+        payload = PAYLOADS[t]
+        about = _first_line(payload.__doc__)
+        sections += [f"### {t.value}", "", f"Payload: `{payload.__name__}`. {about}"]
+        if t.value in examples:
+            body = json.dumps(examples[t.value], indent=2, ensure_ascii=False)
+            sections += ["", "```json", body, "```"]
+        sections.append("")
+    return "\n".join(
+        [
+            "# Event types",
+            "",
+            "Generated from `edge/models.py` (`EventType`) and `edge/event_payloads.py` (one",
+            "payload model per type) by `zonegate central docs --out docs/mqtt`; do not edit by",
+            "hand.",
+            "",
+            "Every [event](topics/event.md) and [telemetry](topics/telemetry.md) message is an",
+            "`EventMessage` whose `type` is one of the types below; the type decides `kind` (and",
+            "so the topic and the outbox lane) and the schema of `payload`. The shipped",
+            "[EventMessage schema](schemas/EventMessage.json) says so too (one `if type = X then",
+            "payload is Y` clause per type, payload models under `$defs`), and it forbids unknown",
+            "fields: a test validates every message a full `zonegate demo` run publishes against",
+            "it. A new type is a new `EventType` member and model, never a free string.",
+            "",
+            "The examples are real: taken from a test run (`pytest --event-examples FILE`, which",
+            "collects one message of every type from the journals and MQTT captures the tests",
+            "produced), then `zonegate central docs --out docs/mqtt --examples FILE` (kept in",
+            f"[{EXAMPLES}]({EXAMPLES}), checked by a test against the schema).",
+            "",
+            "| type | kind | lane | topic | payload | |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "## Examples",
+            "",
+            *sections,
+        ]
+    )
+
+
+def render(examples: dict[str, Any] | None = None) -> dict[str, str]:
+    """Every generated file, by path relative to docs/mqtt/.
+
+    ``examples`` (event type -> one real message, as collected by ``pytest --event-examples``)
+    go into events.md and examples/events.json.
+    """
+    given = examples or {}
+    examples = {t.value: given[t.value] for t in EventType if t.value in given}
+    files = {"README.md": _readme(), "events.md": _events_page(examples)}
+    files[EXAMPLES] = json.dumps(examples, indent=2, ensure_ascii=False) + "\n"
     for spec in TOPICS:
         files[f"topics/{_slug(spec.name)}.md"] = _topic_page(spec)
-    for name, model in WIRE_MODELS.items():
-        schema = model.model_json_schema()
+    for name in WIRE_MODELS:
+        schema = json_schema(name)
         files[f"schemas/{name}.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     return files
 
 
-def write_docs(out: Path) -> list[Path]:
-    """Write the pages under ``out``; return the paths written."""
+def write_docs(out: Path, examples: Path | None = None) -> list[Path]:
+    """Write the pages under ``out``; return the paths written.
+
+    The event examples come from ``examples`` when given, else from the ones already under
+    ``out`` (so regenerating the pages keeps them). Raises ``ValueError`` for an examples
+    file that is not JSON and ``TypeError`` for one that is not an object.
+    """
+    source = examples or out / EXAMPLES
+    loaded: Any = json.loads(source.read_text(encoding="utf-8")) if source.exists() else {}
+    if not isinstance(loaded, dict):
+        raise TypeError(f"{source}: expected a JSON object of event type -> message")
     written = []
-    for rel, text in render().items():
+    for rel, text in render(loaded).items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

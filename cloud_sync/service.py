@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import importlib.metadata
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 from pydantic import BaseModel, ValidationError
 
-from cloud_sync.commands import CommandProcessor
+from cloud_sync.commands import VERSIONS_TABLE, CommandProcessor
 from cloud_sync.config import MqttConfig
 from cloud_sync.link import (
     BrokerClient,
@@ -21,14 +24,16 @@ from cloud_sync.link import (
     tls_context,
 )
 from cloud_sync.outbox import Outbox
-from cloud_sync.payloads import Birth
+from cloud_sync.payloads import Birth, JournalPosition
 from cloud_sync.signing import Verifier
 from cloud_sync.topics import DeviceTopics
+from edge.event_payloads import Snapshot
 
 if TYPE_CHECKING:
     from edge.clock import Clock
     from edge.journal import Journal
     from edge.registry import Registry
+    from edge.telemetry import Telemetry
     from edge.zone import ZoneController
 
 log = logging.getLogger("zonegate.mqtt")
@@ -72,6 +77,40 @@ def link_settings(cfg: MqttConfig, topics: DeviceTopics) -> LinkSettings:
     )
 
 
+BIRTH_CHECK_S = 1.0
+
+
+def birth_facts(birth: Birth) -> dict[str, object]:
+    """The facts of a birth whose change makes it stale, by name (the refresh's ``reason``).
+
+    Readings' values, health counters and the backlog are left out: they change all the time
+    and are refreshed by the periodic birth instead.
+    """
+    snap = birth.snapshot
+    if snap is None:
+        return {"clock": birth.wall_trusted, "documents": birth.documents, "snapshot": None}
+    return {
+        "clock": (snap.clock.trusted, snap.clock.source),
+        "sensors": (
+            snap.air.safe,
+            snap.air.monitoring_ok,
+            snap.air.latched,
+            tuple(snap.air.reasons),
+            tuple((p.sensor_id, p.reason) for p in snap.air.details.sensors),
+            tuple(
+                (a.sensor_id, a.gas, a.channel, a.active, a.acknowledged)
+                for a in snap.air.details.alarms
+            ),
+        ),
+        "permits": tuple((p.permit_id, p.version, p.status.value) for p in snap.permits),
+        "documents": tuple(birth.documents.items()),
+        "presence": tuple((e.worker_id, e.permit_id) for e in snap.presence),
+        "locked": tuple(snap.locked),
+        "light": snap.light,
+        "position": (snap.position.ok, snap.position.reason),
+    }
+
+
 def versions() -> dict[str, str]:
     out = {"wire": "1"}
     for dist in ("zonegate", "aiomqtt", "paho-mqtt"):
@@ -100,6 +139,7 @@ class SyncService:
         clock: Clock,
         health: dict[str, dict[str, object]],
         config_sections: dict[str, type[BaseModel]] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.cfg = cfg
         self.settings = settings
@@ -114,6 +154,13 @@ class SyncService:
         self.link: Link | None = None
         self.outbox: Outbox | None = None
         self.commands: CommandProcessor | None = None
+        self.birth_refreshes = 0
+        self.telemetry = telemetry
+        # Live samples wait here for the publisher; if it falls behind, the oldest go first.
+        self._live: collections.deque[list[dict[str, Any]]] = collections.deque(maxlen=4)
+        self._live_wake = asyncio.Event()
+        self.live_counts: collections.Counter[str] = collections.Counter()
+        self._birth_wake = asyncio.Event()
 
     async def run(self) -> None:
         cfg = self.cfg
@@ -152,13 +199,109 @@ class SyncService:
             priority=self._command_priority,
         )
         self.controller.event_listeners.append(outbox.notify)
+        self.controller.event_listeners.append(self._state_may_change)
+        if self.telemetry is not None:
+            self.telemetry.listeners.append(self._on_live)
         try:
             async with self.link, asyncio.TaskGroup() as tg:
                 tg.create_task(outbox.housekeeping(), name="outbox-housekeeping")
                 tg.create_task(self._report_health(), name="mqtt-health")
+                tg.create_task(self._keep_birth_current(), name="mqtt-birth")
+                if self.telemetry is not None:
+                    tg.create_task(self._publish_live(self.telemetry), name="mqtt-telemetry")
                 await self.link.serve_forever()
         finally:
             self.controller.event_listeners.remove(outbox.notify)
+            self.controller.event_listeners.remove(self._state_may_change)
+            if self.telemetry is not None:
+                self.telemetry.listeners.remove(self._on_live)
+
+    def _on_live(self, samples: list[dict[str, Any]]) -> None:
+        self._live.append(samples)
+        self._live_wake.set()
+
+    async def _publish_live(self, telemetry: Telemetry) -> None:
+        """Send each interval's live samples at QoS 0 while connected; thin them first while
+        a journal backlog drains (alarms and permit events need the uplink more)."""
+        assert self.link is not None
+        cfg = telemetry.cfg
+        interval = 0
+        while True:
+            await self._live_wake.wait()
+            self._live_wake.clear()
+            while self._live:
+                samples = self._live.popleft()
+                interval += 1
+                if not self.link.connected:
+                    self.live_counts["offline"] += len(samples)
+                    continue
+                every = 1
+                if cfg.thin_above > 0:
+                    pending = await asyncio.to_thread(self.journal.pending_count)
+                    if sum(pending.values()) > cfg.thin_above:
+                        every = cfg.thin_factor
+                if interval % every:
+                    self.live_counts["thinned"] += len(samples)
+                    continue
+                try:
+                    for sample in samples:
+                        body = {"v": 1, "boot_id": self.journal.boot_id, **sample, "every": every}
+                        topic = self.topics.telemetry_live(str(sample["sensor_id"]))
+                        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+                        if await self.link.publish_live(topic, data):
+                            self.live_counts["published"] += 1
+                except aiomqtt.MqttError as err:  # QoS 0: lost, never resent; the link heals
+                    self.live_counts["failed"] += 1
+                    log.debug("live telemetry not sent: %s", err)
+
+    def _state_may_change(self, _event: object) -> None:
+        # A journal event (permit change, access, command, fault) may change the birth's
+        # facts; the refresher looks at once instead of at its next tick.
+        self._birth_wake.set()
+
+    async def _keep_birth_current(self) -> None:
+        """Republish the retained birth (and state topics) whenever a fact in it changed.
+
+        The facts compared (``birth_facts``): clock trust, the air and each sensor's health,
+        permit ids / versions / statuses, accepted document versions, who is inside, locked
+        badges, the light and the position verdict. Checked on every journal event and every
+        ``BIRTH_CHECK_S`` (the clock changes trust without an event), published at most once
+        per check; and every ``birth_refresh_s`` regardless, so health and backlog stay fresh.
+        Reading and publishing are not atomic against the outbox's own state publishes; a
+        stale read is noticed and corrected at the next check.
+        """
+        assert self.link is not None
+        loop = asyncio.get_running_loop()
+        last: dict[str, object] | None = None
+        last_connection = -1
+        published_at = loop.time()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(BIRTH_CHECK_S):
+                    await self._birth_wake.wait()
+            self._birth_wake.clear()
+            if not self.link.connected:
+                continue
+            try:
+                birth = self._birth(self.link.connection)
+                facts = birth_facts(birth)
+                if self.link.connection != last_connection:
+                    # The connect itself published a birth; start comparing from it.
+                    last, last_connection = facts, self.link.connection
+                    published_at = loop.time()
+                    continue
+                changed = [k for k, v in facts.items() if last is None or last.get(k) != v]
+                periodic = loop.time() - published_at >= self.cfg.birth_refresh_s
+                if not changed and not periodic:
+                    continue
+                birth = birth.model_copy(update={"reason": ",".join(changed) or "periodic"})
+                if await self.link.refresh_birth(birth):
+                    last, published_at = facts, loop.time()
+                    self.birth_refreshes += 1
+            except aiomqtt.MqttError as err:
+                log.warning("birth refresh failed: %s", err)  # the link reconnects
+            except Exception:  # the refresher must never stop the service
+                log.exception("birth refresh failed")
 
     def _command_priority(self, topic: str) -> int:
         # Commands that take authority away go first among those received: a flood of other
@@ -177,12 +320,14 @@ class SyncService:
             # The command was handled and journaled; only the reply could not go.
             log.warning("reply to %s refused by the broker: %s", message.topic, err)
 
-    def _birth(self, connection: int) -> Birth:
+    def _birth(self, connection: int, reason: str = "connect") -> Birth:
+        snapshot: Snapshot | None = None
+        error: str | None = None
         try:
-            snapshot = self.controller.snapshot()
+            snapshot = Snapshot.model_validate(self.controller.snapshot())
         except Exception as err:  # a broken snapshot must not keep the link down
             log.exception("snapshot failed")
-            snapshot = {"error": f"{type(err).__name__}: {err}"}
+            error = f"{type(err).__name__}: {err}"[:500]
         return Birth(
             site=self.topics.site,
             device=self.topics.device,
@@ -191,10 +336,24 @@ class SyncService:
             at=self.clock.wall(),
             wall_trusted=self.clock.trust().trusted,
             snapshot=snapshot,
+            snapshot_error=error,
             versions=versions(),
             health={k: dict(v) for k, v in self.health.items()},
             backlog={lane.value: n for lane, n in self.journal.pending_count().items()},
+            documents=self._documents(),
+            journal=JournalPosition(boot_id=self.journal.boot_id, last_seq=self.journal.last_seq),
+            reason=reason,
         )
+
+    def _documents(self) -> dict[str, int]:
+        """The last accepted ``doc_version`` per document key, as the command processor keeps
+        them: what central reads back to know which versions this gateway holds."""
+        out: dict[str, int] = {}
+        for doc in self.registry.docs(VERSIONS_TABLE):
+            key, version = doc.get("key"), doc.get("version")
+            if isinstance(key, str) and isinstance(version, int):
+                out[key] = version
+        return dict(sorted(out.items()))
 
     def _permit_state(self, permit_id: str) -> dict[str, Any] | None:
         permit = self.registry.permit(permit_id)
@@ -220,6 +379,8 @@ class SyncService:
                 entry.update(self.outbox.health())
             if self.commands is not None:
                 entry["commands"] = dict(self.commands.counts)
+            entry["telemetry_live"] = dict(self.live_counts)
+            entry["birth_refreshes"] = self.birth_refreshes
             try:
                 entry["backlog"] = {
                     lane.value: n for lane, n in self.journal.pending_count().items()

@@ -60,6 +60,9 @@ class DeviceTopics:
     def detail(self, event_id: str, part: int) -> str:
         return f"{self.prefix}/detail/{_level(event_id)}/{part}"
 
+    def telemetry_live(self, sensor: str) -> str:
+        return f"{self.prefix}/telemetry/{_level(sensor)}/live"
+
     def cmd(self, name: str) -> str:
         return f"{self.prefix}/cmd/{_level(name)}"
 
@@ -166,8 +169,24 @@ TOPICS: tuple[TopicSpec, ...] = (
         False,
         Direction.UP,
         "EventMessage",
-        "Sensor readings (events of kind `telemetry`). While a backlog drains they are "
-        "downsampled to min / max / last per sensor and window; `historical` marks a replay.",
+        "History of sensor readings: journaled `reading` events (kind `telemetry`), one per "
+        "sensor and gas every `telemetry.journal_interval_s` (default 60 s) with min / max / "
+        "last over that interval; at least once, replayable, deduplicate by `event_id`. While "
+        "a large backlog drains they are downsampled further (`sample`); `historical` marks a "
+        "replay.",
+    ),
+    TopicSpec(
+        "telemetry live",
+        f"{ROOT}/{{site}}/{{device}}/telemetry/{{sensor}}/live",
+        "0",
+        False,
+        Direction.UP,
+        "TelemetrySample",
+        "Live sensor readings for dashboards: one message per sensor every "
+        "`telemetry.interval_s` (default 1 s) with min / max / last of each gas over the "
+        "interval. QoS 0 and not journaled: a message lost is not resent (the history topic "
+        "has the record). Sent only while connected, and thinned first (every "
+        "`telemetry.thin_factor`-th interval, `every` says so) while a journal backlog drains.",
     ),
     TopicSpec(
         "event detail",

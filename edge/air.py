@@ -20,8 +20,9 @@ from typing import Any
 from edge.clock import Clock
 from edge.evidence import AirVerdict
 from edge.exposure import ExposureEngine, sensor_specs
-from edge.models import GasTest, GasTestSample, PermitStatus, Reading
+from edge.models import EventType, GasTest, GasTestSample, PermitStatus, Reading
 from edge.reasons import ReasonCode
+from edge.telemetry import Telemetry
 from edge.zone import ZoneController
 from firmware_adapters.backoff import RestartBackoff
 from firmware_adapters.gas.adapter import GasAdapter
@@ -52,6 +53,7 @@ class GasService:
         adapters: list[GasAdapter] | None = None,
         engine: ExposureEngine | None = None,
         health: dict[str, dict[str, object]] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.controller = controller
         self.cfg = cfg
@@ -59,6 +61,7 @@ class GasService:
         self.engine = engine or ExposureEngine(controller.zone, cfg, clock, sensor_specs(cfg))
         self.adapters = adapters if adapters is not None else build_adapters(cfg, clock)
         self.health = health if health is not None else {}
+        self.telemetry = telemetry
         self.readings = 0
         self.errors = 0
         self.verdicts_sent = 0
@@ -90,6 +93,8 @@ class GasService:
             self._save_alarms()
             if reading.gas in self.cfg.unpermitted_work.levels:
                 self._watch_fume(reading)
+            if self.telemetry is not None:
+                self.telemetry.add(reading)  # after judging: central's copy never delays it
         except Exception:
             self.errors += 1
             log.exception("judging a reading of %s failed", reading.sensor_id)
@@ -144,7 +149,7 @@ class GasService:
         if not flipped and now - self._problems_sent < MONITORING_EVENT_MIN_S:
             return
         self.controller.fault(
-            "gas_monitoring_changed",
+            EventType.GAS_MONITORING_CHANGED,
             {
                 "monitoring_ok": not problems,
                 "sensors": [{"sensor_id": s, "reason": r} for s, r in problems],
@@ -183,7 +188,7 @@ class GasService:
             if active:
                 return
             self.controller.alert(
-                "unpermitted_work_suspected",
+                EventType.UNPERMITTED_WORK_SUSPECTED,
                 {
                     "reason": ReasonCode.UNPERMITTED_WORK_SUSPECTED.value,
                     "gas": r.gas,
@@ -205,7 +210,7 @@ class GasService:
         """A person acknowledges the gas alarms; journaled, then the air is judged again."""
         acked = self.engine.acknowledge(actor)
         self._save_alarms()
-        self.controller.alert("gas_alarm_acknowledged", {"actor": actor, "alarms": acked})
+        self.controller.alert(EventType.GAS_ALARM_ACKNOWLEDGED, {"actor": actor, "alarms": acked})
         self._react()
         return acked
 
@@ -229,6 +234,8 @@ class GasService:
             "unjudged_readings": self.engine.unjudged_readings,  # a gas without limits
             "adapters": {a.name: a.stats.as_dict() for a in self.adapters},
         }
+        if self.telemetry is not None:
+            self.health["gas"]["telemetry"] = self.telemetry.health()
 
     async def _judge_periodically(self) -> None:
         while True:
@@ -247,6 +254,8 @@ class GasService:
             for adapter in self.adapters:
                 tg.create_task(self._supervise(adapter), name=f"gas:{adapter.name}")
             tg.create_task(self._judge_periodically(), name="gas:judge")
+            if self.telemetry is not None:
+                tg.create_task(self.telemetry.run(), name="gas:telemetry")
 
     async def _supervise(self, adapter: GasAdapter) -> None:
         # An adapter bug must not take the other sensors down; its silence reads as stale.
@@ -264,7 +273,7 @@ class GasService:
                 adapter.stats.last_error = f"crashed: {err!r}"
                 with contextlib.suppress(Exception):
                     self.controller.fault(
-                        "gas_adapter_crashed", {"adapter": adapter.name, "error": repr(err)}
+                        EventType.GAS_ADAPTER_CRASHED, {"adapter": adapter.name, "error": repr(err)}
                     )
                 await asyncio.sleep(backoff.next_delay())
 

@@ -13,6 +13,7 @@ from edge.evidence import (
 from edge.models import (
     LIVE_STATUSES,
     EventKind,
+    EventType,
     Permit,
     PermitStatus,
     SuspensionCause,
@@ -37,7 +38,7 @@ class AirResponse(ZoneEffects):
                 self._air_alarm = False
                 self._emit(
                     EventKind.ALERT,
-                    "gas_alarm_cleared",
+                    EventType.GAS_ALARM_CLEARED,
                     {"zone_id": self.zone.zone_id, "latched": verdict.latched},
                 )
             self._refresh_light()
@@ -81,19 +82,19 @@ class AirResponse(ZoneEffects):
             )
             changes.append((child, new, f"linked to {parent.permit_id}"))
         suspended = [new for _, new, _ in changes]
-        items: list[tuple[EventKind, str, dict[str, Any]]] = [
+        items: list[tuple[EventKind, EventType, dict[str, Any]]] = [
             (
                 EventKind.PERMIT,
-                "permit_suspend",
+                EventType.PERMIT_SUSPEND,
                 self._permit_payload(old, new, "suspend", system, why, dict(verdict.details)),
             )
             for old, new, why in changes
         ]
-        alert_type = None
+        alert_type: EventType | None = None
         if unsafe and (suspended or not self._air_alarm):
-            alert_type = "gas_alarm"
+            alert_type = EventType.GAS_ALARM
         elif lost and suspended:
-            alert_type = "monitoring_lost"
+            alert_type = EventType.MONITORING_LOST
         if alert_type is not None:
             items.append(
                 (
@@ -114,7 +115,7 @@ class AirResponse(ZoneEffects):
             # One transaction, one fsync: the suspensions and the alert that names them.
             for event in self.journal.append_many(items):
                 self._announce(event)
-        if alert_type == "gas_alarm":
+        if alert_type is EventType.GAS_ALARM:
             self._air_alarm = True  # only once journaled: a failed append is retried
         self._refresh_light()
         return suspended

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.reasons import Lang
 from firmware_adapters.configbase import Section
@@ -37,6 +37,44 @@ class ClockConfig(Section):
         description="treat the wall clock as trusted without NTP or GPS (bench / demo only)",
     )
     gps_validity_s: float = Field(default=600, gt=0, description="how long GPS time keeps trust")
+
+
+class TelemetryConfig(Section):
+    """Per-sensor readings for central: min / max / last per interval (edge.telemetry)."""
+
+    enabled: bool = Field(default=True, description="publish and journal sensor readings")
+    interval_s: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=3600,
+        description="live interval, seconds: one QoS 0 message per sensor per interval, with "
+        "min / max / last of each of its gases",
+    )
+    journal_interval_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=86_400,
+        description="history interval, seconds: one journaled `reading` event per sensor and "
+        "gas per interval (QoS 1, replayable), at most as often as the live interval",
+    )
+    thin_above: int = Field(
+        default=100,
+        ge=0,
+        description="while more undelivered journal events than this wait (a backlog "
+        "drains), live telemetry is thinned first; 0 = never thin",
+    )
+    thin_factor: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="while thinned, only every Nth live interval is published",
+    )
+
+    @model_validator(mode="after")
+    def _history_not_faster(self) -> TelemetryConfig:
+        if self.journal_interval_s < self.interval_s:
+            raise ValueError("journal_interval_s must be at least interval_s")
+        return self
 
 
 class AccessConfig(Section):

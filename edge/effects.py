@@ -35,6 +35,7 @@ from edge.journal import Journal
 from edge.models import (
     Event,
     EventKind,
+    EventType,
     Permit,
     PermitStatus,
     Zone,
@@ -106,7 +107,7 @@ class ZoneEffects:
 
     # ------------------------------------------------------------------ events
 
-    def _emit(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> Event:
+    def _emit(self, kind: EventKind, type_: EventType, payload: dict[str, Any]) -> Event:
         event = self.journal.append(kind, type_, payload)
         self._announce(event)
         return event
@@ -118,14 +119,14 @@ class ZoneEffects:
             except Exception:  # a listener must never undo a committed state change
                 log.exception("event listener failed for %s", event.type)
 
-    def alert(self, type_: str, payload: dict[str, Any]) -> Event:
+    def alert(self, type_: EventType, payload: dict[str, Any]) -> Event:
         """Journal an alert for the safety officer (gas, proxy attempt, terminal moved, ...)."""
         return self._emit(EventKind.ALERT, type_, {"zone_id": self.zone.zone_id, **payload})
 
-    def fault(self, type_: str, payload: dict[str, Any]) -> Event:
+    def fault(self, type_: EventType, payload: dict[str, Any]) -> Event:
         return self._emit(EventKind.FAULT, type_, {"zone_id": self.zone.zone_id, **payload})
 
-    def system(self, type_: str, payload: dict[str, Any]) -> Event:
+    def system(self, type_: EventType, payload: dict[str, Any]) -> Event:
         """Journal a state note (fence entered, service health) and tell the listeners."""
         return self._emit(EventKind.SYSTEM, type_, {"zone_id": self.zone.zone_id, **payload})
 
@@ -165,7 +166,7 @@ class ZoneEffects:
         self.registry.put_permit(new)
         return self._emit(
             EventKind.PERMIT,
-            f"permit_{action}",
+            EventType(f"permit_{action}"),
             self._permit_payload(old, new, action, actor, reason, evidence),
         )
 

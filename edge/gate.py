@@ -15,6 +15,7 @@ from edge.evidence import (
 from edge.models import (
     Decision,
     EventKind,
+    EventType,
     PermitStatus,
     SuspensionCause,
     Worker,
@@ -65,7 +66,7 @@ class Gate(ZoneEffects):
                 decision.role.value if decision.role else None,
                 self.clock.wall(),
             )
-        self._emit(EventKind.ACCESS, "access_decision", decision.model_dump(mode="json"))
+        self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
         if worker is not None and ReasonCode.FACE_MISMATCH in decision.reasons:
             self._count_mismatch(worker, identity)
         return decision
@@ -85,7 +86,7 @@ class Gate(ZoneEffects):
         seen_id = identity.seen_worker_id if identity else None
         seen_worker = self.registry.worker(seen_id) if seen_id else None
         self.alert(
-            "proxy_attempt",
+            EventType.PROXY_ATTEMPT,
             {
                 "reason": ReasonCode.PROXY_ATTEMPT.value,
                 "badge_owner": {"worker_id": worker.worker_id, "name": worker.name},
@@ -106,7 +107,7 @@ class Gate(ZoneEffects):
                 self.registry.put_doc(
                     "zone_state", "presence", {"empty_since": self.clock.wall().isoformat()}
                 )
-        self._emit(EventKind.ACCESS, "access_decision", decision.model_dump(mode="json"))
+        self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
         if worker is not None:
             self._guardian_left(worker.worker_id)
         return decision
@@ -138,7 +139,7 @@ class Gate(ZoneEffects):
                 {"guardian": worker_id, "entrants": entrants},
             )
             self.alert(
-                "guardian_absent",
+                EventType.GUARDIAN_ABSENT,
                 {"permit_id": permit.permit_id, "guardian": worker_id, "inside": self.inside()},
             )
         self._refresh_light()
@@ -149,7 +150,7 @@ class Gate(ZoneEffects):
         self._mismatches.pop(worker_id, None)
         self._emit(
             EventKind.ACCESS,
-            "worker_unlocked",
+            EventType.WORKER_UNLOCKED,
             {"worker_id": worker_id, "actor": who.actor_id, "was_locked": changed},
         )
         return changed

@@ -137,7 +137,12 @@ class Journal:
         ).fetchone()
         return int(row[0] or 0)
 
-    def append(self, kind: EventKind, type_: EventType | str, payload: dict[str, Any]) -> Event:
+    @property
+    def last_seq(self) -> int:
+        """The seq of this boot's newest event (0 before the first): gap detection's anchor."""
+        return self._seq
+
+    def append(self, kind: EventKind, type_: EventType, payload: dict[str, Any]) -> Event:
         """Commit one event durably and return it. Returns only after fsync.
 
         Raises ``ValueError`` (before anything is written) when ``type_`` is not an
@@ -146,7 +151,7 @@ class Journal:
         return self.append_many([(kind, type_, payload)])[0]
 
     def append_many(
-        self, items: Sequence[tuple[EventKind, EventType | str, dict[str, Any]]]
+        self, items: Sequence[tuple[EventKind, EventType, dict[str, Any]]]
     ) -> list[Event]:
         """Commit several events in one transaction (one fsync): all or none.
 

@@ -17,6 +17,7 @@ from edge.models import (
     TERMINAL_STATUSES,
     Event,
     EventKind,
+    EventType,
     GasTest,
     Permit,
     PermitStatus,
@@ -178,6 +179,6 @@ class PermitLifecycle(ZoneEffects):
         self.registry.put_gas_test(test)
         return self._emit(
             EventKind.GAS_TEST,
-            "gas_test_recorded",
+            EventType.GAS_TEST_RECORDED,
             {"actor": actor, "test": test.model_dump(mode="json")},
         )

@@ -512,6 +512,7 @@ class EventType(StrEnum):
     GEOFENCE_ENTER = "geofence_enter"
     GEOFENCE_EXIT = "geofence_exit"
     TELEMETRY_DROPPED = "telemetry_dropped"
+    PUBLISH_REFUSED = "publish_refused"
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
     # telemetry
@@ -564,6 +565,7 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.GEOFENCE_ENTER,
         EventType.GEOFENCE_EXIT,
         EventType.TELEMETRY_DROPPED,
+        EventType.PUBLISH_REFUSED,
         EventType.DAEMON_STARTED,
         EventType.DAEMON_STOPPED,
     ),

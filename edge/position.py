@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.geofence import FixOutcome, GeoEvent, GeofencePolicy
-from edge.models import Event, Fix
+from edge.models import Event, EventType, Fix
 from edge.reasons import ReasonCode
 from firmware_adapters.gps.client import GpsdClient, Sky
 from firmware_adapters.gps.config import GpsConfig
@@ -32,9 +32,9 @@ _TICK_S = 1.0
 class AlertSink(Protocol):
     """The part of ``ZoneController`` this service talks to."""
 
-    def alert(self, type_: str, payload: dict[str, Any]) -> Event: ...
-    def fault(self, type_: str, payload: dict[str, Any]) -> Event: ...
-    def system(self, type_: str, payload: dict[str, Any]) -> Event: ...
+    def alert(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
+    def fault(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
+    def system(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
 
 
 class GpsClock(Protocol):
@@ -101,17 +101,17 @@ class GpsService:
         for ev in events:
             try:
                 if ev.type == "suspect":
-                    self.controller.fault("gps_suspect", ev.payload)
+                    self.controller.fault(EventType.GPS_SUSPECT, ev.payload)
                 elif ev.type == "exit":
-                    self.controller.system("geofence_exit", ev.payload)
+                    self.controller.system(EventType.GEOFENCE_EXIT, ev.payload)
                     self.controller.alert(
-                        ReasonCode.TERMINAL_MOVED.value,
+                        EventType.TERMINAL_MOVED,
                         {"reason": ReasonCode.TERMINAL_MOVED.value, **ev.payload},
                     )
                 elif ev.type == "enter":
-                    self.controller.system("geofence_enter", ev.payload)
+                    self.controller.system(EventType.GEOFENCE_ENTER, ev.payload)
                 else:
-                    self.controller.fault("gps_position_lost", ev.payload)
+                    self.controller.fault(EventType.GPS_POSITION_LOST, ev.payload)
             except Exception:  # the journal's own error is logged; GPS keeps running
                 log.exception("gps: could not record %s event", ev.type)
 
@@ -134,7 +134,7 @@ class GpsService:
             "bound_s": self.config.clock_bound_s,
         }
         try:
-            self.controller.fault("gps_clock_mismatch", payload)
+            self.controller.fault(EventType.GPS_CLOCK_MISMATCH, payload)
         except Exception:
             log.exception("gps: could not record the clock mismatch")
 

@@ -18,7 +18,7 @@ from edge.effects import ActorLike, actor_of
 from edge.effects import CommandRejected as CommandRejected
 from edge.gate import Gate
 from edge.lifecycle import PermitLifecycle
-from edge.models import EventKind, Worker
+from edge.models import EventKind, EventType, Worker
 
 log = logging.getLogger("zonegate.zone")
 
@@ -33,7 +33,7 @@ class ZoneController(PermitLifecycle, AirResponse, Gate):
         self.registry.put_workers(batch)
         self._emit(
             EventKind.COMMAND,
-            "roster_updated",
+            EventType.ROSTER_UPDATED,
             {"actor": actor_of(actor).actor_id, "workers": [w.worker_id for w in batch]},
         )
         return len(batch)
@@ -45,7 +45,7 @@ class ZoneController(PermitLifecycle, AirResponse, Gate):
         self.registry.unlock(worker_id)
         self._emit(
             EventKind.COMMAND,
-            "worker_removed",
+            EventType.WORKER_REMOVED,
             {"actor": actor_of(actor).actor_id, "worker_id": worker_id, "found": removed},
         )
         return removed
@@ -89,7 +89,7 @@ class ZoneController(PermitLifecycle, AirResponse, Gate):
             if last.get(permit.permit_id) != permit.status.value:
                 self._emit(
                     EventKind.PERMIT,
-                    "permit_state_recovered",
+                    EventType.PERMIT_STATE_RECOVERED,
                     {
                         "permit_id": permit.permit_id,
                         "from": last.get(permit.permit_id),

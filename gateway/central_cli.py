@@ -59,6 +59,13 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("docs", help="write the MQTT topic pages and JSON Schemas")
     p.add_argument("--out", type=Path, default=Path("docs/mqtt"))
+    p.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        help="event examples from a test run (pytest --event-examples FILE); "
+        "default: keep the ones under --out",
+    )
     p.set_defaults(func=cmd_docs)
 
 
@@ -188,6 +195,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from cloud_sync.schema_docs import write_docs
 
-    for path in write_docs(args.out):
+    for path in write_docs(args.out, args.examples):
         print(path)
     return 0

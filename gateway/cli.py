@@ -169,7 +169,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    return run_demo(lang=args.lang, keep=args.keep)
+    return run_demo(lang=args.lang, keep=args.keep, capture=args.capture)
 
 
 def package_version() -> str:
@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run a whole simulated zone and print its timeline")
     p.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
     p.add_argument("--keep", action="store_true", help="keep the demo's state directory")
+    p.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="append every MQTT message central receives to this file (JSON lines)",
+    )
     p.set_defaults(func=cmd_demo)
 
     for name in COMMAND_MODULES:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cloud_sync.config import MqttConfig
-from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig
+from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
 from edge.identity.config import IdentityConfig
 from edge.models import Zone
 from firmware_adapters.badge.config import BadgeConfig
@@ -64,6 +64,7 @@ class GatewayConfig(Section):
     identity: IdentityConfig = IdentityConfig()
     mqtt: MqttConfig = MqttConfig()
     kiosk: KioskConfig = KioskConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
 
     @model_validator(mode="after")
     def _fence_is_enforced(self) -> GatewayConfig:

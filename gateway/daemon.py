@@ -26,9 +26,10 @@ from typing import Any
 
 from edge.clock import SystemClock
 from edge.journal import Journal, JournalError
-from edge.models import EventKind
+from edge.models import EventKind, EventType
 from edge.registry import Registry, RegistryError
 from edge.service import Service
+from edge.telemetry import Telemetry
 from edge.zone import ZoneController
 from firmware_adapters.backoff import RestartBackoff
 from gateway.config import GatewayConfig
@@ -161,12 +162,13 @@ class Gateway:
             journal=self.journal,
             clock=self.clock,
             health=self.controller.health,
+            telemetry=Telemetry(cfg.telemetry, self.journal, self.clock),
         )
         recovered = self.controller.reconcile()
         digest = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
         self.journal.append(
             EventKind.SYSTEM,
-            "daemon_started",
+            EventType.DAEMON_STARTED,
             {
                 "version": VERSION,
                 "device_id": cfg.device.device_id,
@@ -219,7 +221,7 @@ class Gateway:
         tb: TracebackType | None,
     ) -> None:
         with contextlib.suppress(Exception):
-            self.journal.append(EventKind.SYSTEM, "daemon_stopped", {"version": VERSION})
+            self.journal.append(EventKind.SYSTEM, EventType.DAEMON_STOPPED, {"version": VERSION})
             self.journal.checkpoint()
         self.journal.close()
         self.registry.close()
@@ -299,7 +301,9 @@ class Gateway:
                 log.exception("%s failed; restarting", name)
                 self.controller.health[name] = {"state": "failed", "error": repr(err)}
                 with contextlib.suppress(Exception):
-                    self.controller.fault("service_failed", {"service": name, "error": repr(err)})
+                    self.controller.fault(
+                        EventType.SERVICE_FAILED, {"service": name, "error": repr(err)}
+                    )
             await asyncio.sleep(backoff.next_delay())
 
     async def _expiry_loop(self) -> None:
@@ -314,7 +318,8 @@ class Gateway:
             low = left < self.config.storage.warn_free_mb
             if low and not warned:
                 self.controller.alert(
-                    "disk_low", {"free_mb": round(left), "path": str(self.config.storage.state_dir)}
+                    EventType.DISK_LOW,
+                    {"free_mb": round(left), "path": str(self.config.storage.state_dir)},
                 )
             warned = low
             await asyncio.sleep(60)

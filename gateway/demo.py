@@ -64,6 +64,8 @@ def demo_config(state_dir: Path) -> dict[str, Any]:
         # The demo machine has no NTP sync to prove; permits need a trusted clock.
         "clock": {"assume_trusted": True},
         "daemon": {"expiry_check_s": 1, "log_level": "WARNING"},
+        # Readings history every 5 s instead of every minute, so the short demo shows some.
+        "telemetry": {"interval_s": 1, "journal_interval_s": 5},
     }
 
 
@@ -578,7 +580,9 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
         yield parts
 
 
-def run_demo(lang: str = "zh-CN", keep: bool = False) -> int:
+def run_demo(lang: str = "zh-CN", keep: bool = False, capture: Path | None = None) -> int:
+    """Run the scenario; with ``capture``, every MQTT message central received is appended to
+    that file as JSON lines (what tests validate against docs/mqtt/schemas)."""
     console = Console(highlight=False, soft_wrap=True)
     language = Lang(lang)
     with _state_dir(keep) as state:
@@ -606,6 +610,13 @@ def run_demo(lang: str = "zh-CN", keep: bool = False) -> int:
                         )
                     )
                     await asyncio.wait_for(ready.wait(), 10)
+                recorder = None
+                if parts.broker is not None and capture is not None:
+                    from gateway.local_broker import record_messages
+
+                    recorded = asyncio.Event()
+                    recorder = asyncio.create_task(record_messages(parts.broker, capture, recorded))
+                    await asyncio.wait_for(recorded.wait(), 10)
                 async with Gateway(cfg, None) as gw:
                     waiter = Waiter(gw.controller)  # before anything runs: no event is missed
                     runner = asyncio.create_task(gw.run(stop))
@@ -615,9 +626,10 @@ def run_demo(lang: str = "zh-CN", keep: bool = False) -> int:
                     finally:
                         stop.set()
                         await runner
-                if watcher is not None:
-                    watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
+                for task in (watcher, recorder):
+                    if task is not None:
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
 
         asyncio.run(main())
     console.print("\n[bold green]demo finished[/]")

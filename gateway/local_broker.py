@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import socket
 import tempfile
@@ -16,11 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from cloud_sync.central import Fleet, watch
+from cloud_sync.central import Fleet, client_for, watch
 from cloud_sync.config import MqttConfig
 from cloud_sync.link import LinkSettings
 from cloud_sync.payloads import EventMessage
 from cloud_sync.signing import Signer, generate_keypair, load_private_key
+from cloud_sync.topics import ROOT
+from edge.models import EventKind
 
 
 class BrokerUnavailable(Exception):
@@ -116,6 +119,25 @@ def demo_sync(broker: LocalBroker, keys_dir: Path) -> tuple[MqttConfig, Signer]:
     return cfg, Signer(load_private_key(private))
 
 
+async def record_messages(broker: LocalBroker, path: Path, ready: asyncio.Event) -> None:
+    """Every message under ``edge/v1/#`` as central receives it, one JSON line each
+    (``topic``, ``retain``, ``payload`` as text), until cancelled: ``zonegate demo --capture``.
+
+    A clean session of its own, subscribed before the gateway starts, so nothing is missed.
+    """
+    settings = broker.settings("demo-capture")
+    with path.open("a", encoding="utf-8") as out:
+        async with client_for(settings, clean_session=True) as client:
+            await client.subscribe(f"{ROOT}/#", qos=1)
+            ready.set()
+            async for message in client.messages:
+                raw = message.payload
+                text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+                line = {"topic": str(message.topic), "retain": message.retain, "payload": text}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                out.flush()
+
+
 async def print_events(
     broker: LocalBroker,
     out: Callable[[str], None],
@@ -125,6 +147,8 @@ async def print_events(
     """Central's view for the demo: one line per new event (deduplicated), until cancelled."""
 
     def line(e: EventMessage) -> None:
+        if e.kind is EventKind.TELEMETRY:
+            return  # readings would drown the timeline
         out(f"[central] {e.kind.value}/{e.type} seq={e.seq} ({e.lane.value})")
 
     await watch(broker.settings("demo-central"), fleet or Fleet(), on_event=line, ready=ready)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from edge.models import Decision
     from edge.registry import Registry
     from edge.service import Service
+    from edge.telemetry import Telemetry
     from edge.zone import ZoneController
     from gateway.config import GatewayConfig
 
@@ -43,21 +44,26 @@ class ServiceContext:
     """Told of each badge read the terminal takes as a new tap (the kiosk screen)."""
     decision_listeners: list[Callable[[Decision], None]] = field(default_factory=list)
     """Told of each terminal decision once journaled (the kiosk screen, voice, buzzer)."""
+    telemetry: Telemetry | None = None
+    """Sensor readings downsampled for central: fed by the gas service, sent by the sync."""
 
 
 def build_gas(ctx: ServiceContext) -> Service | None:
     """The daemon's factory: outputs always, the gas service when sensors are configured."""
     from edge.air import GasService
+    from edge.models import EventType
     from firmware_adapters.outputs.stacklight import OutputsError, StackLight
 
     try:
         ctx.controller.annunciator = StackLight(ctx.config.outputs)
     except OutputsError as err:
         log.exception("keeping the recording annunciator")
-        ctx.controller.fault("outputs_unavailable", {"error": str(err)})
+        ctx.controller.fault(EventType.OUTPUTS_UNAVAILABLE, {"error": str(err)})
     if not ctx.config.gas.sensors:
         return None
-    service = GasService(ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health)
+    service = GasService(
+        ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health, telemetry=ctx.telemetry
+    )
     ctx.controller.alarm_acknowledgers.append(service.acknowledge)
     return service
 
@@ -180,4 +186,5 @@ def build_sync(ctx: ServiceContext) -> Service | None:
         clock=ctx.clock,
         health=ctx.health,
         config_sections=sections,
+        telemetry=ctx.telemetry,
     )

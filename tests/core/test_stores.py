@@ -43,9 +43,9 @@ def test_invalid_document_fails_integrity_check(tmp_path: Path) -> None:
 def test_journal_outbox_lanes_delivery_and_retention(tmp_path: Path) -> None:
     clock = ManualClock()
     j = Journal(tmp_path / "j.db", clock)
-    a = j.append(EventKind.ACCESS, "access_decision", {"i": 1})
-    b = j.append(EventKind.ALERT, "gas_alarm", {"i": 2})
-    t = j.append(EventKind.TELEMETRY, "reading", {"i": 3})
+    a = j.append(EventKind.ACCESS, EventType.ACCESS_DECISION, {"i": 1})
+    b = j.append(EventKind.ALERT, EventType.GAS_ALARM, {"i": 2})
+    t = j.append(EventKind.TELEMETRY, EventType.READING, {"i": 3})
     assert [e.seq for e in (a, b, t)] == [1, 2, 3]
     assert [e.event_id for e in j.pending(Lane.CRITICAL)] == [b.event_id]
     assert j.pending_count() == {Lane.CRITICAL: 1, Lane.ACCESS: 1, Lane.BULK: 1}
@@ -61,13 +61,15 @@ def test_row_ids_keep_growing_after_everything_is_pruned(tmp_path: Path) -> None
     # The outbox pages by row id; an id handed out twice would be skipped behind its cursor.
     clock = ManualClock()
     j = Journal(tmp_path / "j.db", clock)
-    rows = j.append_many([(EventKind.ACCESS, "access_decision", {"i": i}) for i in range(5)])
+    rows = j.append_many(
+        [(EventKind.ACCESS, EventType.ACCESS_DECISION, {"i": i}) for i in range(5)]
+    )
     assert j.mark_delivered(r.journal_id for r in rows) == 5
     clock.advance(3600)
     assert j.prune_delivered(clock.wall()) == 4  # the newest row stays as the high-water mark
     j.close()
     j = Journal(tmp_path / "j.db", clock)
-    after = j.append(EventKind.ACCESS, "access_decision", {"i": 5})
+    after = j.append(EventKind.ACCESS, EventType.ACCESS_DECISION, {"i": 5})
     assert after.journal_id > max(r.journal_id for r in rows)
     assert [e.event_id for e in j.pending(after_id=rows[-1].journal_id)] == [after.event_id]
     j.close()
@@ -76,13 +78,13 @@ def test_row_ids_keep_growing_after_everything_is_pruned(tmp_path: Path) -> None
 def test_journal_seq_continues_per_boot_and_restarts_for_a_new_boot(tmp_path: Path) -> None:
     clock = ManualClock()
     j1 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
-    j1.append(EventKind.SYSTEM, "daemon_started", {})
+    j1.append(EventKind.SYSTEM, EventType.DAEMON_STARTED, {})
     j1.close()
     j2 = Journal(tmp_path / "j.db", clock, boot_id="boot-a")
-    assert j2.append(EventKind.SYSTEM, "daemon_started", {}).seq == 2
+    assert j2.append(EventKind.SYSTEM, EventType.DAEMON_STARTED, {}).seq == 2
     j2.close()
     j3 = Journal(tmp_path / "j.db", clock)
-    ev = j3.append(EventKind.SYSTEM, "daemon_started", {})
+    ev = j3.append(EventKind.SYSTEM, EventType.DAEMON_STARTED, {})
     assert ev.seq == 1 and ev.boot_id != "boot-a"
     assert len(j3.event_ids()) == 3
     j3.close()
@@ -94,8 +96,8 @@ def test_journal_batch_is_all_or_nothing(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="append failed"):
         j.append_many(
             [
-                (EventKind.SYSTEM, "daemon_started", {}),
-                (EventKind.SYSTEM, "daemon_stopped", {"x": "\ud800"}),
+                (EventKind.SYSTEM, EventType.DAEMON_STARTED, {}),
+                (EventKind.SYSTEM, EventType.DAEMON_STOPPED, {"x": "\ud800"}),
             ]
         )
     assert j.events() == []
@@ -110,9 +112,9 @@ def test_kind_lookups_use_the_audit_index_and_an_old_journal_is_migrated(tmp_pat
         db.execute("DROP INDEX events_kind_audit")
         db.execute("CREATE INDEX events_kind ON events (kind, id)")
     j = Journal(path, ManualClock())
-    alert = j.append(EventKind.ALERT, "gas_alarm", {"gas": "co"})
-    j.append(EventKind.TELEMETRY, "reading", {"sensor_id": "co1"})
-    permit = j.append(EventKind.PERMIT, "permit_issued", {"permit_id": "p1"})
+    alert = j.append(EventKind.ALERT, EventType.GAS_ALARM, {"gas": "co"})
+    j.append(EventKind.TELEMETRY, EventType.READING, {"sensor_id": "co1"})
+    permit = j.append(EventKind.PERMIT, EventType.PERMIT_ISSUED, {"permit_id": "p1"})
     assert [e.event_id for e in j.events(kind=EventKind.ALERT, limit=5)] == [alert.event_id]
     assert [e.event_id for e in j.events(kind=EventKind.PERMIT)] == [permit.event_id]
     assert [e.type for e in j.events(kind=EventKind.TELEMETRY)] == ["reading"]
@@ -182,10 +184,13 @@ def test_journal_refuses_an_unknown_or_misfiled_event_type(tmp_path: Path) -> No
     clock = ManualClock()
     j = Journal(tmp_path / "j.db", clock)
     with pytest.raises(ValueError, match="unknown event type 'gas_high'"):
-        j.append(EventKind.ALERT, "gas_high", {})
+        j.append(EventKind.ALERT, "gas_high", {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="is of kind alert, not permit"):
         j.append_many(
-            [(EventKind.PERMIT, "permit_issued", {}), (EventKind.PERMIT, "gas_alarm", {})]
+            [
+                (EventKind.PERMIT, EventType.PERMIT_ISSUED, {}),
+                (EventKind.PERMIT, EventType.GAS_ALARM, {}),
+            ]
         )
     assert j.events() == []
     ev = j.append(EventKind.ALERT, EventType.GAS_ALARM, {})

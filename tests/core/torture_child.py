@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge.clock import SystemClock
 from edge.journal import Journal
-from edge.models import EventKind, Permit, PermitLevel, PermitMember, Role, WorkKind
+from edge.models import EventKind, EventType, Permit, PermitLevel, PermitMember, Role, WorkKind
 from edge.registry import Registry
 
 KEYS = 40  # permits are rewritten in place so the registry stays the size of a real zone's
@@ -43,7 +43,7 @@ def main() -> None:
         )
         out.write(f"R {key} {n + 1}\n")
         out.flush()
-        journal.append(EventKind.PERMIT, "permit_issued", {"n": n, "pad": "x" * (n % 300)})
+        journal.append(EventKind.PERMIT, EventType.PERMIT_ISSUED, {"n": n, "pad": "x" * (n % 300)})
         out.write(f"J {n}\n")
         out.flush()
         n += 1

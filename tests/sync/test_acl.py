@@ -25,11 +25,11 @@ def _event(event_id: str) -> str:
             "boot_id": "b",
             "seq": 1,
             "kind": "alert",
-            "type": "gas_high",
+            "type": "gas_alarm_cleared",
             "lane": "critical",
             "wall_time": "2026-11-24T08:00:00+00:00",
             "wall_trusted": True,
-            "payload": {},
+            "payload": {"zone_id": "z1", "latched": False},
         }
     )
 

@@ -16,7 +16,7 @@ from cloud_sync.link import Link
 from cloud_sync.outbox import Outbox
 from cloud_sync.topics import DeviceTopics
 from edge.journal import Journal
-from edge.models import EventKind
+from edge.models import EventKind, EventType
 
 BRIDGE_EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "mosquitto" / "bridge.conf"
 
@@ -101,7 +101,7 @@ async def test_bridge_buffers_through_an_uplink_cut(
     await ready.wait()
     await wait_until(lambda: uplink.connections > 0, 20, "the bridge to connect")
 
-    journal.append_many([(EventKind.ALERT, "gas_alarm", {"i": i}) for i in range(1000)])
+    journal.append_many([(EventKind.ALERT, EventType.GAS_ALARM, {"i": i}) for i in range(1000)])
     topics = DeviceTopics("site1", "dev-a")
     outbox = Outbox(journal, topics)
     link = Link(site_broker.settings("dev-a", "site1-dev-a"), topics, journal.boot_id, outbox.drain)
@@ -109,7 +109,7 @@ async def test_bridge_buffers_through_an_uplink_cut(
         await wait_until(lambda: len(ids) == 1000, 30, "events through the bridge")
         await uplink.cut()
         during = journal.append_many(
-            [(EventKind.PERMIT, "permit_issued", {"i": i}) for i in range(1000)]
+            [(EventKind.PERMIT, EventType.PERMIT_ISSUED, {"i": i}) for i in range(1000)]
         )
         outbox.notify(during[-1])
         # The site broker acknowledged everything: the gateway's outbox is empty...

@@ -13,9 +13,11 @@ from typing import Any
 from cloud_sync.central import Fleet, watch
 from edge.clock import ManualClock
 from edge.journal import Journal
-from edge.models import EventKind
+from edge.models import KIND_OF, EventKind, EventType
 
 CHILD = Path(__file__).with_name("outbox_child.py")
+# One real event type per kind: the journal takes documented types only.
+A_TYPE = {kind: next(t for t, k in KIND_OF.items() if k is kind) for kind in EventKind}
 KINDS = [EventKind.ALERT, EventKind.ACCESS, EventKind.TELEMETRY, EventKind.PERMIT]
 KILLS = 20
 
@@ -30,7 +32,10 @@ async def test_sigkill_during_drain_loses_nothing(
     journal = Journal(path, ManualClock())
     for base in range(0, 6000, 1000):
         journal.append_many(
-            [(KINDS[i % len(KINDS)], "t", {"i": i}) for i in range(base, base + 1000)]
+            [
+                (KINDS[i % len(KINDS)], A_TYPE[KINDS[i % len(KINDS)]], {"i": i})
+                for i in range(base, base + 1000)
+            ]
         )
     fleet = Fleet()
     first_seen: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -53,7 +58,7 @@ async def test_sigkill_during_drain_loses_nothing(
         try:
             await wait_until(lambda b=before: len(ids) >= b + 100, 30, f"drain in cycle {cycle}")
             # Commit more while the daemon drains: committed rows must survive the kill too.
-            journal.append_many([(EventKind.ALERT, "gas_alarm", {"cycle": cycle})] * 5)
+            journal.append_many([(EventKind.ALERT, EventType.GAS_ALARM, {"cycle": cycle})] * 5)
         finally:
             child.send_signal(signal.SIGKILL)
             await child.wait()

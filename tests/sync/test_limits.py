@@ -22,7 +22,7 @@ from cloud_sync.outbox import Outbox
 from cloud_sync.payloads import EventMessage
 from cloud_sync.topics import DeviceTopics
 from edge.journal import Journal
-from edge.models import EventKind
+from edge.models import EventKind, EventType
 
 SITE = "site1"
 TOPICS = DeviceTopics(SITE, "dev-a")
@@ -71,8 +71,9 @@ async def test_an_oversized_event_never_blocks_the_alarm_behind_it(
     broker = make_broker("limited", extra=QUEUE + limit)
     broker.start()
     fleet, seen = await watch_fleet(broker, tasks)
-    roster = journal.append(EventKind.SYSTEM, "roster_updated", roster_payload(roster_workers))
-    alarm = journal.append(EventKind.ALERT, "gas_alarm", {"gas": "co", "value": 85.0})
+    roster_type = EventType.ROSTER_UPDATED  # a command-kind event, as the controller files it
+    roster = journal.append(EventKind.COMMAND, roster_type, roster_payload(roster_workers))
+    alarm = journal.append(EventKind.ALERT, EventType.GAS_ALARM, {"gas": "co", "value": 85.0})
     assert len(roster.model_dump_json().encode()) > 9_000  # over either limit
     outbox = Outbox(journal, TOPICS)
     settings = broker.settings("dev-a", "site1-dev-a")

@@ -16,6 +16,7 @@ from cloud_sync.topics import DeviceTopics
 from edge.clock import SystemClock
 from edge.evidence import FixedAir
 from edge.journal import Journal
+from edge.models import EventType
 from edge.registry import Registry
 from edge.zone import ZoneController
 from gateway.cli import main
@@ -107,7 +108,7 @@ async def test_service_end_to_end(
     tasks.append(run)
     view = fleet.device(SITE, DEVICE)
     await wait_until(lambda: view.online is True and births, 20, "online + birth")
-    assert births[0].snapshot["zone"]["zone_id"] == "z1"
+    assert births[0].snapshot is not None and births[0].snapshot.zone.zone_id == "z1"
     assert births[0].boot_id == journal.boot_id
 
     cmd = broker.settings("central", "central-cmd")
@@ -180,7 +181,7 @@ async def test_service_end_to_end(
             assert reply.reason == Rejection.REFUSED
             assert reason in reply.detail
 
-    alert = ctl.alert("gas_alarm", {"gas": "co", "value": 90.0})
+    alert = ctl.alert(EventType.GAS_ALARM, {"gas": "co", "value": 90.0})
     await wait_until(lambda: any(alert.type in a for a in view.alerts), 10, "a live alert")
     assert view.duplicates == 0
 
