@@ -24,6 +24,7 @@ from cloud_sync.payloads import (
     CommandBody,
     ConfigChange,
     Envelope,
+    JournalReplay,
     PermitIssue,
     PermitResume,
     PermitRevoke,
@@ -93,6 +94,9 @@ class _Refused(Exception):
         self.detail = detail
 
 
+Replayer = Callable[[str, int, int], tuple[int, int, int]]
+"""Queue a boot's seq range for sending again; returns (count, lowest, highest) found."""
+
 ConfigCheck = Callable[[str, dict[str, Any]], None]
 """Validate a config section (raise ValueError with the reason) before it is stored."""
 
@@ -112,6 +116,7 @@ class CommandProcessor:
         max_bytes: int,
         config_check: ConfigCheck | None = None,
         on_event: Callable[[Event], None] | None = None,
+        replay: Replayer | None = None,
     ) -> None:
         self._target = target
         self._store = store
@@ -122,6 +127,7 @@ class CommandProcessor:
         self._max_bytes = max_bytes
         self._config_check = config_check
         self._on_event = on_event
+        self._replay = replay
         self.counts: Counter[str] = Counter()
         self.actor = Actor(
             actor_id=f"central:{verifier.key_id}", kind=ActorKind.CENTRAL, authorised=True
@@ -233,6 +239,16 @@ class CommandProcessor:
         if isinstance(body, AlarmAcknowledge):
             acked = await _maybe(t.acknowledge_alarms(body.actor))
             return f"{len(acked)} alarm(s) acknowledged by {body.actor}"
+        if isinstance(body, JournalReplay):
+            if self._replay is None:
+                raise _Refused(Rejection.REFUSED, "this gateway cannot replay its journal")
+            n, lo, hi = self._replay(body.boot_id, body.first_seq, body.last_seq)
+            if n == 0:
+                raise _Refused(
+                    Rejection.REFUSED,
+                    f"no events {body.first_seq}..{body.last_seq} of boot {body.boot_id} left",
+                )
+            return f"{n} events {lo}..{hi} of boot {body.boot_id} queued again"
         if isinstance(body, ConfigChange):
             if self._config_check is not None:
                 try:

@@ -85,6 +85,7 @@ class Outbox:
         self.presence = presence
         self.counts: Counter[str] = Counter()
         self._wake = asyncio.Event()
+        self._rewind = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- waking
@@ -99,6 +100,12 @@ class Outbox:
             self._wake.set()
         else:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def rewind(self) -> None:
+        """Rows before the read position became undelivered again (a replay): read every
+        lane from its start at the next pass. Call from the event loop's thread."""
+        self._rewind = True
+        self._wake.set()
 
     def health(self) -> dict[str, Any]:
         return {"counts": dict(self.counts), "message_limit": self.learned_limit}
@@ -159,6 +166,10 @@ class Outbox:
             if self._wake.is_set():
                 self._wake.clear()
                 exhausted.update(dict.fromkeys(Lane, False))
+            if self._rewind:
+                # Rows already buffered or in flight may be read again: at least once.
+                self._rewind = False
+                cursors.update(dict.fromkeys(Lane, 0))
             for lane in LANE_ORDER:
                 if not buffers[lane] and not exhausted[lane]:
                     rows, backlog = await asyncio.to_thread(self._read, lane, cursors[lane])

@@ -296,6 +296,29 @@ class ConfigChange(CommandBody):
     values: dict[str, Any]
 
 
+class JournalReplay(CommandBody):
+    """Send the events ``first_seq..last_seq`` of boot ``boot_id`` again (a gap central saw).
+
+    They arrive as ordinary event messages (same ``event_id``, ``historical: true``) in lane
+    order; deduplicate by ``event_id`` as always. The reply says how many were still in the
+    journal (old delivered rows are pruned after ``storage`` retention).
+    """
+
+    boot_id: str = Field(min_length=1)
+    first_seq: int = Field(ge=1)
+    last_seq: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> JournalReplay:
+        if self.last_seq < self.first_seq:
+            raise ValueError("last_seq must be at least first_seq")
+        if self.last_seq - self.first_seq >= MAX_REPLAY:
+            raise ValueError(f"at most {MAX_REPLAY} events per replay")
+        return self
+
+
+MAX_REPLAY = 100_000
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "permit_issue": PermitIssue,
     "permit_update": PermitIssue,
@@ -306,6 +329,7 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "badge_unlock": BadgeUnlock,
     "alarm_acknowledge": AlarmAcknowledge,
     "config_change": ConfigChange,
+    "journal_replay": JournalReplay,
 }
 
 
@@ -323,6 +347,8 @@ def doc_key(type_: str, body: CommandBody) -> str:
         return f"config/{body.section}"
     if isinstance(body, AlarmAcknowledge):
         return "alarms"
+    if isinstance(body, JournalReplay):
+        return "replay"
     return "roster"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_sync.commands import AUTHORITY_REDUCING, Rejection
-from cloud_sync.payloads import COMMAND_BODIES, WIRE_MODELS, json_schema
+from cloud_sync.payloads import COMMAND_BODIES, MAX_REPLAY, WIRE_MODELS, json_schema
 from cloud_sync.signing import SIGNED_FIELDS
 from cloud_sync.topics import TOPICS, TopicSpec
 from edge.event_payloads import PAYLOADS
@@ -90,6 +90,44 @@ A device's broker account (user name = device id) may write only under its own
   then a retained `birth` snapshot and retained `state/...` topics. A PUBACK from the broker is
   not delivery to you: size the broker's `max_queued_messages` for your consumers and watch
   `$SYS/broker/publish/messages/dropped`.
+
+## For central: building a consumer
+
+- **Use a persistent session.** Subscribe with a fixed client id, `clean_session = false` and
+  QoS 1 (or a shared subscription such as `$share/ingest/edge/v1/+/+/event/#`). The gateway
+  stamps an event delivered when the *broker* acknowledges it; with a clean session, whatever
+  the broker receives while your subscriber is down is lost to your view even though the
+  gateway counted it delivered. Size the broker's `max_queued_messages` for your longest
+  outage. Never give two consumers the same client id: the broker drops the older
+  connection each time the other connects (`zonegate central watch` uses a unique id and a
+  clean session unless you pass `--client-id`, which makes its session persistent).
+- **Detect gaps** by `boot_id` and `seq`: `seq` counts every journaled event of one boot
+  from 1 without holes, across all kinds and lanes. Lanes are sent by priority, so a missing
+  `seq` may still arrive; treat it as a gap once the lanes are drained (the birth's
+  `backlog` is all zero) or after a timeout. The retained [birth](topics/birth.md) carries
+  `journal.last_seq` of the current boot, so the tail is checkable too; a new `boot_id`
+  (see [status](topics/status.md)) starts a new sequence.
+- **Ask for a replay** with the signed command `journal_replay` (body `boot_id`,
+  `first_seq`, `last_seq`; at most {MAX_REPLAY} events; its `doc_version` grows like any
+  other document's, key `replay`). The gateway marks that range undelivered again and sends it
+  once more as ordinary event messages (same `event_id`, `historical: true`), so your
+  deduplication by `event_id` absorbs what you already had. The reply says how many events
+  of the range the journal still holds (delivered events are pruned after the retention
+  period) or refuses with `CMD_REFUSED` when none is left.
+- **Read back accepted versions** from the retained birth: `documents` maps each document key
+  (`permit/<id>`, `roster`, `certificates/<worker>`, `unlock/<worker>`,
+  `config/<section>`, `alarms`, `replay`) to the last `doc_version` the gateway accepted;
+  a new command for a document must carry a greater one (else `CMD_REPLAYED`).
+- **The retained topics are current.** The birth is republished within about a second of a
+  change of clock trust, sensor health, permits (id, version, status), accepted document
+  versions, presence, locked badges, the light or the position verdict (`reason` names what
+  changed), and every `mqtt.birth_refresh_s` (default 60 s) regardless; `state/...` topics
+  are republished with it and after each live permit or access event.
+- **Telemetry** comes two ways: live on [telemetry live](topics/telemetry-live.md) (QoS 0,
+  one message per sensor per `telemetry.interval_s`, for dashboards; thinned first while a
+  backlog drains) and as journaled history on [telemetry](topics/telemetry.md) (QoS 1, one
+  `reading` event per sensor and gas per `telemetry.journal_interval_s`, min / max / last;
+  replayable like every event). Every event type and its payload: [events.md](events.md).
 
 ## Signed commands
 

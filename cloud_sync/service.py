@@ -8,6 +8,7 @@ import contextlib
 import importlib.metadata
 import json
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 import aiomqtt
@@ -78,6 +79,7 @@ def link_settings(cfg: MqttConfig, topics: DeviceTopics) -> LinkSettings:
 
 
 BIRTH_CHECK_S = 1.0
+BACKLOG_CHECK_S = 5.0  # how often live telemetry asks how large the journal backlog is
 
 
 def birth_facts(birth: Birth) -> dict[str, object]:
@@ -161,6 +163,9 @@ class SyncService:
         self._live_wake = asyncio.Event()
         self.live_counts: collections.Counter[str] = collections.Counter()
         self._birth_wake = asyncio.Event()
+        # What the last published birth said, compared with the state now.
+        self._published_facts: dict[str, object] | None = None
+        self._published_at = 0.0
 
     async def run(self) -> None:
         cfg = self.cfg
@@ -188,13 +193,14 @@ class SyncService:
             max_bytes=cfg.max_command_bytes,
             config_check=self._check_config,
             on_event=outbox.notify,
+            replay=self._replay,
         )
         self.link = Link(
             self.settings,
             self.topics,
             self.journal.boot_id,
             outbox.drain,
-            self._birth,
+            self._connect_birth,
             on_message=self._on_command,
             priority=self._command_priority,
         )
@@ -225,7 +231,9 @@ class SyncService:
         a journal backlog drains (alarms and permit events need the uplink more)."""
         assert self.link is not None
         cfg = telemetry.cfg
+        loop = asyncio.get_running_loop()
         interval = 0
+        backlog, backlog_at = 0, -math.inf
         while True:
             await self._live_wake.wait()
             self._live_wake.clear()
@@ -237,8 +245,12 @@ class SyncService:
                     continue
                 every = 1
                 if cfg.thin_above > 0:
-                    pending = await asyncio.to_thread(self.journal.pending_count)
-                    if sum(pending.values()) > cfg.thin_above:
+                    if loop.time() - backlog_at >= BACKLOG_CHECK_S:
+                        # A COUNT over the pending index, off the loop; a backlog changes
+                        # slowly, so a few seconds old is fresh enough to decide on thinning.
+                        pending = await asyncio.to_thread(self.journal.pending_count)
+                        backlog, backlog_at = sum(pending.values()), loop.time()
+                    if backlog > cfg.thin_above:
                         every = cfg.thin_factor
                 if interval % every:
                     self.live_counts["thinned"] += len(samples)
@@ -272,9 +284,6 @@ class SyncService:
         """
         assert self.link is not None
         loop = asyncio.get_running_loop()
-        last: dict[str, object] | None = None
-        last_connection = -1
-        published_at = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(BIRTH_CHECK_S):
@@ -285,18 +294,14 @@ class SyncService:
             try:
                 birth = self._birth(self.link.connection)
                 facts = birth_facts(birth)
-                if self.link.connection != last_connection:
-                    # The connect itself published a birth; start comparing from it.
-                    last, last_connection = facts, self.link.connection
-                    published_at = loop.time()
-                    continue
+                last = self._published_facts
                 changed = [k for k, v in facts.items() if last is None or last.get(k) != v]
-                periodic = loop.time() - published_at >= self.cfg.birth_refresh_s
+                periodic = loop.time() - self._published_at >= self.cfg.birth_refresh_s
                 if not changed and not periodic:
                     continue
                 birth = birth.model_copy(update={"reason": ",".join(changed) or "periodic"})
                 if await self.link.refresh_birth(birth):
-                    last, published_at = facts, loop.time()
+                    self._published_facts, self._published_at = facts, loop.time()
                     self.birth_refreshes += 1
             except aiomqtt.MqttError as err:
                 log.warning("birth refresh failed: %s", err)  # the link reconnects
@@ -319,6 +324,13 @@ class SyncService:
         except (PublishRefused, PacketTooLarge) as err:
             # The command was handled and journaled; only the reply could not go.
             log.warning("reply to %s refused by the broker: %s", message.topic, err)
+
+    def _connect_birth(self, connection: int) -> Birth:
+        """The birth the link publishes at each connect: the refresher's new baseline."""
+        birth = self._birth(connection)
+        self._published_facts = birth_facts(birth)
+        self._published_at = asyncio.get_running_loop().time()
+        return birth
 
     def _birth(self, connection: int, reason: str = "connect") -> Birth:
         snapshot: Snapshot | None = None
@@ -354,6 +366,12 @@ class SyncService:
             if isinstance(key, str) and isinstance(version, int):
                 out[key] = version
         return dict(sorted(out.items()))
+
+    def _replay(self, boot_id: str, first_seq: int, last_seq: int) -> tuple[int, int, int]:
+        found = self.journal.requeue(boot_id, first_seq, last_seq)
+        if self.outbox is not None and found[0]:
+            self.outbox.rewind()
+        return found
 
     def _permit_state(self, permit_id: str) -> dict[str, Any] | None:
         permit = self.registry.permit(permit_id)

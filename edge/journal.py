@@ -225,6 +225,26 @@ class Journal:
                 n += cur.rowcount
         return n
 
+    def requeue(self, boot_id: str, first_seq: int, last_seq: int) -> tuple[int, int, int]:
+        """Mark the events ``first_seq..last_seq`` of ``boot_id`` undelivered again, so the
+        outbox sends them once more (central asked for a replay: ``journal_replay``).
+
+        Returns ``(count, lowest seq, highest seq)`` of the rows still in the journal (retention
+        may have pruned older delivered rows; ``(0, 0, 0)`` when none is left).
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COUNT(*), MIN(seq), MAX(seq) FROM events"
+                " WHERE boot_id = ? AND seq BETWEEN ? AND ?",
+                (boot_id, first_seq, last_seq),
+            ).fetchone()
+            db.execute(
+                "UPDATE events SET delivered_at = NULL"
+                " WHERE boot_id = ? AND seq BETWEEN ? AND ? AND delivered_at IS NOT NULL",
+                (boot_id, first_seq, last_seq),
+            )
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
     def prune_delivered(self, older_than: datetime) -> int:
         """Retention: delete delivered rows older than ``older_than``. Undelivered rows stay.
 

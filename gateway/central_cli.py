@@ -14,6 +14,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import secrets
+import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -86,7 +89,12 @@ def _broker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (loopback only)")
     p.add_argument("--user", default="central")
     p.add_argument("--password-file", type=Path)
-    p.add_argument("--client-id", default=None)
+    p.add_argument(
+        "--client-id",
+        default=None,
+        help="MQTT client id; for watch, naming one makes the session persistent (a missed "
+        "event waits at the broker), without it each watcher gets a unique clean session",
+    )
 
 
 def _settings(args: argparse.Namespace, default_id: str, *, persistent: bool) -> LinkSettings:
@@ -157,7 +165,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from rich.live import Live
     from rich.table import Table
 
-    settings = _settings(args, args.client_id or "central-watch", persistent=True)
+    # Two watchers with one client id take each other over (the broker drops the older), so
+    # without --client-id each watcher is its own clean session. A named one is persistent:
+    # events sent while it is away wait for it at the broker (see docs/mqtt/README.md).
+    named = args.client_id is not None
+    unique = f"central-watch-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    settings = _settings(args, unique, persistent=named)
     fleet = Fleet()
     console = Console()
 

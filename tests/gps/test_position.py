@@ -306,3 +306,33 @@ async def test_demo_log_gives_gps_clock_trust_then_terminal_moved(
     assert not env.journal.events(EventKind.FAULT, "gps_clock_mismatch")
     verdict = service.policy.position_verdict()
     assert (verdict.ok, verdict.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
+
+
+async def test_fixes_stopping_inside_the_fence_journal_position_lost(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    gps = GpsConfig(enabled=True, no_fix_after_s=0.5, dwell_samples=2)
+    env = make_env(tmp_path, gps, CircleFence(center=BT451_STATIONARY, radius_m=300))
+    env_factory.append(env)
+    svc = GpsService(
+        config=gps,
+        policy=GeofencePolicy(gps, env.ctx.config.zone.geofence, env.clock),
+        client=GpsdClient(port=1),  # no gpsd: after the fixes handed in, silence
+        controller=env.controller,
+        journal=env.journal,
+        clock=env.clock,
+    )
+    for i in range(3):
+        svc.handle_fix(synthetic(datetime.now(UTC) - timedelta(seconds=2 - i)))
+    assert env.journal.events(EventKind.SYSTEM, "geofence_enter")
+    task = asyncio.create_task(svc.run())  # its timer notices that the fixes stopped
+    try:
+        deadline = time.monotonic() + 10
+        while not env.journal.events(EventKind.FAULT, "gps_position_lost"):
+            assert time.monotonic() < deadline, "no gps_position_lost"
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    [lost] = env.journal.events(EventKind.FAULT, "gps_position_lost")
+    assert lost.payload["from"] == "inside" and lost.payload["fix_age_s"] > 0.5
