@@ -1,0 +1,1 @@
+"""MQTT sync with central: topics, wire payloads, signing, link, outbox, commands."""

@@ -108,6 +108,8 @@ async def publish_command(
 
 @dataclass
 class DeviceView:
+    """What central knows of one device, built only from its messages."""
+
     site: str
     device: str
     online: bool | None = None
@@ -145,6 +147,7 @@ class Fleet:
             return None
 
     def device(self, site: str, device: str) -> DeviceView:
+        """The view of one device (created on first use)."""
         key = (site, device)
         if key not in self.devices:
             self.devices[key] = DeviceView(site, device)

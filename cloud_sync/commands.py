@@ -70,21 +70,39 @@ AUTHORITY_REDUCING = frozenset({"permit_revoke"})
 class CommandTarget(Protocol):
     """The ZoneController methods commands drive (names as in edge.zone)."""
 
-    def issue_permit(self, permit: Permit, actor: Actor) -> Any: ...
-    def revoke_permit(self, permit_id: str, actor: Actor, reason: str) -> Any: ...
-    def resume_permit(self, permit_id: str, actor: Actor, authorised: bool) -> Any: ...
-    def unlock_worker(self, worker_id: str, actor: Actor) -> Any: ...
-    def put_workers(self, workers: list[Worker], actor: Actor) -> Any: ...
-    def remove_worker(self, worker_id: str, actor: Actor) -> Any: ...
-    def acknowledge_alarms(self, actor: str) -> Any: ...
+    def issue_permit(self, permit: Permit, actor: Actor) -> Any:
+        """``ZoneController.issue_permit``."""
+
+    def revoke_permit(self, permit_id: str, actor: Actor, reason: str) -> Any:
+        """``ZoneController.revoke_permit``."""
+
+    def resume_permit(self, permit_id: str, actor: Actor, authorised: bool) -> Any:
+        """``ZoneController.resume_permit``."""
+
+    def unlock_worker(self, worker_id: str, actor: Actor) -> Any:
+        """``ZoneController.unlock_worker``."""
+
+    def put_workers(self, workers: list[Worker], actor: Actor) -> Any:
+        """``ZoneController.put_workers``."""
+
+    def remove_worker(self, worker_id: str, actor: Actor) -> Any:
+        """``ZoneController.remove_worker``."""
+
+    def acknowledge_alarms(self, actor: str) -> Any:
+        """``ZoneController.acknowledge_alarms``."""
 
 
 class DocumentStore(Protocol):
     """Where accepted versions and workers are read (edge.registry.Registry)."""
 
-    def get_doc(self, table: str, key: str) -> dict[str, Any] | None: ...
-    def put_doc(self, table: str, key: str, doc: dict[str, Any]) -> None: ...
-    def worker(self, worker_id: str) -> Worker | None: ...
+    def get_doc(self, table: str, key: str) -> dict[str, Any] | None:
+        """The document ``key`` of ``table``, or None."""
+
+    def put_doc(self, table: str, key: str, doc: dict[str, Any]) -> None:
+        """Create or replace the document ``key`` of ``table``."""
+
+    def worker(self, worker_id: str) -> Worker | None:
+        """A roster entry, or None."""
 
 
 class _Refused(Exception):

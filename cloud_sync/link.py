@@ -81,6 +81,7 @@ class PublishRefused(Exception):
 
     @property
     def too_large(self) -> bool:
+        """Whether the broker refused the publish for its size."""
         return self.code in SIZE_REFUSALS
 
 
@@ -362,12 +363,15 @@ class Link:
 
     @property
     def connected(self) -> bool:
+        """Whether a session is up (announced, subscribed, birth published)."""
         return self._connected.is_set()
 
     async def wait_connected(self) -> None:
+        """Return once a session is up."""
         await self._connected.wait()
 
     async def wait_disconnected(self) -> None:
+        """Return once no session is up."""
         await self._disconnected.wait()
 
     def health(self) -> dict[str, Any]:

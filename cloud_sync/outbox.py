@@ -108,6 +108,8 @@ class Outbox:
         self._wake.set()
 
     def health(self) -> dict[str, Any]:
+        """Counters (published, delivered, refused, downsampled, dropped) and the message
+        limit learned from the broker."""
         return {"counts": dict(self.counts), "message_limit": self.learned_limit}
 
     # ---- bounded backlog (runs connected or not)

@@ -151,6 +151,8 @@ class EventMessage(Wire):
 
     @classmethod
     def of(cls, ev: Event, lane: Lane, *, historical: bool, sample: str = "all") -> EventMessage:
+        """The wire message of a journal event; raises ``ValidationError`` if its payload
+        does not fit its type's model."""
         return cls.model_validate(
             {
                 "event_id": ev.event_id,
@@ -240,12 +242,16 @@ class Envelope(Wire):
 
 
 class CentralStatus(Wire):
+    """Retained: whether central is listening for a site (its will says offline)."""
+
     v: Literal[1] = 1
     online: bool
     at: datetime | None = None
 
 
 class CommandBody(Wire):
+    """Base of every command body: names the device it is for."""
+
     device: str = Field(description="the device this command is for; others reject it")
 
 
@@ -256,6 +262,8 @@ class PermitIssue(CommandBody):
 
 
 class PermitRevoke(CommandBody):
+    """Take a permit away; allowed even on an untrusted clock."""
+
     permit_id: str
     reason: str = Field(min_length=1)
 
@@ -274,11 +282,15 @@ class RosterUpdate(CommandBody):
 
 
 class CertificateUpdate(CommandBody):
+    """Replace one worker's certificates."""
+
     worker_id: str
     certificates: tuple[Certificate, ...]
 
 
 class BadgeUnlock(CommandBody):
+    """Lift a worker's badge lock (e.g. after a proxy attempt was cleared up)."""
+
     worker_id: str
 
 

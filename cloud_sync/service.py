@@ -114,6 +114,7 @@ def birth_facts(birth: Birth) -> dict[str, object]:
 
 
 def versions() -> dict[str, str]:
+    """Software and wire-schema versions, for the birth."""
     out = {"wire": "1"}
     for dist in ("zonegate", "aiomqtt", "paho-mqtt"):
         try:
@@ -168,6 +169,7 @@ class SyncService:
         self._published_at = 0.0
 
     async def run(self) -> None:
+        """Run link, outbox, commands, birth refresher and live telemetry until cancelled."""
         cfg = self.cfg
         outbox = Outbox(
             self.journal,

@@ -38,6 +38,7 @@ def canonical(envelope: dict[str, Any]) -> bytes:
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
+    """First 16 hex digits of the SHA-256 of the raw 32-byte public key."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -64,6 +65,7 @@ def generate_keypair(directory: Path, name: str = "central") -> tuple[Path, Path
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from PEM; ``TypeError`` if it is another kind."""
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise TypeError(f"{path}: not an Ed25519 private key")
@@ -71,6 +73,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM; ``TypeError`` if it is another kind."""
     key = serialization.load_pem_public_key(path.read_bytes())
     if not isinstance(key, Ed25519PublicKey):
         raise TypeError(f"{path}: not an Ed25519 public key")

@@ -34,43 +34,55 @@ class DeviceTopics:
 
     @property
     def prefix(self) -> str:
+        """``edge/v1/{site}/{device}``: every topic of this device is under it."""
         return f"{ROOT}/{self.site}/{self.device}"
 
     @property
     def status(self) -> str:
+        """Retained ``online`` / ``offline`` (also the last will)."""
         return f"{self.prefix}/status"
 
     @property
     def birth(self) -> str:
+        """Retained snapshot, republished at each connect and on every change."""
         return f"{self.prefix}/birth"
 
     def permit_state(self, permit_id: str) -> str:
+        """Retained current state of one permit."""
         return f"{self.prefix}/state/permits/{_level(permit_id)}"
 
     @property
     def presence(self) -> str:
+        """Retained list of who is inside."""
         return f"{self.prefix}/state/presence"
 
     def event(self, kind: str) -> str:
+        """Journal events of one kind (alert, access, permit, ...)."""
         return f"{self.prefix}/event/{_level(kind)}"
 
     def telemetry(self, sensor: str) -> str:
+        """Journaled history of one sensor's readings (``reading`` events)."""
         return f"{self.prefix}/telemetry/{_level(sensor)}"
 
     def detail(self, event_id: str, part: int) -> str:
+        """Part ``part`` of the full payload of a summarised event."""
         return f"{self.prefix}/detail/{_level(event_id)}/{part}"
 
     def telemetry_live(self, sensor: str) -> str:
+        """Live QoS 0 readings of one sensor (``TelemetrySample``)."""
         return f"{self.prefix}/telemetry/{_level(sensor)}/live"
 
     def cmd(self, name: str) -> str:
+        """Signed commands from central, ``{name}`` = the envelope's ``type``."""
         return f"{self.prefix}/cmd/{_level(name)}"
 
     @property
     def cmd_filter(self) -> str:
+        """The filter the device subscribes to for its commands."""
         return f"{self.prefix}/cmd/+"
 
     def reply(self, name: str) -> str:
+        """The device's reply to one command."""
         return f"{self.prefix}/reply/{_level(name)}"
 
     def command_name(self, topic: str) -> str | None:
@@ -94,6 +106,8 @@ def _level(value: str) -> str:
 
 
 class Direction(StrEnum):
+    """Who publishes on a topic."""
+
     UP = "device → central"
     DOWN = "central → device"
 

@@ -1,0 +1,1 @@
+"""Zone policy and state: permits, access, air, position, identity, the journal."""

@@ -49,6 +49,9 @@ _STATUS_RANK = {
 
 @dataclass(frozen=True, slots=True)
 class CertCheck:
+    """The outcome of checking a worker's certificate for a role: a refusal reason or None, warnings
+    (expiring soon), the certificate used."""
+
     reason: ReasonCode | None
     warnings: tuple[ReasonCode, ...]
     certificate: Certificate | None
@@ -90,6 +93,8 @@ def check_certificate(
 
 
 def pick_permit(worker_id: str, permits: Sequence[Permit]) -> tuple[Permit, PermitMember] | None:
+    """The permit a worker badges in under: of those naming them, the most usable (active before
+    approved before suspended), or None."""
     named = [(p, m) for p in permits if (m := p.member(worker_id)) is not None]
     if not named:
         return None
@@ -97,6 +102,7 @@ def pick_permit(worker_id: str, permits: Sequence[Permit]) -> tuple[Permit, Perm
 
 
 def check_permit(permit: Permit, now: datetime, linked: Permit | None) -> ReasonCode | None:
+    """Why ``permit`` cannot be entered on now (expired, suspended, not started, ...), or None."""
     if permit.status is PermitStatus.EXPIRED or now >= effective_valid_to(permit, linked):
         return ReasonCode.PERMIT_EXPIRED
     if permit.status is PermitStatus.SUSPENDED:
@@ -167,6 +173,8 @@ class BadgeInFacts:
 
 
 def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
+    """The badge-in decision from the facts alone (pure; the gate applies it). Reasons in order of
+    GB 30871-2022 checks; messages in ``lang`` and English."""
     reasons: list[ReasonCode] = []
     warnings: list[ReasonCode] = []
     details: dict[str, Any] = {}

@@ -221,6 +221,7 @@ class GasService:
     # ---------------------------------------------------------------- running
 
     def update_health(self) -> None:
+        """Refresh ``health['gas']``: verdict, reading counters, per-adapter stats, telemetry."""
         verdict = self.engine.air_verdict()
         self.health["gas"] = {
             "safe": verdict.safe,

@@ -24,6 +24,8 @@ log = logging.getLogger("zonegate.zone")
 
 
 class AirResponse(ZoneEffects):
+    """The zone's reaction to the air: suspend, alert, light (DESIGN invariant 3)."""
+
     def on_air_verdict(self, verdict: AirVerdict) -> list[Permit]:
         """React to the air: on danger, red light first, then suspend, then alert.
 

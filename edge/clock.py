@@ -93,9 +93,11 @@ class SystemClock:
         self._kernel_asked_at = -math.inf
 
     def wall(self) -> datetime:
+        """Now, UTC, timezone-aware (trusted or not: ask ``trust``)."""
         return datetime.now(UTC)
 
     def mono(self) -> float:
+        """Monotonic seconds (for durations; never jumps)."""
         return time.monotonic()
 
     def mark_gps_synced(self) -> None:
@@ -114,6 +116,7 @@ class SystemClock:
         return self._kernel_synced
 
     def trust(self) -> Trust:
+        """Whether the wall clock can be believed now, and why (ntp, gps, assumed, none)."""
         if self._kernel():
             return Trust(True, "ntp")
         with self._lock:
@@ -133,14 +136,18 @@ class ManualClock:
         self.trusted = trusted
 
     def wall(self) -> datetime:
+        """The set time (moves only with ``advance``)."""
         return self._wall
 
     def mono(self) -> float:
+        """The set monotonic time."""
         return self._mono
 
     def trust(self) -> Trust:
+        """Trusted (``manual``) or not, as ``trusted`` says."""
         return Trust(self.trusted, "manual" if self.trusted else "none")
 
     def advance(self, seconds: float) -> None:
+        """Move wall and monotonic time forward by ``seconds``."""
         self._wall += timedelta(seconds=seconds)
         self._mono += seconds

@@ -15,12 +15,16 @@ from firmware_adapters.configbase import Section
 
 
 class DeviceConfig(Section):
+    """This gateway: its id, local time zone and terminal language."""
+
     device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="this gateway's id")
     timezone: str = Field(default="Asia/Shanghai", description="local day for daily gas tests")
     language: Lang = Field(default=Lang.ZH, description="terminal language: zh-CN or en")
 
 
 class StorageConfig(Section):
+    """Where the state lives and how long the journal keeps delivered rows."""
+
     state_dir: Path = Field(
         default=Path("/var/lib/zonegate"), description="registry, journal, keys (StateDirectory=)"
     )
@@ -32,6 +36,8 @@ class StorageConfig(Section):
 
 
 class ClockConfig(Section):
+    """How the wall clock earns trust (NTP, GPS) or is assumed trusted on a bench."""
+
     assume_trusted: bool = Field(
         default=False,
         description="treat the wall clock as trusted without NTP or GPS (bench / demo only)",
@@ -78,6 +84,8 @@ class TelemetryConfig(Section):
 
 
 class AccessConfig(Section):
+    """Badge-in rules: face-mismatch lockout and certificate expiry warnings."""
+
     lockout_threshold: int = Field(default=3, ge=1, description="face mismatches that lock a badge")
     lockout_window_s: float = Field(default=600, gt=0, description="window for those mismatches")
     cert_warn_days: tuple[int, int] = Field(

@@ -60,6 +60,7 @@ ActorLike = str | pm.Actor
 
 
 def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
+    """An ``Actor`` from an actor or an id (``system:...`` ids are the daemon's own rules)."""
     if isinstance(actor, pm.Actor):
         return actor
     kind = pm.ActorKind.SYSTEM if actor.startswith("system:") else pm.ActorKind.PERSON
@@ -124,6 +125,11 @@ class ZoneEffects:
         return self._emit(EventKind.ALERT, type_, {"zone_id": self.zone.zone_id, **payload})
 
     def fault(self, type_: EventType, payload: dict[str, Any]) -> Event:
+        """Journal a fault of the gateway itself (a sensor, the GPS, a service) and announce it.
+
+        ``payload`` must fit the type's model in ``edge.event_payloads`` (``zone_id`` is
+        added). Raises ``JournalError`` when the journal cannot commit.
+        """
         return self._emit(EventKind.FAULT, type_, {"zone_id": self.zone.zone_id, **payload})
 
     def system(self, type_: EventType, payload: dict[str, Any]) -> Event:
@@ -133,6 +139,8 @@ class ZoneEffects:
     # ------------------------------------------------------------------ time
 
     def trusted_now(self) -> datetime | None:
+        """Wall time if the clock is trusted (NTP, GPS or assumed), else None: rules that
+        depend on the date (validity windows, certificates) must refuse on None."""
         return self.clock.wall() if self.clock.trust().trusted else None
 
     def _guards(self, permit: Permit | None = None) -> pm.Guards:
@@ -217,6 +225,8 @@ class ZoneEffects:
     # ------------------------------------------------------------------ people
 
     def inside(self) -> list[dict[str, Any]]:
+        """Who is inside now, by worker id: ``worker_id``, ``name``, ``permit_id``, ``role``,
+        ``since`` (ISO 8601), as ``edge.event_payloads.InsideEntry``."""
         out = []
         for wid, entry in sorted(self.registry.presence().items()):
             worker = self.registry.worker(wid)

@@ -97,6 +97,8 @@ class GpsPosition(Model):
 
 
 class NamedWorker(Model):
+    """A worker as an alert names them (either may be unknown)."""
+
     worker_id: str | None
     name: str | None
 
@@ -148,10 +150,14 @@ class AirAlarm(AirDetails):
 
 
 class GasAlarmCleared(ZonePayload):
+    """The air is back inside every limit (alarms may stay latched until acknowledged)."""
+
     latched: bool = Field(description="alarms still latched (awaiting acknowledgement)")
 
 
 class GasAlarmAcknowledged(ZonePayload):
+    """A person acknowledged the latched gas alarms (permits stay suspended)."""
+
     actor: str
     alarms: list[AlarmState]
 
@@ -168,6 +174,8 @@ class ProxyAttempt(ZonePayload):
 
 
 class GuardianAbsent(ZonePayload):
+    """The last guardian of an active permit left while entrants are inside (§4.10f)."""
+
     permit_id: str
     guardian: str
     inside: list[InsideEntry]
@@ -199,10 +207,14 @@ class FenceChange(ZonePayload):
 
 
 class TerminalMoved(FenceChange):
+    """The terminal left its geofence: it may have been carried off site."""
+
     reason: str
 
 
 class DiskLow(ZonePayload):
+    """Free space under ``storage.warn_free_mb`` (MB) where the state lives."""
+
     free_mb: int
     path: str
 
@@ -211,11 +223,15 @@ class DiskLow(ZonePayload):
 
 
 class GasTestRecorded(Payload):
+    """A gas test (portable or fixed sensors) was stored for the zone."""
+
     actor: str
     test: GasTest
 
 
 class WorkerUnlocked(Payload):
+    """A badge lock was lifted (``was_locked`` False: there was none)."""
+
     worker_id: str
     actor: str
     was_locked: bool
@@ -237,11 +253,15 @@ class CommandOutcome(Payload):
 
 
 class RosterUpdated(Payload):
+    """Roster entries were added or replaced (worker ids)."""
+
     actor: str
     workers: list[str]
 
 
 class WorkerRemoved(Payload):
+    """A worker left the roster; their biometric data was erased."""
+
     actor: str
     worker_id: str
     found: bool
@@ -251,11 +271,15 @@ class WorkerRemoved(Payload):
 
 
 class GasMonitoringChanged(ZonePayload):
+    """Which sensors cannot vouch for the air changed (stale, fault, warming up)."""
+
     monitoring_ok: bool
     sensors: list[SensorProblem]
 
 
 class GasAdapterCrashed(ZonePayload):
+    """A gas adapter failed and is being restarted (its sensors read as stale)."""
+
     adapter: str
     error: str
 
@@ -278,21 +302,29 @@ class GpsSuspect(ZonePayload):
 
 
 class GpsPositionLost(ZonePayload):
+    """No valid fix for ``gps.no_fix_after_s``: the position is unknown."""
+
     from_: str = Field(alias="from", description="fence state before the loss")
     fix_age_s: float
 
 
 class GpsClockMismatch(ZonePayload):
+    """GPS time and the system clock disagree by more than ``bound_s``."""
+
     gps_time: str = Field(description="ISO 8601 time of the fix")
     offset_s: float = Field(description="system clock minus GPS time, seconds")
     bound_s: float
 
 
 class ErrorOnly(ZonePayload):
+    """A capability could not start (``outputs_unavailable``: no GPIO)."""
+
     error: str
 
 
 class ServiceFailed(ZonePayload):
+    """A daemon service raised; the supervisor restarts it with backoff."""
+
     service: str
     error: str
 
@@ -301,6 +333,8 @@ class ServiceFailed(ZonePayload):
 
 
 class TelemetryDropped(Payload):
+    """The oldest undelivered telemetry was dropped over the backlog bound."""
+
     dropped: int = Field(description="telemetry rows dropped, oldest first")
     max_backlog: int
     policy: str
@@ -317,6 +351,8 @@ class PublishRefused(Payload):
 
 
 class DaemonStarted(Payload):
+    """The daemon started (a new ``boot_id`` and ``seq`` from 1)."""
+
     version: str
     device_id: str
     config_sha256: str = Field(description="first 16 hex of the effective config's SHA-256")
@@ -325,6 +361,8 @@ class DaemonStarted(Payload):
 
 
 class DaemonStopped(Payload):
+    """The daemon stopped cleanly."""
+
     version: str
 
 
@@ -362,6 +400,8 @@ class SensorReading(TelemetryChannel):
 
 
 class AirSnapshot(Model):
+    """The air verdict as the snapshot shows it."""
+
     safe: bool = Field(description="no gas alarm is active")
     monitoring_ok: bool = Field(description="every judged sensor reports, fresh and sound")
     latched: bool = Field(description="an alarm awaits acknowledgement")
@@ -370,6 +410,8 @@ class AirSnapshot(Model):
 
 
 class PositionSnapshot(Model):
+    """The position verdict as the snapshot shows it."""
+
     ok: bool
     reason: str | None
     position: dict[str, float | None] | None = Field(
@@ -378,6 +420,8 @@ class PositionSnapshot(Model):
 
 
 class ClockSnapshot(Model):
+    """Whether the wall clock is trusted, and by what."""
+
     trusted: bool
     source: str = Field(description="ntp, gps, rtc, none ...")
 

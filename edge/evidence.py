@@ -30,7 +30,10 @@ class AirVerdict:
 
 
 class AirSource(Protocol):
-    def air_verdict(self) -> AirVerdict: ...
+    """What judges the air (the exposure engine; ``NoAirData`` when no sensor is installed)."""
+
+    def air_verdict(self) -> AirVerdict:
+        """The air now; must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,10 @@ class PositionVerdict:
 
 
 class PositionSource(Protocol):
-    def position_verdict(self) -> PositionVerdict: ...
+    """What judges the terminal's position (the geofence policy)."""
+
+    def position_verdict(self) -> PositionVerdict:
+        """Where the terminal stands now; must not block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,10 @@ class IdentityResult:
 
 
 class IdentityVerifier(Protocol):
-    async def verify(self, worker: Worker, badge_id: str) -> IdentityResult: ...
+    """What checks that the badge holder is the worker (face; badge-only stand-in)."""
+
+    async def verify(self, worker: Worker, badge_id: str) -> IdentityResult:
+        """Check the person at the terminal against ``worker``; may raise (the gate then denies)."""
 
 
 # ---- sources used when a capability is not configured (documented, never silently "fine")
@@ -74,6 +83,7 @@ class NoAirData:
     """No gas sensors configured: the air cannot be vouched for."""
 
     def air_verdict(self) -> AirVerdict:
+        """Monitoring not OK (``NO_AIR_DATA``): work needing it cannot start."""
         return AirVerdict(safe=True, monitoring_ok=False, reasons=(ReasonCode.NO_AIR_DATA,))
 
 
@@ -81,6 +91,7 @@ class PositionNotRequired:
     """The zone does not require a GPS fix."""
 
     def position_verdict(self) -> PositionVerdict:
+        """Always OK: no fence to check."""
         return PositionVerdict(ok=True, details={"gps": "not required"})
 
 
@@ -88,6 +99,7 @@ class BadgeOnlyIdentity:
     """Face verification switched off by configuration: the badge alone identifies the worker."""
 
     async def verify(self, worker: Worker, badge_id: str) -> IdentityResult:
+        """A match: the badge alone identifies the worker."""
         return IdentityResult(match=True, details={"identity": "badge only"})
 
 
@@ -98,4 +110,5 @@ class FixedAir:
     verdict: AirVerdict = field(default_factory=lambda: AirVerdict(safe=True, monitoring_ok=True))
 
     def air_verdict(self) -> AirVerdict:
+        """The verdict last set."""
         return self.verdict

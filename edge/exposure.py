@@ -118,6 +118,7 @@ class RollingMean:
         self._last: tuple[float, float] | None = None  # (mono, value)
 
     def add(self, mono: float, value: float) -> None:
+        """Add a reading at monotonic time ``mono`` (time-weighted)."""
         if self._last is not None:
             t0, v0 = self._last
             dt = min(max(0.0, mono - t0), self.max_hold_s)
@@ -145,6 +146,7 @@ class RollingMean:
             self._total -= self._buckets.popleft()[1]
 
     def mean(self, mono: float) -> float:
+        """The time-weighted mean over the window ending at ``mono``."""
         self._evict(mono)
         held = 0.0
         if self._last is not None:
@@ -166,6 +168,8 @@ class SensorSpec:
 
 
 def sensor_specs(cfg: GasConfig) -> list[SensorSpec]:
+    """What the engine needs of each configured sensor (channels, units, limits, staleness), from
+    the gas config."""
     out: list[SensorSpec] = []
     for s in cfg.sensors:
         if isinstance(s, WinsenZeConfig):
@@ -194,6 +198,7 @@ class Alarm:
     peak: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as ``edge.event_payloads.AlarmState``."""
         return {
             "sensor_id": self.sensor_id,
             "gas": self.gas,
@@ -568,6 +573,8 @@ class ExposureEngine:
         )
 
     def warnings(self) -> list[dict[str, Any]]:
+        """Low (pre-)alarms now, as ``edge.event_payloads.GasWarning``: shown, never a suspension.
+        Low (pre-)alarms now, as ``edge.event_payloads.GasWarning``: shown, never a suspension."""
         out = []
         for s in self._sensors.values():
             for ch in s.channels.values():

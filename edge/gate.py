@@ -26,6 +26,8 @@ log = logging.getLogger("zonegate.zone")
 
 
 class Gate(ZoneEffects):
+    """Badge-in and badge-out at the zone's entrance, and what follows from them."""
+
     def _break_since(self) -> datetime | None:
         doc = self.registry.get_doc("zone_state", "presence")
         if doc and doc.get("empty_since"):
@@ -33,6 +35,17 @@ class Gate(ZoneEffects):
         return None
 
     async def badge_in(self, badge_id: str) -> Decision:
+        """Decide a badge-in and apply it: never raises, always journals ``access_decision``.
+
+        ``badge_id`` is the card's id as the reader gives it. The decision
+        (``edge.access.decide_badge_in``) weighs the roster, a lock, the face check
+        (``identity``; an exception there denies with ``IDENTITY_UNAVAILABLE``), the trusted
+        clock, the position verdict, the air, the worker's permit and role, the gas test and
+        the certificates (GB 30871-2022; reasons in ``edge.reasons``). If allowed, the worker
+        is marked inside before the event is journaled. The third face mismatch on one badge
+        within ``access.lockout_window_s`` locks it and raises a ``proxy_attempt`` alert.
+        Returns the ``Decision`` with zh-CN and English messages for the worker.
+        """
         worker = self.registry.worker_by_badge(badge_id)
         locked = worker is not None and worker.worker_id in self.registry.lockouts()
         identity: IdentityResult | None = None
@@ -98,6 +111,9 @@ class Gate(ZoneEffects):
         )
 
     async def badge_out(self, badge_id: str) -> Decision:
+        """Record a worker leaving; journals ``access_decision``. If that leaves entrants of an
+        active permit without any of its guardians inside, the permit is suspended and a
+        ``guardian_absent`` alert raised (GB 30871 §4.10f). Never raises."""
         worker = self.registry.worker_by_badge(badge_id)
         presence = self.registry.presence()
         decision = decide_badge_out(badge_id, worker, presence, self.position.position_verdict())
@@ -145,6 +161,8 @@ class Gate(ZoneEffects):
         self._refresh_light()
 
     def unlock_worker(self, worker_id: str, actor: ActorLike) -> bool:
+        """Lift a badge lock (an authorised person or signed command); journals
+        ``worker_unlocked``. Returns whether the worker was locked."""
         who = actor_of(actor, authorised=True)
         changed = self.registry.unlock(worker_id)
         self._mismatches.pop(worker_id, None)

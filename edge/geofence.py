@@ -154,6 +154,7 @@ class FenceShape:
 
     @property
     def kind(self) -> str:
+        """The fence's type: circle, polygon or corridor."""
         return self.fence.type
 
     def signed_distance_m(self, lat: float, lon: float) -> float:
@@ -199,6 +200,8 @@ class FixReject(StrEnum):
 
 
 class FenceState(StrEnum):
+    """Where the terminal is relative to the fence."""
+
     UNKNOWN = "unknown"
     INSIDE = "inside"
     OUTSIDE = "outside"
@@ -228,6 +231,7 @@ class FixOutcome:
 
     @property
     def accepted(self) -> bool:
+        """Whether the fix passed every gate."""
         return not self.duplicate and self.reject is None
 
 
@@ -314,6 +318,7 @@ class GeofenceTracker:
         return [GeoEvent("lost", {"from": previous.value, "fix_age_s": round(age, 1)})]
 
     def fix_age_s(self, now_mono: float) -> float | None:
+        """Seconds since the last valid fix, or None before the first."""
         return None if self.last_valid is None else now_mono - self.last_valid.mono_ts
 
     def summary(self) -> dict[str, Any]:
@@ -496,9 +501,11 @@ class GeofencePolicy:
         self.tracker = GeofenceTracker(config, fence)
 
     def update(self, fix: Fix) -> FixOutcome:
+        """Feed one fix to the tracker; returns what it did."""
         return self.tracker.update(fix)
 
     def position(self) -> Position | None:
+        """The last valid position, or None."""
         f = self.tracker.last_valid
         if f is None or f.lat is None or f.lon is None:
             return None

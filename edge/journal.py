@@ -73,7 +73,7 @@ class JournalError(Exception):
 
 
 class JournalCorrupt(JournalError):
-    pass
+    """SQLite reports the journal file damaged (integrity check or open failed)."""
 
 
 class Journal:
@@ -259,6 +259,7 @@ class Journal:
             return cur.rowcount
 
     def checkpoint(self) -> None:
+        """Fold the WAL back into the database file so it does not grow on the SD card."""
         with self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -276,6 +277,7 @@ class Journal:
         return [self._row(r) for r in self._query(sql, args)]
 
     def pending_count(self) -> dict[Lane, int]:
+        """Undelivered events per lane."""
         rows = self._query(
             "SELECT lane, COUNT(*) FROM events WHERE delivered_at IS NULL GROUP BY lane", []
         )
@@ -287,6 +289,8 @@ class Journal:
     def events(
         self, kind: EventKind | None = None, type_: str | None = None, limit: int | None = None
     ) -> list[Event]:
+        """Journal events oldest first, optionally of one ``kind`` and ``type_``; with
+        ``limit``, only the newest ``limit`` of them (still oldest first)."""
         sql = "SELECT * FROM events WHERE 1=1"
         args: list[Any] = []
         if kind is not None:
@@ -304,6 +308,7 @@ class Journal:
         return [self._row(r) for r in self._query(sql, args)]
 
     def event_ids(self) -> set[str]:
+        """Every event id in the journal (tests and integrity checks)."""
         return {str(r[0]) for r in self._query("SELECT event_id FROM events", [])}
 
     def integrity_check(self) -> list[str]:
@@ -333,5 +338,6 @@ class Journal:
         )
 
     def close(self) -> None:
+        """Close the database; the journal must not be used afterwards."""
         with self._lock:
             self._db.close()

@@ -29,6 +29,13 @@ log = logging.getLogger("zonegate.zone")
 
 
 class PermitLifecycle(ZoneEffects):
+    """Permit commands: issue, start, suspend, resume, end; each one a journaled transition.
+
+    Transitions follow ``edge.permits`` (GB 30871-2022); a refused one raises
+    ``CommandRejected`` with the reason code and changes nothing. ``actor`` is an ``Actor`` or
+    an id; ``authorised`` says whether it carries an authorisation (signed command, role).
+    """
+
     def _transition(
         self,
         permit_id: str,
@@ -116,6 +123,8 @@ class PermitLifecycle(ZoneEffects):
         return new
 
     def start_permit(self, permit_id: str, actor: ActorLike, authorised: bool = True) -> Permit:
+        """Start an approved permit: needs a trusted clock, the window, a passing recent gas
+        test and safe air. Journals ``permit_start``; returns the new state."""
         return self._transition(permit_id, pm.Action.START, actor_of(actor, authorised=authorised))
 
     def suspend_permit(
@@ -126,6 +135,9 @@ class PermitLifecycle(ZoneEffects):
         actor: ActorLike,
         evidence: dict[str, Any] | None = None,
     ) -> Permit:
+        """Suspend an active permit for ``cause`` (manual, gas, monitoring lost, guardian
+        absent, linked); ``evidence`` is journaled with ``permit_suspend``. Permits linked to it
+        (temporary power) follow (§10.8)."""
         return self._transition(
             permit_id,
             pm.Action.SUSPEND,
@@ -136,22 +148,28 @@ class PermitLifecycle(ZoneEffects):
         )
 
     def resume_permit(self, permit_id: str, actor: ActorLike, authorised: bool = False) -> Permit:
+        """Resume a suspended permit: needs an authorisation, a fresh passing gas test and safe
+        air (a gas suspension never resumes by itself). Journals ``permit_resume``."""
         return self._transition(permit_id, pm.Action.RESUME, actor_of(actor, authorised=authorised))
 
     def revoke_permit(self, permit_id: str, actor: ActorLike, reason: str = "") -> Permit:
+        """Take a permit away (central or a safety officer); final. Journals ``permit_revoke``."""
         return self._transition(
             permit_id, pm.Action.REVOKE, actor_of(actor, authorised=True), reason=reason
         )
 
     def cancel_permit(self, permit_id: str, actor: ActorLike, reason: str = "") -> Permit:
+        """Cancel a permit before or during work; final. Journals ``permit_cancel``."""
         return self._transition(
             permit_id, pm.Action.CANCEL, actor_of(actor, authorised=True), reason=reason
         )
 
     def complete_permit(self, permit_id: str, actor: ActorLike) -> Permit:
+        """Work finished; the permit awaits closing. Journals ``permit_complete``."""
         return self._transition(permit_id, pm.Action.COMPLETE, actor_of(actor, authorised=True))
 
     def close_permit(self, permit_id: str, actor: ActorLike) -> Permit:
+        """Close a completed permit after the site check; final. Journals ``permit_close``."""
         return self._transition(permit_id, pm.Action.CLOSE, actor_of(actor, authorised=True))
 
     def expire_due(self) -> list[Permit]:
@@ -174,6 +192,9 @@ class PermitLifecycle(ZoneEffects):
         return out
 
     def record_gas_test(self, test: GasTest, actor: str) -> Event:
+        """Store a gas test of this zone (portable or fixed sensors) and journal
+        ``gas_test_recorded``; a start or resume needs a recent passing one. Raises
+        ``CommandRejected`` (``WRONG_ZONE``) for another zone's test."""
         if test.zone_id != self.zone.zone_id:
             raise CommandRejected("WRONG_ZONE", f"gas test is for zone {test.zone_id}")
         self.registry.put_gas_test(test)

@@ -151,6 +151,8 @@ class SiteRole(StrEnum):
 
 
 class Worker(Model):
+    """A roster entry: who may badge in, with which badges and certificates."""
+
     worker_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1)
     badge_ids: tuple[str, ...] = Field(
@@ -169,6 +171,8 @@ class Worker(Model):
 
 
 class LatLon(Model):
+    """A WGS 84 position in degrees."""
+
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
@@ -181,17 +185,23 @@ class LatLon(Model):
 
 
 class CircleFence(Model):
+    """A geofence: a circle of ``radius_m`` metres around ``center``."""
+
     type: Literal["circle"] = "circle"
     center: LatLon
     radius_m: float = Field(gt=0, le=100_000)
 
 
 class PolygonFence(Model):
+    """A geofence: a polygon (WGS 84 vertices, at least three)."""
+
     type: Literal["polygon"] = "polygon"
     points: tuple[LatLon, ...] = Field(min_length=3)
 
 
 class CorridorFence(Model):
+    """A geofence: a polyline widened by ``half_width_m`` metres on each side."""
+
     type: Literal["corridor"] = "corridor"
     points: tuple[LatLon, ...] = Field(min_length=2, description="polyline vertices")
     half_width_m: float = Field(gt=0, le=10_000)
@@ -213,6 +223,8 @@ class TargetGas(Model):
 
 
 class Zone(Model):
+    """A hazardous-work zone: its ids, the work kinds allowed, its fence and target gas."""
+
     site: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     zone_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     name: str = ""
@@ -238,6 +250,8 @@ class Role(StrEnum):
 
 
 class PermitMember(Model):
+    """A worker named on a permit, with their role and the certificate the role needs."""
+
     worker_id: str
     role: Role
     required_cert: CertCategory | OperationItem | None = Field(
@@ -248,6 +262,8 @@ class PermitMember(Model):
 
 
 class GasRequirement(Model):
+    """What gas testing a permit needs (GB 30871 §5.3): whether, how recent, re-tests."""
+
     test_required: bool = True
     max_test_age: timedelta = Field(default=timedelta(minutes=30), description="test-to-start gap")
     retest_after_break: timedelta | None = None
@@ -255,6 +271,8 @@ class GasRequirement(Model):
 
 
 class PermitStatus(StrEnum):
+    """Where a permit stands (edge.permits gives the legal transitions)."""
+
     APPROVED = "approved"  # issued by central, work not started
     ACTIVE = "active"  # 作业中
     SUSPENDED = "suspended"  # 中止: still live, validity keeps running
@@ -272,6 +290,8 @@ LIVE_STATUSES = frozenset({PermitStatus.APPROVED, PermitStatus.ACTIVE, PermitSta
 
 
 class SuspensionCause(StrEnum):
+    """Why a permit was suspended; decides what its resume needs."""
+
     GAS = "gas"  # over-limit air, latched: resume needs a fresh passing test
     MONITORING_LOST = "monitoring_lost"  # stale / faulty sensor where monitoring is required
     GUARDIAN_ABSENT = "guardian_absent"
@@ -280,6 +300,8 @@ class SuspensionCause(StrEnum):
 
 
 class Suspension(Model):
+    """When, why and by whom a permit was suspended."""
+
     at: datetime
     cause: SuspensionCause
     reason: str
@@ -287,6 +309,12 @@ class Suspension(Model):
 
 
 class Permit(Model):
+    """A work permit as central issues it and the edge runs it (GB 30871-2022).
+
+    ``version`` grows with each update from central; ``status``, ``suspension`` and
+    ``activated_at`` are the edge's own and never taken from an update (DESIGN invariant 4).
+    """
+
     permit_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     zone_id: str
     kind: WorkKind
@@ -328,14 +356,17 @@ class Permit(Model):
         return self
 
     def member(self, worker_id: str) -> PermitMember | None:
+        """This worker's entry on the permit, or None."""
         return next((m for m in self.members if m.worker_id == worker_id), None)
 
     @property
     def guardians(self) -> tuple[str, ...]:
+        """Worker ids of the permit's guardians (监护人)."""
         return tuple(m.worker_id for m in self.members if m.role is Role.GUARDIAN)
 
     @property
     def retest_after_break(self) -> timedelta | None:
+        """How long a break may last before work needs a new gas test (None: no rule)."""
         return self.gas.retest_after_break or RETEST_AFTER_BREAK.get((self.kind, self.level))
 
 
@@ -352,6 +383,8 @@ class GasTestSample(Model):
 
 
 class InstrumentKind(StrEnum):
+    """What took a gas test's samples."""
+
     FIXED = "fixed"  # the zone's fixed sensors (one or more channels)
     PORTABLE = "portable"  # a portable detector (GB 15322.3), identified by its id
 
@@ -422,11 +455,15 @@ class GasTest(Model):
 
 
 class AccessAction(StrEnum):
+    """What a badge tap asked for."""
+
     BADGE_IN = "badge_in"
     BADGE_OUT = "badge_out"
 
 
 class Position(Model):
+    """Where the terminal stood for a decision (degrees; ``error_m`` metres)."""
+
     lat: float
     lon: float
     error_m: float | None
@@ -450,6 +487,8 @@ class Decision(Model):
 
 
 class EventKind(StrEnum):
+    """The category of an event: decides its topic ``event/{kind}`` and outbox lane."""
+
     ALERT = "alert"
     ACCESS = "access"
     PERMIT = "permit"

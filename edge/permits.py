@@ -34,6 +34,8 @@ from edge.reasons import ReasonCode
 
 
 class Action(StrEnum):
+    """A permit transition (``LEGAL`` gives the statuses it may start from)."""
+
     START = "start"
     SUSPEND = "suspend"
     RESUME = "resume"
@@ -45,12 +47,16 @@ class Action(StrEnum):
 
 
 class ActorKind(StrEnum):
+    """Who acts on a permit."""
+
     PERSON = "person"  # at the terminal or through a signed central command naming them
     CENTRAL = "central"  # the central server itself (signed command)
     SYSTEM = "system"  # the daemon's automatic rules
 
 
 class Actor(Model):
+    """Who did a transition, and whether they carry an authorisation."""
+
     actor_id: str = Field(min_length=1)
     kind: ActorKind
     authorised: bool = Field(
@@ -59,6 +65,7 @@ class Actor(Model):
 
     @classmethod
     def system(cls, rule: str) -> Actor:
+        """The daemon's own rule as actor (``system:<rule>``)."""
         return cls(actor_id=f"system:{rule}", kind=ActorKind.SYSTEM)
 
 
@@ -150,6 +157,7 @@ def check_gas_test(
 
 
 def check_air(air: AirVerdict | None, *, require_monitoring: bool) -> ReasonCode | None:
+    """Why the air forbids starting or resuming work (unsafe, latched, no monitoring), or None."""
     if air is None:
         return ReasonCode.NO_AIR_DATA if require_monitoring else None
     if not air.safe:

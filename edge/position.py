@@ -32,17 +32,27 @@ _TICK_S = 1.0
 class AlertSink(Protocol):
     """The part of ``ZoneController`` this service talks to."""
 
-    def alert(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
-    def fault(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
-    def system(self, type_: EventType, payload: dict[str, Any]) -> Event: ...
+    def alert(self, type_: EventType, payload: dict[str, Any]) -> Event:
+        """``ZoneController.alert``."""
+
+    def fault(self, type_: EventType, payload: dict[str, Any]) -> Event:
+        """``ZoneController.fault``."""
+
+    def system(self, type_: EventType, payload: dict[str, Any]) -> Event:
+        """``ZoneController.system``."""
 
 
 class GpsClock(Protocol):
     """The part of ``SystemClock`` this service needs."""
 
-    def wall(self) -> datetime: ...
-    def mono(self) -> float: ...
-    def mark_gps_synced(self) -> None: ...
+    def wall(self) -> datetime:
+        """Now, UTC."""
+
+    def mono(self) -> float:
+        """Monotonic seconds."""
+
+    def mark_gps_synced(self) -> None:
+        """GPS time agreed with the clock: trust it for a while."""
 
 
 class GpsService:

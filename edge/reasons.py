@@ -9,11 +9,15 @@ from enum import StrEnum
 
 
 class Lang(StrEnum):
+    """The languages workers and technicians read (zh-CN first, English available)."""
+
     ZH = "zh-CN"
     EN = "en"
 
 
 class ReasonCode(StrEnum):
+    """Why something was refused or flagged; part of the contract (never rename one)."""
+
     # identity and lockout
     UNKNOWN_BADGE = "UNKNOWN_BADGE"
     FACE_MISMATCH = "FACE_MISMATCH"
@@ -152,6 +156,7 @@ if _missing:  # pragma: no cover
 
 
 def text(code: ReasonCode, lang: Lang = Lang.ZH) -> str:
+    """The message for ``code`` in ``lang`` (``TEXTS``)."""
     zh, en = _TEXT[code]
     return zh if lang is Lang.ZH else en
 

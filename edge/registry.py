@@ -25,7 +25,7 @@ from edge.models import GasTest, Permit, PermitStatus, Worker, Zone
 
 
 class RegistryError(Exception):
-    pass
+    """The registry cannot be read or written (disk, permissions, a bad document)."""
 
 
 class RegistryCorrupt(RegistryError):
@@ -46,12 +46,17 @@ class AtomicJSONStorage(Storage):
         self._batching = True
 
     def commit(self) -> None:
+        """Write what ``begin`` held back, in one durable write."""
         self._batching = False
         if self._pending is not None:
             data, self._pending = self._pending, None
             self._write(data)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
+        """The whole file's tables (TinyDB's Storage API); None when there is no file yet.
+
+        Raises ``RegistryCorrupt`` for unparsable content.
+        """
         if self._pending is not None:
             return self._pending
         try:
@@ -69,6 +74,8 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Replace the file atomically (temp file, fsync, rename, fsync the directory), or
+        hold the data while batching."""
         if self._batching:
             self._pending = data
             return
@@ -91,7 +98,7 @@ class AtomicJSONStorage(Storage):
             os.close(dfd)
 
     def close(self) -> None:
-        pass
+        """Nothing to release (each write opens and closes the file)."""
 
 
 def _dump(model: Permit | Worker | Zone | GasTest) -> dict[str, Any]:
@@ -143,11 +150,13 @@ class Registry:
     # ---- zone
 
     def zone(self) -> Zone | None:
+        """The zone this gateway guards, once stored."""
         with self._guard():
             docs = self._db.table("zone").all()
         return Zone.model_validate(docs[0]) if docs else None
 
     def put_zone(self, zone: Zone) -> None:
+        """Store the zone (from the config at every start)."""
         with self._guard():
             t = self._db.table("zone")
             t.truncate()
@@ -156,21 +165,25 @@ class Registry:
     # ---- workers
 
     def worker(self, worker_id: str) -> Worker | None:
+        """A roster entry by worker id, or None."""
         with self._guard():
             doc = self._db.table("workers").get(self._q.worker_id == worker_id)
         return Worker.model_validate(doc) if doc else None
 
     def worker_by_badge(self, badge_id: str) -> Worker | None:
+        """The worker holding this badge, or None for an unknown badge."""
         with self._guard():
             doc = self._db.table("workers").get(self._q.badge_ids.any([badge_id]))
         return Worker.model_validate(doc) if doc else None
 
     def workers(self) -> list[Worker]:
+        """The whole roster."""
         with self._guard():
             docs = self._db.table("workers").all()
         return [Worker.model_validate(d) for d in docs]
 
     def put_worker(self, worker: Worker) -> None:
+        """Add or replace one roster entry."""
         with self._guard():
             self._db.table("workers").upsert(_dump(worker), self._q.worker_id == worker.worker_id)
 
@@ -183,17 +196,20 @@ class Registry:
             t.insert_multiple([_dump(w) for w in workers])
 
     def remove_worker(self, worker_id: str) -> bool:
+        """Remove a roster entry; returns whether it was there."""
         with self._guard():
             return bool(self._db.table("workers").remove(self._q.worker_id == worker_id))
 
     # ---- permits
 
     def permit(self, permit_id: str) -> Permit | None:
+        """A permit's current state, or None."""
         with self._guard():
             doc = self._db.table("permits").get(self._q.permit_id == permit_id)
         return Permit.model_validate(doc) if doc else None
 
     def permits(self, *, statuses: frozenset[PermitStatus] | None = None) -> list[Permit]:
+        """Every permit, or those in ``statuses``."""
         with self._guard():
             docs = self._db.table("permits").all()
         out = [Permit.model_validate(d) for d in docs]
@@ -202,6 +218,7 @@ class Registry:
         return sorted(out, key=lambda p: p.permit_id)
 
     def put_permit(self, permit: Permit) -> None:
+        """Store a permit's new state (the controller journals the transition after)."""
         with self._guard():
             self._db.table("permits").upsert(_dump(permit), self._q.permit_id == permit.permit_id)
 
@@ -218,6 +235,7 @@ class Registry:
     GAS_TESTS_KEPT = 20
 
     def put_gas_test(self, test: GasTest) -> None:
+        """Store a gas test (kept per zone, newest wins)."""
         with self.batch():
             t = self._db.table("gas_tests")
             t.upsert(_dump(test), self._q.test_id == test.test_id)
@@ -227,6 +245,7 @@ class Registry:
                 t.remove(doc_ids=[d.doc_id for d in docs[: -self.GAS_TESTS_KEPT]])
 
     def latest_gas_test(self, zone_id: str) -> GasTest | None:
+        """The zone's most recent gas test, or None."""
         with self._guard():
             docs = self._db.table("gas_tests").search(self._q.zone_id == zone_id)
         tests = [GasTest.model_validate(d) for d in docs]
@@ -235,6 +254,7 @@ class Registry:
     # ---- presence: worker id -> {permit_id, role, since}
 
     def presence(self) -> dict[str, dict[str, Any]]:
+        """Who is inside: worker id -> ``permit_id``, ``role``, ``since`` (ISO 8601)."""
         with self._guard():
             docs = self._db.table("presence").all()
         return {d["worker_id"]: dict(d) for d in docs}
@@ -242,6 +262,7 @@ class Registry:
     def enter(
         self, worker_id: str, permit_id: str | None, role: str | None, since: datetime
     ) -> None:
+        """Mark a worker inside (written before the access event is journaled)."""
         doc = {
             "worker_id": worker_id,
             "permit_id": permit_id,
@@ -252,41 +273,49 @@ class Registry:
             self._db.table("presence").upsert(doc, self._q.worker_id == worker_id)
 
     def leave(self, worker_id: str) -> bool:
+        """Mark a worker outside; returns whether they were inside."""
         with self._guard():
             return bool(self._db.table("presence").remove(self._q.worker_id == worker_id))
 
     # ---- lockouts: badge -> {worker_id, locked_at, reason}
 
     def lockouts(self) -> dict[str, dict[str, Any]]:
+        """Locked badges: worker id -> ``reason``, ``at``."""
         with self._guard():
             docs = self._db.table("lockouts").all()
         return {d["worker_id"]: dict(d) for d in docs}
 
     def lock(self, worker_id: str, reason: str, at: datetime) -> None:
+        """Lock a worker's badge (e.g. ``PROXY_ATTEMPT``) until unlocked."""
         doc = {"worker_id": worker_id, "reason": reason, "locked_at": at.isoformat()}
         with self._guard():
             self._db.table("lockouts").upsert(doc, self._q.worker_id == worker_id)
 
     def unlock(self, worker_id: str) -> bool:
+        """Lift a lock; returns whether there was one."""
         with self._guard():
             return bool(self._db.table("lockouts").remove(self._q.worker_id == worker_id))
 
     # ---- generic small documents for capabilities (face encodings index, versions, ...)
 
     def get_doc(self, table: str, key: str) -> dict[str, Any] | None:
+        """A free-form document (command versions, pending config, zone state), or None."""
         with self._guard():
             doc = self._db.table(table).get(self._q.key == key)
         return dict(doc) if doc else None
 
     def put_doc(self, table: str, key: str, doc: dict[str, Any]) -> None:
+        """Create or replace a free-form document."""
         with self._guard():
             self._db.table(table).upsert({**doc, "key": key}, self._q.key == key)
 
     def remove_doc(self, table: str, key: str) -> bool:
+        """Remove a free-form document; returns whether it was there."""
         with self._guard():
             return bool(self._db.table(table).remove(self._q.key == key))
 
     def docs(self, table: str) -> list[dict[str, Any]]:
+        """Every document of a table (each with its ``key``)."""
         with self._guard():
             return [dict(d) for d in self._db.table(table).all()]
 
@@ -314,5 +343,6 @@ class Registry:
         return problems
 
     def close(self) -> None:
+        """Close the database; the registry must not be used afterwards."""
         with self._guard():
             self._db.close()

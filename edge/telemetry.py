@@ -142,6 +142,7 @@ class Telemetry:
         return items
 
     def health(self) -> dict[str, Any]:
+        """Counters: readings folded in, live samples, journaled rows, errors."""
         return {
             "enabled": self.cfg.enabled,
             "readings": self.readings,

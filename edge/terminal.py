@@ -60,6 +60,7 @@ class TerminalService:
         return self.controller.clock.mono() - last < self.debounce_s
 
     async def tap(self, badge_id: str) -> Decision:
+        """One tap: in, out, or (``toggle``) out if inside, else in."""
         if self.mode == "in":
             return await self.controller.badge_in(badge_id)
         if self.mode == "out":
@@ -96,6 +97,7 @@ class TerminalService:
                 log.exception("terminal listener failed")
 
     async def run(self) -> None:
+        """Read badges forever and decide each tap."""
         # aclosing: a cancel that lands while a tap is being decided (not inside the reader)
         # still closes the port now, not whenever the generator is collected.
         async with contextlib.aclosing(self.reader.ids()) as ids:

@@ -24,11 +24,22 @@ log = logging.getLogger("zonegate.zone")
 
 
 class ZoneController(PermitLifecycle, AirResponse, Gate):
-    """One zone's policy and state; construct with the stores, clock and capability sources."""
+    """One zone's policy and state: the object every capability and command talks to.
+
+    Construct with ``zone``, the ``registry`` (current state) and ``journal`` (audit and
+    outbox), a ``clock``, and optionally the capability sources (``air``, ``position``,
+    ``identity``, ``annunciator``; each defaults to its safe "not installed" stand-in, e.g. no
+    air data = monitoring not OK). The parts live in ``edge.lifecycle`` (permit commands),
+    ``edge.air_response`` (gas), ``edge.gate`` (badge-in/out) and ``edge.effects`` (shared
+    state, journal, light). Every state change is written to the registry, then journaled
+    (fsync'd), then announced to ``event_listeners`` (DESIGN invariant 3). Refusals raise
+    ``CommandRejected`` with a reason code (``edge.reasons.ReasonCode`` or a command code).
+    """
 
     # ------------------------------------------------------------------ roster
 
     def put_workers(self, workers: Iterable[Worker], actor: ActorLike) -> int:
+        """Add or replace roster entries; journals ``roster_updated``. Returns how many."""
         batch = list(workers)
         self.registry.put_workers(batch)
         self._emit(
@@ -39,6 +50,8 @@ class ZoneController(PermitLifecycle, AirResponse, Gate):
         return len(batch)
 
     def remove_worker(self, worker_id: str, actor: ActorLike) -> bool:
+        """Remove a worker, erase their biometric data and lock state; journals
+        ``worker_removed``. Returns whether the worker was on the roster."""
         removed = self.registry.remove_worker(worker_id)
         for erase in list(self.on_worker_removed):
             erase(worker_id)  # biometric data goes with the roster entry (invariant 7)
@@ -53,6 +66,9 @@ class ZoneController(PermitLifecycle, AirResponse, Gate):
     # ------------------------------------------------------------------ state
 
     def snapshot(self) -> dict[str, Any]:
+        """The zone now, JSON-ready, in the shape of ``edge.event_payloads.Snapshot``: zone,
+        permits, presence, locked badges, air verdict, position verdict, clock trust, light,
+        per-service health. What the MQTT birth and ``zonegate status`` show."""
         verdict = self.air.air_verdict()
         position = self.position.position_verdict()
         trust = self.clock.trust()

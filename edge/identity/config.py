@@ -168,7 +168,9 @@ class IdentityConfig(Section):
         return self
 
     def store_path(self, state_dir: Path) -> Path:
+        """The encrypted face store: ``store_file`` or ``<state_dir>/faces.enc``."""
         return self.store_file if self.store_file is not None else state_dir / "faces.enc"
 
     def key_path(self, state_dir: Path) -> Path:
+        """The device key that encrypts it: ``key_file`` or ``<state_dir>/device.key``."""
         return self.key_file if self.key_file is not None else state_dir / "device.key"

@@ -31,9 +31,13 @@ class EncoderFailed(Exception):
 
 
 class ChipEncoder(Protocol):
-    def encode(self, chip: NDArray[np.uint8], jitters: int) -> NDArray[np.float64]: ...
+    """Turns an aligned face chip into a 128-d descriptor (dlib)."""
 
-    def close(self) -> None: ...
+    def encode(self, chip: NDArray[np.uint8], jitters: int) -> NDArray[np.float64]:
+        """The descriptor of a 150x150 RGB chip; raises ``EncoderFailed``."""
+
+    def close(self) -> None:
+        """Release the model (and a child process, if any)."""
 
 
 def resnet_path() -> str:
@@ -57,11 +61,12 @@ class InlineEncoder:
         self._lock = threading.Lock()
 
     def encode(self, chip: NDArray[np.uint8], jitters: int) -> NDArray[np.float64]:
+        """The descriptor of a 150x150 RGB chip; raises ``EncoderFailed``."""
         with self._lock:
             return np.asarray(self._resnet.compute_face_descriptor(chip, jitters), np.float64)
 
     def close(self) -> None:
-        pass
+        """Release the model (and the child process, if any)."""
 
 
 class ProcessEncoder:
@@ -101,6 +106,7 @@ class ProcessEncoder:
                 self._start()
 
     def encode(self, chip: NDArray[np.uint8], jitters: int) -> NDArray[np.float64]:
+        """The descriptor of a 150x150 RGB chip; raises ``EncoderFailed``."""
         chip = np.ascontiguousarray(chip, dtype=np.uint8)
         height, width = int(chip.shape[0]), int(chip.shape[1])
         request = _HEADER.pack(jitters, height, width) + chip.tobytes()
@@ -124,11 +130,13 @@ class ProcessEncoder:
         raise EncoderFailed("face encoder process died; it restarts on the next call")
 
     def close(self) -> None:
+        """Release the model (and the child process, if any)."""
         with self._lock:
             self._stop()
 
     @property
     def pid(self) -> int | None:
+        """The encoder child's process id, or None when not running."""
         return None if self._proc is None else self._proc.pid
 
     def _stop(self) -> None:

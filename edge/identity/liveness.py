@@ -43,10 +43,12 @@ class LivenessCheck:
 
     @property
     def blink_seen(self) -> bool:
+        """Whether at least one blink was seen."""
         return self.blinks > 0
 
     @property
     def head_turn_seen(self) -> bool:
+        """Whether the head turned far enough (yaw range) to rule out a photo."""
         if self._yaw_min is None or self._yaw_max is None:
             return False
         return self._yaw_max - self._yaw_min >= self.config.head_turn_min_yaw

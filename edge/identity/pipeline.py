@@ -69,14 +69,17 @@ class FaceBox:
 
     @property
     def width(self) -> int:
+        """Width in pixels."""
         return self.right - self.left
 
     @property
     def height(self) -> int:
+        """Height in pixels."""
         return self.bottom - self.top
 
     @property
     def area(self) -> int:
+        """Area in square pixels."""
         return max(0, self.width) * max(0, self.height)
 
     def iou(self, other: FaceBox) -> float:

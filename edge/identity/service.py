@@ -27,6 +27,7 @@ class IdentityUnavailable:
         self.why = why
 
     async def verify(self, worker: Worker, badge_id: str) -> IdentityResult:
+        """No match, ``IDENTITY_UNAVAILABLE``: a broken face store denies every badge-in."""
         return IdentityResult(
             match=False, reason=ReasonCode.IDENTITY_UNAVAILABLE, details={"error": self.why}
         )
@@ -57,6 +58,10 @@ class IdentityService:
         self.health = health
 
     async def run(self) -> None:
+        """Load the face models, then run the camera tracker, reporting health; until cancelled.
+
+        The encoder child process is stopped when this ends.
+        """
         try:
             await self._run()
         finally:
@@ -84,6 +89,7 @@ class IdentityService:
 
     @property
     def store(self) -> EncodingStore:
+        """The encrypted face store in use."""
         return self.verifier.store
 
     def _report(self, state: str, **extra: object) -> None:

@@ -104,6 +104,7 @@ class EncodingStore:
         return workers
 
     def worker_ids(self) -> list[str]:
+        """Workers with at least one enrolled face."""
         with self._lock:
             return sorted(self._workers)
 
@@ -116,6 +117,7 @@ class EncodingStore:
         return [_unpack(e) for e in entry["encodings"]]
 
     def all_encodings(self) -> dict[str, list[Encoding]]:
+        """Every enrolled descriptor, by worker id."""
         with self._lock:
             return {
                 w: [_unpack(e) for e in entry["encodings"]] for w, entry in self._workers.items()

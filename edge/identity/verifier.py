@@ -37,6 +37,9 @@ class FaceVerifier:
         self._gallery: Gallery | None = None
 
     async def verify(self, worker: Worker, badge_id: str) -> IdentityResult:
+        """Capture frames, check liveness, and match the face against ``worker``'s enrolled
+        descriptors (and the rest of the roster, to name a proxy); never blocks the loop
+        (encoding runs in a thread or child)."""
         started = time.monotonic()
         try:
             result = await self._verify(worker)
