@@ -123,3 +123,84 @@ async def test_sixteen_sensors_at_10_hz_reach_central_at_the_configured_rate(
         payload = msgs[0].payload
         assert msgs[0].type == "reading" and payload["interval_s"] == HISTORY_S
         assert payload["count"] >= 1 and payload["min"] <= payload["value"] <= payload["max"]
+
+
+async def test_live_telemetry_is_thinned_first_while_a_backlog_drains(
+    broker: Any, keys: Any, tmp_path: Path, wait_until: Callable[..., Any]
+) -> None:
+    from edge.clock import SystemClock
+    from edge.journal import Journal
+    from edge.models import EventKind, EventType
+
+    ports = tmp_path / "dev"
+    ports.mkdir()
+    (tmp_path / "pw").write_text("pw-a\n")
+    sensors = 4
+    config = GatewayConfig.model_validate(
+        {
+            "device": {"device_id": DEVICE},
+            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
+            "storage": {"state_dir": str(tmp_path / "state")},
+            "clock": {"assume_trusted": True},
+            "gas": {
+                "sensors": [
+                    {"type": "winsen_ze", "id": f"co{i}", "port": str(ports / f"co{i}"),
+                     "model": "ze07", "warmup_s": 0}
+                    for i in range(sensors)
+                ]
+            },
+            "telemetry": {"interval_s": 0.2, "thin_above": 100, "thin_factor": 5},
+            "mqtt": {
+                "enabled": True, "host": "127.0.0.1", "port": broker.port,
+                "ca_file": str(broker.pki.ca_cert), "username": DEVICE,
+                "password_file": str(tmp_path / "pw"), "central_public_key": str(keys.public),
+                "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
+            },
+        }
+    )  # fmt: skip
+    # What an outage leaves behind: alarms and access events the gateway could not send.
+    backlog = Journal(config.journal_path, SystemClock(assume_trusted=True))
+    for _ in range(10):
+        backlog.append_many(
+            [(EventKind.ALERT, EventType.GAS_ALARM_CLEARED, {"zone_id": "z1", "latched": False})]
+            * 2000
+        )
+    backlog.close()
+    live: list[TelemetrySample] = []
+    subscribed = asyncio.Event()
+
+    async def central() -> None:
+        async with client_for(broker.settings("central", "central-thin")) as c:
+            await c.subscribe(f"{TOPICS.prefix}/telemetry/+/live", qos=0)
+            subscribed.set()
+            async for m in c.messages:
+                live.append(TelemetrySample.model_validate_json(bytes(m.payload)))
+
+    stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        for i in range(sensors):
+            await stack.enter_async_context(
+                WinsenSimulator(ports / f"co{i}", period_s=1 / HZ, value=2.0)
+            )
+        listener = asyncio.create_task(central())
+        await asyncio.wait_for(subscribed.wait(), 10)
+        async with Gateway(config, None) as gw:
+            runner = asyncio.create_task(gw.run(stop))
+            try:
+                await wait_until(lambda: any(s.every == 5 for s in live), 60, "thinned samples")
+                await wait_until(
+                    lambda: not any(gw.journal.pending_count().values()), 120, "backlog drained"
+                )
+                await wait_until(
+                    lambda: sum(s.every == 1 for s in live) >= 3 * sensors, 30, "full rate again"
+                )
+            finally:
+                stop.set()
+                await runner
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    thinned = [s for s in live if s.every == 5 and s.sensor_id == "co0"]
+    ats = [datetime.fromisoformat(str(s.at)) for s in thinned]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ats)]
+    # While thinned, only every 5th interval of 0.2 s went out (a second apart per sensor).
+    assert gaps and statistics.median(gaps) >= 0.8, gaps
