@@ -154,9 +154,10 @@ def test_status_reads_the_stores(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_and_prints_the_suspension() -> None:
+def test_demo_runs_and_prints_the_suspension(tmp_path: Path) -> None:
+    capture = tmp_path / "demo-capture.jsonl"  # every MQTT message central received
     proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "demo", "--lang", "en"],
+        [sys.executable, "-m", "gateway.cli", "demo", "--lang", "en", "--capture", str(capture)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -179,6 +180,10 @@ def test_demo_runs_and_prints_the_suspension() -> None:
     if photos_available():
         assert "FACE_MISMATCH" in out and "recognised as W002" in out
     if LocalBroker.available():
+        # The same run checks the MQTT contract: what central received is documented.
+        from tests.sync.test_contract import check_capture
+
+        check_capture(capture)
         assert "permit_resume → reply accepted" in out
         assert "waiting for sync: {'critical': 0, 'access': 0, 'bulk': 0}" in out
     if gpsfake_available():
