@@ -111,6 +111,9 @@ class OperationItem(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CatalogueEntry:
+    """One item of the 特种作业目录 (special-operation catalogue): its number, names and certificate
+    category."""
+
     number: str  # the catalogue's own numbering, e.g. "2.1"
     zh: str
     category: CertCategory

@@ -26,7 +26,7 @@ from cloud_sync.outbox import Outbox
 from cloud_sync.topics import DeviceTopics
 from edge.clock import SystemClock
 from edge.journal import Journal
-from edge.models import EventKind
+from edge.models import EventKind, EventType
 from tests.sync.conftest import free_port, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,7 +166,7 @@ class SimGateway:
                 self.access_decision()
 
     def _append(self, kind: EventKind, type_: str, payload: dict[str, Any]) -> None:
-        ev = self.journal.append(kind, type_, payload)
+        ev = self.journal.append(kind, EventType(type_), payload)
         self.journaled += 1
         self.outbox.notify(ev)
 

@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cloud_sync.payloads import EventMessage
+from cloud_sync.payloads import OPEN_PAYLOAD, EventMessage
 from cloud_sync.topics import ROOT
 
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
+    """An event or journaled telemetry message of one device."""
+
     site: str
     device: str
     message: EventMessage
@@ -29,6 +31,8 @@ class EventRow:
 
 @dataclass(frozen=True, slots=True)
 class StatusRow:
+    """A device's retained online / offline status."""
+
     site: str
     device: str
     online: bool
@@ -39,6 +43,8 @@ class StatusRow:
 
 @dataclass(frozen=True, slots=True)
 class BirthRow:
+    """A device's retained birth (the whole message as JSON)."""
+
     site: str
     device: str
     at: datetime
@@ -47,6 +53,8 @@ class BirthRow:
 
 @dataclass(frozen=True, slots=True)
 class PermitRow:
+    """A device's retained permit state (None: the retained message was cleared)."""
+
     site: str
     device: str
     permit_id: str
@@ -57,6 +65,8 @@ class PermitRow:
 
 @dataclass(frozen=True, slots=True)
 class PresenceRow:
+    """A device's retained list of who is inside."""
+
     site: str
     device: str
     at: datetime | None
@@ -65,6 +75,8 @@ class PresenceRow:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
+    """A message the ingest could not read, kept with the reason."""
+
     topic: str
     reason: str
     payload: bytes
@@ -89,8 +101,14 @@ def parse(topic: str, payload: bytes) -> Row | None:
 
 def _parse(topic: str, site: str, device: str, rest: list[str], payload: bytes) -> Row | None:
     head = rest[0]
+    if head == "telemetry" and rest[2:] == ["live"]:
+        return None  # live samples are for dashboards; the journaled history comes as events
     if head in ("event", "telemetry"):
-        return EventRow(site, device, EventMessage.model_validate_json(payload))
+        # The envelope must be valid; a payload field this ingest does not know yet must not
+        # cost an alarm (the payload is stored as JSON either way).
+        return EventRow(
+            site, device, EventMessage.model_validate_json(payload, context=OPEN_PAYLOAD)
+        )
     if head in ("cmd", "reply"):
         return None
     if head == "status" and len(rest) == 1:

@@ -110,6 +110,7 @@ class IngestStore:
         return cls(await psycopg.AsyncConnection.connect(dsn))
 
     async def close(self) -> None:
+        """Close the database connection."""
         await self.conn.close()
 
     async def write(self, rows: Sequence[Row], attempts: int = 5) -> None:
