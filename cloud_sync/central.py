@@ -175,7 +175,7 @@ class Fleet:
         if head == "status" and isinstance(data, dict):
             self._status(view, data)
         elif head == "birth" and isinstance(data, dict):
-            snap = data.get("snapshot", {})
+            snap = data.get("snapshot") or {}  # None when it was too large or failed
             view.permits = {p["permit_id"]: p["status"] for p in snap.get("permits", [])}
             view.inside = [str(p.get("worker_id")) for p in snap.get("presence", [])]
         elif head == "state" and len(rest) == 3 and rest[1] == "permits" and data:
