@@ -38,6 +38,7 @@ class ImageVerdict:
 
     @property
     def ok(self) -> bool:
+        """Whether the image gave a usable encoding."""
         return self.reason is None and self.encoding is not None
 
 
@@ -49,6 +50,7 @@ class Enrolment:
 
     @property
     def encodings(self) -> list[Encoding]:
+        """The encodings of the images kept."""
         return [v.encoding for v in self.verdicts if v.ok and v.encoding is not None]
 
 
