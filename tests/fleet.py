@@ -48,6 +48,9 @@ class FleetBroker:
         # -U hashes the whole plain-text file in one go (hundreds of users in a second).
         subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
         (directory / "data").mkdir(exist_ok=True)
+        # max_queued_messages is large, never 0: "0 = no limit" drops messages in several
+        # mosquitto 2.0.x releases (eclipse-mosquitto issues 2879, 3244); with 0, this
+        # fleet lost about 1 event in 20 runs of 200 with three shared consumers.
         self.conf = directory / "mosquitto.conf"
         self.conf.write_text(
             f"""
@@ -60,7 +63,7 @@ acl_file {ACL}
 persistence true
 persistence_location {directory / "data"}/
 autosave_interval 3600
-max_queued_messages 0
+max_queued_messages 1000000
 max_inflight_messages 200
 max_connections -1
 log_dest file {directory / "mosquitto.log"}

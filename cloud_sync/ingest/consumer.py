@@ -145,6 +145,9 @@ class Consumer:
                 if row is not None:
                     rows.append(row)
             await self.store.write(rows)  # raises: nothing acknowledged, all redelivered
+            if log.isEnabledFor(logging.DEBUG):
+                for m in batch:
+                    log.debug("stored mid=%s %s %s", m.mid, m.topic, _bytes(m.payload)[:80])
             for m in batch:
                 if m.qos > 0:
                     client._client.ack(m.mid, m.qos)

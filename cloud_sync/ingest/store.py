@@ -35,11 +35,6 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (event_id) DO NOTHING
 """
 
-_SEEN = """
-INSERT INTO devices (site, device, last_seen) VALUES (%s, %s, clock_timestamp())
-ON CONFLICT (site, device) DO UPDATE SET last_seen = EXCLUDED.last_seen
-"""
-
 _STATUS = """
 INSERT INTO devices (site, device, online, boot_id, connection, status_at, last_seen)
 VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp())
@@ -114,39 +109,48 @@ class IngestStore:
         await self.conn.close()
 
     async def write(self, rows: Sequence[Row], attempts: int = 5) -> None:
-        """Store a batch in one transaction. Raises ``psycopg.Error`` with nothing committed.
+        """Store a batch; raise ``psycopg.Error`` if any of it could not be committed.
 
-        Several consumers upsert the same retained-state rows: each batch takes its row locks
-        in key order, and a deadlock or serialisation failure that still happens is retried.
+        Two short transactions: the events (no shared rows: each ``event_id`` goes to one
+        consumer), then the state rows, which several consumers update (a device's presence
+        after every badge). Keeping the contended rows out of the event transaction keeps
+        their locks short; they are taken in key order, and a deadlock or serialisation
+        failure that still happens is retried. The caller acknowledges only after this
+        returns, so a failure in either loses nothing: the broker delivers the batch again.
         """
         state = _newest_state(rows)
         events = [r for r in rows if isinstance(r, EventRow)]
-        for attempt in range(attempts):
-            try:
-                inserted = await self._write(events, state)
-            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-                if attempt == attempts - 1:
-                    raise
-                self.counts.retries += 1
-                continue
-            break
+        inserted = await self._retrying(self._write_events, events, attempts)
+        await self._retrying(self._write_state, state, attempts)
         self.counts.batches += 1
         self.counts.events += inserted
         self.counts.duplicates += len(events) - inserted
 
-    async def _write(self, events: list[EventRow], state: list[Row]) -> int:
+    async def _retrying(self, step: Any, rows: Any, attempts: int) -> int:
+        for attempt in range(attempts):
+            try:
+                return int(await step(rows))
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == attempts - 1:
+                    raise
+                self.counts.retries += 1
+        return 0
+
+    async def _write_events(self, events: list[EventRow]) -> int:
+        if not events:
+            return 0
         async with self.conn.transaction(), self.conn.cursor() as cur:
-            inserted = 0
-            if events:
-                await cur.executemany(_EVENT, [_event_params(r) for r in events])
-                # executemany's rowcount is the sum over the statements: new events only.
-                inserted = max(cur.rowcount, 0)
-            seen = sorted({(r.site, r.device) for r in events})
-            if seen:
-                await cur.executemany(_SEEN, seen)
+            await cur.executemany(_EVENT, [_event_params(r) for r in events])
+            # executemany's rowcount is the sum over the statements: new events only.
+            return max(cur.rowcount, 0)
+
+    async def _write_state(self, state: list[Row]) -> int:
+        if not state:
+            return 0
+        async with self.conn.transaction(), self.conn.cursor() as cur:
             for row in state:
                 await self._state(cur, row)
-        return inserted
+        return len(state)
 
     async def _state(self, cur: psycopg.AsyncCursor[Any], row: Row) -> None:
         if isinstance(row, StatusRow):

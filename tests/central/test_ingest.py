@@ -201,6 +201,15 @@ async def test_fifty_gateways_three_consumers_one_killed(
         assert {f"edge/v1/{s}/{d}/state/presence": i for s, d, i in await cur.fetchall()} == (
             presence
         )
+
+        # Every gateway went offline cleanly when its run ended (a retained "offline").
+        async def all_offline() -> bool:
+            cur = await db.execute("SELECT count(*) FROM devices_offline")
+            return (await cur.fetchone()) == (len(devices),)
+
+        await until(all_offline, 60, "every device shown offline")
+        cur = await db.execute("SELECT count(last_event_at) FROM device_overview")
+        assert (await cur.fetchone()) == (len(devices),)
         # The gas alarms view names who was inside.
         cur = await db.execute(
             "SELECT count(*), count(*) FILTER (WHERE inside IS NOT NULL) FROM gas_alarms"
