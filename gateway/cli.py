@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.roster_import",
     "gateway.permit_cli",
     "gateway.logs_cli",
+    "gateway.badge_binding",
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")

@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
         help="store even though the face is already enrolled under another worker "
         "(only after checking they are two people, e.g. twins)",
     )
+    from gateway.phrasebook import add_lang_arg
+
+    add_lang_arg(p)
     p.set_defaults(func=cmd_enroll)
 
 
@@ -109,6 +112,13 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from gateway.config import ConfigError, load_config
 
     console = Console(stderr=False)
+    from gateway.phrasebook import pick_lang
+
+    zh = pick_lang(getattr(args, "lang", None), args.config).value != "en"
+
+    def say(chinese: str, english: str) -> str:
+        return chinese if zh else english
+
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
@@ -120,8 +130,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
     if daemon_running(cfg.storage.state_dir):
         console.print(
-            "[red]the zonegate daemon is running: stop it (systemctl stop zonegate) "
-            "before enrolling, or the daemon would not see the new encodings[/red]"
+            "[red]"
+            + say(
+                "zonegate 正在运行：请先停止（sudo systemctl stop zonegate）再采集人脸，"
+                "否则守护进程看不到新的人脸数据",
+                "the zonegate daemon is running: stop it (systemctl stop zonegate) "
+                "before enrolling, or the daemon would not see the new encodings",
+            )
+            + "[/red]"
         )
         return 3
     try:
@@ -131,10 +147,17 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         finally:
             registry.close()
     except (RegistryError, OSError) as err:
-        console.print(f"[red]cannot read the roster: {err}[/red]")
+        console.print(f"[red]{say('无法读取人员名单', 'cannot read the roster')}: {err}[/red]")
         return 2
     if not on_roster:
-        console.print(f"[red]{args.worker_id} is not on this zone's roster; sync it first[/red]")
+        console.print(
+            "[red]"
+            + say(
+                f"{args.worker_id} 不在本区域的人员名单中：请先导入名单（zonegate import-roster）",
+                f"{args.worker_id} is not on this zone's roster; sync it first",
+            )
+            + "[/red]"
+        )
         return 2
     try:
         store = open_store(identity, cfg.storage.state_dir)
@@ -152,13 +175,13 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             TextColumn("{task.completed}/{task.total}"),
             console=console,
         ) as progress:
-            task = progress.add_task("loading face models", total=total)
+            task = progress.add_task(say("加载人脸模型", "loading face models"), total=total)
             try:
                 pipeline.load()
             except ModelsUnavailable as err:
                 console.print(f"[red]{err}[/red]")
                 return 2
-            progress.update(task, description=f"enrolling {args.worker_id}")
+            progress.update(task, description=say("采集", "enrolling") + f" {args.worker_id}")
 
             def advance(verdict: ImageVerdict) -> None:
                 progress.update(task, advance=1, description=f"judged {Path(verdict.source).name}")
@@ -168,18 +191,28 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             except (CameraError, ModelsUnavailable) as err:
                 console.print(f"[red]{err}[/red]")
                 return 2
-        table = Table("image", "result", "why")
+        table = Table(*(("照片", "结果", "原因") if zh else ("image", "result", "why")))
         for v in result.verdicts:
             why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
             table.add_row(
-                Path(v.source).name, "[green]kept[/green]" if v.ok else "[red]rejected[/red]", why
+                Path(v.source).name,
+                f"[green]{say('采用', 'kept')}[/green]"
+                if v.ok
+                else f"[red]{say('不合格', 'rejected')}[/red]",
+                why,
             )
         console.print(table)
         kept = result.encodings
         if len(kept) < identity.enrol_min_images:
             console.print(
-                f"[red]only {len(kept)} good image(s), {identity.enrol_min_images} needed; "
-                "nothing stored[/red]"
+                "[red]"
+                + say(
+                    f"合格照片只有 {len(kept)} 张，至少需要 {identity.enrol_min_images} 张；"
+                    "未保存任何数据",
+                    f"only {len(kept)} good image(s), {identity.enrol_min_images} needed; "
+                    "nothing stored",
+                )
+                + "[/red]"
             )
             return 1
         try:
@@ -208,8 +241,14 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 f"{other.worker_id} (confirmed with --confirm-same-face)[/yellow]"
             )
         console.print(
-            f"[green]{args.worker_id}: {len(kept)} encoding(s) stored encrypted in {store.path}; "
-            "no image kept[/green]"
+            "[green]"
+            + say(
+                f"{args.worker_id}：已加密保存 {len(kept)} 个人脸特征到 {store.path}；"
+                "不保留任何照片",
+                f"{args.worker_id}: {len(kept)} encoding(s) stored encrypted in {store.path}; "
+                "no image kept",
+            )
+            + "[/green]"
         )
         return 0
     finally:

@@ -720,22 +720,44 @@ async def run_selftest(
     return results
 
 
-def _print_table(results: list[CheckResult], elapsed: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    style = {
+_TABLE_WORDS = {
+    "zh-CN": {
+        "title": "zonegate 自检（{s:.1f} 秒）",
+        "cols": ("检查项", "结果", "原因", "建议处理"),
+        Status.PASS: "[green]通过[/]",
+        Status.WARN: "[yellow]警告[/]",
+        Status.FAIL: "[bold red]失败[/]",
+        Status.SKIPPED: "[dim]跳过[/]",
+        "ok": "全部通过（警告不影响运行）",
+        "failed": "{n} 项失败：按“建议处理”修复后再运行 zonegate selftest",
+    },
+    "en": {
+        "title": "zonegate selftest ({s:.1f} s)",
+        "cols": ("check", "result", "reason", "fix to try"),
         Status.PASS: "[green]pass[/]",
         Status.WARN: "[yellow]warn[/]",
         Status.FAIL: "[bold red]FAIL[/]",
         Status.SKIPPED: "[dim]skipped[/]",
-    }
-    table = Table(title=f"zonegate selftest ({elapsed:.1f} s)")
-    for col in ("check", "result", "reason", "fix to try"):
+        "ok": "all checks passed (warnings do not stop the daemon)",
+        "failed": "{n} check(s) failed: apply the fixes and run zonegate selftest again",
+    },
+}
+
+
+def _print_table(results: list[CheckResult], elapsed: float, lang: str = "zh-CN") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    words: dict[Any, Any] = _TABLE_WORDS["en" if lang == "en" else "zh-CN"]
+    table = Table(title=str(words["title"]).format(s=elapsed))
+    for col in words["cols"]:
         table.add_column(col, overflow="fold")
     for r in results:
-        table.add_row(r.name, style[r.status], r.reason, r.fix)
-    Console().print(table)
+        table.add_row(r.name, words[r.status], r.reason, r.fix)
+    con = Console()
+    con.print(table)
+    failed = sum(r.status is Status.FAIL for r in results)
+    con.print(str(words["failed"]).format(n=failed) if failed else words["ok"])
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -782,7 +804,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _print_table(results, elapsed)
+        from gateway.phrasebook import pick_lang
+
+        _print_table(results, elapsed, pick_lang(args.lang, args.config).value)
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -813,6 +837,9 @@ def register(sub: Any) -> None:
     p.add_argument("--gps-seconds", type=float, default=15.0, help="wait for a settled fix")
     p.add_argument("--broker-seconds", type=float, default=8.0, help="wait for the broker")
     p.add_argument("--json", action="store_true", help="end with one JSON object on one line")
+    from gateway.phrasebook import add_lang_arg
+
+    add_lang_arg(p)
     p.set_defaults(func=cmd_selftest)
 
 

@@ -137,6 +137,8 @@ def test_enrolment_rejects_poor_images_and_stores_nothing(
     code = zonegate(
         [
             "enroll",
+            "--lang",
+            "en",
             "W1",
             "--config",
             str(site.config_path),
@@ -158,6 +160,20 @@ def test_enrolment_refuses_a_worker_not_on_the_roster(
 ) -> None:
     code = zonegate(
         ["enroll", "W9", "--config", str(site.config_path), "--photos", str(faces / "obama.jpg")]
+    )
+    assert code == 2
+    assert "不在本区域的人员名单中" in capsys.readouterr().out  # zh-CN unless --lang en
+    code = zonegate(
+        [
+            "enroll",
+            "W9",
+            "-c",
+            str(site.config_path),
+            "--lang",
+            "en",
+            "--photos",
+            str(faces / "obama.jpg"),
+        ]
     )
     assert code == 2
     assert "not on this zone's roster" in capsys.readouterr().out

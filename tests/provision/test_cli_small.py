@@ -10,6 +10,7 @@ import pytest
 
 from gateway.cli import main, package_version
 from gateway.logs_cli import JOURNAL_SOCKET, journal_command
+from tests.provision.conftest import ProvisionFn
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,3 +53,16 @@ def test_logs_without_journald_says_where_the_log_is(tmp_path: Path) -> None:
     else:
         assert proc.returncode == 1
         assert "没有运行 journald" in proc.stderr and "2>&1 | tee" in proc.stderr
+
+
+def test_selftest_speaks_the_configs_language_or_lang(
+    provision: ProvisionFn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision()  # device.language defaults to zh-CN
+    assert main(["selftest", "-c", str(p.config), "--credentials", str(p.credentials)]) == 0
+    out = capsys.readouterr().out
+    assert "自检" in out and "全部通过" in out and "通过" in out
+    args = ["selftest", "-c", str(p.config), "--credentials", str(p.credentials), "--lang", "en"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "all checks passed" in out and "fix to try" in out
