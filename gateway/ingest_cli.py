@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -31,6 +32,13 @@ def register(sub: Any, broker_args: Any, settings: Any) -> None:
     p.add_argument("--group", default="ingest", help="shared-subscription group name")
     p.add_argument("--batch", type=int, default=500, help="messages per transaction at most")
     p.add_argument("--telemetry", action="store_true", help="store telemetry too")
+    p.add_argument(
+        "--key", type=Path, help="central's private key: ask gateways to replay seq gaps"
+    )
+    p.add_argument("--gap-check-s", type=float, default=30.0, help="how often to look for gaps")
+    p.add_argument(
+        "--gap-grace-s", type=float, default=60.0, help="how old a hole must be to be a gap"
+    )
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=lambda a: cmd_ingest(a, settings))
 
@@ -49,6 +57,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
     except (ValueError, OSError) as err:
         print(f"cannot start the ingest: {err}", file=sys.stderr)
         return 2
+    on_gap = None
+    if args.key is not None:
+        try:
+            # Its own client id: reusing the consumer's would take over its session.
+            replay_mqtt = dataclasses.replace(
+                mqtt, client_id=f"{mqtt.client_id}-replay", clean_session=True
+            )
+            on_gap = replay_requester(args.key, replay_mqtt)
+        except (ValueError, OSError) as err:
+            print(f"cannot start the ingest: {args.key}: {err}", file=sys.stderr)
+            return 2
     consumer = Consumer(
         IngestSettings(
             mqtt=mqtt,
@@ -56,7 +75,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
             group=args.group,
             batch_max=args.batch,
             telemetry=args.telemetry,
-        )
+            gap_check_s=args.gap_check_s,
+            gap_grace_s=args.gap_grace_s,
+        ),
+        on_gap=on_gap,
     )
 
     async def run() -> None:
@@ -69,6 +91,30 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def replay_requester(key: Path, mqtt: Any) -> Any:
+    """A gap handler that signs ``journal_replay`` with central's key and publishes it.
+
+    The document version is the time in milliseconds: it grows for every request to one
+    device, as the gateway requires of each document (``replay``).
+    """
+    import time
+
+    from cloud_sync.central import publish_command, sign_command
+    from cloud_sync.signing import Signer, load_private_key
+
+    signer = Signer(load_private_key(key))
+    log = logging.getLogger("zonegate.ingest")
+
+    async def on_gap(site: str, device: str, boot_id: str, first: int, last: int) -> None:
+        body = {"device": device, "boot_id": boot_id, "first_seq": first, "last_seq": last}
+        envelope = sign_command(signer, "journal_replay", body, int(time.time() * 1000))
+        reply = await publish_command(mqtt, site, device, envelope, wait_reply_s=5.0)
+        verdict = "no reply yet" if reply is None else (reply.reason or "accepted")
+        log.info("replay %s/%s boot %s seq %d-%d: %s", site, device, boot_id, first, last, verdict)
+
+    return on_gap
 
 
 def cmd_roster_load(args: argparse.Namespace) -> int:
