@@ -49,6 +49,7 @@ from cloud_sync.topics import DeviceTopics
 from edge.clock import ManualClock, SystemClock
 from edge.journal import Journal
 from edge.models import Event, EventKind, EventType
+from firmware_adapters.tcpports import free_port
 
 TOPICS = DeviceTopics("bench", "gw-bench")
 PAYLOAD = {"sensor_id": "co1", "gas": "co", "value": 12.5, "unit": "ppm", "note": "x" * 120}
@@ -56,12 +57,6 @@ PAYLOAD = {"sensor_id": "co1", "gas": "co", "value": 12.5, "unit": "ppm", "note"
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -1,5 +1,8 @@
 """Suite-wide hooks.
 
+- No thread may outlive its test (``no_leaked_threads``); Hypothesis is derandomized in CI; one
+  line says why tests were skipped when ../shared/data is not beside the repository.
+
 ``--event-examples=FILE``: after the run, take one real example of every event type from what
 the tests produced (the journals under pytest's temporary directory and the MQTT captures of
 demo runs) and write them to FILE; ``docs/mqtt/examples/events.json`` is made this way (see
@@ -11,12 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from pydantic import ValidationError
+
+from tests.datasets import SHARED_MISSING, shared_available
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,3 +97,44 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target.write_text(json.dumps(ordered, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     missing = [t.value for t in EventType if t.value not in found]
     print(f"\nevent examples: {len(ordered)} written to {target}; none seen for {missing}")
+
+
+# CI (env CI set, as every CI service does) runs the same examples on every run, so a red build
+# is reproducible and never a dice roll; locally each run explores new random examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("local")
+settings.load_profile("ci" if os.environ.get("CI") else "local")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The one visible line for a clone without ../shared/data."""
+    if shared_available():
+        return
+    skipped = [
+        r for r in terminalreporter.stats.get("skipped", []) if SHARED_MISSING in str(r.longrepr)
+    ]
+    terminalreporter.write_line(f"{len(skipped)} tests skipped: {SHARED_MISSING}")
+
+
+JOIN_GRACE_S = 5.0
+"""How long threads that are on their way out may take to finish after the test (joined, not
+slept on): a worker thread returning its last result needs a moment on a loaded machine."""
+
+
+def _watched(thread: threading.Thread) -> bool:
+    name = thread.name
+    return not thread.daemon or name.startswith(("ThreadPoolExecutor", "asyncio_"))
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and _watched(t)]
+    deadline = time.monotonic() + JOIN_GRACE_S
+    for thread in leaked:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t for t in leaked if t.is_alive()]
+    if alive:
+        names = ", ".join(f"{t.name} (daemon={t.daemon})" for t in alive)
+        pytest.fail(f"threads left running after the test: {names}", pytrace=False)

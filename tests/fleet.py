@@ -27,7 +27,8 @@ from cloud_sync.topics import DeviceTopics
 from edge.clock import SystemClock
 from edge.journal import Journal
 from edge.models import EventKind, EventType
-from tests.sync.conftest import free_port, wait_port
+from firmware_adapters.tcpports import free_port
+from tests.sync.conftest import wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 ACL = REPO / "config" / "mosquitto" / "zonegate.acl"

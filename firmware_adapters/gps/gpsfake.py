@@ -14,36 +14,20 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import time
 from pathlib import Path
 from types import TracebackType
+
+from firmware_adapters.tcpports import free_port
+
+__all__ = ["GpsFake", "GpsFakeError", "free_port", "gpsfake_available"]
 
 
 def gpsfake_available() -> bool:
     """True when both gpsfake and gpsd are installed."""
     return shutil.which("gpsfake") is not None and shutil.which("gpsd") is not None
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range.
-
-    A port the kernel picked for us (bind to 0) comes from the ephemeral range, where any
-    outgoing connection on this busy test machine may take it again before gpsd binds it.
-    """
-    rng = random.Random()  # noqa: S311 - spreading ports, not cryptography
-    for _ in range(200):
-        port = rng.randrange(20_000, 32_000)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise OSError("no free TCP port on 127.0.0.1 between 20000 and 32000")
 
 
 class GpsFakeError(RuntimeError):

@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,19 +22,12 @@ import pytest
 from cloud_sync.ingest.consumer import find_gaps
 from cloud_sync.ingest.roster import load_roster, parse_roster
 from cloud_sync.ingest.schema import migrate
+from tests.conditions import until
 from tests.fleet import CENTRAL_PASSWORD, FleetBroker, ShiftRates, SimGateway
 from tests.postgres import TempPostgres
 
 SITE = "plant1"
 ZONEGATE = Path(sys.executable).with_name("zonegate")
-
-
-async def until(predicate: Any, timeout_s: float, what: str, state: object = None) -> None:
-    end = time.monotonic() + timeout_s
-    while not await predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what} ({state})")
-        await asyncio.sleep(0.2)
 
 
 class Consumers:

@@ -22,8 +22,7 @@ from edge.identity.store import EncodingStore
 from edge.identity.verifier import FaceVerifier
 from firmware_adapters.camera import Frame
 from firmware_adapters.camera.files import FileCamera, load_rgb
-
-FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
+from tests.datasets import FACES, face_photo
 
 # Who is enrolled from which photo; the other photo of each person is the probe.
 ENROLMENT_PHOTOS: dict[str, tuple[str, ...]] = {
@@ -36,7 +35,7 @@ ENROLMENT_PHOTOS: dict[str, tuple[str, ...]] = {
 
 
 def face(name: str) -> Path:
-    return FACES / name
+    return face_photo(name)
 
 
 def photo_frame(name: str, seq: int = 1, mono_ts: float = 0.0) -> Frame:
@@ -144,6 +143,6 @@ def frame_of() -> Callable[[str], Frame]:
 
 @pytest.fixture(scope="session")
 def faces() -> Path:
-    """The shared real-photo folder (never copied into the repo)."""
-    assert FACES.is_dir(), f"missing test photos in {FACES}"
+    """The real photos: shipped ones in tests/data/faces, third-party ones beside the repository
+    (a test needing one that is absent is skipped: ``tests.datasets.PhotoFolder``)."""
     return FACES

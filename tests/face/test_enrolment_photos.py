@@ -29,11 +29,12 @@ from firmware_adapters.camera.files import (
     load_rgb,
 )
 from gateway.cli import main as zonegate
+from tests.datasets import FIELD_CASES
 
 from .conftest import face_config
 from .test_zone import Site, site  # noqa: F401 - the CLI test's roster and config
 
-FIELD = Path(__file__).resolve().parents[1] / "data" / "field-cases" / "photos"
+FIELD = FIELD_CASES / "photos"
 
 
 def _png_declaring(path: Path, width: int, height: int) -> Path:

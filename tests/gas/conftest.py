@@ -82,10 +82,3 @@ async def background() -> AsyncIterator[Background]:
     bg = Background()
     yield bg
     await bg.stop()
-
-
-async def until(pred: Callable[[], bool], within_s: float = 5.0) -> None:
-    """Poll a condition another thread or process makes true (port opens, pty appears)."""
-    async with asyncio.timeout(within_s):
-        while not pred():  # noqa: ASYNC110 - the condition is set by a thread / another process
-            await asyncio.sleep(0.01)

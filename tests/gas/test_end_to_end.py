@@ -46,7 +46,8 @@ from firmware_adapters.sim.winsen import WinsenSimulator
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext
 from gateway.services import build_gas as build_service
-from tests.gas.conftest import Background, until
+from tests.conditions import until
+from tests.gas.conftest import Background
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware_adapters.gas.config.IndicatorOnlyWarning")
 
@@ -96,7 +97,7 @@ class Site:
 
     async def steady(self) -> None:
         """Every sensor is reporting and the air is clean."""
-        await until(lambda: self.ctl.air.air_verdict().monitoring_ok, within_s=10)
+        await until(lambda: self.ctl.air.air_verdict().monitoring_ok, 10)
 
 
 def welder(wid: str, today: date) -> Worker:

@@ -11,7 +11,8 @@ from firmware_adapters.gas.config import GasConfig, ModbusChannel, ModbusRtuConf
 from firmware_adapters.gas.modbus import ModbusBus, crc16_modbus, decode_registers
 from firmware_adapters.gas.wiring import build_adapters
 from firmware_adapters.sim.modbus import ModbusSimulator
-from tests.gas.conftest import Background, Collector, until
+from tests.conditions import until
+from tests.gas.conftest import Background, Collector
 
 CLOCK = SystemClock(assume_trusted=True)
 

@@ -19,9 +19,11 @@ from edge.clock import SystemClock
 from firmware_adapters.gas.adapter import AdapterStats
 from firmware_adapters.gas.config import WinsenZeConfig
 from firmware_adapters.gas.winsen import WinsenAdapter, WinsenParser, checksum
-from tests.gas.conftest import Background, Collector, until
+from tests.conditions import until
+from tests.datasets import FIELD_CASES
+from tests.gas.conftest import Background, Collector
 
-CASES = Path(__file__).resolve().parents[1] / "data" / "field-cases" / "winsen"
+CASES = FIELD_CASES / "winsen"
 CLOCK = SystemClock(assume_trusted=True)
 
 

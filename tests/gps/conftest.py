@@ -9,11 +9,13 @@ import pytest
 
 from edge.models import Fix
 from firmware_adapters.gps.client import ClientStats, GpsdSession, Report, Sky
-from firmware_adapters.gps.gpsfake import GpsFake, free_port, gpsfake_available
+from firmware_adapters.gps.gpsfake import GpsFake, gpsfake_available
+from firmware_adapters.tcpports import free_port
+from tests import datasets
 
 __all__ = ["GpsFake", "free_port"]
 
-NMEA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nmea"
+NMEA_DIR = datasets.NMEA_DIR  # shipped: gpsd captures, BSD-2-Clause (SOURCES.md beside them)
 LOGS = sorted(p.name for p in NMEA_DIR.glob("*.log"))
 
 requires_gpsfake = pytest.mark.skipif(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import NMEA_DIR, GpsFake, free_port, requires_gpsfake
+from firmware_adapters.tcpports import free_port
+
+from .conftest import NMEA_DIR, GpsFake, requires_gpsfake
 
 REPO = Path(__file__).resolve().parents[2]
 MT3339 = (44.06884, -121.31419)  # where mt3339.log stands (Bend, Oregon)

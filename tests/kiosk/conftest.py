@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,6 +48,7 @@ from edge.models import (
 )
 from edge.registry import Registry
 from firmware_adapters.sim.site import SimulatedSensors
+from firmware_adapters.tcpports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "kiosk-screenshots"
@@ -60,13 +60,6 @@ T = TypeVar("T")
 
 def browser_available() -> bool:
     return CHROMIUM is not None and CHROMEDRIVER is not None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cert(cat: CertCategory, start: date, end: date) -> Certificate:

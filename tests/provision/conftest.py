@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.clock import SystemClock
 from edge.journal import Journal
+from firmware_adapters.tcpports import free_port
 from gateway.cli import main
 from gateway.config import load_config
 from tests.pki import Pki, make_pki
@@ -36,12 +37,6 @@ class Provisioned:
     config: Path
     credentials: Path
     state_dir: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:

@@ -199,7 +199,7 @@ def test_a_wrong_broker_password_fails_with_the_reason(
 def test_a_broker_that_is_not_there_fails(
     provision: ProvisionFn, central_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.provision.conftest import free_port
+    from firmware_adapters.tcpports import free_port
 
     dead = Broker(free_port(), None)
     p = _provision_with_broker(provision, dead, central_key, tmp_path, BROKER_PASSWORD)

@@ -9,17 +9,17 @@ import pytest
 
 from edge.clock import kernel_ntp_synchronised
 from edge.config import ClockConfig
-from firmware_adapters.gps.gpsfake import GpsFake, free_port, gpsfake_available
+from firmware_adapters.gps.gpsfake import GpsFake, gpsfake_available
 from firmware_adapters.gps.nmea_log import stand_then_move, write_log
 from firmware_adapters.sim.winsen import WinsenSimulator
+from firmware_adapters.tcpports import free_port
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.selftest import Budgets, CheckResult, Status, run_selftest
+from tests.datasets import FACES, NMEA_DIR
 from tests.provision.conftest import BROKER_PASSWORD, Broker, ProvisionFn
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-NMEA = DATA / "nmea"
-FACES = DATA / "faces"
+NMEA = NMEA_DIR
 MT3339 = (44.06884, -121.31419)  # where mt3339.log stands (Bend, Oregon)
 # Generous budgets: each check returns as soon as its peer answers, and a loaded CI machine
 # (2 cores, several suites) can take seconds to schedule a pty simulator or a broker.

@@ -20,6 +20,8 @@ from cloud_sync.link import LinkSettings, tls_context
 from cloud_sync.signing import Signer, Verifier, generate_keypair, load_private_key, load_public_key
 from edge.clock import ManualClock
 from edge.journal import Journal
+from firmware_adapters.tcpports import free_port
+from tests.conditions import until
 from tests.pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,12 +29,6 @@ ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
 BRIDGE_EXAMPLE = REPO / "config" / "mosquitto" / "bridge.conf"
 SITE = "site1"
 PASSWORDS = {"dev-a": "pw-a", "dev-b": "pw-b", "central": "pw-central", "bridge": "pw-bridge"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(
@@ -172,15 +168,6 @@ def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
     j = Journal(tmp_path / "journal.db", clock)
     yield j
     j.close()
-
-
-async def until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "") -> None:
-    """Poll-with-deadline for effects in another process (the broker, a child)."""
-    end = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

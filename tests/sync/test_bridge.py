@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,9 @@ from cloud_sync.outbox import Outbox
 from cloud_sync.topics import DeviceTopics
 from edge.journal import Journal
 from edge.models import EventKind, EventType
+from firmware_adapters.tcpports import free_port
 
 BRIDGE_EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "mosquitto" / "bridge.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Uplink:
