@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware_adapters.tcpports import free_port
 from gateway.cli import main
 from gateway.config import load_config
 from tests.provision.conftest import (
@@ -25,7 +26,6 @@ from tests.provision.conftest import (
     REPO,
     Broker,
     ProvisionFn,
-    free_port,
     wait_port,
 )
 
