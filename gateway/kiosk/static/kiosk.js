@@ -10,6 +10,14 @@
   });
   let state = null, decision = null, tapBadge = null, decisionTimer = null, tapTimer = null;
   let showS = 6, source = null, retryMs = 500;
+  let pending = null, outcome = null, outcomeTimer = null, selected = null;
+  K.actions = [];
+  const ACTIONS = {
+    gas_test: ["气体分析", "Gas test"], start: ["开始作业", "Start work"], break: ["暂停作业", "Break"],
+    resume: ["恢复作业", "Resume work"], finish: ["完工", "Finish"], everyone_out: ["全员撤离", "Everyone out"],
+    close: ["关闭作业票", "Close permit"],
+  };
+  const actionName = (a) => (ACTIONS[a] ? ACTIONS[a][zh() ? 0 : 1] : a);
   const $ = (id) => document.getElementById(id);
   const zh = () => K.lang === "zh-CN";
   const t = (o, key) => (o ? (zh() ? o[key ? key + "_zh" : "zh"] || o.zh : o[key ? key + "_en" : "en"] || o.en) : "");
@@ -30,9 +38,14 @@
   function setView() {
     let view = "idle";
     if (state && state.alarm) view = "alarm";
+    else if (outcome) view = "outcome";
     else if (decision) view = "decision";
     else if (tapBadge) view = "tap";
+    else if (pending) view = "pending";
     document.body.dataset.view = view;
+    $("outcome").hidden = view !== "outcome";
+    $("pending").hidden = view !== "pending";
+    $("actions").hidden = K.readonly;
     $("alarm").hidden = view !== "alarm";
     $("decision").hidden = view !== "decision";
     $("tap").hidden = view !== "tap";
@@ -52,9 +65,11 @@
 
     const permits = $("permits"); permits.replaceChildren();
     if (!state.permits.length) permits.append(el("li", "meta", zh() ? "无作业票" : "No permit"));
+    if (!state.permits.some((p) => p.permit_id === selected)) selected = state.permits.length ? state.permits[0].permit_id : null;
     for (const p of state.permits) {
-      const li = el("li");
+      const li = el("li", p.permit_id === selected ? "selected" : null);
       li.dataset.permit = p.permit_id;
+      li.addEventListener("click", () => { selected = p.permit_id; renderState(); });
       li.append(el("div", null, t(p.kind) + (p.level ? " · " + t(p.level) : "") + "  " + p.permit_id));
       const st = el("div", "meta state-" + p.status.code, t(p.status) + " · " + fmtLeft(p.seconds_left));
       li.append(st);
@@ -79,10 +94,10 @@
         ((g.gas === "o2" && (g.value < g.limits.low || g.value > g.limits.high)) || (g.gas !== "o2" && g.limits.high != null && g.value >= g.limits.high));
       const low = g.limits && g.gas !== "o2" && g.limits.low != null && g.limits.unit === g.unit && g.value != null && g.value >= g.limits.low;
       tr.className = over || g.health ? "bad" : low ? "warn" : "";
-      tr.append(el("td", null, g.gas.toUpperCase()));
+      tr.append(el("td", null, g.gas.toUpperCase().replace("_", ".")));
       tr.append(el("td", "v", fmtNum(g.value) + " " + g.unit));
       const lim = g.limits ? (g.gas === "o2" ? g.limits.low + "–" + g.limits.high : (g.limits.low ?? "—") + " / " + (g.limits.high ?? "—")) + " " + g.limits.unit : "—";
-      tr.append(el("td", null, (zh() ? "限值 " : "limit ") + lim));
+      tr.append(el("td", null, g.indicator ? (zh() ? "仅供指示" : "indicator only") : (zh() ? "限值 " : "limit ") + lim));
       tr.append(el("td", null, g.health ? t(g.health) : (zh() ? "正常" : "ok")));
       body.append(tr);
     }
@@ -122,7 +137,51 @@
     for (const w of d.warnings) { const li = el("li", null, t(w) + " — " + t(w, "next")); li.dataset.code = w.code; ws.append(li); }
   }
 
-  function render() { words(); renderState(); renderDecision(); setView(); }
+  function renderPending() {
+    if (!pending) return;
+    $("p-action").textContent = actionName(pending.action);
+    $("p-permit").textContent = pending.permit_id || "";
+  }
+
+  function renderOutcome() {
+    if (!outcome) return;
+    const o = outcome, box = $("outcome");
+    box.className = "overlay decision " + (o.ok ? "allowed" : "denied");
+    box.dataset.ok = o.ok ? "true" : "false";
+    $("o-verdict").textContent = actionName(o.action) + (o.ok ? (zh() ? " 完成" : ": done") : (zh() ? " 被拒绝" : ": refused"));
+    $("o-name").textContent = o.name || o.worker_id || "";
+    $("o-message").textContent = o.reasons.length ? "" : (zh() ? o.message_zh || "" : o.message_en || "");
+    const rs = $("o-reasons"); rs.replaceChildren();
+    for (const r of o.reasons) {  // every failing check, each with what to do
+      const li = el("li", null, t(r)); li.dataset.code = r.code;
+      if (r.next_zh) li.append(el("span", "next", t(r, "next")));
+      rs.append(li);
+    }
+  }
+
+  async function act(action) {
+    if (pending || K.readonly) return;
+    pending = { action, permit_id: selected };
+    renderPending(); setView();
+    const url = action === "gas_test" ? "/api/v1/gas-tests" : "/api/v1/actions";
+    const body = action === "gas_test" ? { mode: "fixed", permit_id: selected } : { action, permit_id: selected };
+    let result;
+    try {
+      const resp = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      result = await resp.json();
+    } catch (err) {
+      result = { ok: false, reasons: [{ code: "NO_ANSWER", zh: "网关无应答", en: "The gateway did not answer" }] };
+    }
+    pending = null; tapBadge = null;
+    outcome = { action, ok: !!result.ok, name: result.name, worker_id: result.worker_id,
+      message_zh: result.message_zh, message_en: result.message_en, reasons: result.reasons || [] };
+    K.actions.push({ action, ok: outcome.ok, reasons: outcome.reasons.map((r) => r.code), shown_ms: Date.now() });
+    renderOutcome(); setView();
+    clearTimeout(outcomeTimer);
+    outcomeTimer = setTimeout(() => { outcome = null; setView(); }, Math.max(showS, 10) * 1000);
+  }
+
+  function render() { words(); renderState(); renderDecision(); renderPending(); renderOutcome(); setView(); }
 
   function onState(s) {
     if (K.boot_id && s.boot_id !== K.boot_id) K.boots.push(s.boot_id);
@@ -166,6 +225,8 @@
 
   $("lang").addEventListener("click", () => { K.lang = zh() ? "en" : "zh-CN"; render(); });
   $("d-close").addEventListener("click", () => { decision = null; clearTimeout(decisionTimer); setView(); });
+  $("o-close").addEventListener("click", () => { outcome = null; clearTimeout(outcomeTimer); setView(); });
+  document.querySelectorAll("#actions button").forEach((b) => b.addEventListener("click", () => act(b.dataset.action)));
   words();
   connect();
 })();
