@@ -8,6 +8,8 @@ Messages (``event:`` name, JSON ``data:``):
   second (time left, gas readings).
 - ``tap``: ``{"badge_id", "seq"}`` when a read is taken as a new tap (look at the camera).
 - ``decision``: the tap's outcome (``decision_view``).
+- ``armed``: ``{"action", "permit_id"}`` once the terminal waits for the tap that confirms an
+  action (start, gas test, ...) asked through the operator API.
 
 Each connected page has a bounded queue; a page that stops reading is dropped and reconnects,
 so a stuck browser never holds the daemon's memory. The feed itself only reads the controller.
@@ -290,6 +292,8 @@ class KioskFeed:
         """Controller event listener: every journaled change refreshes the screen."""
         if event.kind is EventKind.TELEMETRY:
             return  # readings reach the screen with the once-a-second state
+        if event.type == "terminal_armed":  # an action waits for its person's tap: say so now
+            self._send(_sse("armed", {k: event.payload.get(k) for k in ("action", "permit_id")}))
         if event.kind is EventKind.ALERT and event.type == "gas_alarm":
             self.push_state()  # the alarm screen now, not a loop turn later
             for listener in list(self.alarm_listeners):

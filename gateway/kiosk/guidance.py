@@ -65,12 +65,27 @@ _NEXT: dict[ReasonCode, tuple[str, str]] = {
 }
 
 
+# The work cycle's codes (actions confirmed at the terminal), by name: their text lives with
+# the work cycle in edge/reasons.py, which may land after this table.
+_NEXT_BY_NAME: dict[str, tuple[str, str]] = {
+    "ROLE_NOT_ALLOWED": ("请由作业负责人刷卡确认", "The permit's leader must confirm"),
+    "PERMIT_AMBIGUOUS": ("请先在屏幕上选择作业票", "Choose the permit on the screen"),
+    "PEOPLE_INSIDE": ("请全部人员刷卡离开后再操作", "Everyone must badge out first"),
+    "EVERYONE_OUT_NOT_CONFIRMED": ("请监护人确认全员撤离", "Guardian: confirm all out"),
+    "GAS_TEST_INCOMPLETE": ("请补测缺少的气体", "Test the missing gases"),
+    "MONITORING_RESUMING": ("气体监测恢复中，请稍候", "Monitoring resumes; wait a moment"),
+    "TERMINAL_BUSY": ("请等待当前操作完成", "Wait for the current action to end"),
+    "TERMINAL_UNAVAILABLE": _TECHNICIAN,
+    "NO_TAP": ("请重新选择操作并刷卡", "Choose the action again, then tap"),
+}
+
+
 def next_step(code: ReasonCode | str, lang: Lang = Lang.ZH) -> str:
     """The next step for a worker refused with ``code`` (unknown codes: the safety officer)."""
     try:
-        zh, en = _NEXT.get(ReasonCode(str(code)), _SAFETY_OFFICER)
-    except ValueError:
-        zh, en = _SAFETY_OFFICER
+        zh, en = _NEXT[ReasonCode(str(code))]
+    except (ValueError, KeyError):
+        zh, en = _NEXT_BY_NAME.get(str(code), _SAFETY_OFFICER)
     return zh if lang is Lang.ZH else en
 
 

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from edge.reasons import Lang, ReasonCode
 from gateway.kiosk.config import KioskConfig
 from gateway.kiosk.feed import CLOSE, KioskFeed, screen_state
+from gateway.kiosk.guidance import next_step
 from gateway.kiosk.voice import TapSignals, Voice
-from gateway.operator_api import build_app
+from gateway.operator_api import PREFIX, build_app
 
 if TYPE_CHECKING:
     from edge.service import Service
@@ -75,6 +77,10 @@ async def _events(request: web.Request) -> web.StreamResponse:
         "language": request.app[LANGUAGE],
         "decision_show_s": cfg.decision_show_s,
         "readonly": request.app[READONLY],
+        # What to do next for every code, for answers that carry only the reason (actions).
+        "next": {c.value: [next_step(c, Lang.ZH), next_step(c, Lang.EN)] for c in ReasonCode},
+        # The touchscreen's action buttons, only where the operator API can arm the terminal.
+        "actions": not request.app[READONLY] and _has_route(request.app, f"{PREFIX}/actions"),
     }
     try:
         await resp.write(f"retry: {RETRY_MS}\n".encode())
@@ -93,6 +99,10 @@ async def _events(request: web.Request) -> web.StreamResponse:
     finally:
         feed.unsubscribe(queue)
     return resp
+
+
+def _has_route(app: web.Application, path: str) -> bool:
+    return any(r.canonical == path for r in app.router.resources())
 
 
 def build_kiosk_app(

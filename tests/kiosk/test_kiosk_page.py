@@ -85,6 +85,15 @@ def test_idle_screen_shows_zone_permits_people_and_gas(browser: WebDriver, daemo
     assert "空气正常" in text(browser, "air")
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-view") == "idle"
     assert "时钟已同步" in text(browser, "pill-clock")
+    # The action buttons show exactly where the operator API can arm the terminal for them.
+    request = urllib.request.Request(daemon.url + "api/v1/actions", data=b"{}", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=5).close()
+        api_status = 200
+    except urllib.error.HTTPError as err:
+        api_status = err.code
+    shown = browser.find_element(By.ID, "actions").is_displayed()
+    assert shown == (api_status != 404), api_status
     shoot(browser, "idle")
 
 

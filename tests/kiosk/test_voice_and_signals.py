@@ -87,6 +87,7 @@ def test_every_refusal_has_a_next_step_in_both_languages() -> None:
         assert view["next_zh"] and view["next_en"]
     assert next_step(ReasonCode.GAS_TEST_STALE) == "请先进行气体分析"
     assert next_step("SOMETHING_NEW") == "请联系安全员"
+    assert next_step("ROLE_NOT_ALLOWED") == "请由作业负责人刷卡确认"  # the work cycle's, by name
 
 
 def test_the_lan_view_needs_its_own_port() -> None:

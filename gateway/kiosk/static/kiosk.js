@@ -45,7 +45,7 @@
     document.body.dataset.view = view;
     $("outcome").hidden = view !== "outcome";
     $("pending").hidden = view !== "pending";
-    $("actions").hidden = K.readonly;
+    $("actions").hidden = K.readonly || !K.actionsAvailable;
     $("alarm").hidden = view !== "alarm";
     $("decision").hidden = view !== "decision";
     $("tap").hidden = view !== "tap";
@@ -154,7 +154,8 @@
     const rs = $("o-reasons"); rs.replaceChildren();
     for (const r of o.reasons) {  // every failing check, each with what to do
       const li = el("li", null, t(r)); li.dataset.code = r.code;
-      if (r.next_zh) li.append(el("span", "next", t(r, "next")));
+      const next = r.next_zh ? t(r, "next") : (K.next && K.next[r.code] ? K.next[r.code][zh() ? 0 : 1] : "");
+      if (next) li.append(el("span", "next", next));
       rs.append(li);
     }
   }
@@ -172,7 +173,7 @@
     } catch (err) {
       result = { ok: false, reasons: [{ code: "NO_ANSWER", zh: "网关无应答", en: "The gateway did not answer" }] };
     }
-    pending = null; tapBadge = null;
+    pending = null; tapBadge = null; K.armed = false; document.body.dataset.armed = "false";
     outcome = { action, ok: !!result.ok, name: result.name, worker_id: result.worker_id,
       message_zh: result.message_zh, message_en: result.message_en, reasons: result.reasons || [] };
     K.actions.push({ action, ok: outcome.ok, reasons: outcome.reasons.map((r) => r.code), shown_ms: Date.now() });
@@ -206,11 +207,12 @@
   function connect() {
     source = new EventSource("/kiosk/events");
     const on = (name, fn) => source.addEventListener(name, (e) => { try { fn(JSON.parse(e.data)); } catch (err) { console.error(name, err); } });
-    on("settings", (s) => { showS = s.decision_show_s; K.readonly = s.readonly; if (!K.settled) { K.lang = s.language; K.settled = true; render(); } });
+    on("settings", (s) => { showS = s.decision_show_s; K.next = s.next || {}; K.actionsAvailable = !!s.actions; K.readonly = s.readonly; if (!K.settled) { K.lang = s.language; K.settled = true; render(); } });
     on("hello", () => { K.connected = true; retryMs = 500; document.body.dataset.conn = "open"; $("offline").hidden = true; });
     on("state", onState);
     on("tap", onTap);
     on("decision", onDecision);
+    on("armed", (a) => { if (pending && pending.action === a.action) { K.armed = true; document.body.dataset.armed = "true"; } });
     source.onerror = () => {
       K.connected = false; document.body.dataset.conn = "down";
       const off = $("offline"); off.hidden = false;
