@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -67,6 +67,7 @@ class Budgets:
     gps_s: float = 15.0
     broker_s: float = 8.0
     camera_frames: int = 15
+    tap_s: float = 30.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,11 +688,163 @@ def check_camera(cfg: GatewayConfig, frames: int) -> CheckResult:
 # All together
 
 
+# --------------------------------------------------------------------------------------------
+# Badge reader and outputs: a technician at the gateway confirms what only a person can see
+
+Ask = Callable[[str], "bool | None"]
+"""Ask the technician a yes/no question; None when nobody is there to answer (no terminal)."""
+
+
+async def check_badge_reader(
+    cfg: GatewayConfig, budget_s: float, ask: Ask | None, lang: str = "zh-CN"
+) -> CheckResult:
+    """The reader's port opens; with a technician present, a card tapped within the budget
+    is read."""
+    from firmware_adapters.badge.lines import BadgeReaderError, LineBadgeReader
+
+    b = cfg.badge
+    if b.type == "none" or b.port is None:
+        return CheckResult("badge reader", Status.SKIPPED, "badge.type is none")
+    reader = LineBadgeReader(b.port, baudrate=b.baudrate, serial_port=b.type == "serial")
+    taps = reader.ids()
+    details: dict[str, Any] = {"port": str(b.port), "type": b.type}
+    zh = lang != "en"
+    try:
+        if ask is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await anext(taps)
+            return CheckResult(
+                "badge reader",
+                Status.WARN,
+                f"{b.port} opens; no tap test without a technician at the terminal",
+                "run zonegate selftest on a terminal at the gateway and tap a card",
+                details,
+            )
+        print(
+            f"请在读卡器上刷一张卡（{budget_s:.0f} 秒内）"
+            if zh
+            else f"tap a card on the reader (within {budget_s:.0f} s)",
+            flush=True,
+        )
+        try:
+            async with asyncio.timeout(budget_s):
+                badge = await anext(taps)
+        except TimeoutError:
+            return CheckResult(
+                "badge reader",
+                Status.FAIL,
+                f"{b.port} opens but no card was read in {budget_s:.0f} s",
+                "check the reader's power and cable; a keyboard-wedge reader must be bound to "
+                "this port (badge.type: file); a serial one needs the right baudrate",
+                details,
+            )
+        details["badge"] = badge
+        return CheckResult("badge reader", Status.PASS, f"card {badge} read", details=details)
+    except BadgeReaderError as err:
+        return CheckResult(
+            "badge reader",
+            Status.FAIL,
+            f"cannot open the reader: {err}",
+            "check badge.port (ls /dev/serial/by-id) and that the zonegate user is in dialout",
+            details,
+        )
+    finally:
+        await taps.aclose()
+
+
+PATTERN_STEP_S = 0.8
+
+
+async def check_outputs(cfg: GatewayConfig, ask: Ask | None, lang: str = "zh-CN") -> CheckResult:
+    """Run the test pattern (red, amber, green, buzzer, relay on and off) and ask the
+    technician whether they saw and heard it; ends on red with the relay released (safe)."""
+    from firmware_adapters.outputs.signals import Light
+    from firmware_adapters.outputs.stacklight import OutputsError, StackLight
+
+    o = cfg.outputs
+    pins = {"red": o.red_pin, "amber": o.amber_pin, "green": o.green_pin}
+    pins |= {"buzzer": o.buzzer_pin, "relay": o.relay_pin}
+    details: dict[str, Any] = {"pins": pins, "mock": o.mock}
+    try:
+        light = StackLight(o)
+    except OutputsError as err:
+        return CheckResult(
+            "outputs",
+            Status.FAIL,
+            str(err),
+            "check the pin numbers in outputs:, and that the zonegate user is in gpio",
+            details,
+        )
+    seen: list[dict[str, bool]] = []
+    # Mock pins are read back, not watched: no need to hold each step.
+    step = 0.0 if o.mock else PATTERN_STEP_S
+    try:
+        for lamp in (Light.RED, Light.AMBER, Light.GREEN):
+            light.show(lamp, buzzer=False)  # green also closes the relay: the first click
+            seen.append(light.state())
+            await asyncio.sleep(step)  # long enough for a person to see each lamp
+        light.show(Light.RED, buzzer=True)  # the relay releases: the second click
+        seen.append(light.state())
+        await asyncio.sleep(step / 2)
+        light.show(Light.RED, buzzer=False)
+    finally:
+        light.close()
+    details["read_back"] = seen
+    if o.mock:
+        return CheckResult(
+            "outputs",
+            Status.WARN,
+            "outputs.mock is true: the pattern ran on gpiozero's mock pins, no lamp can light",
+            "set outputs.mock: false on the Raspberry Pi",
+            details,
+        )
+    if ask is None:
+        return CheckResult(
+            "outputs",
+            Status.SKIPPED,
+            "the test pattern ran; nobody at the terminal to confirm it",
+            "run zonegate selftest on a terminal at the gateway and watch the stack light",
+            details,
+        )
+    question = (
+        "刚才红、黄、绿灯依次亮起，蜂鸣器响了一声，继电器咔嗒两声：都看到、听到了吗？"
+        if lang != "en"
+        else "did the red, amber and green lamps light in turn, the buzzer sound once and the "
+        "relay click twice?"
+    )
+    answer = ask(question)
+    if answer:
+        return CheckResult("outputs", Status.PASS, "test pattern confirmed", details=details)
+    return CheckResult(
+        "outputs",
+        Status.FAIL,
+        "the technician did not see or hear the whole test pattern",
+        f"check the wiring to BCM pins {pins}, the stack light's supply, and "
+        "outputs.active_high / relay_active_high",
+        details,
+    )
+
+
+def terminal_ask(question: str) -> bool | None:
+    """Ask on the terminal; None when stdin is not one (nobody to answer)."""
+    if not sys.stdin.isatty():
+        return None
+    while True:
+        reply = input(f"{question} [y/n] ").strip().lower()
+        if reply in ("y", "yes", "是", "对"):
+            return True
+        if reply in ("n", "no", "否", "不"):
+            return False
+
+
 async def run_selftest(
     cfg: GatewayConfig,
     *,
     credentials_dir: Path = Path("/etc/zonegate/credentials"),
     budgets: Budgets | None = None,
+    ask: Ask | None = None,
+    lang: str = "zh-CN",
 ) -> list[CheckResult]:
     """Run every check (the slow, networked ones concurrently) and return them in table order."""
     b = budgets or Budgets()
@@ -715,6 +868,9 @@ async def run_selftest(
         )
     for task in (gas, gps, camera, broker):
         results.extend(task.result())
+    # With a person: one question at a time, after the unattended checks.
+    results.append(await check_badge_reader(cfg, b.tap_s, ask, lang))
+    results.append(await check_outputs(cfg, ask, lang))
     gps_offset = next((r.details.get("clock_offset_s") for r in results if r.name == "gps"), None)
     results.insert(1, check_clock(cfg, gps_offset))
     return results
@@ -785,9 +941,20 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": message}))
         return EXIT_DAEMON_RUNNING
-    budgets = Budgets(gas_s=args.gas_seconds, gps_s=args.gps_seconds, broker_s=args.broker_seconds)
+    from gateway.phrasebook import pick_lang
+
+    budgets = Budgets(
+        gas_s=args.gas_seconds,
+        gps_s=args.gps_seconds,
+        broker_s=args.broker_seconds,
+        tap_s=args.tap_seconds,
+    )
+    lang = pick_lang(args.lang, args.config).value
+    ask = None if args.json or args.unattended else terminal_ask
     started = time.monotonic()
-    results = asyncio.run(run_selftest(cfg, credentials_dir=args.credentials, budgets=budgets))
+    results = asyncio.run(
+        run_selftest(cfg, credentials_dir=args.credentials, budgets=budgets, ask=ask, lang=lang)
+    )
     elapsed = time.monotonic() - started
     ok = not any(r.status is Status.FAIL for r in results)
     if args.json:
@@ -836,6 +1003,12 @@ def register(sub: Any) -> None:
     p.add_argument("--gas-seconds", type=float, default=8.0, help="wait for sensor frames")
     p.add_argument("--gps-seconds", type=float, default=15.0, help="wait for a settled fix")
     p.add_argument("--broker-seconds", type=float, default=8.0, help="wait for the broker")
+    p.add_argument("--tap-seconds", type=float, default=30.0, help="wait for a card tap")
+    p.add_argument(
+        "--unattended",
+        action="store_true",
+        help="nobody at the terminal: no tap test, no question about the test pattern",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON object on one line")
     from gateway.phrasebook import add_lang_arg
 
