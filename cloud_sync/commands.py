@@ -24,10 +24,15 @@ from cloud_sync.payloads import (
     CommandBody,
     ConfigChange,
     Envelope,
+    GasTestRecord,
     JournalReplay,
+    PermitClose,
+    PermitCycleCommand,
+    PermitFinish,
     PermitIssue,
     PermitResume,
     PermitRevoke,
+    PermitStart,
     Reply,
     RosterUpdate,
     doc_key,
@@ -36,7 +41,7 @@ from cloud_sync.signing import SignatureError, Verifier
 from cloud_sync.topics import DeviceTopics
 from edge.clock import Clock
 from edge.journal import Journal
-from edge.models import Event, EventKind, EventType, Permit, Worker
+from edge.models import Event, EventKind, EventType, GasTest, Permit, Worker, Zone
 from edge.permits import Actor, ActorKind
 
 log = logging.getLogger(__name__)
@@ -90,6 +95,18 @@ class CommandTarget(Protocol):
 
     def acknowledge_alarms(self, actor: str) -> Any:
         """``ZoneController.acknowledge_alarms``."""
+
+    def record_central_gas_test(self, test: GasTest, actor: str) -> Any:
+        """``ZoneController.record_central_gas_test`` (edge.work_cycle)."""
+
+    def central_permit_action(
+        self, action: str, permit_id: str, by: str, actor: str, *, everyone_out_by: str | None
+    ) -> Any:
+        """``ZoneController.central_permit_action`` (edge.work_cycle)."""
+
+    @property
+    def zone(self) -> Zone:
+        """The controller's zone."""
 
 
 class DocumentStore(Protocol):
@@ -267,6 +284,8 @@ class CommandProcessor:
                     f"no events {body.first_seq}..{body.last_seq} of boot {body.boot_id} left",
                 )
             return f"{n} events {lo}..{hi} of boot {body.boot_id} queued again"
+        if isinstance(body, GasTestRecord | PermitCycleCommand):
+            return await self._apply_cycle(env, body)
         if isinstance(body, ConfigChange):
             if self._config_check is not None:
                 try:
@@ -282,6 +301,47 @@ class CommandProcessor:
             )
             return f"config section {body.section} stored; applies at next restart"
         raise _Refused(Rejection.UNKNOWN_COMMAND, env.type)  # pragma: no cover
+
+    # ---- the permit work cycle (issue 10), kept apart to ease merges
+
+    def _zone_id(self) -> str:
+        return self._target.zone.zone_id
+
+    async def _apply_cycle(self, env: Envelope, body: GasTestRecord | PermitCycleCommand) -> str:
+        """gas_test_record, permit_start, permit_finish, permit_close: the zone judges them
+        exactly as at the terminal; a refusal lists every failing reason code."""
+        t = self._target
+        if isinstance(body, GasTestRecord):
+            draft = GasTest(
+                test_id=body.test_id,
+                zone_id=self._zone_id(),
+                taken_at=body.taken_at,
+                source=f"{body.instrument.kind.value}:{body.instrument.instrument_id}",
+                instrument=body.instrument,
+                analyst=body.analyst,
+                samples=body.samples,
+                sample_point=body.sample_point,
+                permit_id=body.permit_id,
+                passed=False,  # judged by the zone, never taken from the sender
+            )
+            test = await _maybe(t.record_central_gas_test(draft, self.actor.actor_id))
+            verdict = "passed" if test.passed else "failed: " + "; ".join(test.failures)
+            return f"gas test {test.test_id} recorded, {verdict}"
+        action = {
+            PermitStart: "start",
+            PermitFinish: "finish",
+            PermitClose: "close",
+        }[type(body)]
+        out_by = body.everyone_out_by if isinstance(body, PermitClose) else None
+        outcome = await _maybe(
+            t.central_permit_action(
+                action, body.permit_id, body.by, self.actor.actor_id, everyone_out_by=out_by
+            )
+        )
+        if not outcome.ok:
+            codes = ",".join(str(c) for c in outcome.reasons)
+            raise _Refused(Rejection.REFUSED, f"{codes}: {outcome.message_en}")
+        return f"permit {body.permit_id} {action} by {body.by}"
 
     def _reply(
         self,

@@ -17,7 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from pydantic.json_schema import models_json_schema
 
 from edge.event_payloads import PAYLOADS, InsideEntry, Snapshot, TelemetryChannel
-from edge.models import KIND_OF, Certificate, Event, EventKind, EventType, Lane, Permit, Worker
+from edge.models import (
+    KIND_OF,
+    Certificate,
+    Event,
+    EventKind,
+    EventType,
+    GasInstrument,
+    GasTestSample,
+    Lane,
+    Permit,
+    Worker,
+)
 
 WIRE_VERSION = 1
 
@@ -331,6 +342,87 @@ class JournalReplay(CommandBody):
 
 MAX_REPLAY = 100_000
 
+
+# ---- the permit work cycle (issue 10): gas analysis, start, finish, close through central
+
+
+class GasTestRecord(CommandBody):
+    """A gas analysis reported through central (a phone app, a lab system). The edge judges
+    the samples against the zone's and the permit's criteria; a ``passed`` flag is not taken
+    from the sender. A test lacking a gas the work requires is recorded as failed
+    (``GAS_TEST_INCOMPLETE`` at start)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "device": "gw-01",
+                    "test_id": "GT-20260601-0007",
+                    "permit_id": "HW-2026-0142",
+                    "analyst": "A01",
+                    "instrument": {"kind": "portable", "instrument_id": "MX4-0032"},
+                    "sample_point": "tank T-3 manhole, top/middle/bottom",
+                    "taken_at": "2026-06-01T08:40:00+08:00",
+                    "samples": [
+                        {"gas": "o2", "value": 20.8, "unit": "%vol"},
+                        {"gas": "lel", "value": 0.0, "unit": "%LEL"},
+                        {"gas": "co", "value": 2.0, "unit": "ppm"},
+                        {"gas": "h2s", "value": 0.0, "unit": "ppm"},
+                    ],
+                }
+            ]
+        },
+    )
+
+    test_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="central's test id")
+    permit_id: str | None = Field(default=None, description="the permit it was taken for")
+    analyst: str = Field(min_length=1, description="worker id of the analyst (分析人)")
+    instrument: GasInstrument
+    sample_point: str = Field(min_length=1, max_length=200, description="取样点")
+    taken_at: datetime = Field(description="when sampled, with a timezone")
+    samples: tuple[GasTestSample, ...] = Field(min_length=1, max_length=32)
+
+
+def _cycle_example(extra: dict[str, Any]) -> ConfigDict:
+    example = {"device": "gw-01", "permit_id": "HW-2026-0142", "by": "L01", **extra}
+    return ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [example]})
+
+
+class PermitCycleCommand(CommandBody):
+    """A person's permit action confirmed on a phone through central. ``by`` must be named on
+    the permit in the role the action needs (leader for start and finish; leader or a roster
+    safety officer for close); the edge applies every check it applies at the terminal and
+    refuses with every failing reason code (``CMD_REFUSED``, detail lists the codes)."""
+
+    permit_id: str
+    by: str = Field(min_length=1, description="worker id of the person who confirmed")
+
+
+class PermitStart(PermitCycleCommand):
+    """The work leader starts the permit (needs a passing gas test ≤ 30 min old, GB 30871)."""
+
+    model_config = _cycle_example({})
+
+
+class PermitFinish(PermitCycleCommand):
+    """The work leader declares the work finished (完工)."""
+
+    model_config = _cycle_example({})
+
+
+class PermitClose(PermitCycleCommand):
+    """Acceptance and close. Everyone must be out; a permit with a guardian needs the
+    guardian's everyone-out check, at the terminal or as ``everyone_out_by`` here."""
+
+    model_config = _cycle_example({"everyone_out_by": "G01"})
+
+    everyone_out_by: str | None = Field(
+        default=None, description="the guardian who confirmed everyone is out (on the phone)"
+    )
+
+
 COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "permit_issue": PermitIssue,
     "permit_update": PermitIssue,
@@ -342,6 +434,10 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "alarm_acknowledge": AlarmAcknowledge,
     "config_change": ConfigChange,
     "journal_replay": JournalReplay,
+    "gas_test_record": GasTestRecord,
+    "permit_start": PermitStart,
+    "permit_finish": PermitFinish,
+    "permit_close": PermitClose,
 }
 
 
@@ -361,6 +457,11 @@ def doc_key(type_: str, body: CommandBody) -> str:
         return "alarms"
     if isinstance(body, JournalReplay):
         return "replay"
+    if isinstance(body, PermitCycleCommand):
+        # Separate from permit/{id}: a permit's document version is its issue version.
+        return f"permit_cycle/{body.permit_id}"
+    if isinstance(body, GasTestRecord):
+        return "gas_tests"
     return "roster"
 
 

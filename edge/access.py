@@ -143,7 +143,8 @@ def check_gas_at_entry(
     marks = [d for d in (break_since, permit.activated_at) if d is not None]
     started = max(marks) if marks else None
     if brk is not None and started is not None and now - started > brk:
-        return check_gas_test(permit, test, now, newer_than=None)
+        # A re-test means a test taken after the break began, not merely a young one.
+        return check_gas_test(permit, test, now, newer_than=started)
     if (
         permit.kind is WorkKind.HOT_WORK
         and test.taken_at.astimezone(tz).date() < now.astimezone(tz).date()

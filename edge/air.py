@@ -214,6 +214,26 @@ class GasService:
         self._react()
         return acked
 
+    async def fresh_gas_test(self, analyst: str, window_s: float = 10.0) -> GasTest:
+        """A gas test from readings every fixed sensor delivers AFTER this call (a fresh
+        window, never a remembered value). A sensor silent for the whole ``window_s`` makes the
+        test fail (its failure names it). Record it through the controller."""
+        since = self.clock.mono()
+        wanted = {s.id for s in self.cfg.sensors if not getattr(s, "indicator_only", False)}
+        deadline = since + window_s
+        while True:
+            fresh = {r.sensor_id for r in self.engine.latest() if r.mono_ts > since}
+            if wanted <= fresh or self.clock.mono() >= deadline:
+                break
+            # Frames arrive at about 1 Hz; a short poll costs nothing beside that.
+            await asyncio.sleep(0.05)
+        test = fixed_gas_test(self.engine, self.controller.zone.zone_id, analyst, self.clock.wall())
+        silent = sorted(wanted - fresh)
+        if silent:
+            failures = (*test.failures, *(f"{sid}: no fresh reading" for sid in silent))
+            test = test.model_copy(update={"passed": False, "failures": failures})
+        return test
+
     def gas_test(self, analyst: str) -> GasTest:
         """A gas-test record from the fixed sensors' current readings (record it yourself)."""
         return fixed_gas_test(self.engine, self.controller.zone.zone_id, analyst, self.clock.wall())

@@ -18,6 +18,7 @@ from edge.models import (
     PermitStatus,
     SuspensionCause,
 )
+from edge.reasons import ReasonCode
 from firmware_adapters.outputs.signals import Light
 
 log = logging.getLogger("zonegate.zone")
@@ -25,6 +26,58 @@ log = logging.getLogger("zonegate.zone")
 
 class AirResponse(ZoneEffects):
     """The zone's reaction to the air: suspend, alert, light (DESIGN invariant 3)."""
+
+    monitoring_wait_until: float | None = None
+    """Monotonic deadline of the wait after a (re)start; None once monitoring is up or lost
+    for good. See ``_restart_wait`` for the rule."""
+
+    def begin_restart_wait(self, grace_s: float) -> None:
+        """The daemon (re)started: lost monitoring is a wait, not a suspension, for ``grace_s``."""
+        self.monitoring_wait_until = self.clock.mono() + grace_s if grace_s > 0 else None
+
+    def _restart_wait(self, verdict: AirVerdict) -> bool:
+        """True while lost monitoring after a restart is a wait state (MONITORING_RESUMING).
+
+        Rule (issue 10 item 4): after a daemon start, sensors that have not yet reported or are
+        inside their warm-up do not suspend permits that require continuous monitoring, for at
+        most ``daemon.monitoring_grace_s``. Unsafe air (including an alarm latched before the
+        restart, restored from the registry) suspends at once, as always; monitoring still
+        lost when the grace ends suspends as before. Safety argument: during the wait nobody
+        can enter (badge-in and start/resume need monitoring_ok for these permits), the light
+        is amber, the wait is journaled, and the gap is bounded by the grace, which is no longer
+        than the sensors' own warm-up; a first unsafe frame still suspends within that frame.
+        """
+        until = self.monitoring_wait_until
+        if until is None:
+            return False
+        if verdict.monitoring_ok or not verdict.safe or self.clock.mono() >= until:
+            self.monitoring_wait_until = None
+            self._emit(
+                EventKind.SYSTEM,
+                "monitoring_wait_ended",
+                {
+                    "zone_id": self.zone.zone_id,
+                    "monitoring_ok": verdict.monitoring_ok,
+                    "safe": verdict.safe,
+                    "reasons": [r.value for r in verdict.reasons],
+                },
+            )
+            return False
+        if not self._wait_announced:
+            self._wait_announced = True
+            self._emit(
+                EventKind.SYSTEM,
+                "monitoring_wait",
+                {
+                    "zone_id": self.zone.zone_id,
+                    "reason": ReasonCode.MONITORING_RESUMING.value,
+                    "sensor_reasons": [r.value for r in verdict.reasons],
+                    "grace_left_s": round(until - self.clock.mono(), 1),
+                },
+            )
+        return True
+
+    _wait_announced = False
 
     def on_air_verdict(self, verdict: AirVerdict) -> list[Permit]:
         """React to the air: on danger, red light first, then suspend, then alert.
@@ -35,6 +88,9 @@ class AirResponse(ZoneEffects):
         """
         unsafe = not verdict.safe
         lost = not verdict.monitoring_ok
+        if self.monitoring_wait_until is not None and self._restart_wait(verdict):
+            self._refresh_light()
+            return []
         if not unsafe and not lost:
             if self._air_alarm:
                 self._air_alarm = False

@@ -73,6 +73,17 @@ class ReasonCode(StrEnum):
     # presence
     NOT_INSIDE = "NOT_INSIDE"
     ALREADY_INSIDE = "ALREADY_INSIDE"
+    # the work cycle (start, break, resume, finish, everyone-out, close; gas tests)
+    ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"
+    PERMIT_AMBIGUOUS = "PERMIT_AMBIGUOUS"
+    PEOPLE_INSIDE = "PEOPLE_INSIDE"
+    EVERYONE_OUT_NOT_CONFIRMED = "EVERYONE_OUT_NOT_CONFIRMED"
+    GAS_TEST_INCOMPLETE = "GAS_TEST_INCOMPLETE"
+    MONITORING_RESUMING = "MONITORING_RESUMING"
+    TERMINAL_BUSY = "TERMINAL_BUSY"
+    TERMINAL_UNAVAILABLE = "TERMINAL_UNAVAILABLE"
+    NO_TAP = "NO_TAP"
+    REQUEST_INVALID = "REQUEST_INVALID"
     # system
     STORE_CORRUPT = "STORE_CORRUPT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -142,6 +153,31 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.CLOCK_UNTRUSTED: ("系统时间未同步，无法核验", "Clock not synchronised"),
     ReasonCode.NOT_INSIDE: ("您未在区域内登记", "You are not checked in"),
     ReasonCode.ALREADY_INSIDE: ("您已在区域内", "You are already inside"),
+    ReasonCode.ROLE_NOT_ALLOWED: (
+        "您在作业票上的角色不能执行此操作",
+        "Your role on the permit does not allow this action",
+    ),
+    ReasonCode.PERMIT_AMBIGUOUS: (
+        "有多张作业票，请在屏幕上选择",
+        "Several permits apply; choose one on the screen",
+    ),
+    ReasonCode.PEOPLE_INSIDE: ("区域内仍有人员", "People are still inside"),
+    ReasonCode.EVERYONE_OUT_NOT_CONFIRMED: (
+        "监护人尚未确认人员全部撤离",
+        "The guardian has not confirmed everyone is out",
+    ),
+    ReasonCode.GAS_TEST_INCOMPLETE: (
+        "气体分析缺少本作业要求的检测项目",
+        "Gas test lacks a gas this work requires",
+    ),
+    ReasonCode.MONITORING_RESUMING: (
+        "重启后气体监测恢复中，请稍候",
+        "Gas monitoring resuming after a restart; please wait",
+    ),
+    ReasonCode.TERMINAL_BUSY: ("终端正在等待另一项操作", "The terminal awaits another action"),
+    ReasonCode.TERMINAL_UNAVAILABLE: ("终端读卡器不可用", "Terminal badge reader unavailable"),
+    ReasonCode.NO_TAP: ("未在规定时间内刷卡", "No badge was tapped in time"),
+    ReasonCode.REQUEST_INVALID: ("请求内容无效", "Invalid request"),
     ReasonCode.STORE_CORRUPT: (
         "本地数据异常，请联系技术员",
         "Local data corrupt; see the technician",

@@ -251,6 +251,13 @@ class Registry:
         tests = [GasTest.model_validate(d) for d in docs]
         return max(tests, key=lambda t: t.taken_at, default=None)
 
+    def gas_tests(self, zone_id: str) -> list[GasTest]:
+        """The zone's kept gas tests (the newest ``GAS_TESTS_KEPT``), newest first."""
+        with self._guard():
+            docs = self._db.table("gas_tests").search(self._q.zone_id == zone_id)
+        tests = [GasTest.model_validate(d) for d in docs]
+        return sorted(tests, key=lambda t: t.taken_at, reverse=True)
+
     # ---- presence: worker id -> {permit_id, role, since}
 
     def presence(self) -> dict[str, dict[str, Any]]:

@@ -102,6 +102,15 @@ class TerminalService:
         # still closes the port now, not whenever the generator is collected.
         async with contextlib.aclosing(self.reader.ids()) as ids:
             async for badge_id in ids:
+                if not self.is_repeat(badge_id):
+                    outcome = await self.controller.terminal_action(badge_id)
+                    if outcome is not None:  # an action (start, gas test, ...), not in / out
+                        self._decided_at[badge_id] = self.controller.clock.mono()
+                        level = logging.INFO if outcome.ok else logging.WARNING
+                        log.log(
+                            level, "%s %s: %s", outcome.action.value, badge_id, outcome.message_en
+                        )
+                        continue
                 decision = await self.read(badge_id)
                 if decision is not None:
                     msg = (

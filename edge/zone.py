@@ -17,19 +17,20 @@ from edge.air_response import AirResponse
 from edge.effects import ActorLike, actor_of
 from edge.effects import CommandRejected as CommandRejected
 from edge.gate import Gate
-from edge.lifecycle import PermitLifecycle
 from edge.models import EventKind, EventType, Worker
+from edge.work_cycle import WorkCycle
 
 log = logging.getLogger("zonegate.zone")
 
 
-class ZoneController(PermitLifecycle, AirResponse, Gate):
+class ZoneController(WorkCycle, AirResponse, Gate):
     """One zone's policy and state: the object every capability and command talks to.
 
     Construct with ``zone``, the ``registry`` (current state) and ``journal`` (audit and
     outbox), a ``clock``, and optionally the capability sources (``air``, ``position``,
     ``identity``, ``annunciator``; each defaults to its safe "not installed" stand-in, e.g. no
-    air data = monitoring not OK). The parts live in ``edge.lifecycle`` (permit commands),
+    air data = monitoring not OK). The parts live in ``edge.lifecycle`` (permit commands), ``edge.work_cycle``
+    (people's actions: gas tests, start ... close),
     ``edge.air_response`` (gas), ``edge.gate`` (badge-in/out) and ``edge.effects`` (shared
     state, journal, light). Every state change is written to the registry, then journaled
     (fsync'd), then announced to ``event_listeners`` (DESIGN invariant 3). Refusals raise

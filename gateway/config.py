@@ -33,6 +33,13 @@ class DaemonConfig(Section):
     expiry_check_s: float = Field(default=5, gt=0, description="how often permits are expired")
     shutdown_timeout_s: float = Field(default=20, gt=0, description="per shutdown stage")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    monitoring_grace_s: float = Field(
+        default=180,
+        ge=0,
+        le=900,
+        description="after a start, lost gas monitoring is a wait (MONITORING_RESUMING), not a "
+        "suspension, for this long (sensor warm-up, e.g. ZE07 about 3 min); 0 = suspend at once",
+    )
 
 
 class OperatorApiConfig(Section):

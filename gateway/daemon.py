@@ -164,6 +164,7 @@ class Gateway:
             health=self.controller.health,
             telemetry=Telemetry(cfg.telemetry, self.journal, self.clock),
         )
+        self.controller.begin_restart_wait(cfg.daemon.monitoring_grace_s)
         recovered = self.controller.reconcile()
         digest = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
         self.journal.append(

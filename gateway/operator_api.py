@@ -24,14 +24,18 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.models import EventKind
+from edge.effects import CommandRejected
+from edge.models import EventKind, GasTestSample, InstrumentKind
 from edge.reasons import Lang as _Lang
 from edge.reasons import ReasonCode, text
+from edge.work_cycle import ArmedAction, CycleAction, GasTestRequest
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -138,6 +142,125 @@ async def get_reasons(request: web.Request) -> web.Response:
     return ok({"reasons": [reason_entry(c) for c in ReasonCode]})
 
 
+# -------------------------------------------------------------------------------- actions
+
+
+class ActionRequest(BaseModel):
+    """``POST /actions``: arm the terminal; the next badge tap does the action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: CycleAction
+    permit_id: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0, le=300)
+
+
+class GasTestApiRequest(BaseModel):
+    """``POST /gas-tests``: arm the terminal for the analyst's tap, then record the test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: InstrumentKind
+    permit_id: str | None = None
+    sample_point: str = Field(default="", max_length=200)
+    instrument_id: str = Field(default="", max_length=64)
+    samples: tuple[GasTestSample, ...] = Field(default=(), max_length=32)
+    taken_at: datetime | None = None
+    window_s: float = Field(default=10.0, gt=0, le=120, description="fixed: fresh window")
+    timeout_s: float = Field(default=60.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _portable(self) -> GasTestApiRequest:
+        if self.mode is InstrumentKind.PORTABLE:
+            if not self.instrument_id or not self.samples:
+                raise ValueError("portable tests name the instrument_id and give samples")
+            if self.taken_at is not None and self.taken_at.tzinfo is None:
+                raise ValueError("taken_at needs a timezone")
+        return self
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        body = await request.json()
+    except ValueError as err:
+        return refusal(400, [ReasonCode.REQUEST_INVALID], f"not JSON: {err}")
+    if not isinstance(body, dict):
+        return refusal(400, [ReasonCode.REQUEST_INVALID], "body is not a JSON object")
+    return body
+
+
+async def _armed(ctx: ServiceContext, armed: ArmedAction, timeout_s: float) -> web.Response:
+    """Arm the terminal, wait for the tap's outcome (or the timeout) and answer with it."""
+    try:
+        ctx.controller.arm(armed)
+    except CommandRejected as err:
+        status = 503 if err.code == ReasonCode.TERMINAL_UNAVAILABLE else 409
+        return refusal(status, [err.code], err.message)
+    try:
+        async with asyncio.timeout(timeout_s):
+            outcome = await asyncio.shield(armed.done)
+    except TimeoutError:
+        ctx.controller.disarm(armed)
+        if not armed.done.done():
+            armed.done.cancel()
+        return refusal(504, [ReasonCode.NO_TAP], f"nobody badged within {timeout_s:.0f} s")
+    finally:
+        ctx.controller.disarm(armed)
+    body = outcome.model_dump(mode="json")
+    body["reasons"] = [reason_entry(c) for c in outcome.reasons]
+    return web.json_response(body, status=200 if outcome.ok else 409, dumps=_dumps)
+
+
+async def post_action(request: web.Request) -> web.Response:
+    """Arm the terminal for start / break / resume / finish / everyone_out / close."""
+    ctx = request.app[CONTEXT]
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        req = ActionRequest.model_validate(body)
+    except ValidationError as err:
+        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+    if req.action is CycleAction.GAS_TEST:
+        return refusal(400, [ReasonCode.REQUEST_INVALID], "gas tests: POST /gas-tests")
+    armed = ArmedAction(action=req.action, permit_id=req.permit_id)
+    return await _armed(ctx, armed, req.timeout_s)
+
+
+async def post_gas_test(request: web.Request) -> web.Response:
+    """Arm the terminal for an analyst's gas test: portable readings or fresh fixed ones."""
+    ctx = request.app[CONTEXT]
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        req = GasTestApiRequest.model_validate(body)
+    except ValidationError as err:
+        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+    gas = GasTestRequest(
+        instrument=req.mode,
+        sample_point=req.sample_point,
+        instrument_id=req.instrument_id,
+        samples=req.samples,
+        taken_at=req.taken_at,
+        window_s=req.window_s,
+    )
+    armed = ArmedAction(action=CycleAction.GAS_TEST, permit_id=req.permit_id, gas=gas)
+    return await _armed(ctx, armed, req.timeout_s + req.window_s)
+
+
+async def get_gas_tests(request: web.Request) -> web.Response:
+    """The zone's recent gas tests, newest first (as judged and recorded by the edge)."""
+    ctx = request.app[CONTEXT]
+    tests = ctx.registry.gas_tests(ctx.config.zone.zone_id)
+    return ok({"gas_tests": [t.model_dump(mode="json") for t in tests]})
+
+
+def _first_error(err: ValidationError) -> str:
+    e = err.errors()[0]
+    return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"[:300]
+
+
 def build_app(ctx: ServiceContext) -> web.Application:
     """The operator API application; mount more routes on it before it is served."""
     app = web.Application(client_max_size=64 * 1024)
@@ -146,6 +269,9 @@ def build_app(ctx: ServiceContext) -> web.Application:
     app.router.add_get(f"{PREFIX}/permits", get_permits)
     app.router.add_get(f"{PREFIX}/permits/{{permit_id}}", get_permit)
     app.router.add_get(f"{PREFIX}/reasons", get_reasons)
+    app.router.add_get(f"{PREFIX}/gas-tests", get_gas_tests)
+    app.router.add_post(f"{PREFIX}/actions", post_action)
+    app.router.add_post(f"{PREFIX}/gas-tests", post_gas_test)
     for mount in list(APP_MOUNTS):
         mount(app)
     return app

@@ -65,6 +65,11 @@ def build_gas(ctx: ServiceContext) -> Service | None:
         ctx.controller, ctx.config.gas, ctx.clock, health=ctx.health, telemetry=ctx.telemetry
     )
     ctx.controller.alarm_acknowledgers.append(service.acknowledge)
+    # Gas tests are judged with the zone's configured limits; the fixed sensors take tests
+    # on request at the terminal.
+    ctx.controller.gas_limits = ctx.config.gas.limits
+    ctx.controller.o2_high = service.engine.o2_high
+    ctx.controller.fixed_gas_tester = service.fresh_gas_test
     return service
 
 
@@ -140,6 +145,7 @@ def build_terminal(ctx: ServiceContext) -> Service | None:
     if cfg.type == "none" or cfg.port is None:
         return None
     reader = LineBadgeReader(cfg.port, baudrate=cfg.baudrate, serial_port=cfg.type == "serial")
+    ctx.controller.terminal_attached = True  # the operator API may arm it for an action
     # The listener lists are shared, not copied: the kiosk may be built after the terminal.
     return TerminalService(
         ctx.controller,
