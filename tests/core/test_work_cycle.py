@@ -54,7 +54,7 @@ def _test(env: Env, *samples: tuple[str, float, str], ago_min: float = 0) -> Gas
         taken_at=env.clock.wall() - timedelta(minutes=ago_min),
         source="portable:MX4-1",
         analyst="A1",
-        samples=tuple(GasTestSample(gas=g, value=v, unit=u) for g, v, u in samples),  # type: ignore[arg-type]
+        samples=tuple(GasTestSample(gas=g, value=v, unit=u) for g, v, u in samples),
         passed=True,  # what a sender claims; the edge judges for itself
         sample_point="manhole top",
     )
@@ -114,7 +114,7 @@ def test_confined_space_needs_oxygen_and_the_edge_ignores_the_senders_flag() -> 
     limits = GasConfig().limits
     raw = GasTest(
         zone_id="z1",
-        taken_at="2026-06-01T08:00:00+08:00",  # type: ignore[arg-type]
+        taken_at="2026-06-01T08:00:00+08:00",
         source="portable:x",
         analyst="A1",
         samples=(GasTestSample(gas="lel", value=30.0, unit="%LEL"),),
