@@ -585,6 +585,16 @@ class WorkCycle(PermitLifecycle):
         if self._armed is not None and not self._armed.done.done():
             raise CommandRejected(ReasonCode.TERMINAL_BUSY, f"armed for {self._armed.action}")
         self._armed = armed
+        # Journaled: who could act at the terminal, and for what, is part of the audit trail.
+        self._emit(
+            EventKind.SYSTEM,
+            "terminal_armed",
+            {
+                "zone_id": self.zone.zone_id,
+                "action": armed.action.value,
+                "permit_id": armed.permit_id,
+            },
+        )
 
     def disarm(self, armed: ArmedAction) -> None:
         if self._armed is armed:

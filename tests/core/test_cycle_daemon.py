@@ -1,0 +1,404 @@
+"""The whole permit work cycle on a real daemon through public surfaces only (issue 10).
+
+The daemon runs as ``zonegate run`` in a child process on the demo's real parts: Winsen and
+Modbus simulators on ptys, gpsfake, a private mosquitto with central's signing key, and a badge
+reader on a FIFO. Every step goes through a signed central command, a badge line at the
+terminal or the operator API; the daemon is SIGKILLed after the start and after the suspension,
+and central's subscriber must end up with every journaled event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cloud_sync.central import Fleet, publish_command, sign_command, watch
+from cloud_sync.payloads import EventMessage, Reply
+from edge.clock import ManualClock
+from edge.journal import Journal
+from edge.models import EventKind
+from firmware_adapters.gps.gpsfake import gpsfake_available
+from gateway.demo import demo_config, demo_parts
+from gateway.local_broker import LocalBroker
+
+REPO = Path(__file__).resolve().parents[2]
+SITE, DEVICE, PERMIT = "demo-plant", "zg-demo-01", "HW-1"
+RETEST_S = 20  # the permit's re-test interval after a break (short, configured on the permit)
+
+pytestmark = pytest.mark.skipif(
+    not (LocalBroker.available() and gpsfake_available()), reason="needs mosquitto and gpsfake"
+)
+
+
+class Central:
+    """Central's side: a persistent-session subscriber and signed commands."""
+
+    def __init__(self, broker: LocalBroker, signer: Any) -> None:
+        self.broker = broker
+        self.signer = signer
+        self.events: list[EventMessage] = []
+        self._changed = asyncio.Event()
+        self.versions: dict[str, int] = {}
+
+    def on_event(self, e: EventMessage) -> None:
+        self.events.append(e)
+        self._changed.set()
+
+    async def event(
+        self, type_: str, pred: Callable[[EventMessage], bool] = lambda e: True, *, after: int = 0
+    ) -> EventMessage:
+        async with asyncio.timeout(60):
+            while True:
+                for e in self.events[after:]:
+                    if e.type == type_ and pred(e):
+                        return e
+                self._changed.clear()
+                await self._changed.wait()
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    async def up(self, daemon: Daemon) -> None:
+        """Start ``daemon`` and wait until its link is up (it subscribes to commands first,
+        then publishes its backlog: the new boot's ``daemon_started`` proves both)."""
+        boots = {e.boot_id for e in self.events}
+        await daemon.start()
+        await self.event("daemon_started", lambda e: e.boot_id not in boots)
+
+    async def command(self, type_: str, body: dict[str, Any], key: str) -> Reply:
+        self.versions[key] = self.versions.get(key, 0) + 1
+        env = sign_command(self.signer, type_, {"device": DEVICE, **body}, self.versions[key])
+        reply = await publish_command(
+            self.broker.settings(f"t-cmd-{key}-{self.versions[key]}"), SITE, DEVICE, env
+        )
+        assert reply is not None, f"no reply to {type_}"
+        return reply
+
+
+class Daemon:
+    """``zonegate run`` in a child; READY awaited on a notify socket (sd_notify)."""
+
+    def __init__(self, cfg: Path, state: Path) -> None:
+        self.cfg = cfg
+        self.state = state
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.fifo = state / "badge.fifo"
+        self._fd: int | None = None
+
+    async def start(self) -> None:
+        notify = self.state / f"notify-{os.getpid()}.sock"
+        notify.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(notify))
+        sock.setblocking(False)
+        log = (self.state / "daemon.log").open("ab")
+        self.proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once; READY is awaited)
+            [sys.executable, "-m", "gateway.cli", "run", "--config", str(self.cfg)],
+            cwd=REPO,
+            env={**os.environ, "NOTIFY_SOCKET": str(notify)},
+            stdout=log,
+            stderr=log,
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(60):
+                while b"READY=1" not in await loop.sock_recv(sock, 4096):
+                    pass
+        finally:
+            sock.close()
+            log.close()
+        # The FIFO's reader is the daemon's terminal; opening the writer waits for it.
+        self._fd = await asyncio.to_thread(os.open, self.fifo, os.O_WRONLY)
+
+    def tap(self, line: str) -> None:
+        assert self._fd is not None
+        os.write(self._fd, f"{line}\n".encode())
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        self._close()
+
+    def stop(self) -> None:
+        # EOF first: the reader's thread blocks in readline while a writer holds the FIFO.
+        self._close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            assert self.proc.wait(timeout=30) == 0
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    async def api(
+        self, method: str, url: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        import aiohttp
+
+        conn = aiohttp.UnixConnector(path=str(self.state / "operator.sock"))
+        async with (
+            aiohttp.ClientSession(connector=conn) as session,
+            session.request(method, f"http://zg/api/v1{url}", json=body) as resp,
+        ):
+            return resp.status, await resp.json()
+
+
+def _roster(today: date) -> list[dict[str, Any]]:
+    def person(wid: str, name: str, **kw: Any) -> dict[str, Any]:
+        return {"worker_id": wid, "name": name, "badge_ids": [f"CARD-{wid}"], **kw}
+
+    return [
+        person("L01", "负责人 Leader"),
+        person("G01", "监护人 Guardian"),
+        person("W01", "作业人员 Worker"),
+        person("A01", "分析人 Analyst"),
+        person("S01", "安全员 Safety officer", site_roles=["safety_officer"]),
+    ]
+
+
+def _permit(now: datetime) -> dict[str, Any]:
+    return {
+        "permit_id": PERMIT,
+        "zone_id": "weld-bay-3",
+        "kind": "DHZY",
+        "level": "hot_1",
+        "valid_from": (now - timedelta(minutes=40)).isoformat(),
+        "valid_to": (now + timedelta(hours=6)).isoformat(),
+        "members": [
+            {"worker_id": "L01", "role": "leader"},
+            {"worker_id": "G01", "role": "guardian"},
+            {"worker_id": "W01", "role": "operator"},
+            {"worker_id": "A01", "role": "analyst"},
+        ],
+        "gas": {"retest_after_break": f"PT{RETEST_S}S"},
+        "version": 1,
+    }
+
+
+def _gas(taken_at: datetime, *, lel: bool = True, test_id: str) -> dict[str, Any]:
+    samples = [
+        {"gas": "o2", "value": 20.8, "unit": "%vol"},
+        {"gas": "co", "value": 2, "unit": "ppm"},
+    ]
+    if lel:
+        samples.append({"gas": "lel", "value": 0, "unit": "%LEL"})
+    return {
+        "test_id": test_id,
+        "permit_id": PERMIT,
+        "analyst": "A01",
+        "instrument": {"kind": "portable", "instrument_id": "MX4-0032"},
+        "sample_point": "weld bay, 1 m above the flange",
+        "taken_at": taken_at.isoformat(),
+        "samples": samples,
+    }
+
+
+@contextlib.asynccontextmanager
+async def _site(tmp: Path) -> AsyncIterator[tuple[Any, Central, Daemon]]:
+    state = Path(os.environ.get("TMPDIR", "/tmp")) / f"zg-cycle-{os.getpid()}"
+    state.mkdir()
+    try:
+        raw = demo_config(state)
+        async with demo_parts(state, raw) as parts:
+            raw.pop("identity", None)  # badge-only here: the face check has its own tests
+            raw["daemon"].update({"log_level": "INFO", "monitoring_grace_s": 30})
+            raw["badge"] = {"type": "file", "port": str(state / "badge.fifo")}
+            os.mkfifo(state / "badge.fifo")
+            cfg = state / "gateway.yaml"
+            cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+            central = Central(parts.broker, parts.signer)
+            ready = asyncio.Event()
+            watcher = asyncio.create_task(
+                watch(
+                    parts.broker.settings("t-central"),
+                    Fleet(),
+                    on_event=central.on_event,
+                    ready=ready,
+                )
+            )
+            await asyncio.wait_for(ready.wait(), 10)
+            daemon = Daemon(cfg, state)
+            try:
+                yield parts, central, daemon
+            finally:
+                daemon.stop()
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+    finally:
+        import shutil
+
+        shutil.rmtree(state, ignore_errors=True)
+        del tmp
+
+
+def _decision(e: EventMessage, worker: str) -> bool:
+    return e.payload.get("worker_id") == worker
+
+
+def _by(worker: str) -> Callable[[EventMessage], bool]:
+    return lambda e: _decision(e, worker)
+
+
+async def test_the_whole_cycle_on_public_surfaces_survives_sigkill(tmp_path: Path) -> None:
+    async with _site(tmp_path) as (parts, central, daemon):
+        await central.up(daemon)
+        now = datetime.now(UTC)
+        assert (
+            await central.command("roster_update", {"workers": _roster(now.date())}, "roster")
+        ).accepted
+        assert (await central.command("permit_issue", {"permit": _permit(now)}, "permit")).accepted
+        await central.event("geofence_enter")
+
+        # A complete test taken 31 minutes ago is too old to start on (GB 30871 §5.3.1c).
+        start = {"permit_id": PERMIT, "by": "L01"}
+        old = now - timedelta(minutes=31)
+        assert (await central.command("gas_test_record", _gas(old, test_id="T1"), "gas")).accepted
+        refused = await central.command("permit_start", start, "cycle")
+        assert not refused.accepted and refused.reason == "CMD_REFUSED"
+        assert refused.detail.startswith("GAS_TEST_STALE:"), refused.detail
+        # A test lacking the combustible reading hot work needs: recorded as failed, start refused.
+        reply = await central.command("gas_test_record", _gas(now, lel=False, test_id="T2"), "gas")
+        assert reply.accepted and "lel not measured" in reply.detail
+        refused = await central.command("permit_start", start, "cycle")
+        assert not refused.accepted and refused.detail.startswith("GAS_TEST_INCOMPLETE:")
+        # The operator is not the leader: refused at the terminal with its role and the test.
+        mark = central.mark()
+        daemon.tap("start:CARD-W01")
+        e = await central.event(
+            "permit_action_refused", lambda e: e.payload["via"] == "terminal", after=mark
+        )
+        assert set(e.payload["reasons"]) == {"ROLE_NOT_ALLOWED", "GAS_TEST_INCOMPLETE"}
+
+        fresh = datetime.now(UTC)
+        assert (await central.command("gas_test_record", _gas(fresh, test_id="T3"), "gas")).accepted
+        assert (await central.command("permit_start", start, "cycle")).accepted
+        started = await central.event("permit_start")
+        assert started.payload["actor"]["actor_id"] == "L01"
+        assert started.payload["evidence"]["gas_test_id"] == "T3"
+
+        mark = central.mark()
+        daemon.tap("CARD-G01")
+        daemon.tap("CARD-W01")
+        for who in ("G01", "W01"):
+            d = await central.event("access_decision", _by(who), after=mark)
+            assert d.payload["allowed"], d.payload
+
+        # SIGKILL while work is under way: the records say active, two people inside.
+        daemon.kill()
+        await central.up(daemon)
+        status, snap = await daemon.api("GET", "/status")
+        assert status == 200 and snap["running"]
+        assert [p["status"] for p in snap["permits"]] == ["active"]
+        assert sorted(p["worker_id"] for p in snap["presence"]) == ["G01", "W01"]
+
+        # A break longer than the re-test interval: entry is refused until a new test.
+        mark = central.mark()
+        daemon.tap("CARD-W01")
+        daemon.tap("CARD-G01")
+        daemon.tap("break:CARD-L01")
+        await central.event("permit_break", after=mark)
+        await asyncio.sleep(RETEST_S + 1)  # the break itself is what is tested: it must last
+        mark = central.mark()
+        daemon.tap("CARD-G01")
+        d = await central.event("access_decision", lambda e: _decision(e, "G01"), after=mark)
+        assert not d.payload["allowed"] and "GAS_TEST_STALE" in d.payload["reasons"]
+
+        # Re-test with a portable detector entered at the terminal (operator API + analyst's tap).
+        mark = central.mark()
+        body = {
+            "mode": "portable",
+            "permit_id": PERMIT,
+            "instrument_id": "MX4-0032",
+            "sample_point": "flange",
+            "samples": [
+                {"gas": "o2", "value": 20.9, "unit": "%vol"},
+                {"gas": "lel", "value": 1, "unit": "%LEL"},
+            ],
+        }
+        call = asyncio.create_task(daemon.api("POST", "/gas-tests", body))
+        await central.event("terminal_armed", after=mark)
+        daemon.tap("CARD-A01")
+        status, outcome = await call
+        assert status == 200 and outcome["gas_test"]["passed"], outcome
+        assert outcome["gas_test"]["via"] == "terminal"
+        mark = central.mark()
+        daemon.tap("CARD-G01")
+        daemon.tap("CARD-W01")
+        for who in ("G01", "W01"):
+            d = await central.event("access_decision", _by(who), after=mark)
+            assert d.payload["allowed"], d.payload
+
+        # Gas alarm: the permit is suspended by the edge itself, everyone leaves.
+        mark = central.mark()
+        parts.sims.set_value("co", 85.0)
+        suspended = await central.event("permit_suspend", after=mark)
+        assert suspended.payload["permit"]["suspension"]["cause"] == "gas"
+        await central.event("gas_alarm", after=mark)
+        mark = central.mark()
+        daemon.tap("CARD-W01")
+        daemon.tap("CARD-G01")
+        for who in ("W01", "G01"):
+            await central.event("access_decision", _by(who), after=mark)
+
+        # SIGKILL after the suspension: still suspended, latched, nobody inside.
+        parts.sims.set_value("co", 2.0)
+        daemon.kill()
+        await central.up(daemon)
+        status, snap = await daemon.api("GET", "/permits/" + PERMIT)
+        assert snap["permit"]["status"] == "suspended" and snap["inside"] == []
+
+        # Acknowledge through central, a fresh fixed-sensor test on request, resume by the
+        # safety officer at the terminal, finish by the leader, everyone-out, close.
+        ack = await central.command("alarm_acknowledge", {"actor": "S01"}, "alarms")
+        assert ack.accepted, ack
+        mark = central.mark()
+        daemon.tap("gas_test:CARD-A01")
+        recorded = await central.event("gas_test_recorded", after=mark)
+        test = recorded.payload["test"]
+        assert test["via"] == "fixed_request" and test["instrument"]["kind"] == "fixed"
+        assert test["passed"], test["failures"]
+        mark = central.mark()
+        call = asyncio.create_task(daemon.api("POST", "/actions", {"action": "resume"}))
+        await central.event("terminal_armed", after=mark)
+        daemon.tap("CARD-S01")
+        status, outcome = await call
+        assert status == 200 and outcome["ok"], outcome
+        assert outcome["permit"]["status"] == "active"
+
+        mark = central.mark()
+        daemon.tap("finish:CARD-L01")
+        await central.event("permit_complete", after=mark)
+        refused = await central.command("permit_close", start, "cycle")
+        assert not refused.accepted and "EVERYONE_OUT_NOT_CONFIRMED" in refused.detail
+        daemon.tap("everyone_out:CARD-G01")
+        await central.event("permit_everyone_out", after=mark)
+        assert (await central.command("permit_close", start, "cycle")).accepted
+        closed = await central.event("permit_close", after=mark)
+        assert closed.payload["to"] == "closed"
+
+        # Central has every event the gateway journaled (telemetry aside: it may be thinned).
+        journal = Journal(daemon.state / "journal.db", ManualClock(), readonly=True)
+        try:
+            wanted = {e.event_id for e in journal.events() if e.kind is not EventKind.TELEMETRY}
+        finally:
+            journal.close()
+        async with asyncio.timeout(60):
+            while not wanted <= {e.event_id for e in central.events}:
+                central._changed.clear()
+                await central._changed.wait()
