@@ -1,16 +1,22 @@
 """``zonegate demo``: a whole zone in one process, on simulated inputs, as a readable timeline.
 
 The demo runs the real gateway (stores, controller, services) from a generated config in a
-temporary state directory. The scenario: a permit is issued, a gas test passes and work starts,
-the guardian and a welder badge in, a worker with an expired certificate is denied, gas rises and
-the permit is suspended with the list of people inside, further badge-ins are denied, the air
-clears, a fresh gas test passes and an authorised resume brings the permit back.
+temporary state directory, and drives it ONLY through the paths a deployed gateway has: signed
+central commands over a private mosquitto, badge lines into the terminal's reader (a FIFO, with
+the worker's photo in front of the file camera), and the gas simulators' values. The controller
+is only listened to. The scenario: central sends the roster and issues a permit; the leader's
+start is refused without a gas test; the leader asks the fixed sensors for a test at the
+terminal and starts; the guardian and a welder badge in, an expired certificate and a proxy are
+denied; gas rises and the permit is suspended with the list of people inside; the air clears,
+central acknowledges; a resume without a fresh test is refused; a fresh test passes and central
+resumes; the leader finishes, everyone leaves, the guardian checks everyone out, central closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -25,23 +31,21 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from edge.evidence import AirVerdict, FixedAir
 from edge.models import (
     CertCategory,
     Certificate,
     Decision,
     Event,
-    GasTest,
-    GasTestSample,
     Permit,
     PermitLevel,
     PermitMember,
     Role,
+    SiteRole,
     Worker,
     WorkKind,
 )
 from edge.reasons import Lang, ReasonCode, text
-from edge.zone import CommandRejected, ZoneController
+from edge.zone import ZoneController
 from gateway.config import parse_config
 from gateway.daemon import Gateway
 
@@ -66,6 +70,9 @@ def demo_config(state_dir: Path) -> dict[str, Any]:
         "daemon": {"expiry_check_s": 1, "log_level": "WARNING"},
         # Readings history every 5 s instead of every minute, so the short demo shows some.
         "telemetry": {"interval_s": 1, "journal_interval_s": 5},
+        # The terminal's badge reader: a FIFO the demo writes badge lines into, as a
+        # keyboard-wedge reader would (``start:CARD-1005`` is the leader's tap in start mode).
+        "badge": {"type": "file", "port": str(state_dir / "badge.fifo")},
     }
 
 
@@ -124,6 +131,13 @@ def demo_workers(today: date) -> list[Worker]:
                 ),
             ),
         ),
+        Worker(
+            worker_id="W005",
+            name="陈刚",
+            badge_ids=("CARD-1005",),
+            # The work leader (作业负责人); also the zone's analyst for the fixed-sensor tests.
+            site_roles=(SiteRole.ANALYST,),
+        ),
     ]
 
 
@@ -174,28 +188,8 @@ def _state_dir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _gas_test(ctl: ZoneController, analyst: str, co_ppm: float, lel: float) -> GasTest:
-    samples = (
-        GasTestSample(gas="o2", value=20.9, unit="%vol"),
-        GasTestSample(gas="lel", value=lel, unit="%LEL"),
-        GasTestSample(gas="co", value=co_ppm, unit="ppm"),
-    )
-    # §5.3.2: methane (LEL 5 %) passes at ≤ 0.5 % vol = 10 %LEL; CO below the GBZ 2.1 TWA.
-    vol = lel / 100 * ctl.zone.target_gas.lel_vol_percent
-    failures = []
-    if vol > ctl.zone.target_gas.pass_limit_vol_percent:
-        failures.append(f"lel {vol:.2f}%vol > {ctl.zone.target_gas.pass_limit_vol_percent}%vol")
-    if co_ppm > 17:
-        failures.append(f"co {co_ppm} ppm > 17 ppm (20 mg/m3)")
-    return GasTest(
-        zone_id=ctl.zone.zone_id,
-        taken_at=ctl.clock.wall(),
-        source="portable:PGM-2500",
-        analyst=analyst,
-        samples=samples,
-        passed=not failures,
-        failures=tuple(failures),
-    )
+class DemoUnavailable(Exception):
+    """A part the demo cannot run without is missing on this machine."""
 
 
 @dataclass
@@ -240,33 +234,46 @@ class Waiter:
 
 
 async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> None:
+    """Every step through a public path: signed central commands, badge lines at the terminal
+    (the FIFO reader), the operator API. The controller is only listened to (its events)."""
     ctl = gw.controller
-    if parts.broker is None:
-        ctl.event_listeners.append(tl.event)  # with sync, central's own lines show the events
-    gas = _service(gw, "GasService")
+    if parts.broker is None or parts.signer is None:
+        # Every step goes through central's signed commands: no broker, no demo.
+        raise DemoUnavailable("the demo needs mosquitto (apt-get install mosquitto)")
     face = _service(gw, "IdentityService") if parts.faces else None
-    air = FixedAir()
-    if gas is None:
-        ctl.air = air
     now = ctl.clock.wall
     today = now().date()
     names = {w.worker_id: w.name for w in demo_workers(today)}
     for note in parts.notes:
         tl.note(note, note, "dim")
+    # The writer's open waits until the terminal's reader holds the FIFO.
+    fifo = await asyncio.to_thread(os.open, str(gw.config.badge.port), os.O_WRONLY)
+    versions: dict[str, int] = {}
 
-    async def tap(wid: str, photo_of: str | None = None, out: bool = False) -> Decision:
-        badge = f"CARD-1{wid[1:]}"
+    def badge(wid: str) -> str:
+        return f"CARD-1{wid[1:]}"
+
+    async def line(text_: str, wid: str, photo_of: str | None, wanted: str) -> Event:
+        """Write one badge line as the reader would, with ``photo_of``'s face at the camera,
+        and return the first ``wanted`` event that follows."""
         if face is not None:
             from gateway import face_demo
 
             face_demo.show(face, face_demo.tap_photo(photo_of or wid))
+        mark = waiter.mark()
         try:
-            d = await (ctl.badge_out(badge) if out else ctl.badge_in(badge))
+            os.write(fifo, f"{text_}\n".encode())
+            return await waiter.event(wanted, after=mark, within_s=30)
         finally:
             if face is not None:
                 face_demo.show(face, None)
+
+    async def tap(wid: str, photo_of: str | None = None, out: bool = False) -> Decision:
+        del out  # the terminal toggles: a tap of someone inside is their exit
+        ev = await line(badge(wid), wid, photo_of, "access_decision")
+        d = Decision.model_validate(ev.payload)
         tl.decision(names[wid], d)
-        if d.position is not None and not out:
+        if d.position is not None and d.action.value == "badge_in":
             tl.note(
                 f"  位置 {d.position.lat:.5f},{d.position.lon:.5f} ±{d.position.error_m} m",
                 f"  at {d.position.lat:.5f},{d.position.lon:.5f} ±{d.position.error_m} m",
@@ -274,27 +281,59 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
             )
         return d
 
-    async def central_command(type_: str, body: dict[str, Any], version: int) -> bool:
-        """Send a signed command from central over MQTT; False when sync is not running."""
-        if parts.broker is None or parts.signer is None:
-            return False
+    async def action(word: str, wid: str, wanted: str) -> Event:
+        """A person's action at the terminal: the badge line in the action's mode."""
+        mark = waiter.mark()
+        ev = await line(f"{word}:{badge(wid)}", wid, None, wanted)
+        refused = [e for e in waiter.seen[mark:] if e.type == "permit_action_refused"]
+        if refused:
+            codes = refused[0].payload["reasons"]
+            shown = "; ".join(text(ReasonCode(c), tl.lang) for c in codes)
+            tl.note(f"✘ {shown} {codes}", f"✘ {shown} {codes}", "red")
+        return ev
+
+    async def central_command(type_: str, body: dict[str, Any], key: str) -> Any:
+        """Send a signed command from central over MQTT and return the device's reply."""
         from cloud_sync.central import publish_command, sign_command
 
+        versions[key] = versions.get(key, 0) + 1
         body = {"device": gw.config.device.device_id, **body}
-        env = sign_command(parts.signer, type_, body, version)
+        env = sign_command(parts.signer, type_, body, versions[key])
         reply = await publish_command(
-            parts.broker.settings("demo-central-cmd"), SITE, gw.config.device.device_id, env
+            parts.broker.settings(f"demo-central-{key}-{versions[key]}"),
+            SITE,
+            gw.config.device.device_id,
+            env,
         )
         ok = reply is not None and reply.accepted
+        detail = "accepted" if ok else (f"{reply.reason} {reply.detail}" if reply else "no reply")
         tl.note(
-            f"  中心签名指令 {type_} → 设备回复 {'accepted' if ok else reply}",
-            f"  signed central command {type_} → reply {'accepted' if ok else reply}",
-            "dim",
+            f"  中心签名指令 {type_} → 设备回复 {detail}",
+            f"  signed central command {type_} → reply {detail}",
+            "dim" if ok else "red",
         )
-        if not ok:
-            raise RuntimeError(f"central command {type_} refused: {reply}")
-        return True
+        return reply
 
+    try:
+        await _scenario_steps(gw, tl, parts, waiter, names, tap, action, central_command)
+    finally:
+        os.close(fifo)
+
+
+async def _scenario_steps(
+    gw: Gateway,
+    tl: Timeline,
+    parts: Parts,
+    waiter: Waiter,
+    names: dict[str, str],
+    tap: Any,
+    action: Any,
+    central_command: Any,
+) -> None:
+    ctl = gw.controller
+    now = ctl.clock.wall
+    gas = _service(gw, "GasService")
+    face = _service(gw, "IdentityService") if parts.faces else None
     if gw.config.gps.enabled:
         tl.step(
             now(),
@@ -309,17 +348,18 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
 
         tl.step(
             now(),
-            "技术员用照片为4名工人录入人脸（仅存加密特征值）",
-            "The technician enrols 4 workers' faces from photos (encrypted encodings only)",
+            "技术员用照片为5名工人录入人脸（仅存加密特征值）",
+            "The technician enrols 5 workers' faces from photos (encrypted encodings only)",
         )
         await face_demo.enrol_cast(face)
 
     tl.step(
         now(),
-        "导入花名册：4 名作业人员及其特种作业操作证",
-        "Roster imported: 4 workers with their special-operation certificates",
+        "中心下发花名册：5 名人员及其特种作业操作证",
+        "Central sends the roster: 5 people with their special-operation certificates",
     )
-    ctl.put_workers(demo_workers(today), "technician")
+    roster = [w.model_dump(mode="json") for w in demo_workers(now().date())]
+    await central_command("roster_update", {"workers": roster}, "roster")
 
     tl.step(
         now(),
@@ -334,39 +374,35 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
         valid_from=now() - timedelta(minutes=1),
         valid_to=now() + timedelta(hours=7),
         members=(
+            PermitMember(worker_id="W005", role=Role.LEADER),
             PermitMember(worker_id="W001", role=Role.GUARDIAN),
             PermitMember(worker_id="W002", role=Role.OPERATOR, required_cert=CertCategory.WELDING),
             PermitMember(worker_id="W003", role=Role.OPERATOR, required_cert=CertCategory.WELDING),
             PermitMember(worker_id="W004", role=Role.OPERATOR, required_cert=CertCategory.WELDING),
         ),
     )
-    if not await central_command("permit_issue", {"permit": permit.model_dump(mode="json")}, 1):
-        ctl.issue_permit(permit, "central")
+    await central_command("permit_issue", {"permit": permit.model_dump(mode="json")}, "permit")
 
-    if gas is not None:
-        tl.step(
-            now(),
-            "固定式检测仪（Winsen CO、Modbus O2/LEL）完成动火前气体分析",
-            "Fixed detectors (Winsen CO, Modbus O2/LEL) give the pre-work gas test",
-        )
-        await gas.wait_for_verdict(lambda v: v.safe and v.monitoring_ok, 30)
-        test = gas.gas_test("赵敏")
-    else:
-        tl.step(
-            now(),
-            "分析人赵敏用便携式检测仪做动火前气体分析",
-            "Analyst Zhao Min runs the pre-work gas test with a portable detector",
-        )
-        test = _gas_test(ctl, "赵敏", co_ppm=2, lel=0)
-    ctl.record_gas_test(test, "analyst:zhao")
-    shown = ", ".join(f"{x.gas} {x.value:g} {x.unit}" for x in test.samples)
-    tl.note(
-        f"{'合格' if test.passed else '不合格'}：{shown}",
-        f"{'Pass' if test.passed else 'Fail'}: {shown}",
-        "green" if test.passed else "red",
+    tl.step(
+        now(),
+        f"作业负责人{names['W005']}未做气体分析就刷卡开始作业",
+        f"Work leader {names['W005']} taps to start before any gas test",
     )
-    ctl.start_permit(permit.permit_id, "leader:W001")
-    tl.note("作业负责人确认开始作业，作业票状态：作业中", "Work leader starts work: ACTIVE")
+    await action("start", "W005", "permit_action_refused")
+
+    tl.step(
+        now(),
+        f"{names['W005']}在终端请求固定式检测仪（Winsen CO、Modbus O2/LEL）做动火前气体分析",
+        f"Fixed detectors (Winsen CO, Modbus O2/LEL) give the pre-work test, asked for by "
+        f"{names['W005']} at the terminal",
+    )
+    if gas is not None:
+        await gas.wait_for_verdict(lambda v: v.safe and v.monitoring_ok, 30)
+    recorded = await action("gas_test", "W005", "gas_test_recorded")
+    _show_test(tl, recorded.payload["test"])
+    tl.step(now(), f"{names['W005']}刷卡确认开始作业", f"{names['W005']} taps to start work")
+    await action("start", "W005", "permit_start")
+    tl.note("作业票状态：作业中", "Permit is ACTIVE", "green")
 
     tl.step(now(), f"监护人{names['W001']}刷卡进入", "The guardian W001 badges in")
     await tap("W001")
@@ -397,24 +433,7 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
 
     tl.step(now(), "CO 浓度上升至 85 ppm，超过高报警值", "CO rises to 85 ppm, above the high alarm")
     mark = waiter.mark()
-    if gas is not None and parts.sims is not None:
-        parts.sims.set_value("co", 85.0)
-    else:
-        air.verdict = AirVerdict(
-            safe=False,
-            monitoring_ok=True,
-            reasons=(ReasonCode.GAS_UNSAFE,),
-            latched=True,
-            details={
-                "gas": "co",
-                "value": 85.0,
-                "unit": "ppm",
-                "threshold": 70.0,
-                "channel": "high",
-                "sensor_id": "ze07-co-1",
-            },
-        )
-        ctl.on_air_verdict(air.verdict)
+    parts.sims.set_value("co", 85.0)
     suspended_ev = await waiter.event("permit_suspend", after=mark)
     alarm = await waiter.event("gas_alarm", after=mark)
     tl.note(
@@ -443,47 +462,34 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
         f"{names['W004']}出来后想再次进入",
         f"{names['W004']} steps out and tries to go back in",
     )
-    await tap("W004", out=True)
+    await tap("W004")
     await tap("W004")
 
     tl.step(
         now(),
-        "人员撤离，通风后 CO 回落，报警经安全员确认解除",
-        "Everyone leaves; after ventilation CO falls and the alarm is acknowledged",
+        "人员撤离，通风后 CO 回落，报警经安全员通过中心确认",
+        "Everyone leaves; after ventilation CO falls and the alarm is acknowledged via central",
     )
     for wid in ("W002", "W001"):
-        await tap(wid, out=True)
-    if gas is not None and parts.sims is not None:
-        parts.sims.set_value("co", 2.0)
+        await tap(wid)
+    parts.sims.set_value("co", 2.0)
+    if gas is not None:
         await gas.wait_for_verdict(lambda v: v.safe, 30)
-        ack = {"actor": "safety-officer:S01"}
-        if not await central_command("alarm_acknowledge", ack, 1):
-            gas.acknowledge("safety-officer:S01")
+    await central_command("alarm_acknowledge", {"actor": "safety-officer:S01"}, "alarms")
+    if gas is not None:
         await gas.wait_for_verdict(lambda v: v.safe and not v.latched, 30)
-    else:
-        air.verdict = AirVerdict(safe=True, monitoring_ok=True)
-        ctl.on_air_verdict(air.verdict)
 
     tl.step(now(), "尝试不经复测直接恢复作业", "Attempt to resume without a fresh gas test")
-    try:
-        ctl.resume_permit(permit.permit_id, "safety-officer:S01", authorised=True)
-    except CommandRejected as err:
-        code = ReasonCode(err.code)
-        tl.note(
-            f"✘ 拒绝：{text(code, Lang.ZH)} [{code.value}]",
-            f"✘ Refused: {text(code, Lang.EN)} [{code.value}]",
-            "red",
-        )
+    await central_command("permit_resume", {"permit_id": permit.permit_id}, "permit")
 
     tl.step(
         now(),
         "重新气体分析合格，安全员经中心授权恢复作业",
         "A fresh gas test passes; central authorises the resume",
     )
-    fresh = gas.gas_test("赵敏") if gas is not None else _gas_test(ctl, "赵敏", co_ppm=3, lel=0)
-    ctl.record_gas_test(fresh, "analyst:zhao")
-    if not await central_command("permit_resume", {"permit_id": permit.permit_id}, 2):
-        ctl.resume_permit(permit.permit_id, "safety-officer:S01", authorised=True)
+    recorded = await action("gas_test", "W005", "gas_test_recorded")
+    _show_test(tl, recorded.payload["test"])
+    await central_command("permit_resume", {"permit_id": permit.permit_id}, "permit")
     resumed = ctl.registry.permit(permit.permit_id)
     assert resumed is not None
     tl.note(
@@ -496,12 +502,23 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
     await tap("W001")
     await tap("W002")
 
-    if parts.broker is not None:
-        tl.step(now(), "等待全部事件同步至中心", "Waiting until central has every event")
-        async with asyncio.timeout(30):
-            while any(ctl.journal.pending_count().values()):  # noqa: ASYNC110
-                # The outbox marks rows on PUBACK in its own task and exposes no event for it.
-                await asyncio.sleep(0.1)
+    tl.step(
+        now(),
+        "完工：负责人刷卡确认完工，人员撤离，监护人确认清场，中心验收关闭",
+        "Done: the leader taps finish, people leave, the guardian checks everyone out, "
+        "central closes",
+    )
+    await action("finish", "W005", "permit_complete")
+    await tap("W002")
+    await tap("W001")
+    await action("everyone_out", "W001", "permit_everyone_out")
+    await central_command("permit_close", {"permit_id": permit.permit_id, "by": "W005"}, "cycle")
+
+    tl.step(now(), "等待全部事件同步至中心", "Waiting until central has every event")
+    async with asyncio.timeout(30):
+        while any(ctl.journal.pending_count().values()):  # noqa: ASYNC110
+            # The outbox marks rows on PUBACK in its own task and exposes no event for it.
+            await asyncio.sleep(0.1)
     counts: dict[str, int] = {}
     for ev in ctl.journal.events():
         counts[ev.kind.value] = counts.get(ev.kind.value, 0) + 1
@@ -510,6 +527,16 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
         now(),
         f"审计日志：{counts}；待同步：{pending}",
         f"Journal: {counts}; waiting for sync: {pending}",
+    )
+
+
+def _show_test(tl: Timeline, test: dict[str, Any]) -> None:
+    shown = ", ".join(f"{x['gas']} {x['value']:g} {x['unit']}" for x in test["samples"])
+    ok = bool(test["passed"])
+    tl.note(
+        f"{'合格' if ok else '不合格'}（{test['via']}, {test['analyst']}）：{shown}",
+        f"{'Pass' if ok else 'Fail'} ({test['via']}, {test['analyst']}): {shown}",
+        "green" if ok else "red",
     )
 
 
@@ -587,6 +614,7 @@ def run_demo(lang: str = "zh-CN", keep: bool = False, capture: Path | None = Non
     language = Lang(lang)
     with _state_dir(keep) as state:
         raw = demo_config(state)
+        os.mkfifo(state / "badge.fifo")
         tl = Timeline(console, language, datetime.now().astimezone())
         console.print(f"[bold]zonegate demo[/] — {SITE}/{ZONE}, state in {state}")
 
@@ -631,6 +659,10 @@ def run_demo(lang: str = "zh-CN", keep: bool = False, capture: Path | None = Non
                         task.cancel()
                         await asyncio.gather(task, return_exceptions=True)
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except DemoUnavailable as err:
+            console.print(f"[red]{err}[/]")
+            return 1
     console.print("\n[bold green]demo finished[/]")
     return 0

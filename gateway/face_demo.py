@@ -27,6 +27,8 @@ DEMO_CAST: Mapping[str, tuple[tuple[str, ...], str]] = {
         "kit_harington_john2.jpeg",
     ),
     "W004": (("rose_leslie_img1.jpg", "rose_leslie_img2.jpg"), "rose_leslie_img2.jpg"),
+    # One usable photo of this person: enrolled twice (the minimum), shown at the tap.
+    "W005": (("alex_lacamoire.png", "alex_lacamoire.png"), "alex_lacamoire.png"),
 }
 
 

@@ -185,6 +185,8 @@ def test_demo_runs_and_prints_the_suspension(tmp_path: Path) -> None:
 
         check_capture(capture)
         assert "permit_resume → reply accepted" in out
+        assert "GAS_TEST_MISSING" in out  # the leader's start before any test, at the terminal
+        assert "permit_close → reply accepted" in out
         assert "waiting for sync: {'critical': 0, 'access': 0, 'bulk': 0}" in out
     if gpsfake_available():
         assert "terminal inside the fence" in out and "at 31.23040,121.47370" in out
