@@ -188,6 +188,12 @@ def _state_dir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+# A person whose face the camera did not catch in time simply taps again.
+_TAP_AGAIN = frozenset(
+    {"FACE_NOT_FOUND", "FACE_QUALITY", "IDENTITY_UNAVAILABLE", "LIVENESS_FAILED"}
+)
+
+
 class DemoUnavailable(Exception):
     """A part the demo cannot run without is missing on this machine."""
 
@@ -221,10 +227,13 @@ class Waiter:
         self._changed.set()
 
     async def event(self, type_: str, after: int = 0, within_s: float = 20.0) -> Event:
+        return await self.first((type_,), after, within_s)
+
+    async def first(self, types: tuple[str, ...], after: int = 0, within_s: float = 20.0) -> Event:
         async with asyncio.timeout(within_s):
             while True:
                 for ev in self.seen[after:]:
-                    if ev.type == type_:
+                    if ev.type in types:
                         return ev
                 self._changed.clear()
                 await self._changed.wait()
@@ -253,7 +262,9 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
     def badge(wid: str) -> str:
         return f"CARD-1{wid[1:]}"
 
-    async def line(text_: str, wid: str, photo_of: str | None, wanted: str) -> Event:
+    async def line(
+        text_: str, wid: str, photo_of: str | None, wanted: str | tuple[str, ...]
+    ) -> Event:
         """Write one badge line as the reader would, with ``photo_of``'s face at the camera,
         and return the first ``wanted`` event that follows."""
         if face is not None:
@@ -263,7 +274,8 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
         mark = waiter.mark()
         try:
             os.write(fifo, f"{text_}\n".encode())
-            return await waiter.event(wanted, after=mark, within_s=30)
+            types = (wanted,) if isinstance(wanted, str) else wanted
+            return await waiter.first(types, after=mark, within_s=30)
         finally:
             if face is not None:
                 face_demo.show(face, None)
@@ -283,14 +295,20 @@ async def scenario(gw: Gateway, tl: Timeline, parts: Parts, waiter: Waiter) -> N
 
     async def action(word: str, wid: str, wanted: str) -> Event:
         """A person's action at the terminal: the badge line in the action's mode."""
-        mark = waiter.mark()
-        ev = await line(f"{word}:{badge(wid)}", wid, None, wanted)
-        refused = [e for e in waiter.seen[mark:] if e.type == "permit_action_refused"]
-        if refused:
-            codes = refused[0].payload["reasons"]
+        for _ in range(3):
+            either = (wanted, "permit_action_refused")
+            ev = await line(f"{word}:{badge(wid)}", wid, None, either)
+            if ev.type != "permit_action_refused":
+                return ev
+            codes = ev.payload["reasons"]
             shown = "; ".join(text(ReasonCode(c), tl.lang) for c in codes)
             tl.note(f"✘ {shown} {codes}", f"✘ {shown} {codes}", "red")
-        return ev
+            if wanted == "permit_action_refused":
+                return ev
+            if not set(codes) <= _TAP_AGAIN:
+                raise RuntimeError(f"{word} by {wid} refused: {codes}")
+            tl.note("  再刷一次卡", "  taps again", "dim")  # the face was not seen in time
+        raise RuntimeError(f"{word} by {wid} refused three times")
 
     async def central_command(type_: str, body: dict[str, Any], key: str) -> Any:
         """Send a signed command from central over MQTT and return the device's reply."""
