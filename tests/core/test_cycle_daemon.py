@@ -218,7 +218,7 @@ async def _site(tmp: Path) -> AsyncIterator[tuple[Any, Central, Daemon]]:
         async with demo_parts(state, raw) as parts:
             raw.pop("identity", None)  # badge-only here: the face check has its own tests
             raw["daemon"].update({"log_level": "INFO", "monitoring_grace_s": 30})
-            raw["badge"] = {"type": "file", "port": str(state / "badge.fifo")}
+            raw["badge"] = {"type": "file", "port": str(state / "badge.fifo"), "debounce_s": 0.2}
             os.mkfifo(state / "badge.fifo")
             cfg = state / "gateway.yaml"
             cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
