@@ -72,8 +72,9 @@ def demo_config(state_dir: Path) -> dict[str, Any]:
         "telemetry": {"interval_s": 1, "journal_interval_s": 5},
         # The terminal's badge reader: a FIFO the demo writes badge lines into, as a
         # keyboard-wedge reader would (``start:CARD-1005`` is the leader's tap in start mode).
-        # A short debounce: the demo's worker steps out and back in within a second.
-        "badge": {"type": "file", "port": str(state_dir / "badge.fifo"), "debounce_s": 0.2},
+        # No debounce: each of the demo's badge lines is one deliberate read (a worker steps
+        # out and back in within a second).
+        "badge": {"type": "file", "port": str(state_dir / "badge.fifo"), "debounce_s": 0},
     }
 
 
