@@ -54,7 +54,7 @@ class AirResponse(ZoneEffects):
             self.monitoring_wait_until = None
             self._emit(
                 EventKind.SYSTEM,
-                "monitoring_wait_ended",
+                EventType.MONITORING_WAIT_ENDED,
                 {
                     "zone_id": self.zone.zone_id,
                     "monitoring_ok": verdict.monitoring_ok,
@@ -67,7 +67,7 @@ class AirResponse(ZoneEffects):
             self._wait_announced = True
             self._emit(
                 EventKind.SYSTEM,
-                "monitoring_wait",
+                EventType.MONITORING_WAIT,
                 {
                     "zone_id": self.zone.zone_id,
                     "reason": ReasonCode.MONITORING_RESUMING.value,

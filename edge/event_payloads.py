@@ -440,6 +440,44 @@ class Snapshot(Model):
     health: dict[str, dict[str, Any]] = Field(description="per-service health, open by service")
 
 
+# ------------------------------------------------------------------------- the work cycle
+
+
+class PermitActionRefused(Payload):
+    """A person's permit action (start, break, resume, finish, everyone_out, close, gas_test)
+    was refused; ``reasons`` lists EVERY failing check (edge.work_cycle)."""
+
+    action: str
+    permit_id: str | None
+    worker_id: str | None
+    via: str = Field(description="terminal or central")
+    reasons: list[str] = Field(description="reason codes (edge.reasons), all that failed")
+    evidence: dict[str, Any] = Field(default_factory=dict, description="rule, badge, identity")
+
+
+class TerminalArmed(ZonePayload):
+    """The operator API armed the terminal: the next badge tap does ``action``."""
+
+    action: str
+    permit_id: str | None
+
+
+class MonitoringWait(ZonePayload):
+    """After a restart, lost gas monitoring is a bounded wait (MONITORING_RESUMING)."""
+
+    reason: str
+    sensor_reasons: list[str]
+    grace_left_s: float
+
+
+class MonitoringWaitEnded(ZonePayload):
+    """The wait after a restart ended: monitoring up, air unsafe, or the grace over."""
+
+    monitoring_ok: bool
+    safe: bool
+    reasons: list[str]
+
+
 PAYLOADS: dict[EventType, type[Model]] = {
     **dict.fromkeys(
         (
@@ -454,9 +492,15 @@ PAYLOADS: dict[EventType, type[Model]] = {
             EventType.PERMIT_CANCEL,
             EventType.PERMIT_REVOKE,
             EventType.PERMIT_STATE_RECOVERED,
+            EventType.PERMIT_BREAK,
+            EventType.PERMIT_EVERYONE_OUT,
         ),
         PermitChange,
     ),
+    EventType.PERMIT_ACTION_REFUSED: PermitActionRefused,
+    EventType.TERMINAL_ARMED: TerminalArmed,
+    EventType.MONITORING_WAIT: MonitoringWait,
+    EventType.MONITORING_WAIT_ENDED: MonitoringWaitEnded,
     EventType.GAS_ALARM: AirAlarm,
     EventType.MONITORING_LOST: AirAlarm,
     EventType.GAS_ALARM_CLEARED: GasAlarmCleared,

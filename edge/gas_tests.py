@@ -37,6 +37,7 @@ REQUIRED_BY_KIND: dict[WorkKind, frozenset[str]] = {
 
 
 def canonical_gas(name: str) -> str:
+    """The gas name judged on: lower case, every combustible alias as ``lel``."""
     gas = name.strip().lower()
     return COMBUSTIBLE if gas in _COMBUSTIBLE_NAMES else gas
 

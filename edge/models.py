@@ -519,6 +519,8 @@ class EventType(StrEnum):
     PERMIT_CANCEL = "permit_cancel"
     PERMIT_REVOKE = "permit_revoke"
     PERMIT_STATE_RECOVERED = "permit_state_recovered"
+    PERMIT_BREAK = "permit_break"  # the leader declared a break (state unchanged)
+    PERMIT_EVERYONE_OUT = "permit_everyone_out"  # the guardian checked everyone out
     # alerts for the safety officer
     GAS_ALARM = "gas_alarm"
     GAS_ALARM_CLEARED = "gas_alarm_cleared"
@@ -534,6 +536,7 @@ class EventType(StrEnum):
     # access
     ACCESS_DECISION = "access_decision"
     WORKER_UNLOCKED = "worker_unlocked"
+    PERMIT_ACTION_REFUSED = "permit_action_refused"  # a person's permit action, every reason
     # commands and their effects
     COMMAND_ACCEPTED = "command_accepted"
     COMMAND_REJECTED = "command_rejected"
@@ -554,6 +557,9 @@ class EventType(StrEnum):
     PUBLISH_REFUSED = "publish_refused"
     DAEMON_STARTED = "daemon_started"
     DAEMON_STOPPED = "daemon_stopped"
+    TERMINAL_ARMED = "terminal_armed"  # the operator API armed the terminal for an action
+    MONITORING_WAIT = "monitoring_wait"  # lost monitoring after a restart: a bounded wait
+    MONITORING_WAIT_ENDED = "monitoring_wait_ended"
     # telemetry
     READING = "reading"
 
@@ -571,6 +577,8 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.PERMIT_CANCEL,
         EventType.PERMIT_REVOKE,
         EventType.PERMIT_STATE_RECOVERED,
+        EventType.PERMIT_BREAK,
+        EventType.PERMIT_EVERYONE_OUT,
     ),
     EventKind.ALERT: (
         EventType.GAS_ALARM,
@@ -584,7 +592,11 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.DISK_LOW,
     ),
     EventKind.GAS_TEST: (EventType.GAS_TEST_RECORDED,),
-    EventKind.ACCESS: (EventType.ACCESS_DECISION, EventType.WORKER_UNLOCKED),
+    EventKind.ACCESS: (
+        EventType.ACCESS_DECISION,
+        EventType.WORKER_UNLOCKED,
+        EventType.PERMIT_ACTION_REFUSED,
+    ),
     EventKind.COMMAND: (
         EventType.COMMAND_ACCEPTED,
         EventType.COMMAND_REJECTED,
@@ -607,6 +619,9 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.PUBLISH_REFUSED,
         EventType.DAEMON_STARTED,
         EventType.DAEMON_STOPPED,
+        EventType.TERMINAL_ARMED,
+        EventType.MONITORING_WAIT,
+        EventType.MONITORING_WAIT_ENDED,
     ),
     EventKind.TELEMETRY: (EventType.READING,),
 }

@@ -46,6 +46,7 @@ from edge.models import (
     LIVE_STATUSES,
     TERMINAL_STATUSES,
     EventKind,
+    EventType,
     GasInstrument,
     GasTest,
     GasTestSample,
@@ -65,6 +66,8 @@ log = logging.getLogger("zonegate.cycle")
 
 
 class CycleAction(StrEnum):
+    """A person's action on a permit (or a gas test) at the terminal or through central."""
+
     START = "start"
     BREAK = "break"
     RESUME = "resume"
@@ -403,7 +406,7 @@ class WorkCycle(PermitLifecycle):
         )
         self._emit(
             EventKind.ACCESS,
-            "permit_action_refused",
+            EventType.PERMIT_ACTION_REFUSED,
             {
                 "action": action.value,
                 "permit_id": outcome.permit_id,
@@ -588,7 +591,7 @@ class WorkCycle(PermitLifecycle):
         # Journaled: who could act at the terminal, and for what, is part of the audit trail.
         self._emit(
             EventKind.SYSTEM,
-            "terminal_armed",
+            EventType.TERMINAL_ARMED,
             {
                 "zone_id": self.zone.zone_id,
                 "action": armed.action.value,
@@ -597,6 +600,7 @@ class WorkCycle(PermitLifecycle):
         )
 
     def disarm(self, armed: ArmedAction) -> None:
+        """Forget ``armed`` if it is still the terminal's pending action (the caller gave up)."""
         if self._armed is armed:
             self._armed = None
 

@@ -29,8 +29,8 @@ class ZoneController(WorkCycle, AirResponse, Gate):
     Construct with ``zone``, the ``registry`` (current state) and ``journal`` (audit and
     outbox), a ``clock``, and optionally the capability sources (``air``, ``position``,
     ``identity``, ``annunciator``; each defaults to its safe "not installed" stand-in, e.g. no
-    air data = monitoring not OK). The parts live in ``edge.lifecycle`` (permit commands), ``edge.work_cycle``
-    (people's actions: gas tests, start ... close),
+    air data = monitoring not OK). The parts live in ``edge.lifecycle`` (permit commands),
+    ``edge.work_cycle`` (people's actions: gas tests, start ... close),
     ``edge.air_response`` (gas), ``edge.gate`` (badge-in/out) and ``edge.effects`` (shared
     state, journal, light). Every state change is written to the registry, then journaled
     (fsync'd), then announced to ``event_listeners`` (DESIGN invariant 3). Refusals raise

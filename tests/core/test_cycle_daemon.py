@@ -211,41 +211,31 @@ def _gas(taken_at: datetime, *, lel: bool = True, test_id: str) -> dict[str, Any
 
 @contextlib.asynccontextmanager
 async def _site(tmp: Path) -> AsyncIterator[tuple[Any, Central, Daemon]]:
-    state = Path(os.environ.get("TMPDIR", "/tmp")) / f"zg-cycle-{os.getpid()}"
+    # Under pytest's temporary directory: the journal stays for --event-examples.
+    state = tmp / "s"
     state.mkdir()
-    try:
-        raw = demo_config(state)
-        async with demo_parts(state, raw) as parts:
-            raw.pop("identity", None)  # badge-only here: the face check has its own tests
-            raw["daemon"].update({"log_level": "INFO", "monitoring_grace_s": 30})
-            raw["badge"] = {"type": "file", "port": str(state / "badge.fifo"), "debounce_s": 0}
-            os.mkfifo(state / "badge.fifo")
-            cfg = state / "gateway.yaml"
-            cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-            central = Central(parts.broker, parts.signer)
-            ready = asyncio.Event()
-            watcher = asyncio.create_task(
-                watch(
-                    parts.broker.settings("t-central"),
-                    Fleet(),
-                    on_event=central.on_event,
-                    ready=ready,
-                )
-            )
-            await asyncio.wait_for(ready.wait(), 10)
-            daemon = Daemon(cfg, state)
-            try:
-                yield parts, central, daemon
-            finally:
-                daemon.stop()
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
-    finally:
-        import shutil
-
-        with contextlib.suppress(OSError):  # for a reader of a failed run
-            shutil.copy(state / "daemon.log", Path(tmp) / "daemon.log")
-        shutil.rmtree(state, ignore_errors=True)
+    raw = demo_config(state)
+    async with demo_parts(state, raw) as parts:
+        raw.pop("identity", None)  # badge-only here: the face check has its own tests
+        raw["daemon"].update({"log_level": "INFO", "monitoring_grace_s": 30})
+        raw["badge"] = {"type": "file", "port": str(state / "badge.fifo"), "debounce_s": 0}
+        os.mkfifo(state / "badge.fifo")
+        cfg = state / "gateway.yaml"
+        cfg.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        central = Central(parts.broker, parts.signer)
+        ready = asyncio.Event()
+        settings = parts.broker.settings("t-central")
+        watcher = asyncio.create_task(
+            watch(settings, Fleet(), on_event=central.on_event, ready=ready)
+        )
+        await asyncio.wait_for(ready.wait(), 10)
+        daemon = Daemon(cfg, state)
+        try:
+            yield parts, central, daemon
+        finally:
+            daemon.stop()
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
 
 def _decision(e: EventMessage, worker: str) -> bool:
