@@ -8,14 +8,16 @@ the worker sees the most useful message and the audit trail keeps the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.cert_catalogue import satisfies
 from edge.evidence import AirVerdict, IdentityResult, PositionVerdict
+from edge.judgement import ZoneFacts, entry_gas_reasons, review_due
 from edge.models import (
+    LIVE_STATUSES,
     TERMINAL_STATUSES,
     AccessAction,
     CertCategory,
@@ -31,7 +33,7 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import check_air, check_gas_test, effective_valid_to, requires_monitoring
+from edge.permits import check_air, effective_valid_to, requires_monitoring
 from edge.reasons import ALLOWED_IN, ALLOWED_OUT, Lang, ReasonCode, text
 
 # When a worker is on several permits of the zone, the one that decides is the most usable.
@@ -81,7 +83,7 @@ def check_certificate(
         return CertCheck(ReasonCode.CERT_EXPIRED, (), cert)
     if today < cert.valid_from:
         return CertCheck(ReasonCode.CERT_NOT_YET_VALID, (), cert)
-    if cert.next_review is not None and today > cert.next_review:
+    if today > review_due(cert):  # derived as 3 years after issue when not recorded
         return CertCheck(ReasonCode.CERT_REVIEW_OVERDUE, (), cert)
     left = (cert.valid_to - today).days
     warn30, warn15 = max(warn_days), min(warn_days)
@@ -116,43 +118,6 @@ def check_permit(permit: Permit, now: datetime, linked: Permit | None) -> Reason
     return None
 
 
-def check_gas_at_entry(
-    permit: Permit,
-    test: GasTest | None,
-    now: datetime,
-    *,
-    zone_empty: bool,
-    break_since: datetime | None,
-    tz: ZoneInfo,
-) -> ReasonCode | None:
-    """Re-test rules that apply when work restarts (GB 30871 §5.3.1d, §6.3f).
-
-    A break starts when the zone empties. The first person in after a break longer than the
-    permit kind allows needs a test no older than the start limit (30 min); the first hot work
-    of each local day needs that day's test.
-    """
-    if not permit.gas.test_required:
-        return None
-    if test is None or test.zone_id != permit.zone_id:
-        return ReasonCode.GAS_TEST_MISSING
-    if not test.passed:
-        return ReasonCode.GAS_TEST_FAILED
-    if not zone_empty:
-        return None
-    brk = permit.retest_after_break
-    marks = [d for d in (break_since, permit.activated_at) if d is not None]
-    started = max(marks) if marks else None
-    if brk is not None and started is not None and now - started > brk:
-        # A re-test means a test taken after the break began, not merely a young one.
-        return check_gas_test(permit, test, now, newer_than=started)
-    if (
-        permit.kind is WorkKind.HOT_WORK
-        and test.taken_at.astimezone(tz).date() < now.astimezone(tz).date()
-    ):
-        return ReasonCode.GAS_TEST_STALE
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class BadgeInFacts:
     """Everything a badge-in is judged on, gathered at one instant."""
@@ -168,9 +133,26 @@ class BadgeInFacts:
     permits: Sequence[Permit]
     presence: Mapping[str, Mapping[str, Any]]
     gas_test: GasTest | None
-    break_since: datetime | None
     tz: ZoneInfo
     cert_warn_days: tuple[int, int] = (30, 15)
+    last_alarm_at: datetime | None = None  # start of the zone's latest gas alarm episode
+    unoccupied_since: Mapping[str, datetime] = field(default_factory=dict)  # per permit
+
+    def zone_facts(self) -> ZoneFacts:
+        return ZoneFacts(
+            zone=self.zone,
+            now=self.now,
+            clock_trusted=self.now is not None,
+            permits=self.permits,
+            presence=self.presence,
+            workers={},
+            air=self.air,
+            gas_test=self.gas_test,
+            last_alarm_at=self.last_alarm_at,
+            unoccupied_since=self.unoccupied_since,
+            tz=self.tz,
+            cert_warn_days=self.cert_warn_days,
+        )
 
 
 def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
@@ -227,10 +209,49 @@ def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
         reasons.append(ReasonCode.NOT_ON_PERMIT if live else ReasonCode.NO_PERMIT)
         return done()
     permit, member = picked
+    # Every live permit naming the person must allow entry (hot work in a tank needs both the
+    # hot-work and the confined-space permit); an approved permit whose window has not begun
+    # is a future document and does not yet count.
+    wid = f.worker.worker_id
+    judged = [
+        p
+        for p in f.permits
+        if p.member(wid) is not None
+        and p.status in LIVE_STATUSES
+        and not (p.status is PermitStatus.APPROVED and f.now is not None and f.now < p.valid_from)
+    ] or [permit]
+    zf = f.zone_facts()
+    for p in judged:
+        m = p.member(wid)
+        assert m is not None
+        _entry_reasons(f, zf, p, m, reasons, warnings, details)
+    if not reasons and wid in f.presence:
+        warnings.append(ReasonCode.ALREADY_INSIDE)
+    return done()
+
+
+def _entry_reasons(
+    f: BadgeInFacts,
+    zf: ZoneFacts,
+    permit: Permit,
+    member: PermitMember,
+    reasons: list[ReasonCode],
+    warnings: list[ReasonCode],
+    details: dict[str, Any],
+) -> None:
+    """What one permit naming the person says about their entry, appended to ``reasons``."""
+    assert f.worker is not None
     linked = next((p for p in f.permits if p.permit_id == permit.linked_permit_id), None)
+    # The guardian returning to a suspended confined space comes in to supervise and evacuate
+    # (§6.8); refusing them would make resumption impossible (resume needs them present).
+    guardian_return = (
+        permit.kind is WorkKind.CONFINED_SPACE
+        and member.role is Role.GUARDIAN
+        and permit.status is PermitStatus.SUSPENDED
+    )
     if f.now is not None:
         code = check_permit(permit, f.now, linked)
-        if code is not None:
+        if code is not None and not (guardian_return and code is ReasonCode.PERMIT_SUSPENDED):
             reasons.append(code)
         today = f.now.astimezone(f.tz).date()
         cert = check_certificate(f.worker, member.required_cert, today, f.cert_warn_days)
@@ -243,21 +264,18 @@ def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
                 "valid_to": cert.certificate.valid_to.isoformat(),
             }
         if permit.status is PermitStatus.ACTIVE:
-            gas = check_gas_at_entry(
-                permit,
-                f.gas_test,
-                f.now,
-                zone_empty=not f.presence,
-                break_since=f.break_since,
-                tz=f.tz,
-            )
-            if gas is not None:
-                reasons.append(gas)
-    elif permit.status is PermitStatus.SUSPENDED:
+            reasons.extend(entry_gas_reasons(zf, permit))
+            if permit.linked_permit_id and (
+                linked is None or linked.status is not PermitStatus.ACTIVE
+            ):
+                reasons.append(ReasonCode.LINKED_PERMIT_NOT_ACTIVE)
+    elif permit.status is PermitStatus.SUSPENDED and not guardian_return:
         reasons.append(ReasonCode.PERMIT_SUSPENDED)
 
     must_monitor = requires_monitoring(permit)
     air_code = check_air(f.air, require_monitoring=must_monitor)
+    if guardian_return and air_code is not None and air_code is not ReasonCode.GAS_UNSAFE:
+        air_code = None  # latched or lost monitoring: the guardian still comes to supervise
     if air_code is not None:
         reasons.append(ReasonCode.GAS_UNSAFE if air_code in _AIR_DENY else air_code)
         details["air"] = {"reasons": [r.value for r in f.air.reasons], **f.air.details}
@@ -265,12 +283,9 @@ def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
         warnings.extend(r for r in f.air.reasons if r not in warnings)
 
     if permit.kind is WorkKind.CONFINED_SPACE and member.role is Role.OPERATOR:
-        inside = {w for w, p in f.presence.items() if p.get("permit_id") == permit.permit_id}
+        inside = {w for w in f.presence if permit.member(w) is not None}
         if not inside & set(permit.guardians):
             reasons.append(ReasonCode.GUARDIAN_ABSENT)
-    if not reasons and f.worker.worker_id in f.presence:
-        warnings.append(ReasonCode.ALREADY_INSIDE)
-    return done()
 
 
 # Air problems shown to the worker as "dangerous air"; monitoring faults keep their own code.

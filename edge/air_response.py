@@ -99,7 +99,7 @@ class AirResponse(ZoneEffects):
                     EventType.GAS_ALARM_CLEARED,
                     {"zone_id": self.zone.zone_id, "latched": verdict.latched},
                 )
-            self._refresh_light()
+            self.reevaluate()
             return []
         if unsafe:
             self._show(Light.RED, buzzer=True)  # before anything is written: invariant 3
@@ -174,8 +174,15 @@ class AirResponse(ZoneEffects):
             for event in self.journal.append_many(items):
                 self._announce(event)
         if alert_type is EventType.GAS_ALARM:
+            if not self._air_alarm:
+                # A new alarm episode: every later start or resume needs a test newer than
+                # this (§5.2.6, §6.5). Written after the commit, so it costs the suspension
+                # nothing; an episode that began before a restart was stored then.
+                self.registry.put_doc(
+                    "zone_state", "air", {"last_alarm_at": self.clock.wall().isoformat()}
+                )
             self._air_alarm = True  # only once journaled: a failed append is retried
-        self._refresh_light()
+        self.reevaluate()
         return suspended
 
     def acknowledge_alarms(self, actor: str) -> list[dict[str, Any]]:

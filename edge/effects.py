@@ -16,10 +16,11 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from edge import floors
 from edge import permits as pm
 from edge.clock import Clock
 from edge.config import AccessConfig
@@ -32,7 +33,9 @@ from edge.evidence import (
     PositionSource,
 )
 from edge.journal import Journal
+from edge.judgement import Judgement, ZoneFacts, judge_zone
 from edge.models import (
+    LIVE_STATUSES,
     Event,
     EventKind,
     EventType,
@@ -50,10 +53,12 @@ log = logging.getLogger("zonegate.zone")
 class CommandRejected(Exception):
     """A request to change state was refused; ``code`` is the reason given back to the caller."""
 
-    def __init__(self, code: ReasonCode | str, message: str) -> None:
+    def __init__(self, code: ReasonCode | str, message: str, reasons: tuple[str, ...] = ()) -> None:
         super().__init__(f"{code}: {message}")
         self.code = str(code)
         self.message = message
+        # Every failing reason, the primary one (``code``) first.
+        self.reasons = reasons or (self.code,)
 
 
 ActorLike = str | pm.Actor
@@ -104,6 +109,11 @@ class ZoneEffects:
         self._mismatches: dict[str, collections.deque[float]] = {}
         self._air_alarm = False
         self._light: tuple[Light, bool] | None = None
+        # The last instant the wall clock was trusted, with the monotonic time then: while
+        # trust is lost, validity is carried forward by monotonic time (issue 17 item 10).
+        self._trust_anchor: tuple[datetime, float] | None = None
+        # Alerts the judgement raised and that still hold, so each is journaled once.
+        self._raised: set[tuple[str, ...]] = set()
         registry.put_zone(zone)
 
     # ------------------------------------------------------------------ events
@@ -141,7 +151,68 @@ class ZoneEffects:
     def trusted_now(self) -> datetime | None:
         """Wall time if the clock is trusted (NTP, GPS or assumed), else None: rules that
         depend on the date (validity windows, certificates) must refuse on None."""
-        return self.clock.wall() if self.clock.trust().trusted else None
+        if not self.clock.trust().trusted:
+            return None
+        wall = self.clock.wall()
+        self._trust_anchor = (wall, self.clock.mono())
+        return wall
+
+    def known_now(self) -> tuple[datetime | None, bool]:
+        """(best-known time, trusted). Trusted wall time; else the last trusted instant carried
+        forward by the monotonic clock for at most ``floors.CLOCK_CARRY_MAX``; else None."""
+        trusted = self.trusted_now()
+        if trusted is not None:
+            return trusted, True
+        if self._trust_anchor is None:
+            return None, False
+        wall, mono = self._trust_anchor
+        elapsed = timedelta(seconds=max(0.0, self.clock.mono() - mono))
+        if elapsed > floors.CLOCK_CARRY_MAX:
+            return None, False
+        return wall + elapsed, False
+
+    # ------------------------------------------------------------------ the whole zone
+
+    def reevaluate(self) -> list[Permit]:
+        """Judge the whole zone and apply it; implemented by ``edge.zone.ZoneController``."""
+        raise NotImplementedError
+
+    def last_alarm_at(self) -> datetime | None:
+        """When the zone's latest gas alarm episode began (persisted across restarts)."""
+        doc = self.registry.get_doc("zone_state", "air")
+        if doc and doc.get("last_alarm_at"):
+            return datetime.fromisoformat(str(doc["last_alarm_at"]))
+        return None
+
+    def unoccupied_since(self) -> dict[str, datetime]:
+        """Per permit: when the last person it names left (breaks are per permit, §5.3.1d)."""
+        doc = self.registry.get_doc("zone_state", "permit_breaks") or {}
+        since = doc.get("since", {})
+        return {str(k): datetime.fromisoformat(str(v)) for k, v in since.items()}
+
+    def facts(self) -> ZoneFacts:
+        """The zone's whole state now, for ``edge.judgement``."""
+        now, trusted = self.known_now()
+        permits = [p for p in self.registry.permits() if p.zone_id == self.zone.zone_id]
+        presence = self.registry.presence()
+        wanted = set(presence) | {
+            m.worker_id for p in permits if p.status in LIVE_STATUSES for m in p.members
+        }
+        workers = {w: worker for w in wanted if (worker := self.registry.worker(w)) is not None}
+        return ZoneFacts(
+            zone=self.zone,
+            now=now,
+            clock_trusted=trusted,
+            permits=permits,
+            presence=presence,
+            workers=workers,
+            air=self.air.air_verdict(),
+            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            last_alarm_at=self.last_alarm_at(),
+            unoccupied_since=self.unoccupied_since(),
+            tz=self.tz,
+            cert_warn_days=self.access.cert_warn_days,
+        )
 
     def _guards(self, permit: Permit | None = None) -> pm.Guards:
         linked = None
@@ -209,13 +280,16 @@ class ZoneEffects:
         except Exception:  # an output fault must not stop the suspension that follows
             log.exception("annunciator failed to show %s", light)
 
-    def _refresh_light(self) -> None:
+    def _refresh_light(self, judgement: Judgement | None = None) -> None:
+        """Light and relay from the air and the judgement: the relay (green, or amber where
+        configured) only while some permit is active, in its window, on a known clock."""
         verdict = self.air.air_verdict()
         if not verdict.safe:
             self._show(Light.RED, buzzer=True)
             return
+        j = judgement or judge_zone(self.facts())
         suspended = self.registry.permits(statuses=frozenset({PermitStatus.SUSPENDED}))
-        if suspended or verdict.latched:
+        if suspended or verdict.latched or not j.work_allowed:
             self._show(Light.RED, buzzer=False)
         elif not verdict.monitoring_ok:
             self._show(Light.AMBER, buzzer=False)

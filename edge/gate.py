@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import logging
-from datetime import datetime
 
 from edge import permits as pm
 from edge.access import BadgeInFacts, decide_badge_in, decide_badge_out
@@ -13,6 +12,7 @@ from edge.evidence import (
     IdentityResult,
 )
 from edge.models import (
+    LIVE_STATUSES,
     Decision,
     EventKind,
     EventType,
@@ -27,12 +27,6 @@ log = logging.getLogger("zonegate.zone")
 
 class Gate(ZoneEffects):
     """Badge-in and badge-out at the zone's entrance, and what follows from them."""
-
-    def _break_since(self) -> datetime | None:
-        doc = self.registry.get_doc("zone_state", "presence")
-        if doc and doc.get("empty_since"):
-            return datetime.fromisoformat(str(doc["empty_since"]))
-        return None
 
     async def badge_in(self, badge_id: str) -> Decision:
         """Decide a badge-in and apply it: never raises, always journals ``access_decision``.
@@ -67,9 +61,10 @@ class Gate(ZoneEffects):
             permits=[p for p in self.registry.permits() if p.zone_id == self.zone.zone_id],
             presence=self.registry.presence(),
             gas_test=self.registry.latest_gas_test(self.zone.zone_id),
-            break_since=self._break_since(),
             tz=self.tz,
             cert_warn_days=self.access.cert_warn_days,
+            last_alarm_at=self.last_alarm_at(),
+            unoccupied_since=self.unoccupied_since(),
         )
         decision = decide_badge_in(facts, self.language)
         if decision.allowed and worker is not None:
@@ -82,6 +77,8 @@ class Gate(ZoneEffects):
         self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
         if worker is not None and ReasonCode.FACE_MISMATCH in decision.reasons:
             self._count_mismatch(worker, identity)
+        if decision.allowed:
+            self.reevaluate()  # presence changed: the whole zone is judged again
         return decision
 
     def _count_mismatch(self, worker: Worker, identity: IdentityResult | None) -> None:
@@ -119,14 +116,29 @@ class Gate(ZoneEffects):
         decision = decide_badge_out(badge_id, worker, presence, self.position.position_verdict())
         if worker is not None and worker.worker_id in presence:
             self.registry.leave(worker.worker_id)
-            if not self.registry.presence():
-                self.registry.put_doc(
-                    "zone_state", "presence", {"empty_since": self.clock.wall().isoformat()}
-                )
+            self._mark_breaks(worker.worker_id)
         self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
         if worker is not None:
             self._guardian_left(worker.worker_id)
+        self.reevaluate()
         return decision
+
+    def _mark_breaks(self, worker_id: str) -> None:
+        """A permit whose last named person just left starts a break (§5.3.1d, §6.3f): breaks
+        are per permit, so a worker on another permit staying inside does not hide one."""
+        presence = self.registry.presence()
+        doc = self.registry.get_doc("zone_state", "permit_breaks") or {}
+        breaks: dict[str, str] = dict(doc.get("since", {}))
+        now = self.clock.wall().isoformat()
+        changed = False
+        for permit in self.registry.permits(statuses=LIVE_STATUSES):
+            if permit.member(worker_id) is None:
+                continue
+            if not any(permit.member(w) is not None for w in presence):
+                breaks[permit.permit_id] = now
+                changed = True
+        if changed:
+            self.registry.put_doc("zone_state", "permit_breaks", {"since": breaks})
 
     def _guardian_left(self, worker_id: str) -> None:
         """§4.10f: the guardian leaving takes the permit back; entrants left inside = suspend."""
@@ -158,7 +170,6 @@ class Gate(ZoneEffects):
                 EventType.GUARDIAN_ABSENT,
                 {"permit_id": permit.permit_id, "guardian": worker_id, "inside": self.inside()},
             )
-        self._refresh_light()
 
     def unlock_worker(self, worker_id: str, actor: ActorLike) -> bool:
         """Lift a badge lock (an authorised person or signed command); journals

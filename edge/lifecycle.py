@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from edge import floors, judgement
 from edge import permits as pm
 from edge.effects import ActorLike, CommandRejected, ZoneEffects, actor_of
 from edge.models import (
@@ -51,14 +52,33 @@ class PermitLifecycle(ZoneEffects):
         try:
             new = pm.apply(old, action, actor, guards, cause=cause, reason=reason)
         except pm.TransitionError as err:
-            raise CommandRejected(err.code, err.message) from err
+            # A refused command still reports every reason the judgement finds.
+            more = self._command_reasons(old, action) if old.status in LIVE_STATUSES else []
+            codes = tuple(dict.fromkeys([str(err.code), *(str(c) for c in more)]))
+            raise CommandRejected(err.code, err.message, codes) from err
+        more = self._command_reasons(old, action)
+        if more:
+            raise CommandRejected(
+                more[0],
+                f"{action} refused: " + ", ".join(str(c) for c in more),
+                tuple(str(c) for c in more),
+            )
         ev = dict(evidence or {})
         if guards.gas_test is not None and action in (pm.Action.START, pm.Action.RESUME):
             ev.setdefault("gas_test_id", guards.gas_test.test_id)
         self._commit(old, new, action.value, actor, reason, ev)
         self._follow_linked(new, actor)
-        self._refresh_light()
+        self.reevaluate()
         return new
+
+    def _command_reasons(self, permit: Permit, action: pm.Action) -> list[ReasonCode]:
+        """The judgement of a start or resume (floors, test content, latest alarm, linked
+        permit, certificates of the members inside, guardian); empty for other actions."""
+        if action is pm.Action.START and permit.status is PermitStatus.APPROVED:
+            return judgement.start_reasons(self.facts(), permit)
+        if action is pm.Action.RESUME and permit.status is PermitStatus.SUSPENDED:
+            return judgement.resume_reasons(self.facts(), permit)
+        return []
 
     def _follow_linked(self, parent: Permit, actor: pm.Actor) -> None:
         """Temporary power follows the permit it serves into suspension or the end (§10.8)."""
@@ -94,6 +114,16 @@ class PermitLifecycle(ZoneEffects):
             raise CommandRejected("WRONG_ZONE", f"permit is for zone {permit.zone_id}")
         if permit.kind not in self.zone.work_kinds:
             raise CommandRejected("WRONG_KIND", f"zone does not allow {permit.kind.name}")
+        parent = self.registry.permit(permit.linked_permit_id) if permit.linked_permit_id else None
+        if parent is not None and parent.kind not in floors.TEMP_POWER_PARENTS:
+            # §10.8: temporary power follows the hot work or confined space it serves.
+            raise CommandRejected(
+                ReasonCode.LINKED_PERMIT_NOT_ACTIVE,
+                f"linked permit {parent.permit_id} is {parent.kind.name}, "
+                "not hot work or confined space",
+            )
+        # The standard's floors win over a weaker document; each attempt is journaled.
+        loosened = floors.document_loosenings(permit)
         old = self.registry.permit(permit.permit_id)
         if old is not None:
             if permit.version <= old.version:
@@ -114,12 +144,12 @@ class PermitLifecycle(ZoneEffects):
                     "activated_at": old.activated_at,
                 }
             )
-            self._commit(old, new, "updated", who)
+            self._commit(old, new, "updated", who, evidence={"floors_applied": loosened})
             return new
         new = permit.model_copy(
             update={"status": PermitStatus.APPROVED, "suspension": None, "activated_at": None}
         )
-        self._commit(None, new, "issued", who)
+        self._commit(None, new, "issued", who, evidence={"floors_applied": loosened})
         return new
 
     def start_permit(self, permit_id: str, actor: ActorLike, authorised: bool = True) -> Permit:
@@ -173,23 +203,10 @@ class PermitLifecycle(ZoneEffects):
         return self._transition(permit_id, pm.Action.CLOSE, actor_of(actor, authorised=True))
 
     def expire_due(self) -> list[Permit]:
-        """Expire every live permit past its window. Nothing expires on an untrusted clock."""
-        now = self.trusted_now()
-        if now is None:
-            return []
-        out: list[Permit] = []
-        system = pm.Actor.system("validity")
-        for permit in self.registry.permits(statuses=LIVE_STATUSES):
-            guards = self._guards(permit)
-            if now < pm.effective_valid_to(permit, guards.linked):
-                continue
-            new = pm.apply(permit, pm.Action.EXPIRE, system, guards)
-            self._commit(permit, new, "expire", system, "validity window ended")
-            self._follow_linked(new, system)
-            out.append(new)
-        if out:
-            self._refresh_light()
-        return out
+        """Judge the whole zone now (the daemon's timer calls this every few seconds) and return
+        the permits that expired. Validity is judged on trusted time, or while trust is lost on
+        the last trusted instant carried forward by the monotonic clock."""
+        return [p for p in self.reevaluate() if p.status is PermitStatus.EXPIRED]
 
     def record_gas_test(self, test: GasTest, actor: str) -> Event:
         """Store a gas test of this zone (portable or fixed sensors) and journal
@@ -198,8 +215,10 @@ class PermitLifecycle(ZoneEffects):
         if test.zone_id != self.zone.zone_id:
             raise CommandRejected("WRONG_ZONE", f"gas test is for zone {test.zone_id}")
         self.registry.put_gas_test(test)
-        return self._emit(
+        event = self._emit(
             EventKind.GAS_TEST,
             EventType.GAS_TEST_RECORDED,
             {"actor": actor, "test": test.model_dump(mode="json")},
         )
+        self.reevaluate()
+        return event

@@ -234,6 +234,9 @@ class Zone(Model):
     oxygen_enriched: bool = Field(
         default=False, description="equipment that makes or stores O2: upper O2 bound 23.5 %"
     )
+    test_toxics: tuple[str, ...] = Field(
+        default=(), description="toxics (co, h2s, ...) a confined-space gas test must contain"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,8 +369,13 @@ class Permit(Model):
 
     @property
     def retest_after_break(self) -> timedelta | None:
-        """How long a break may last before work needs a new gas test (None: no rule)."""
-        return self.gas.retest_after_break or RETEST_AFTER_BREAK.get((self.kind, self.level))
+        """The break after which work needs a re-test: the document may shorten the standard's
+        break (GB 30871 §5.3.1d, §6.3f), never lengthen it."""
+        floor = RETEST_AFTER_BREAK.get((self.kind, self.level))
+        doc = self.gas.retest_after_break
+        if doc is None or floor is None:
+            return doc or floor
+        return min(doc, floor)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from edge.evidence import AirVerdict
+from edge.floors import effective_gas
 from edge.models import (
     LIVE_STATUSES,
     GasTest,
@@ -150,7 +151,7 @@ def check_gas_test(
     if newer_than is not None and test.taken_at <= newer_than:
         return ReasonCode.GAS_TEST_STALE
     age = now - test.taken_at
-    if age > permit.gas.max_test_age or age.total_seconds() < -60:
+    if age > effective_gas(permit).max_test_age or age.total_seconds() < -60:
         # A test from the future by more than clock skew is as doubtful as an old one.
         return ReasonCode.GAS_TEST_STALE
     return None
@@ -228,7 +229,7 @@ def apply(
             raise TransitionError(ReasonCode.NOT_AUTHORISED, f"{action} needs an authorised person")
         now = _require_window(permit, guards)
         newer_than: datetime | None = None
-        need_test = permit.gas.test_required
+        need_test = effective_gas(permit).test_required  # the document cannot waive it
         if action is Action.RESUME:
             assert permit.suspension is not None  # guaranteed by the model for SUSPENDED
             brk = permit.retest_after_break

@@ -50,6 +50,7 @@ class ReasonCode(StrEnum):
     PERMIT_EXPIRED = "PERMIT_EXPIRED"
     PERMIT_CLOSED = "PERMIT_CLOSED"
     GUARDIAN_ABSENT = "GUARDIAN_ABSENT"
+    LINKED_PERMIT_NOT_ACTIVE = "LINKED_PERMIT_NOT_ACTIVE"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     NOT_AUTHORISED = "NOT_AUTHORISED"
     # air
@@ -58,6 +59,7 @@ class ReasonCode(StrEnum):
     GAS_TEST_MISSING = "GAS_TEST_MISSING"
     GAS_TEST_FAILED = "GAS_TEST_FAILED"
     GAS_ALARM_LATCHED = "GAS_ALARM_LATCHED"
+    GAS_TEST_BEFORE_ALARM = "GAS_TEST_BEFORE_ALARM"
     SENSOR_STALE = "SENSOR_STALE"
     SENSOR_FAULT = "SENSOR_FAULT"
     SENSOR_WARMING_UP = "SENSOR_WARMING_UP"
@@ -130,6 +132,14 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.PERMIT_EXPIRED: ("作业票已过期", "Permit expired"),
     ReasonCode.PERMIT_CLOSED: ("作业票已关闭", "Permit closed"),
     ReasonCode.GUARDIAN_ABSENT: ("监护人不在场，禁止进入", "Guardian not present; no entry"),
+    ReasonCode.LINKED_PERMIT_NOT_ACTIVE: (
+        "关联作业票未在作业中",
+        "The permit this one serves is not active",
+    ),
+    ReasonCode.LINKED_PERMIT_NOT_ACTIVE: (
+        "关联作业票未在作业中",
+        "The permit this one serves is not active",
+    ),
     ReasonCode.ILLEGAL_TRANSITION: ("作业票状态不允许此操作", "Permit state does not allow this"),
     ReasonCode.NOT_AUTHORISED: ("无权执行此操作", "Not authorised"),
     ReasonCode.GAS_UNSAFE: ("气体超标，禁止进入", "Dangerous air; no entry"),
@@ -137,6 +147,10 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.GAS_TEST_MISSING: ("未做气体分析", "No gas test recorded"),
     ReasonCode.GAS_TEST_FAILED: ("气体分析不合格", "Gas test failed"),
     ReasonCode.GAS_ALARM_LATCHED: ("气体报警未解除确认", "Gas alarm not yet acknowledged"),
+    ReasonCode.GAS_TEST_BEFORE_ALARM: (
+        "气体分析早于最近一次报警，请重新检测",
+        "Gas test predates the latest alarm; test again",
+    ),
     ReasonCode.SENSOR_STALE: ("气体传感器无数据", "Gas sensor silent"),
     ReasonCode.SENSOR_FAULT: ("气体传感器故障", "Gas sensor fault"),
     ReasonCode.SENSOR_WARMING_UP: ("气体传感器预热中", "Gas sensor warming up"),

@@ -17,10 +17,28 @@ from edge.air_response import AirResponse
 from edge.effects import ActorLike, actor_of
 from edge.effects import CommandRejected as CommandRejected
 from edge.gate import Gate
-from edge.models import EventKind, EventType, Worker
+from edge.judgement import judge_zone
+from edge.models import (
+    LIVE_STATUSES,
+    EventKind,
+    EventType,
+    Permit,
+    PermitStatus,
+    SuspensionCause,
+    Worker,
+)
 from edge.work_cycle import WorkCycle
 
 log = logging.getLogger("zonegate.zone")
+
+# The automatic rule that acts for each cause, named in the journal as ``system:<rule>``.
+_RULE_OF = {
+    SuspensionCause.GAS: "gas",
+    SuspensionCause.MONITORING_LOST: "monitoring",
+    SuspensionCause.GUARDIAN_ABSENT: "guardian",
+    SuspensionCause.LINKED: "linked",
+    SuspensionCause.MANUAL: "judgement",
+}
 
 
 class ZoneController(WorkCycle, AirResponse, Gate):
@@ -36,6 +54,62 @@ class ZoneController(WorkCycle, AirResponse, Gate):
     (fsync'd), then announced to ``event_listeners`` (DESIGN invariant 3). Refusals raise
     ``CommandRejected`` with a reason code (``edge.reasons.ReasonCode`` or a command code).
     """
+
+    # ------------------------------------------------------------------ the judgement
+
+    def reevaluate(self) -> list[Permit]:
+        """Judge the whole zone now and apply the result; return the permits it changed.
+
+        Runs after every change (command, badge, gas test, air verdict) and on the daemon's
+        timer, so time-based rules (expiry, breaks, certificates lapsing, clock trust) act
+        without a triggering event. Order per DESIGN invariant 3: relay released first when
+        work stops, then each state change committed and journaled, then the alerts.
+        """
+        facts = self.facts()
+        j = judge_zone(facts)
+        if not j.work_allowed:
+            self._refresh_light(j)  # release the relay before anything is written
+        changed: list[Permit] = []
+        expire = pm.Actor.system("validity")
+        for pj in j.to_expire():
+            permit = self.registry.permit(pj.permit_id)
+            if permit is None or permit.status not in LIVE_STATUSES:
+                continue
+            new = permit.model_copy(update={"status": PermitStatus.EXPIRED, "suspension": None})
+            why = (
+                "validity window ended"
+                if facts.clock_trusted
+                else ("validity window ended (monotonic time since the last trusted instant)")
+            )
+            people = sorted(facts.occupants(permit))
+            # §4.16: expired work stops; the people still inside are named in the event, which
+            # goes on the critical lane like every permit transition.
+            evidence = {"reasons": list(pj.reasons), "people_inside": people}
+            self._commit(permit, new, "expire", expire, why, evidence)
+            changed.append(new)
+        for pj in j.to_suspend():
+            permit = self.registry.permit(pj.permit_id)
+            if permit is None or permit.status is not PermitStatus.ACTIVE or pj.cause is None:
+                continue
+            actor = pm.Actor.system(_RULE_OF[pj.cause])
+            reason = ",".join(str(r) for r in pj.reasons)
+            guards = pm.Guards(now=None, wall=self.clock.wall())
+            new = pm.apply(permit, pm.Action.SUSPEND, actor, guards, cause=pj.cause, reason=reason)
+            self._commit(permit, new, "suspend", actor, reason, {"reasons": list(pj.reasons)})
+            changed.append(new)
+            if pj.cause is SuspensionCause.GUARDIAN_ABSENT:
+                self.alert(
+                    EventType.GUARDIAN_ABSENT,
+                    {
+                        "permit_id": permit.permit_id,
+                        "guardian": ",".join(permit.guardians),
+                        "inside": self.inside(),
+                    },
+                )
+        if changed:
+            j = judge_zone(self.facts())
+        self._refresh_light(j)
+        return changed
 
     # ------------------------------------------------------------------ roster
 

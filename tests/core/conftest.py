@@ -113,7 +113,13 @@ class Env:
             taken_at=self.clock.wall(),
             source="portable:x",
             analyst="a",
-            samples=(GasTestSample(gas="co", value=2 if passed else 80, unit="ppm"),),
+            # O2, combustible and CO: what hot work and confined space both need (GB 30871
+            # §5.3.1, §6.4); a CO-only test no longer passes for either (issue 17 item 3).
+            samples=(
+                GasTestSample(gas="o2", value=20.9, unit="%vol"),
+                GasTestSample(gas="lel", value=0.0, unit="%LEL"),
+                GasTestSample(gas="co", value=2 if passed else 80, unit="ppm"),
+            ),
             passed=passed,
         )
         self.ctl.record_gas_test(t, "analyst")

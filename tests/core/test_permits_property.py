@@ -153,6 +153,14 @@ def test_random_sequences_respect_the_rules(
             gas_suspended_at = permit.suspension.at
 
 
+def _expired_by_judgement(before: Permit | None, after: Permit | None) -> int:
+    """The whole-zone judgement runs on every change (issue 17), so a permit past its window
+    expires at the next change of any kind, not only on the daemon's timer: one event."""
+    was = before.status if before else None
+    now = after.status if after else None
+    return int(was is not PermitStatus.EXPIRED and now is PermitStatus.EXPIRED)
+
+
 @settings(
     max_examples=40,
     deadline=None,
@@ -195,6 +203,7 @@ def test_controller_journals_every_transition(seq: list[tuple[str, int]]) -> Non
         accepted = 1
         for op, minutes in seq:
             clock.advance(minutes * 60)
+            before = reg.permit("P")
             try:
                 if op == "start":
                     ctl.start_permit("P", "leader")
@@ -203,10 +212,12 @@ def test_controller_journals_every_transition(seq: list[tuple[str, int]]) -> Non
                 elif op == "gas":
                     air.verdict = AirVerdict(safe=False, monitoring_ok=True, latched=True)
                     accepted += len(ctl.on_air_verdict(air.verdict))
+                    accepted += _expired_by_judgement(before, reg.permit("P"))
                     continue
                 elif op == "clear":
                     air.verdict = AirVerdict(safe=True, monitoring_ok=True)
                     ctl.on_air_verdict(air.verdict)
+                    accepted += _expired_by_judgement(before, reg.permit("P"))
                     continue
                 elif op == "resume":
                     ctl.resume_permit("P", "officer", authorised=True)
@@ -226,11 +237,15 @@ def test_controller_journals_every_transition(seq: list[tuple[str, int]]) -> Non
                             taken_at=clock.wall(),
                             source="p",
                             analyst="a",
-                            samples=(GasTestSample(gas="co", value=1, unit="ppm"),),
+                            samples=(
+                                GasTestSample(gas="lel", value=0, unit="%LEL"),
+                                GasTestSample(gas="co", value=1, unit="ppm"),
+                            ),
                             passed=op == "test_pass",
                         ),
                         "analyst",
                     )
+                    accepted += _expired_by_judgement(before, reg.permit("P"))
                     continue
                 accepted += 1
             except CommandRejected:

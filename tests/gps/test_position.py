@@ -205,7 +205,11 @@ async def badge_in_with_a_valid_permit(env: Env) -> Decision:
             taken_at=now,
             source="portable:x",
             analyst="a",
-            samples=(GasTestSample(gas="co", value=2, unit="ppm"),),
+            # hot work needs a combustible reading (GB 30871 §5.3.1; issue 17 item 3)
+            samples=(
+                GasTestSample(gas="lel", value=0, unit="%LEL"),
+                GasTestSample(gas="co", value=2, unit="ppm"),
+            ),
             passed=True,
         ),
         "analyst",
