@@ -104,9 +104,16 @@ def convert(
 class RollingMean:
     """Time-weighted mean over a fixed window, in buckets (constant memory at any rate).
 
-    Each reading's value is held until the next one, at most ``max_hold_s``: a silent sensor
-    is flagged stale by the monitoring check, and its last value is not stretched over hours.
-    The divisor is the whole window, as PC-TWA / PC-STEL are defined (Σ Ci·Ti / T).
+    Each reading's value is held until the next one; while a sensor is silent for longer than
+    ``max_hold_s`` it is flagged stale by the monitoring check, and ``mean`` stops stretching
+    its last value, but once a reading arrives the silence is bridged like a gap. The divisor
+    is the whole window, as PC-TWA / PC-STEL are defined (Σ Ci·Ti / T).
+
+    Fail safe across gaps (fault, warming-up or negative frames, issue 17 item 12): the time a
+    sensor could not measure never counts as zero. While the gap lasts the last good value is
+    held; when a good reading ends it, the whole gap counts at the larger of the values on
+    either side. An intermittent sensor therefore reports at least the exposure it saw, never
+    half of it.
     """
 
     def __init__(self, window_s: float, bucket_s: float, max_hold_s: float) -> None:
@@ -116,21 +123,38 @@ class RollingMean:
         self._buckets: collections.deque[list[float]] = collections.deque()  # [start, integral]
         self._total = 0.0
         self._last: tuple[float, float] | None = None  # (mono, value)
+        self._gap: tuple[float, float | None] | None = None  # (since mono, value before)
 
     def add(self, mono: float, value: float) -> None:
         """Add a reading at monotonic time ``mono`` (time-weighted)."""
-        if self._last is not None:
+        if self._gap is not None:
+            since, before = self._gap
+            self._gap = None
+            bridge = value if before is None else max(before, value)
+            # A gap longer than the window cannot add more than a window's worth.
+            dt = min(max(0.0, mono - since), self.window_s)
+            self._integrate(mono, bridge * dt)
+        elif self._last is not None:
             t0, v0 = self._last
-            dt = min(max(0.0, mono - t0), self.max_hold_s)
-            self._integrate(mono, v0 * dt)
+            dt = max(0.0, mono - t0)
+            if dt > self.max_hold_s:
+                # A silence longer than the hold is a gap too: bridged like a fault gap.
+                self._integrate(mono, max(v0, value) * min(dt, self.window_s))
+            else:
+                self._integrate(mono, v0 * dt)
         self._last = (mono, value)
         self._evict(mono)
 
     def gap(self, mono: float) -> None:
-        """An unusable reading: stop holding the previous value."""
+        """An unusable reading: the time until the next good one is a gap (see the class)."""
+        if self._gap is not None:
+            return  # the gap goes on
+        before: float | None = None
         if self._last is not None:
-            self.add(mono, self._last[1])
+            before = self._last[1]
+            self.add(mono, before)
         self._last = None
+        self._gap = (mono, before)
 
     def _integrate(self, mono: float, amount: float) -> None:
         start = mono - (mono % self.bucket_s)
@@ -154,6 +178,11 @@ class RollingMean:
             # Only the part of the held stretch that lies inside the window counts.
             span = min(t0 + self.max_hold_s, mono) - max(t0, mono - self.window_s)
             held = v0 * max(0.0, span)
+        elif self._gap is not None:
+            since, before = self._gap
+            # An open gap holds the last good value: what the sensor last saw goes on.
+            if before is not None:
+                held = before * max(0.0, mono - max(since, mono - self.window_s))
         return max(0.0, self._total + held) / self.window_s
 
 

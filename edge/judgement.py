@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge import floors
+from edge.cert_catalogue import OperationItem, satisfies
 from edge.evidence import AirVerdict
 from edge.models import (
     LIVE_STATUSES,
@@ -218,11 +219,16 @@ def review_due(cert: Certificate) -> date:
     return cert.valid_from + floors.CERT_REVIEW
 
 
-def cert_reasons(worker: Worker, required: CertCategory | None, today: date) -> list[ReasonCode]:
-    """Right category, in date, review not overdue (derived when not recorded)."""
+def cert_reasons(
+    worker: Worker, required: CertCategory | OperationItem | None, today: date
+) -> list[ReasonCode]:
+    """Right category (or operation item), in date, review not overdue (derived when not
+    recorded)."""
     if required is None:
         return []
-    of_category = [c for c in worker.certificates if c.category is required]
+    of_category = [
+        c for c in worker.certificates if satisfies(c.category, c.operation_item, required)
+    ]
     if not of_category:
         return [ReasonCode.CERT_WRONG_CATEGORY if worker.certificates else ReasonCode.CERT_MISSING]
     cert = max(of_category, key=lambda c: (c.valid_from <= today <= c.valid_to, c.valid_to))
