@@ -347,6 +347,29 @@ class ZoneMachine(RuleBasedStateMachine):
             return
         assert ok, f"{'resume' if resume else 'start'} {pid} accepted, naive judge: {why}"
 
+    @rule(
+        kind=st.sampled_from(["full", "full", *sorted(TESTS)]),
+        pid=st.sampled_from(["HOT", "CS", "TP"]),
+        resume=st.booleans(),
+    )
+    def fresh_test_then_command(self, kind: str, pid: str, resume: bool) -> None:
+        """The usual way work (re)starts: a test, then the command. Makes active permits
+        common, so the rules about them are exercised in short runs."""
+        self.record_test(kind)
+        self.command(pid, resume)
+
+    @rule()
+    def alarm_comes_and_goes(self) -> None:
+        """A short gas alarm, cleared and acknowledged (tests taken before it no longer count)."""
+        self.gas_alarm()
+        self.air_clears_and_is_acknowledged()
+
+    @rule(wid=st.sampled_from([GUARDIAN, WELDER1, WELDER2, ELECTRICIAN]))
+    def guardian_then(self, wid: str) -> None:
+        """The guardian goes in first, then someone else (the usual order at a tank)."""
+        self.badge_in(GUARDIAN)
+        self.badge_in(wid)
+
     @rule(pid=st.sampled_from(["HOT", "CS"]))
     def stop_card(self, pid: str) -> None:
         with contextlib.suppress(CommandRejected):
