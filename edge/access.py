@@ -139,6 +139,7 @@ class BadgeInFacts:
     unoccupied_since: Mapping[str, datetime] = field(default_factory=dict)  # per permit
 
     def zone_facts(self) -> ZoneFacts:
+        """These facts as ``edge.judgement.ZoneFacts`` (for the per-permit entry rules)."""
         return ZoneFacts(
             zone=self.zone,
             now=self.now,

