@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from edge.models import Decision
+from edge.models import Decision, Event
 from edge.reasons import Lang
 from edge.zone import ZoneController
 from firmware_adapters.badge.lines import LineBadgeReader
@@ -51,11 +51,21 @@ class TerminalService:
     on_decision: list[Callable[[Decision], None]] = field(default_factory=list)
     debounced: int = 0
     _decided_at: dict[str, float] = field(default_factory=dict)
+    _armed_at: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        self.controller.event_listeners.append(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if event.type == "terminal_armed":
+            self._armed_at = self.controller.clock.mono()
 
     def is_repeat(self, badge_id: str) -> bool:
-        """True when ``badge_id`` was decided less than ``debounce_s`` ago (monotonic)."""
+        """True when ``badge_id`` was decided less than ``debounce_s`` ago (monotonic) and the
+        terminal was not armed for an action since: a card still in the field repeats within
+        milliseconds, while arming takes a person pressing a button after that decision."""
         last = self._decided_at.get(badge_id)
-        if last is None:
+        if last is None or last < self._armed_at:
             return False
         return self.controller.clock.mono() - last < self.debounce_s
 
@@ -72,21 +82,32 @@ class TerminalService:
         return await self.controller.badge_in(badge_id)
 
     async def read(self, badge_id: str) -> Decision | None:
-        """One read from the reader: a decision, or None when it repeats the last tap."""
+        """One read from the reader: a decision; None when it repeats the last tap or was an
+        action the terminal was armed for (its outcome goes to whoever armed it)."""
         if self.is_repeat(badge_id):
             self.debounced += 1
             log.debug("%s read again within %.1f s: same tap", badge_id, self.debounce_s)
             return None
         self._notify(self.on_tap, badge_id)
+        outcome = await self.controller.terminal_action(badge_id)
+        if outcome is not None:  # an action (start, gas test, ...), not entry or exit
+            # The leader's card held on the reader must not turn into a badge-in either.
+            self._decided(badge_id)
+            level = logging.INFO if outcome.ok else logging.WARNING
+            log.log(level, "%s %s: %s", outcome.action.value, badge_id, outcome.message_en)
+            return None
         decision = await self.tap(badge_id)
+        self._decided(badge_id)
+        self._notify(self.on_decision, decision)
+        return decision
+
+    def _decided(self, badge_id: str) -> None:
         now = self.controller.clock.mono()
         self._decided_at[badge_id] = now
         # Forget badges whose window has passed, so the map stays as small as the crowd.
         for badge, at in list(self._decided_at.items()):
             if now - at >= self.debounce_s:
                 del self._decided_at[badge]
-        self._notify(self.on_decision, decision)
-        return decision
 
     @staticmethod
     def _notify(listeners: list[Callable[[T], None]], item: T) -> None:
@@ -102,15 +123,6 @@ class TerminalService:
         # still closes the port now, not whenever the generator is collected.
         async with contextlib.aclosing(self.reader.ids()) as ids:
             async for badge_id in ids:
-                if not self.is_repeat(badge_id):
-                    outcome = await self.controller.terminal_action(badge_id)
-                    if outcome is not None:  # an action (start, gas test, ...), not in / out
-                        self._decided_at[badge_id] = self.controller.clock.mono()
-                        level = logging.INFO if outcome.ok else logging.WARNING
-                        log.log(
-                            level, "%s %s: %s", outcome.action.value, badge_id, outcome.message_en
-                        )
-                        continue
                 decision = await self.read(badge_id)
                 if decision is not None:
                     msg = (

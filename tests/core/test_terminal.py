@@ -193,3 +193,28 @@ async def test_one_card_read_twice_in_a_burst_is_one_tap(env: Env) -> None:
         await asyncio.gather(task, return_exceptions=True)
         os.close(master)
         os.close(slave)
+
+
+async def test_a_tap_after_the_terminal_is_armed_is_a_new_tap(env: Env) -> None:
+    """A card held in the field repeats within milliseconds; arming the terminal for an action
+    takes a person pressing a button after that decision, so the next read is a new tap (the
+    leader who just took the gas test may confirm the start at once)."""
+    from edge.work_cycle import ArmedAction, CycleAction
+
+    env.worker("G1")
+    env.welder("W1")
+    env.active_permit()
+    svc = TerminalService(
+        env.ctl, LineBadgeReader(Path("/dev/null"), serial_port=False), "toggle", debounce_s=3
+    )
+    first = await svc.read("B-W1")
+    assert first is not None and first.allowed
+    env.clock.advance(0.5)
+    assert svc.is_repeat("B-W1") and await svc.read("B-W1") is None
+    env.ctl.terminal_attached = True
+    armed = ArmedAction(action=CycleAction.BREAK, permit_id="P1")
+    env.ctl.arm(armed)
+    env.clock.advance(0.5)
+    assert not svc.is_repeat("B-W1")
+    assert await svc.read("B-W1") is None  # taken by the armed action, not a badge-out
+    assert armed.done.done() and "W1" in env.registry.presence()

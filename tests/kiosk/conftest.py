@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -48,7 +49,6 @@ from edge.models import (
 )
 from edge.registry import Registry
 from firmware_adapters.sim.site import SimulatedSensors
-from firmware_adapters.tcpports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "kiosk-screenshots"
@@ -62,6 +62,13 @@ def browser_available() -> bool:
     return CHROMIUM is not None and CHROMEDRIVER is not None
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def cert(cat: CertCategory, start: date, end: date) -> Certificate:
     return Certificate(
         number=f"T{cat.value[:3].upper()}{start:%Y%m%d}",
@@ -72,20 +79,23 @@ def cert(cat: CertCategory, start: date, end: date) -> Certificate:
     )
 
 
-def seed_zone(cfg_path: Path, cfg: dict[str, Any]) -> None:
-    """Roster, an active permit and its gas test, in the stores the daemon will open."""
+def seed_zone(cfg: dict[str, Any], status: PermitStatus = PermitStatus.ACTIVE) -> None:
+    """Roster, a permit (active, or approved and not started) and a passing gas test, in the
+    stores the daemon will open."""
     today = datetime.now(UTC).date()
     now = datetime.now(UTC)
     weld_ok = cert(CertCategory.WELDING, today - timedelta(days=400), today + timedelta(days=900))
     weld_old = cert(CertCategory.WELDING, today - timedelta(days=2000), today - timedelta(days=3))
     workers = [
         Worker(worker_id="G1", name="王监护", badge_ids=("B-G1",)),
+        Worker(worker_id="L1", name="赵队长", badge_ids=("B-L1",)),
         Worker(worker_id="W1", name="张伟", badge_ids=("B-W1",), certificates=(weld_ok,)),
         Worker(worker_id="W2", name="李娜", badge_ids=("B-W2",), certificates=(weld_ok,)),
         Worker(worker_id="W3", name="刘强", badge_ids=("B-W3",), certificates=(weld_old,)),
     ]
     members = (
         PermitMember(worker_id="G1", role=Role.GUARDIAN),
+        PermitMember(worker_id="L1", role=Role.LEADER),
         *(
             PermitMember(worker_id=w, role=Role.OPERATOR, required_cert=CertCategory.WELDING)
             for w in ("W1", "W2", "W3")
@@ -99,8 +109,8 @@ def seed_zone(cfg_path: Path, cfg: dict[str, Any]) -> None:
         valid_from=now - timedelta(minutes=5),
         valid_to=now + timedelta(hours=6),
         members=members,
-        status=PermitStatus.ACTIVE,
-        activated_at=now - timedelta(minutes=1),
+        status=status,
+        activated_at=now - timedelta(minutes=1) if status is PermitStatus.ACTIVE else None,
     )
     test = GasTest(
         zone_id=cfg["zone"]["zone_id"],
@@ -153,7 +163,15 @@ class LoopThread:
 class Daemon:
     """``zonegate run`` in a child: start, stop (SIGTERM), restart on the same state."""
 
-    def __init__(self, tmp: Path, sims: SimulatedSensors, **kiosk: Any) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        sims: SimulatedSensors,
+        *,
+        sections: dict[str, Any] | None = None,
+        permit_status: PermitStatus = PermitStatus.ACTIVE,
+        **kiosk: Any,
+    ) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.lan_port = free_port()
@@ -178,10 +196,11 @@ class Daemon:
             "badge": {"type": "file", "port": str(self.fifo), "debounce_s": 2.0},
             "gas": sims.gas_config(staleness_s=5.0).model_dump(mode="json"),
             "kiosk": {"enabled": True, "port": self.port, "lan_port": self.lan_port, **kiosk},
+            **(sections or {}),
         }
         self.cfg_path = tmp / "gateway.yaml"
         self.cfg_path.write_text(yaml.safe_dump(self.cfg, allow_unicode=True))
-        seed_zone(self.cfg_path, self.cfg)
+        seed_zone(self.cfg, permit_status)
         # Our end of the FIFO, opened read-write so it never blocks and the daemon's reader
         # never sees end-of-file while the test runs (a reader restart would lose a tap).
         self._fifo_fd = os.open(self.fifo, os.O_RDWR)
