@@ -66,6 +66,7 @@ def sign_command(
     *,
     ttl: timedelta = timedelta(minutes=10),
     now: datetime | None = None,
+    not_before: datetime | None = None,
 ) -> dict[str, Any]:
     """A signed envelope after checking ``body`` against the command's wire model."""
     model = COMMAND_BODIES.get(type_)
@@ -73,7 +74,7 @@ def sign_command(
         raise ValueError(f"unknown command type {type_!r}; one of {sorted(COMMAND_BODIES)}")
     checked = model.model_validate(body).model_dump(mode="json", exclude_unset=False)
     expires = (now or datetime.now(UTC)) + ttl
-    return signer.envelope(type_, doc_version, expires, checked)
+    return signer.envelope(type_, doc_version, expires, checked, not_before=not_before)
 
 
 async def publish_command(

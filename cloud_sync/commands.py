@@ -11,6 +11,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -59,6 +60,8 @@ class Rejection(StrEnum):
     UNKNOWN_KEY = "CMD_UNKNOWN_KEY"
     BAD_SIGNATURE = "CMD_BAD_SIGNATURE"
     EXPIRED = "CMD_EXPIRED"
+    NOT_YET_VALID = "CMD_NOT_YET_VALID"
+    TTL_TOO_LONG = "CMD_TTL_TOO_LONG"
     CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"
     UNKNOWN_COMMAND = "CMD_UNKNOWN"
     WRONG_DEVICE = "CMD_WRONG_DEVICE"
@@ -70,6 +73,31 @@ class Rejection(StrEnum):
 # Commands that only take authority away may be applied with an untrusted clock (their expiry
 # cannot be judged, but their replay can, by version): refusing a revoke is the unsafe choice.
 AUTHORITY_REDUCING = frozenset({"permit_revoke"})
+
+# The longest a command may live, by type (issue 16.8: a signed command expiring in 2099 was
+# accepted). Judged on the device's trusted clock: expires_at may lie at most this far ahead,
+# and with a not_before, expires_at - not_before may not exceed it either. Grants are short (a
+# permit is re-signed rather than parked in a queue for days); taking authority away may wait
+# longer for an offline gateway; anything not listed gets the default.
+MAX_TTL: dict[str, timedelta] = {
+    "permit_issue": timedelta(hours=24),
+    "permit_update": timedelta(hours=24),
+    "permit_resume": timedelta(hours=1),
+    "permit_revoke": timedelta(days=7),
+    "roster_update": timedelta(days=3),
+    "certificate_update": timedelta(days=3),
+    "badge_unlock": timedelta(hours=1),
+    "alarm_acknowledge": timedelta(minutes=30),
+    "config_change": timedelta(hours=24),
+}
+DEFAULT_MAX_TTL = timedelta(hours=1)
+CLOCK_SKEW = timedelta(seconds=60)
+"""Allowance for central's and the device's clocks when judging ``not_before``."""
+
+
+def max_ttl(command_type: str) -> timedelta:
+    """The longest lifetime accepted for ``command_type`` (``MAX_TTL`` or the default)."""
+    return MAX_TTL.get(command_type, DEFAULT_MAX_TTL)
 
 
 class CommandTarget(Protocol):
@@ -217,9 +245,22 @@ class CommandProcessor:
             raise _Refused(Rejection.MALFORMED, f"type {env.type!r} sent on cmd/{name}")
         if env.expires_at.tzinfo is None:
             raise _Refused(Rejection.MALFORMED, "expires_at has no timezone")
+        if env.not_before is not None and env.not_before.tzinfo is None:
+            raise _Refused(Rejection.MALFORMED, "not_before has no timezone")
+        cap = max_ttl(env.type)
+        if env.not_before is not None and env.expires_at - env.not_before > cap:
+            raise _Refused(Rejection.TTL_TOO_LONG, f"lives longer than {cap} ({env.type})")
         if self._clock.trust().trusted:
-            if env.expires_at <= self._clock.wall():
+            now = self._clock.wall()
+            if env.expires_at <= now:
                 raise _Refused(Rejection.EXPIRED, f"expired at {env.expires_at.isoformat()}")
+            if env.expires_at - now > cap + CLOCK_SKEW:
+                raise _Refused(
+                    Rejection.TTL_TOO_LONG,
+                    f"expires {env.expires_at.isoformat()}: more than {cap} ahead ({env.type})",
+                )
+            if env.not_before is not None and now + CLOCK_SKEW < env.not_before:
+                raise _Refused(Rejection.NOT_YET_VALID, f"not before {env.not_before.isoformat()}")
         elif env.type not in AUTHORITY_REDUCING:
             raise _Refused(Rejection.CLOCK_UNTRUSTED, "device clock not synced: expiry unknown")
         model = COMMAND_BODIES.get(env.type)

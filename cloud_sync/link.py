@@ -618,16 +618,18 @@ class Link:
             tg.create_task(work(), name="mqtt-handle")
 
     def _note_status(self, message: aiomqtt.Message) -> None:
-        """Our status topic as the broker has it: another boot's ``online`` is a rival.
+        """Our status topic as the broker has it: another boot that keeps reconnecting is a rival.
 
-        A stale ``online`` of our own previous boot is seen once and never changes; a second
+        A stale status of our own previous boot is seen once and never changes; a second
         gateway with our device id keeps reconnecting, so its ``connection`` number moves.
         """
         try:
             status = Status.model_validate_json(_payload_bytes(message.payload))
         except ValueError:
             return
-        if status.state != "online" or status.boot_id == self.boot_id:
+        # Online or offline alike: a taken-over rival's will ("offline") is what the retained
+        # status usually holds when we connect, and its connection number moves too.
+        if status.boot_id == self.boot_id:
             return
         seen = (status.boot_id, status.connection)
         if self._rival is not None and self._rival[0] == seen[0] and self._rival != seen:

@@ -247,6 +247,11 @@ class Envelope(Wire):
     type: str = Field(description="command type; equals the {name} of the cmd topic")
     doc_version: int = Field(ge=1, description="per-document version; must be newer than seen")
     expires_at: datetime = Field(description="reject after this instant (timezone required)")
+    not_before: datetime | None = Field(
+        default=None,
+        description="reject before this instant (timezone required); with it, the lifetime "
+        "expires_at - not_before is capped per command type like the remaining time",
+    )
     body: dict[str, Any]
     key_id: str = Field(description="first 16 hex of SHA-256 of the raw public key")
     sig: str = Field(description="base64 Ed25519 signature")

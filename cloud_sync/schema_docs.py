@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cloud_sync.commands import AUTHORITY_REDUCING, Rejection
+from cloud_sync.commands import AUTHORITY_REDUCING, DEFAULT_MAX_TTL, MAX_TTL, Rejection
 from cloud_sync.payloads import COMMAND_BODIES, MAX_REPLAY, WIRE_MODELS, json_schema
 from cloud_sync.signing import SIGNED_FIELDS
 from cloud_sync.topics import TOPICS, TopicSpec
@@ -57,6 +57,7 @@ def _readme() -> str:
     ]
     lanes = {lane: sorted(k.value for k, v in LANE_OF.items() if v is lane) for lane in Lane}
     rejections = "\n".join(f"| `{r.value}` |" for r in Rejection)
+    ttls = "\n".join(f"| `{name}` | {ttl} |" for name, ttl in MAX_TTL.items())
     return f"""# MQTT interface of a zonegate gateway
 
 Generated from `cloud_sync/topics.py` and `cloud_sync/payloads.py` by
@@ -139,6 +140,16 @@ UTF-8. `key_id` is the first 16 hex digits of the SHA-256 of the raw 32-byte pub
 version accepted for the same document (a permit, the roster, a worker's certificates, a
 worker's unlock, a config section); a permit's `version` must equal `doc_version`. The body's
 `device` must name the receiving device.
+
+Lifetime: a command may expire at most this far ahead of the gateway's (trusted) clock, and,
+when it carries the optional signed `not_before`, `expires_at - not_before` may not exceed it
+either (`CMD_TTL_TOO_LONG`); before `not_before` (60 s clock allowance) it is refused with
+`CMD_NOT_YET_VALID`, and may be sent again later with the same version.
+
+| command type | longest lifetime |
+|---|---|
+{ttls}
+| any other | {DEFAULT_MAX_TTL} |
 
 When the gateway's clock is not synced (no NTP, no GPS time) it cannot judge expiry and refuses
 every command except {", ".join(f"`{c}`" for c in sorted(AUTHORITY_REDUCING))} (taking authority

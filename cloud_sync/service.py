@@ -43,6 +43,8 @@ log = logging.getLogger("zonegate.mqtt")
 # link or storage with no way back (peer-lessons L9).
 PROTECTED_SECTIONS = frozenset({"mqtt", "device", "storage", "zone"})
 
+REPLY_WINDOW = 64  # replies awaiting their PUBACK at once
+
 # Commands handled before others waiting in the intake window (they only take authority away).
 SAFETY_COMMANDS = frozenset({"permit_revoke", "permit_suspend", "suspend", "zone_suspend"})
 
@@ -155,6 +157,10 @@ class SyncService:
         self.health = health
         self.config_sections = config_sections or {}
         self.link: Link | None = None
+        # Replies in flight: a command is handled (journaled) before the next one, but its reply
+        # need not hold the intake up for a broker round trip.
+        self._replies: set[asyncio.Task[None]] = set()
+        self._reply_slots = asyncio.Semaphore(REPLY_WINDOW)
         self.outbox: Outbox | None = None
         self.commands: CommandProcessor | None = None
         self.birth_refreshes = 0
@@ -223,6 +229,9 @@ class SyncService:
             self.controller.event_listeners.remove(self._state_may_change)
             if self.telemetry is not None:
                 self.telemetry.listeners.remove(self._on_live)
+            for task in list(self._replies):
+                task.cancel()
+            await asyncio.gather(*self._replies, return_exceptions=True)
 
     def _on_live(self, samples: list[dict[str, Any]]) -> None:
         self._live.append(samples)
@@ -321,11 +330,23 @@ class SyncService:
         raw = message.payload
         payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
         reply_topic, reply = await self.commands.handle(str(message.topic), bytes(payload))
+        await self._reply_slots.acquire()
+        task = asyncio.create_task(
+            self._send_reply(client, reply_topic, reply.model_dump_json()), name="mqtt-reply"
+        )
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    async def _send_reply(self, client: BrokerClient, topic: str, body: str) -> None:
+        # The command was handled and journaled whatever happens here: a reply lost with the
+        # connection is logged; central still sees the command_accepted/rejected event.
         try:
-            await client.deliver(reply_topic, reply.model_dump_json())
-        except (PublishRefused, PacketTooLarge) as err:
-            # The command was handled and journaled; only the reply could not go.
-            log.warning("reply to %s refused by the broker: %s", message.topic, err)
+            async with asyncio.timeout(self.cfg.publish_timeout_s):
+                await client.deliver(topic, body)
+        except (PublishRefused, PacketTooLarge, TimeoutError, aiomqtt.MqttError) as err:
+            log.warning("reply on %s not delivered: %s", topic, err)
+        finally:
+            self._reply_slots.release()
 
     def _connect_birth(self, connection: int) -> Birth:
         """The birth the link publishes at each connect: the refresher's new baseline."""

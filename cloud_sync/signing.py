@@ -19,7 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SIGNED_FIELDS = ("type", "doc_version", "expires_at", "body", "key_id")
+SIGNED_FIELDS = ("type", "doc_version", "expires_at", "not_before", "body", "key_id")
+OPTIONAL_FIELDS = frozenset({"not_before"})  # signed when present; absent in older envelopes
 
 
 class SignatureError(Exception):
@@ -29,7 +30,7 @@ class SignatureError(Exception):
 def canonical(envelope: dict[str, Any]) -> bytes:
     """The bytes that are signed: the envelope's signed fields as canonical JSON."""
     return json.dumps(
-        {k: envelope[k] for k in SIGNED_FIELDS},
+        {k: envelope[k] for k in SIGNED_FIELDS if k in envelope or k not in OPTIONAL_FIELDS},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -88,11 +89,16 @@ class Signer:
         self.key_id = key_id(private_key.public_key())
 
     def envelope(
-        self, type_: str, doc_version: int, expires_at: datetime, body: dict[str, Any]
+        self,
+        type_: str,
+        doc_version: int,
+        expires_at: datetime,
+        body: dict[str, Any],
+        not_before: datetime | None = None,
     ) -> dict[str, Any]:
-        """A signed envelope as a JSON-ready dict."""
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must carry a timezone")
+        """A signed envelope as a JSON-ready dict (``not_before`` only when given)."""
+        if expires_at.tzinfo is None or (not_before is not None and not_before.tzinfo is None):
+            raise ValueError("expires_at and not_before must carry a timezone")
         env: dict[str, Any] = {
             "type": type_,
             "doc_version": doc_version,
@@ -100,6 +106,8 @@ class Signer:
             "body": body,
             "key_id": self.key_id,
         }
+        if not_before is not None:
+            env["not_before"] = not_before.isoformat()
         env["sig"] = base64.b64encode(self._key.sign(canonical(env))).decode("ascii")
         return env
 

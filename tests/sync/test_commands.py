@@ -160,6 +160,37 @@ async def test_expired_command_is_rejected(env: Env) -> None:
     assert env.registry.permit("P1") is None
 
 
+async def test_lifetime_is_capped_per_type_and_not_before_holds(env: Env) -> None:
+    """A signed command expiring in 2099 was accepted (issue 16.8)."""
+    far = env.sign("permit_issue", env.permit_body(), 1, ttl=timedelta(days=365 * 70))
+    assert (await env.send(far)).reason == Rejection.TTL_TOO_LONG
+    week = env.sign("permit_issue", env.permit_body(), 1, ttl=timedelta(days=7))
+    assert (await env.send(week)).reason == Rejection.TTL_TOO_LONG
+    assert env.registry.permit("P1") is None
+    now = env.clock.wall()
+    early = env.sign(
+        "permit_issue", env.permit_body(), 1, ttl=timedelta(hours=2),
+        not_before=now + timedelta(hours=1),
+    )  # fmt: skip
+    assert (await env.send(early)).reason == Rejection.NOT_YET_VALID
+    assert env.registry.permit("P1") is None
+    env.clock.advance(3600)
+    assert (await env.send(early)).accepted  # the same envelope, once its time has come
+    long_window = env.sign(
+        "badge_unlock", {"device": DEVICE, "worker_id": "W1"}, 1, ttl=timedelta(minutes=30),
+        not_before=env.clock.wall() - timedelta(hours=2),
+    )  # fmt: skip
+    assert (await env.send(long_window)).reason == Rejection.TTL_TOO_LONG
+    # Tampering with not_before breaks the signature.
+    forged = dict(early, not_before=(now - timedelta(days=1)).isoformat())
+    assert (await env.send(forged)).reason == Rejection.BAD_SIGNATURE
+    revoke = env.sign(
+        "permit_revoke", {"device": DEVICE, "permit_id": "P1", "reason": "r"}, 2,
+        ttl=timedelta(days=6),
+    )  # fmt: skip
+    assert (await env.send(revoke)).accepted
+
+
 async def test_untrusted_clock_refuses_grants_but_accepts_revoke(env: Env) -> None:
     assert (await env.send(env.sign("permit_issue", env.permit_body(), 1))).accepted
     env.clock.trusted = False
