@@ -11,6 +11,12 @@ stdout line:
 - ``aiomqtt_raw_per_s``: a bare aiomqtt loop awaiting each QoS 1 publish in turn;
   ``paho_raw_per_s``: paho publishing QoS 1 with its default in-flight window (20), waiting for
   every PUBACK. Same broker, same payload size, same run.
+- ``outage_first_event_p50_s``: the broker is stopped for ``--outage-s`` (default 60) while a
+  gas alarm is journaled, then started again; seconds from the broker accepting connections
+  again to the alarm arriving at a subscriber (persistent session), p50 (and max) over
+  ``--outage-runs``. The link runs with its default settings (issue 12.3: target <= 10 s).
+  ``outage_cap60_p50_s``: the same outage, same run, for a second gateway whose backoff cap
+  is the old default of 60 s (the baseline).
 - ``alert_p99_ms`` / ``alert_p50_ms``: last byte of an over-limit Winsen frame written to the
   pty until the resulting ``gas_alarm`` event arrives at an MQTT subscriber (gas adapter,
   exposure rules, permit suspension and alert committed to the journal, outbox, broker);
@@ -305,6 +311,107 @@ async def alert_latency(directory: Path, port: int, n: int) -> tuple[list[float]
     return samples, sync_part
 
 
+# ------------------------------------------------------------------ outage
+
+
+def start_broker(directory: Path, port: int) -> subprocess.Popen[bytes]:
+    """A mosquitto on ``port`` that keeps persistent sessions across its restarts."""
+    data = directory / "outage-data"
+    data.mkdir(exist_ok=True)
+    conf = directory / "outage.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+        f"persistence true\npersistence_location {data}/\nlog_dest none\nuser root\n"
+    )
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)])
+    end = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            if time.monotonic() > end or proc.poll() is not None:
+                raise
+            time.sleep(0.005)
+        else:
+            return proc
+
+
+async def outage_recovery(directory: Path, outage_s: float, runs: int) -> dict[str, list[float]]:
+    """Seconds from the broker's return to the first event at central, per gateway and run."""
+    port = free_port()
+    proc = start_broker(directory, port)
+    arrived: dict[str, float] = {}
+    gateways = {
+        "default": LinkSettings(host="127.0.0.1", port=port, client_id="bench-outage-default"),
+        "cap60": LinkSettings(
+            host="127.0.0.1", port=port, client_id="bench-outage-cap60", backoff_max_s=60.0
+        ),
+    }
+
+    async def central() -> None:
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    "127.0.0.1", port, identifier="bench-outage-central", clean_session=False
+                ) as client:
+                    await client.subscribe("edge/v1/bench/+/event/#", qos=1)
+                    async for message in client.messages:
+                        body = json.loads(bytes(message.payload))
+                        arrived.setdefault(body["event_id"], time.monotonic())
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.005)  # central retries fast: we time the gateway
+
+    results: dict[str, list[float]] = {name: [] for name in gateways}
+    journals = {
+        name: Journal(directory / f"outage-{name}.db", SystemClock(assume_trusted=True))
+        for name in gateways
+    }
+    outboxes = {
+        name: Outbox(journals[name], DeviceTopics("bench", f"gw-{name}")) for name in gateways
+    }
+    links = [
+        Link(s, DeviceTopics("bench", f"gw-{name}"), journals[name].boot_id, outboxes[name].drain)
+        for name, s in gateways.items()
+    ]
+    watcher = asyncio.create_task(central())
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for link in links:
+                await stack.enter_async_context(link)
+            for run in range(runs):
+                # A gateway that has been up a while: its link proved healthy.
+                while not all(link.healthy for link in links):  # noqa: ASYNC110 - a flag set by the link
+                    await asyncio.sleep(0.1)
+                proc.terminate()
+                proc.wait(10)
+                alarms = {
+                    name: journals[name].append(EventKind.ALERT, "gas_alarm", {"run": run})
+                    for name in gateways
+                }
+                for outbox in outboxes.values():
+                    outbox.notify()
+                await asyncio.sleep(outage_s)
+                proc = await asyncio.to_thread(start_broker, directory, port)
+                back = time.monotonic()
+                for name, alarm in alarms.items():
+                    while alarm.event_id not in arrived:  # noqa: ASYNC110 - set by the watcher
+                        await asyncio.sleep(0.01)
+                    results[name].append(arrived[alarm.event_id] - back)
+                log(
+                    f"outage run {run + 1}/{runs}: "
+                    + ", ".join(f"{n} {v[-1]:.2f} s" for n, v in results.items())
+                )
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        proc.terminate()
+        proc.wait(10)
+        for journal in journals.values():
+            journal.close()
+    return results
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
@@ -314,6 +421,18 @@ def percentile(values: list[float], q: float) -> float:
 async def bench(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="zg-sync-bench-", dir=args.state_dir) as tmp:
         root = Path(tmp)
+        outage: dict[str, object] = {}
+        if not args.no_outage:
+            times = await outage_recovery(root, args.outage_s, args.outage_runs)
+            outage = {
+                "outage_s": args.outage_s,
+                "outage_runs": args.outage_runs,
+                "outage_first_event_p50_s": round(percentile(times["default"], 50), 3),
+                "outage_first_event_max_s": round(max(times["default"]), 3),
+                "outage_cap60_p50_s": round(percentile(times["cap60"], 50), 3),
+            }
+        if args.only_outage:
+            return {**outage, "cores": os.cpu_count()}
         enqueue, fixed, bare = append_rates(root, args.appends)
         log(
             f"enqueue {enqueue:.0f}/s (fixed clock {fixed:.0f}/s), bare sqlite {bare:.0f}/s "
@@ -350,6 +469,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         "events": args.events,
         "cores": os.cpu_count(),
     }
+    result.update(outage)
     if alerts:
         result.update(
             {
@@ -372,6 +492,10 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, default=200, help="gas alarms to time")
     ap.add_argument("--no-alert", action="store_true", help="skip the gas alarm latency")
     ap.add_argument("--state-dir", default=None, help="where the journals go (default: temp)")
+    ap.add_argument("--outage-s", type=float, default=60.0, help="broker outage to recover from")
+    ap.add_argument("--outage-runs", type=int, default=3, help="outages timed (p50 reported)")
+    ap.add_argument("--no-outage", action="store_true", help="skip the outage recovery figure")
+    ap.add_argument("--only-outage", action="store_true", help="only the outage recovery figure")
     args = ap.parse_args()
     result = asyncio.run(bench(args))
     if not args.json:

@@ -351,6 +351,7 @@ class Link:
         self._disconnected.set()
         self._task: asyncio.Task[None] | None = None
         self._entered = False
+        self._stopping = False
         self._up_at: float | None = None
         # Another boot publishing "online" as this device (same device id on two gateways):
         # (boot_id, connection) of its last status, and whether it was seen reconnecting.
@@ -412,11 +413,18 @@ class Link:
                 await client.publish(
                     self.topics.status, self._status("offline"), qos=1, retain=True, timeout=2
                 )
-        if self._task is not None:
-            self._task.cancel()
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            # Cancel until it ends: aiomqtt waits with asyncio.wait_for, which on 3.11 can
+            # swallow a cancellation that lands as its future completes (a CONNACK or a
+            # disconnect racing the stop); the supervisor then looped on reconnecting after
+            # "zonegate stopped" (issue 12.4b). _stopping also ends the loop at its next turn.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     async def serve_forever(self) -> None:
         """Wait on the supervisor (it only ends by cancellation)."""
@@ -429,7 +437,7 @@ class Link:
     # ---- the supervisor
 
     async def _supervise(self) -> None:
-        while True:
+        while not self._stopping:
             self._up_at = None
             client: BrokerClient | None = None
             try:
@@ -444,6 +452,8 @@ class Link:
                 self._client = None
                 self._connected.clear()
                 self._disconnected.set()
+            if self._stopping:
+                return
             self._judge(client, self._up_at)
             delay = self.backoff.next_delay()
             log.warning(
