@@ -138,7 +138,7 @@ async def run_size(
     directory = root / f"fleet-{n}"
     directory.mkdir()
     devices = [f"gw-{i:04d}" for i in range(n)]
-    broker = FleetBroker(directory / "broker", devices)
+    broker = FleetBroker(directory / "broker", devices, "site1")
     broker.start()
 
     def broker_cpu() -> float:

@@ -243,7 +243,13 @@ class BrokerClient(aiomqtt.Client):
         fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._deliveries[info.mid] = fut
         try:
-            code = await fut
+            # A connection lost before the PUBACK must end the wait: during the announce no
+            # receive loop is running yet to notice it (a takeover there hung the link).
+            waiters: set[asyncio.Future[Any]] = {fut, self._disconnected}
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if not fut.done():
+                raise aiomqtt.MqttError(f"disconnected before the PUBACK for {topic}")
+            code = fut.result()
         finally:
             self._deliveries.pop(info.mid, None)
         if code >= 0x80:
@@ -556,7 +562,10 @@ class Link:
             self.connects += 1
             self._up_at = time.monotonic()
             self.last_error = None
-            self.diagnosis = LinkDiagnosis.OK
+            # A diagnosis of a fight (a rival with our id, a broker closing on us) holds until
+            # this connection proves healthy: "connected" alone says nothing then.
+            if not (self._rival_active or self.short_sessions >= 2):
+                self.diagnosis = LinkDiagnosis.OK
             self._disconnected.clear()
             self._connected.set()
             log.info(
@@ -579,6 +588,8 @@ class Link:
         await asyncio.sleep(self.settings.healthy_after_s)
         self.healthy = True
         self.short_sessions = 0
+        self._rival_active = False
+        self.diagnosis = LinkDiagnosis.OK
         self.backoff.reset()
         await asyncio.Event().wait()  # lives as long as the connection
 

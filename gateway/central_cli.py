@@ -84,7 +84,9 @@ def _sign_args(p: argparse.ArgumentParser, *, envelope_ok: bool = False) -> None
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="localhost")
-    p.add_argument("--port", type=int, default=8883)
+    p.add_argument(
+        "--port", type=int, default=8884, help="the central listener of the shipped mosquitto.conf"
+    )
     p.add_argument("--ca", type=Path, help="CA of the broker certificate (PEM)")
     p.add_argument("--no-tls", action="store_true", help="plain MQTT (loopback only)")
     p.add_argument("--user", default="central")

@@ -129,6 +129,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"{air.get('monitoring_ok')} {','.join(air.get('reasons', []))}  "
             f"link: {link.get('state', link.get('connected', '-'))}"
         )
+        if link.get("diagnosis") not in (None, "OK"):
+            # Why the link is down, in the technician's words (cloud_sync.link.LinkDiagnosis).
+            con.print(
+                f"  link [{link['diagnosis']}] {link.get('diagnosis_zh')} / "
+                f"{link.get('diagnosis_en')}; last error: {link.get('last_error')}"
+            )
         for name, h in sorted((snap.get("health") or {}).items()):
             state = h.get("state", "") if isinstance(h, dict) else h
             con.print(f"  {name}: {state}")

@@ -94,7 +94,7 @@ async def get_status(request: web.Request) -> web.Response:
             "pid": os.getpid(),
             "device_id": ctx.config.device.device_id,
             **snap,
-            "link": health.get("sync"),
+            "link": health.get("mqtt") or health.get("sync"),
             "sensors": health.get("gas"),
             "pending": {k.value: v for k, v in ctx.journal.pending_count().items()},
         }

@@ -457,6 +457,13 @@ async def check_broker(
 
     topics = DeviceTopics(cfg.zone.site, cfg.device.device_id)
     details: dict[str, Any] = {"broker": f"{m.host}:{m.port}", "tls": m.tls, "user": m.username}
+    from gateway.daemon import daemon_running
+
+    if daemon_running(cfg.storage.state_dir):
+        # A second connection as this user would take the running daemon's session over (the
+        # shipped broker forces client id = user name): ask the daemon how its link is instead.
+        results.append(await _link_of_running_daemon(cfg, details))
+        return results
     try:
         ctx = (
             tls_context(
@@ -480,6 +487,43 @@ async def check_broker(
         return results
     results.append(await _probe_broker(m, topics, password, ctx, budget_s, details))
     return results
+
+
+async def _link_of_running_daemon(cfg: GatewayConfig, details: dict[str, Any]) -> CheckResult:
+    """The broker check from the running daemon's own link (diagnosis code and words)."""
+    from gateway.operator_api import call, socket_path_for
+
+    try:
+        code, body = await asyncio.to_thread(call, socket_path_for(cfg), "GET", "/status")
+    except (OSError, TimeoutError) as err:
+        return CheckResult(
+            "broker",
+            Status.WARN,
+            f"the daemon is running but its operator API does not answer ({err}); the broker "
+            "was not probed, so as not to take the daemon's session over",
+            "zonegate status; or stop the daemon and run selftest again",
+            details,
+        )
+    link = body.get("link") if code == 200 else None
+    if not isinstance(link, dict) or "diagnosis" not in link:
+        return CheckResult(
+            "broker", Status.WARN, "the running daemon reports no link state yet", "", details
+        )
+    details.update({k: link.get(k) for k in ("diagnosis", "last_error", "rival_boot_id")})
+    words = f"{link.get('diagnosis_zh')} / {link.get('diagnosis_en')}"
+    if link.get("connected") and link.get("diagnosis") == "OK":
+        return CheckResult(
+            "broker", Status.PASS, f"the running daemon's link is up ({words})", "", details
+        )
+    return CheckResult(
+        "broker",
+        Status.FAIL,
+        f"the running daemon's link: [{link.get('diagnosis')}] {words}; "
+        f"last error: {link.get('last_error')}",
+        "SESSION_TAKEN_OVER: give each gateway its own device id (re-provision the clone); "
+        "otherwise see the broker log",
+        details,
+    )
 
 
 async def _probe_broker(

@@ -28,6 +28,7 @@ from edge.clock import SystemClock
 from edge.journal import Journal
 from edge.models import EventKind, EventType
 from firmware_adapters.tcpports import free_port
+from tests.broker_config import render_acl
 from tests.sync.conftest import wait_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ CENTRAL_PASSWORD = "pw-central"
 class FleetBroker:
     """mosquitto on 127.0.0.1 with one user per gateway, ``central``, and the shipped ACL."""
 
-    def __init__(self, directory: Path, devices: list[str]) -> None:
+    def __init__(self, directory: Path, devices: list[str], site: str) -> None:
         self.dir = directory
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -60,7 +61,7 @@ user root
 listener {self.port} 127.0.0.1
 allow_anonymous false
 password_file {passwd}
-acl_file {ACL}
+acl_file {render_acl(directory / "zonegate.acl", [site])}
 persistence true
 persistence_location {directory / "data"}/
 autosave_interval 3600

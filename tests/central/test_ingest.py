@@ -119,7 +119,7 @@ async def test_fifty_gateways_three_consumers_one_killed(
     fleet_dir: Path, postgres: TempPostgres, db: psycopg.AsyncConnection[Any]
 ) -> None:
     devices = [f"gw-{n:03d}" for n in range(50)]
-    broker = FleetBroker(fleet_dir / "broker", devices)
+    broker = FleetBroker(fleet_dir / "broker", devices, SITE)
     broker.start()
     consumers = Consumers(broker, postgres.dsn, fleet_dir)
     rng = random.Random(20261130)

@@ -21,6 +21,7 @@ from cloud_sync.signing import Signer, Verifier, generate_keypair, load_private_
 from edge.clock import ManualClock
 from edge.journal import Journal
 from firmware_adapters.tcpports import free_port
+from tests.broker_config import render_acl
 from tests.conditions import until
 from tests.pki import Pki, make_pki
 
@@ -71,7 +72,7 @@ certfile {pki.server_cert}
 keyfile {pki.server_key}
 allow_anonymous false
 password_file {passwd}
-acl_file {ACL}
+acl_file {render_acl(directory / "zonegate.acl", [SITE])}
 persistence true
 persistence_location {directory / "data"}/
 autosave_interval 3600
