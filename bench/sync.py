@@ -17,6 +17,13 @@ stdout line:
   ``--outage-runs``. The link runs with its default settings (issue 12.3: target <= 10 s).
   ``outage_cap60_p50_s``: the same outage, same run, for a second gateway whose backoff cap
   is the old default of 60 s (the baseline).
+- ``intake_*``: the sync service as the daemon builds it takes a ``--flood-s`` flood of signed
+  commands (one in ten new, the rest replays, a publisher window of 100, a permit_revoke half
+  way): ``intake_sent``, ``intake_cmds_per_s`` (handled, until the last is journaled),
+  ``intake_revoke_s`` (the revoke's PUBACK at the broker until the permit is REVOKED), and the
+  badge decision latency (``ZoneController.badge_in``, what the terminal calls) during the
+  flood, ``intake_badge_p50_ms`` / ``_p99_ms``, against the same with no flood in the same run
+  (``intake_badge_idle_p50_ms``).
 - ``alert_p99_ms`` / ``alert_p50_ms``: last byte of an over-limit Winsen frame written to the
   pty until the resulting ``gas_alarm`` event arrives at an MQTT subscriber (gas adapter,
   exposure rules, permit suspension and alert committed to the journal, outbox, broker);
@@ -412,6 +419,143 @@ async def outage_recovery(directory: Path, outage_s: float, runs: int) -> dict[s
     return results
 
 
+# ------------------------------------------------------------------ command intake
+
+
+async def intake_flood(directory: Path, port: int, flood_s: float) -> dict[str, float]:
+    """Commands handled per second under a flood, revoke latency, badge latency during it."""
+    from datetime import UTC, datetime, timedelta
+
+    from cloud_sync.central import sign_command
+    from cloud_sync.service import SyncService
+    from cloud_sync.signing import Signer, generate_keypair, load_private_key
+    from edge.evidence import FixedAir
+    from edge.models import PermitStatus
+    from edge.registry import Registry
+    from edge.zone import ZoneController
+    from gateway.config import GatewayConfig
+    from gateway.services import ServiceContext, build_sync
+
+    private, public = generate_keypair(directory / "intake-keys")
+    signer = Signer(load_private_key(private))
+    config = GatewayConfig.model_validate(
+        {
+            "device": {"device_id": "gw-intake"},
+            "zone": {"site": "bench", "zone_id": "z1", "work_kinds": ["DHZY"]},
+            "storage": {"state_dir": str(directory / "intake")},
+            "mqtt": {
+                "enabled": True, "host": "127.0.0.1", "port": port, "tls": False,
+                "central_public_key": str(public), "client_id": "bench-intake",
+            },
+        }
+    )  # fmt: skip
+    clock = SystemClock(assume_trusted=True)
+    (directory / "intake").mkdir(exist_ok=True)
+    registry = Registry(config.registry_path)
+    journal = Journal(config.journal_path, clock)
+    ctl = ZoneController(
+        zone=config.zone, registry=registry, journal=journal, clock=clock, air=FixedAir()
+    )
+    service = build_sync(ServiceContext(config, None, ctl, registry, journal, clock))
+    assert isinstance(service, SyncService)
+    topics = DeviceTopics("bench", "gw-intake")
+    now = datetime.now(UTC)
+    permit = {
+        "device": "gw-intake",
+        "permit": {
+            "permit_id": "P1", "zone_id": "z1", "kind": "DHZY", "level": "hot_2",
+            "valid_from": (now - timedelta(minutes=1)).isoformat(),
+            "valid_to": (now + timedelta(hours=4)).isoformat(),
+            "members": [{"worker_id": "G1", "role": "guardian"}], "version": 1,
+        },
+    }  # fmt: skip
+
+    def handled() -> int:
+        return sum(service.commands.counts.values()) if service.commands else 0
+
+    async def badge_latencies(until: Callable[[], bool]) -> list[float]:
+        out: list[float] = []
+        while not until():
+            t0 = time.perf_counter()
+            await ctl.badge_in("NO-SUCH-BADGE")
+            out.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(0.05)
+        return out
+
+    run = asyncio.create_task(service.run())
+    sent = 0
+    try:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="bench-intake-central") as central:
+            central.pending_calls_threshold = 200  # a window of 100 publishes on purpose
+            window = asyncio.Semaphore(100)
+            pending: set[asyncio.Task[None]] = set()
+
+            async def publish(name: str, env: dict[str, Any]) -> None:
+                try:
+                    await central.publish(topics.cmd(name), json.dumps(env), qos=1)
+                finally:
+                    window.release()
+
+            async def send(name: str, body: dict[str, Any], version: int) -> asyncio.Task[None]:
+                nonlocal sent
+                env = sign_command(signer, name, body, version)
+                await window.acquire()
+                task = asyncio.create_task(publish(name, env))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                sent += 1
+                return task
+
+            while service.link is None or not service.link.connected:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # subscribed before the first command is sent
+            await (await send("permit_issue", permit, 1))
+            while handled() < 1:  # noqa: ASYNC110 - counted by the service
+                await asyncio.sleep(0.05)
+            idle_end = time.monotonic() + 2
+            idle = await badge_latencies(lambda: time.monotonic() > idle_end)
+            start = time.monotonic()
+            flood_over = False
+            during = asyncio.create_task(badge_latencies(lambda: flood_over))
+            version, revoked_at = 0, 0.0
+            acked: list[float] = []
+            revoke: asyncio.Task[None] | None = None
+            while (elapsed := time.monotonic() - start) < flood_s:
+                if revoke is None and elapsed >= flood_s / 2:
+                    body = {"device": "gw-intake", "permit_id": "P1", "reason": "bench"}
+                    revoke = await send("permit_revoke", body, 2)
+                    revoke.add_done_callback(lambda _t: acked.append(time.monotonic()))
+                if sent % 10 == 0:
+                    version += 1
+                await send("badge_unlock", {"device": "gw-intake", "worker_id": "W9"}, version or 1)
+                await asyncio.sleep(0)
+            await asyncio.gather(*pending)
+            total = sent
+            while handled() < total:
+                p1 = registry.permit("P1")
+                if not revoked_at and p1 is not None and p1.status is PermitStatus.REVOKED:
+                    revoked_at = time.monotonic()
+                await asyncio.sleep(0.01)
+            drained = time.monotonic() - start
+            flood_over = True
+            busy = await during
+            if not revoked_at:
+                revoked_at = time.monotonic()
+            revoke_acked = acked[0] if acked else revoked_at
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        journal.close()
+        registry.close()
+    return {
+        "intake_sent": float(total - 1),
+        "intake_cmds_per_s": round((total - 1) / drained, 1),
+        "intake_revoke_s": round(max(0.0, revoked_at - revoke_acked), 3),
+        "intake_badge_p50_ms": round(percentile(busy, 50), 2),
+        "intake_badge_p99_ms": round(percentile(busy, 99), 2),
+        "intake_badge_idle_p50_ms": round(percentile(idle, 50), 2),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
@@ -422,7 +566,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="zg-sync-bench-", dir=args.state_dir) as tmp:
         root = Path(tmp)
         outage: dict[str, object] = {}
-        if not args.no_outage:
+        if not (args.no_outage or args.only_intake):
             times = await outage_recovery(root, args.outage_s, args.outage_runs)
             outage = {
                 "outage_s": args.outage_s,
@@ -433,6 +577,9 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             }
         if args.only_outage:
             return {**outage, "cores": os.cpu_count()}
+        if args.only_intake:  # (the outage figure is skipped with --only-intake)
+            with mosquitto(root) as port:
+                return {**await intake_flood(root, port, args.flood_s), "cores": os.cpu_count()}
         enqueue, fixed, bare = append_rates(root, args.appends)
         log(
             f"enqueue {enqueue:.0f}/s (fixed clock {fixed:.0f}/s), bare sqlite {bare:.0f}/s "
@@ -495,6 +642,8 @@ def main() -> None:
     ap.add_argument("--outage-s", type=float, default=60.0, help="broker outage to recover from")
     ap.add_argument("--outage-runs", type=int, default=3, help="outages timed (p50 reported)")
     ap.add_argument("--no-outage", action="store_true", help="skip the outage recovery figure")
+    ap.add_argument("--flood-s", type=float, default=10.0, help="command flood length")
+    ap.add_argument("--only-intake", action="store_true", help="only the command flood figures")
     ap.add_argument("--only-outage", action="store_true", help="only the outage recovery figure")
     args = ap.parse_args()
     result = asyncio.run(bench(args))

@@ -22,6 +22,7 @@ from edge.journal import Journal
 from firmware_adapters.tcpports import free_port
 from gateway.cli import main
 from gateway.config import load_config
+from tests.broker_config import render_acl
 from tests.pki import Pki, make_pki
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,10 +77,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broke
         capture_output=True,
     )
     port, tls_port = free_port(), free_port()
+    acl = render_acl(d / "zonegate.acl", [SITE])  # the shipped ACL for this site
     conf = d / "mosquitto.conf"
     conf.write_text(
         f"per_listener_settings false\nuser root\n"
-        f"allow_anonymous false\npassword_file {passwd}\nacl_file {ACL}\n"
+        f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
         f"persistence false\nlog_dest file {d / 'mosquitto.log'}\n"
         f"listener {port} 127.0.0.1\n"
         f"listener {tls_port} 127.0.0.1\n"
