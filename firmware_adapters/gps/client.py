@@ -361,6 +361,7 @@ class GpsdClient:
 
     async def reports(self) -> AsyncGenerator[Report, None]:
         """Yield TPV fixes and SKY reports forever; never gives up on gpsd."""
+        self._backoff.reset()  # each run of reports() starts a fresh backoff, as before
         while True:
             session = GpsdSession(
                 self.host,

@@ -23,6 +23,7 @@ from edge.journal import Journal
 from edge.models import EventKind
 from gateway.cli import main
 from gateway.config import load_config
+from tests.broker_config import render_acl
 from tests.provision.conftest import BROKER_PASSWORD, DEVICE, SITE, ProvisionFn
 from tests.provision.test_provision_site import mosquitto
 from tests.provision.test_roster_hr import hr_workbook
@@ -58,7 +59,7 @@ def _permit(members: list[dict[str, Any]]) -> dict[str, Any]:
 def test_imported_workers_badge_in_with_the_right_reasons(
     provision: ProvisionFn, tmp_path: Path
 ) -> None:
-    acl = (REPO / "config" / "mosquitto" / "zonegate.acl").read_text()
+    acl = render_acl(tmp_path / "zonegate.acl", [SITE]).read_text()  # the shipped ACL
     with mosquitto(tmp_path / "broker", acl, users={"central": "central-pw"}) as broker:
         assert main(["central", "keygen", "--out", str(tmp_path / "central")]) == 0
         pw = tmp_path / "pw"
