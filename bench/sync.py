@@ -392,7 +392,7 @@ async def outage_recovery(directory: Path, outage_s: float, runs: int) -> dict[s
                 proc.terminate()
                 proc.wait(10)
                 alarms = {
-                    name: journals[name].append(EventKind.ALERT, "gas_alarm", {"run": run})
+                    name: journals[name].append(EventKind.ALERT, EventType.GAS_ALARM, {"run": run})
                     for name in gateways
                 }
                 for outbox in outboxes.values():

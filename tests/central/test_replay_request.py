@@ -59,7 +59,7 @@ async def test_a_gap_becomes_a_signed_replay_request(
     tmp_path: Path, postgres: TempPostgres
 ) -> None:
     private, public = generate_keypair(tmp_path / "keys")
-    broker = FleetBroker(tmp_path / "broker", ["gw-gap"])
+    broker = FleetBroker(tmp_path / "broker", ["gw-gap"], "plant1")
     broker.start()
     pw = tmp_path / "central.pw"
     pw.write_text(CENTRAL_PASSWORD + "\n")
