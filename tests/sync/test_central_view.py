@@ -72,7 +72,10 @@ async def gateway(
 
 
 async def command(broker: Any, keys: Any, type_: str, body: dict[str, Any], v: int) -> Reply:
-    env = sign_command(keys.signer, type_, {"device": DEVICE, **body}, v)
+    # Signed on the gateway's (manual) clock: a command may live at most MAX_TTL ahead of the
+    # device's time (issue 16.8), and these gateways run on ManualClock's start date.
+    now = ManualClock().wall()
+    env = sign_command(keys.signer, type_, {"device": DEVICE, **body}, v, now=now)
     reply = await publish_command(broker.settings("central", "central-cmd"), SITE, DEVICE, env)
     assert reply is not None, f"no reply to {type_}"
     return reply
