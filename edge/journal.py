@@ -7,6 +7,7 @@ deleted only by retention of rows already delivered (never undelivered ones).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.clock import Clock
+from edge.errors import StoreError
 from edge.models import KIND_OF, LANE_OF, Event, EventKind, EventType, Lane
 
 SCHEMA_VERSION = 1
@@ -68,12 +70,46 @@ def _checked_type(kind: EventKind, type_: EventType | str) -> EventType:
     return typed
 
 
-class JournalError(Exception):
+class JournalError(StoreError):
     """The journal cannot be opened or written; the caller must fail safe."""
 
 
 class JournalCorrupt(JournalError):
-    """SQLite reports the journal file damaged (integrity check or open failed)."""
+    """SQLite reports the journal file damaged (integrity check or open failed, a damaged
+    header, not a journal at all)."""
+
+
+class JournalFull(JournalError):
+    """An append failed because the disk is full: nothing of it was written."""
+
+
+def count_events(path: Path) -> int | None:
+    """How many events the journal at ``path`` holds, without creating or changing it.
+
+    None when there is no journal (missing or 0-byte file). Raises ``JournalCorrupt`` when the
+    file exists but cannot be read as a journal.
+    """
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.DatabaseError as err:
+        raise JournalCorrupt(f"{path}: cannot read journal: {err}") from err
+    try:
+        row = db.execute("SELECT COUNT(*) FROM events").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise JournalCorrupt(f"{path}: cannot read journal: {err}") from err
+    finally:
+        db.close()
+    return int(row[0])
+
+
+def _disk_full(err: sqlite3.DatabaseError) -> bool:
+    # SQLITE_FULL; sqlite3 exposes the code on 3.11 as ``sqlite_errorcode``.
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(err)
 
 
 class Journal:
@@ -108,14 +144,18 @@ class Journal:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,)
             )
+            self._seq = self._last_seq(self.boot_id)
+            with self._tx() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO boots(boot_id, started_at) VALUES (?, ?)",
+                    (self.boot_id, datetime.now(UTC).isoformat()),
+                )
         except sqlite3.DatabaseError as err:
+            with contextlib.suppress(Exception):
+                self._db.close()
+            if _disk_full(err):
+                raise JournalFull(f"{path}: cannot open journal: the disk is full") from err
             raise JournalCorrupt(f"{path}: cannot open journal: {err}") from err
-        self._seq = self._last_seq(self.boot_id)
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO boots(boot_id, started_at) VALUES (?, ?)",
-                (self.boot_id, datetime.now(UTC).isoformat()),
-            )
 
     # ---- writing
 
@@ -128,8 +168,19 @@ class Journal:
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.DatabaseError):
+                        self._db.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Translate SQLite's errors of a write into the journal's own (full disk or other)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            if _disk_full(err):
+                raise JournalFull(f"{self.path}: {what} failed: the disk is full") from err
+            raise JournalError(f"{self.path}: {what} failed: {err}") from err
 
     def _last_seq(self, boot_id: str) -> int:
         row = self._db.execute(
@@ -203,6 +254,8 @@ class Journal:
                 self._seq = seq
         except (sqlite3.DatabaseError, ValueError) as err:
             # ValueError: e.g. text that cannot be encoded; nothing of the batch was written.
+            if isinstance(err, sqlite3.DatabaseError) and _disk_full(err):
+                raise JournalFull(f"{self.path}: append failed: the disk is full") from err
             raise JournalError(f"{self.path}: append failed: {err}") from err
         return out
 
@@ -212,7 +265,7 @@ class Journal:
         if not ids:
             return 0
         now = datetime.now(UTC).isoformat()
-        with self._tx() as db:
+        with self._writing("mark delivered"), self._tx() as db:
             n = 0
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
@@ -250,7 +303,7 @@ class Journal:
 
         The newest row always stays, so that the next id continues above it (see _SCHEMA).
         """
-        with self._tx() as db:
+        with self._writing("prune"), self._tx() as db:
             cur = db.execute(
                 "DELETE FROM events WHERE delivered_at IS NOT NULL AND wall_time < ?"
                 " AND id < (SELECT MAX(id) FROM events)",
@@ -260,7 +313,7 @@ class Journal:
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file so it does not grow on the SD card."""
-        with self._lock:
+        with self._writing("checkpoint"), self._lock:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # ---- reading
@@ -313,7 +366,10 @@ class Journal:
 
     def integrity_check(self) -> list[str]:
         """SQLite's own check; an empty list means healthy."""
-        rows = self._query("PRAGMA integrity_check", [])
+        try:
+            rows = self._query("PRAGMA integrity_check", [])
+        except sqlite3.DatabaseError as err:
+            return [f"{self.path}: {err}"]
         return [str(r[0]) for r in rows if r[0] != "ok"]
 
     def _query(self, sql: str, args: Sequence[Any]) -> list[Any]:

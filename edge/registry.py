@@ -8,6 +8,8 @@ Documents are small and technicians read this file, so human-readable JSON is wo
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import threading
@@ -21,29 +23,52 @@ from pydantic import ValidationError
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from edge.errors import StoreError
 from edge.models import GasTest, Permit, PermitStatus, Worker, Zone
 
 
-class RegistryError(Exception):
-    """The registry cannot be read or written (disk, permissions, a bad document)."""
+class RegistryError(StoreError):
+    """The registry cannot be read or written; the caller must fail safe."""
 
 
 class RegistryCorrupt(RegistryError):
     """The registry file cannot be parsed or holds a document that fails validation."""
 
 
+class RegistryWriteError(RegistryError):
+    """A change could not be made durable (disk full, I/O error).
+
+    The old file is intact; the change is held in memory (``AtomicJSONStorage.dirty``) so the
+    running daemon keeps acting on it, and ``flush`` retries it.
+    """
+
+
 class AtomicJSONStorage(Storage):
-    """TinyDB storage: whole-file JSON, replaced atomically and durably on every write."""
+    """TinyDB storage: whole-file JSON, replaced atomically and durably on every write.
+
+    The process's current view lives in memory (``_memory``, the serialised JSON): a write that
+    cannot reach the disk still changes what this process reads, so a gas suspension holds in
+    the running daemon even when the disk is full (issue 16.2), and the failure is raised as
+    ``RegistryWriteError`` for the caller to alarm on. The file is replaced only after the whole
+    new payload is written and fsync'd: a short write or ENOSPC leaves the old file in place.
+    """
 
     def __init__(self, path: str | os.PathLike[str], **_: Any) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._pending: dict[str, dict[str, Any]] | None = None
         self._batching = False
+        self._memory: bytes | None = None
+        self.dirty = False
 
     def begin(self) -> None:
         """Hold writes in memory until ``commit``: several changes, one durable write."""
         self._batching = True
+
+    def rollback(self) -> None:
+        """Drop the writes held since ``begin``."""
+        self._batching = False
+        self._pending = None
 
     def commit(self) -> None:
         """Write what ``begin`` held back, in one durable write."""
@@ -59,6 +84,14 @@ class AtomicJSONStorage(Storage):
         """
         if self._pending is not None:
             return self._pending
+        if self._memory is None:
+            self._memory = self._read_file()
+        if self._memory is None:
+            return None
+        data: dict[str, dict[str, Any]] = json.loads(self._memory)
+        return data
+
+    def _read_file(self) -> bytes | None:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -67,11 +100,15 @@ class AtomicJSONStorage(Storage):
             return None
         try:
             data = json.loads(raw)
+        except UnicodeDecodeError as err:
+            raise RegistryCorrupt(
+                f"{self.path}: byte {err.start} is not valid UTF-8 ({err.reason})"
+            ) from err
         except json.JSONDecodeError as err:
             raise RegistryCorrupt(f"{self.path}:{err.lineno}: not valid JSON: {err.msg}") from err
         if not isinstance(data, dict):
             raise RegistryCorrupt(f"{self.path}: top level is not an object")
-        return data
+        return raw
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace the file atomically (temp file, fsync, rename, fsync the directory), or
@@ -82,23 +119,64 @@ class AtomicJSONStorage(Storage):
         self._write(data)
 
     def _write(self, data: dict[str, dict[str, Any]]) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         payload = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._memory = payload  # this process acts on the change even if the disk refuses it
+        self.dirty = True
+        self._persist(payload)
+        self.dirty = False
+
+    def flush(self) -> bool:
+        """Retry writing a change the disk refused; True once the file holds the memory view."""
+        if self.dirty and self._memory is not None:
+            self._persist(self._memory)
+            self.dirty = False
+        return not self.dirty
+
+    def _persist(self, payload: bytes) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
         try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                write_fully(fd, payload)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            # Never rename a partial file over the good one; do not leave the partial behind.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise RegistryWriteError(
+                f"{self.path}: cannot write the registry ({err.strerror or err}); "
+                "the previous version is kept on disk"
+            ) from err
         try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+            os.replace(tmp, self.path)
+            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as err:
+            raise RegistryWriteError(
+                f"{self.path}: cannot replace the registry ({err.strerror or err})"
+            ) from err
 
     def close(self) -> None:
         """Nothing to release (each write opens and closes the file)."""
+
+
+def write_fully(fd: int, payload: bytes) -> None:
+    """Write all of ``payload`` to ``fd`` or raise ``OSError``.
+
+    ``os.write`` may write fewer bytes than asked (a filesystem nearly full, a signal): loop on
+    what is left, and treat a write of zero bytes as ENOSPC rather than spinning.
+    """
+    view = memoryview(payload)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[n:]
 
 
 def _dump(model: Permit | Worker | Zone | GasTest) -> dict[str, Any]:
@@ -137,15 +215,31 @@ class Registry:
             except BaseException:
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
-                    storage._batching = False
-                    storage._pending = None
-                    # Tables cache query results computed from the dropped data.
-                    for table in self._db._tables.values():
-                        table.clear_cache()
+                    storage.rollback()
+                    self._clear_caches()
                 raise
             self._batch_depth -= 1
             if self._batch_depth == 0:
                 storage.commit()
+
+    def _clear_caches(self) -> None:
+        # Tables cache query results computed from data that was dropped.
+        for table in self._db._tables.values():
+            table.clear_cache()
+
+    @property
+    def dirty(self) -> bool:
+        """True while a change lives only in memory because the disk refused it."""
+        storage = self._db.storage
+        assert isinstance(storage, AtomicJSONStorage)
+        return storage.dirty
+
+    def flush(self) -> bool:
+        """Retry a refused write; True once the file matches memory. Raises RegistryWriteError."""
+        storage = self._db.storage
+        assert isinstance(storage, AtomicJSONStorage)
+        with self._lock:
+            return storage.flush()
 
     # ---- zone
 
