@@ -7,8 +7,9 @@ The whole file (``gateway.yaml``) is assembled and loaded with file:line errors 
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.reasons import Lang
 from firmware_adapters.configbase import Section
@@ -20,6 +21,19 @@ class DeviceConfig(Section):
     device_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="this gateway's id")
     timezone: str = Field(default="Asia/Shanghai", description="local day for daily gas tests")
     language: Lang = Field(default=Lang.ZH, description="terminal language: zh-CN or en")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        # ``run`` builds a ZoneInfo at start: a name it cannot load must fail check-config, not
+        # kill the daemon in a restart loop (issue 16.7).
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(
+                f"unknown timezone {value!r}: use an IANA name such as Asia/Shanghai"
+            ) from err
+        return value
 
 
 class StorageConfig(Section):

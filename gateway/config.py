@@ -7,6 +7,7 @@ Defaults live only in the models. Duplicate keys, which PyYAML would silently co
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import types
 import typing
@@ -26,6 +27,7 @@ from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.outputs.config import OutputsConfig
+from gateway.errors import GatewayError
 from gateway.kiosk.config import KioskConfig
 
 
@@ -107,38 +109,118 @@ class ConfigIssue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(GatewayError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues
 
 
-def _construct(
-    node: yaml.Node,
-    lines: dict[tuple[Any, ...], int],
-    path: tuple[Any, ...],
-    issues: list[ConfigIssue],
-    file: str,
-) -> Any:
-    """Build plain data from a composed YAML node, remembering the line of every path."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+# Bounds on what the loader accepts. A gateway.yaml is a few KB; these are far above any real
+# file and far below what would stall the Pi (a "billion laughs" file expands aliases
+# exponentially; PyYAML's composer recurses once per nesting level).
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 40
+MAX_VALUES = 100_000
+MAX_SCALAR_CHARS = 10_000
+MAX_ALIASES = 200
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Bounded(Exception):
+    """A loader bound was hit; the message says which, ``line`` where."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+class _Builder:
+    """Build plain data from a composed YAML node, remembering the line of every path.
+
+    Aliases are followed (a shared node appears once per use), so the total of values built is
+    bounded (``MAX_VALUES``), as are nesting depth and scalar length; an alias that contains
+    itself is refused. Merge keys (``<<: *base``) are applied as YAML 1.1 defines them: keys
+    written in the mapping win over merged ones.
+    """
+
+    def __init__(self, file: str, issues: list[ConfigIssue]) -> None:
+        self.file = file
+        self.issues = issues
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.values = 0
+        self._open: set[int] = set()  # ids of the nodes being built: a cycle re-enters one
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: tuple[Any, ...] = ()) -> Any:
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, line)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _Bounded(line, f"more than {MAX_VALUES} values (aliases expanding too far)")
+        if len(path) > MAX_DEPTH:
+            raise _Bounded(line, f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self._open:
+            raise _Bounded(line, "an alias refers to the value that contains it (recursive anchor)")
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(v, (*path, i)) for i, v in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self._open.discard(id(node))
+        raise _Bounded(line, f"unsupported YAML node {type(node).__name__}")
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        line = node.start_mark.line + 1
+        if len(node.value) > MAX_SCALAR_CHARS:
+            raise _Bounded(line, f"a value longer than {MAX_SCALAR_CHARS} characters")
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as err:
+            # e.g. an integer of thousands of digits (Python's int() limit), a bad timestamp
+            if "digits" in str(err):
+                raise _Bounded(line, "a number with too many digits") from err
+            raise _Bounded(line, f"value cannot be read: {err}") from err
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple[Any, ...]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
         for knode, vnode in node.value:
-            key = yaml.safe_load(yaml.serialize(knode))
+            kline = knode.start_mark.line + 1
+            if not isinstance(knode, yaml.ScalarNode):
+                raise _Bounded(kline, "a key must be plain text (complex mapping keys: '? ...')")
+            if knode.tag == _MERGE_TAG:
+                self._merge(vnode, path, merged)
+                continue
+            key = self._scalar(knode)
+            if isinstance(key, list | dict):  # pragma: no cover - scalars build no containers
+                raise _Bounded(kline, "a key must be plain text")
             if key in out:
-                issues.append(
-                    ConfigIssue(
-                        file, knode.start_mark.line + 1, _dotted((*path, key)), "duplicate key"
-                    )
+                self.issues.append(
+                    ConfigIssue(self.file, kline, _dotted((*path, key)), "duplicate key")
                 )
-            lines[(*path, key)] = knode.start_mark.line + 1
-            out[key] = _construct(vnode, lines, (*path, key), issues, file)
-            lines[(*path, key)] = knode.start_mark.line + 1
+            self.lines[(*path, key)] = kline
+            out[key] = self.build(vnode, (*path, key))
+            self.lines[(*path, key)] = kline
+        for key, value in merged.items():
+            out.setdefault(key, value)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(v, lines, (*path, i), issues, file) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+
+    def _merge(self, vnode: yaml.Node, path: tuple[Any, ...], into: dict[Any, Any]) -> None:
+        sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
+                raise _Bounded(
+                    src.start_mark.line + 1, "'<<' (merge key) must name a mapping or a list"
+                )
+            data = self.build(src, path)
+            for key, value in data.items():
+                into.setdefault(key, value)
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -163,14 +245,22 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _union_models(tp: Any) -> list[type[BaseModel]]:
+    """The model classes of a (possibly Annotated, possibly optional) union, flattened."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _union_models(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(tp) for m in _union_models(a)]
+    return [tp] if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
 def _unwrap(tp: Any, part: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(tp)[0], part)
     if origin in (typing.Union, types.UnionType):
-        models = [
-            a for a in typing.get_args(tp) if isinstance(a, type) and issubclass(a, BaseModel)
-        ]
+        models = _union_models(tp)
         for m in models:  # a discriminated union: pick the member whose tag is ``part``
             field = m.model_fields.get("type")
             if field is not None and field.default == part:
@@ -183,63 +273,193 @@ def _unwrap(tp: Any, part: Any) -> Any:
     return tp
 
 
+def _in_file(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the parts pydantic adds that are not in the file (union tags)."""
+    out: list[Any] = []
+    current = data
+    for i, part in enumerate(loc):
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_list or (isinstance(current, dict) and part in current):
+            current = current[part]
+            out.append(part)
+        elif isinstance(current, dict | list):
+            # Not a key here: a union tag (``circle``) unless it is the last part, which is the
+            # missing or unknown key itself.
+            if i == len(loc) - 1:
+                out.append(part)
+        else:
+            out.append(part)
+    return tuple(out)
+
+
 def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
-    # pydantic locations can hold union tags that are not YAML keys: drop them one at a time.
-    candidates = [loc]
-    for i in range(len(loc)):
-        candidates.append(loc[:i] + loc[i + 1 :])
-    for cand in candidates:
-        if cand in lines:
-            return lines[cand]
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
     return None
 
 
-def parse_config(text: str, file: str = "<config>") -> GatewayConfig:
-    """Validate YAML text; raise ``ConfigError`` listing every problem with its line."""
-    issues: list[ConfigIssue] = []
+def _line_at(text: str, index: int) -> int:
+    return text.count("\n", 0, max(0, index)) + 1
+
+
+def decode_config(raw: bytes, file: str) -> str:
+    """The config's text from its bytes; UTF-8 only, with a file:line error otherwise."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(
+            [ConfigIssue(file, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes")]
+        )
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if raw.startswith(bom):
+            raise ConfigError(
+                [ConfigIssue(file, 1, "", f"saved as {name}: save the file as UTF-8")]
+            )
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        hint = "save the file as UTF-8"
+        try:
+            raw.decode("gb18030")
+            hint = "it looks like GBK/GB18030 (a Chinese Windows editor's default): " + hint
+        except UnicodeDecodeError:
+            pass
+        raise ConfigError(
+            [ConfigIssue(file, line, "", f"not UTF-8 (byte 0x{raw[err.start]:02x}): {hint}")]
+        ) from err
+
+
+def _prescan(text: str) -> None:
+    """Walk the parser's events (iteratively) to refuse deep nesting and alias floods before
+    the recursive composer sees them."""
+    depth = 0
+    aliases = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Bounded(line, f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _Bounded(line, f"more than {MAX_ALIASES} aliases (*name)")
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    try:
+        _prescan(text)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except _Bounded as err:
+        raise ConfigError([ConfigIssue(file, err.line, "", err.message)]) from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err)
+        problem = err.problem or str(err)
         raise ConfigError([ConfigIssue(file, line, "", f"not valid YAML: {problem}")]) from err
+    except yaml.reader.ReaderError as err:
+        line = _line_at(text, err.position)
+        raise ConfigError(
+            [ConfigIssue(file, line, "", f"not valid YAML: character {err.character!r}")]
+        ) from err
+    except yaml.YAMLError as err:
+        raise ConfigError([ConfigIssue(file, None, "", f"not valid YAML: {err}")]) from err
+    except RecursionError as err:
+        raise ConfigError(
+            [ConfigIssue(file, None, "", f"nested deeper than {MAX_DEPTH} levels")]
+        ) from err
+
+
+def _validation_issues(
+    err: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    # A misspelt key (``raduis_m``) also makes its correct twin "missing": report the typo once.
+    explained: set[tuple[Any, ...]] = set()
+    for e in err.errors():
+        if e["type"] != "extra_forbidden":
+            continue
+        loc = tuple(e["loc"])
+        owner = _model_at(GatewayConfig, loc[:-1])
+        if owner is not None:
+            for close in difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1):
+                explained.add((*loc[:-1], close))
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        msg = e["msg"]
+        if e["type"] == "missing" and loc in explained:
+            continue
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+            owner = _model_at(GatewayConfig, loc[:-1])
+            if owner is not None:
+                near = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
+                if near:
+                    msg += f"; did you mean '{near[0]}'?"
+        elif e["type"] == "union_tag_not_found":
+            tag = str(e.get("ctx", {}).get("discriminator", "'type'"))
+            msg = f"needs a {tag} key saying which kind it is"
+        elif e["type"] == "union_tag_invalid":
+            ctx = e.get("ctx", {})
+            msg = f"{ctx.get('discriminator', 'type')} must be one of {ctx.get('expected_tags')}"
+            msg += f" (got {ctx.get('tag')!r})"
+        elif e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif "input" in e and e["type"] != "missing":
+            shown = repr(e["input"])
+            msg += f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
+        where = _in_file(data, loc)
+        issues.append(ConfigIssue(file, _line_for(lines, where), _dotted(where), msg))
+    return sorted(issues, key=lambda i: (i.line or 0, i.path))
+
+
+def parse_config(text: str, file: str = "<config>") -> GatewayConfig:
+    """Validate YAML text; raise ``ConfigError`` listing every problem with its line.
+
+    Never raises anything else for any text: hostile input (recursive or exponential aliases,
+    deep nesting, huge numbers, complex keys) is refused within the bounds above.
+    """
+    issues: list[ConfigIssue] = []
+    node = _compose(text, file)
     if node is None:
         raise ConfigError([ConfigIssue(file, 1, "", "the file is empty")])
-    lines: dict[tuple[Any, ...], int] = {}
-    data = _construct(node, lines, (), issues, file)
+    builder = _Builder(file, issues)
+    try:
+        data = builder.build(node)
+    except _Bounded as err:
+        raise ConfigError([ConfigIssue(file, err.line, "", err.message)]) from err
+    except RecursionError as err:
+        raise ConfigError(
+            [ConfigIssue(file, None, "", f"nested deeper than {MAX_DEPTH} levels")]
+        ) from err
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(file, 1, "", "the top level must be a mapping")])
-    try:
-        cfg = GatewayConfig.model_validate(data)
-    except ValidationError as err:
-        for e in err.errors():
-            loc = tuple(e["loc"])
-            msg = e["msg"]
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key"
-                owner = _model_at(GatewayConfig, loc[:-1])
-                if owner is not None:
-                    close = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
-                    if close:
-                        msg += f"; did you mean '{close[0]}'?"
-            elif "input" in e and e["type"] != "missing":
-                msg += f" (got {e['input']!r})"
-            issues.append(ConfigIssue(file, _line_for(lines, loc), _dotted(loc), msg))
-        raise ConfigError(sorted(issues, key=lambda i: (i.line or 0, i.path))) from err
+    for key in data:
+        if not isinstance(key, str):
+            issues.append(
+                ConfigIssue(file, builder.lines.get((key,)), str(key), "a key must be text")
+            )
     if issues:
         raise ConfigError(issues)
-    return cfg
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_validation_issues(err, data, builder.lines, file)) from err
 
 
 def load_config(path: Path) -> GatewayConfig:
+    """Read and validate ``path``; raise ``ConfigError`` (file:line issues) on any problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
         raise ConfigError(
             [ConfigIssue(str(path), None, "", f"cannot read: {err.strerror}")]
         ) from err
-    return parse_config(text, str(path))
+    return parse_config(decode_config(raw, str(path)), str(path))
