@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.exitcodes import ExitCode
+
 COMMAND_MODULES: tuple[str, ...] = (
     "gateway.gps_probe",
     "gateway.enroll",
@@ -27,11 +29,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.permit_cli",
     "gateway.logs_cli",
     "gateway.badge_binding",
+    "gateway.stores",
 )
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
-# sysexits EX_CONFIG: the unit's RestartPreventExitStatus=78 stops a restart loop on a bad file.
-EX_CONFIG = 78
+# Kept for callers of the old name; the table of every code is gateway.exitcodes.ExitCode.
+EX_CONFIG = ExitCode.CONFIG
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,20 +52,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     from gateway.config import ConfigError, load_config
 
+    path: Path = args.config_file or args.config or DEFAULT_CONFIG
     with warnings.catch_warnings(record=True) as caught:
         # Sections warn about valid but limited choices (a PMS5003 is an indicator only).
         warnings.simplefilter("always")
         try:
-            cfg = load_config(args.config)
+            cfg = load_config(path)
         except ConfigError as err:
             for issue in err.issues:
                 print(issue, file=sys.stderr)
-            print(f"{len(err.issues)} error(s) in {args.config}", file=sys.stderr)
-            return EX_CONFIG
+            print(f"{len(err.issues)} error(s) in {path}", file=sys.stderr)
+            return ExitCode.CONFIG
     for w in caught:
-        print(f"{args.config}: warning: {w.message}", file=sys.stderr)
-    print(f"{args.config}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
-    return 0
+        print(f"{path}: warning: {w.message}", file=sys.stderr)
+    print(f"{path}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
+    return ExitCode.OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,14 +78,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         for issue in err.issues:
             print(issue, file=sys.stderr)
-        return EX_CONFIG
+        return ExitCode.CONFIG
     _setup_logging(cfg.daemon.log_level)
     try:
         asyncio.run(run_gateway(cfg, args.config))
     except StartupError as err:
         logging.getLogger("zonegate").critical("cannot start: %s", err)
-        return 1
-    return 0
+        return err.exit_code
+    return ExitCode.OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -96,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         cfg = load_config(args.config)
     except ConfigError as err:
         print(err, file=sys.stderr)
-        return 1
+        return ExitCode.CONFIG
     snap: dict[str, Any] | None = None
     if daemon_running(cfg.storage.state_dir):
         from gateway.operator_api import call, socket_path_for
@@ -108,11 +112,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         except (OSError, TimeoutError) as err:
             print(f"daemon running but its operator API does not answer: {err}", file=sys.stderr)
     if snap is None:
-        snap = status_snapshot(cfg)
+        snap = status_snapshot(cfg, args.config)
         snap["running"] = daemon_running(cfg.storage.state_dir)
+    problems = snap.get("registry_problems", []) + snap.get("journal_problems", [])
     if args.json:
         print(json.dumps(snap, ensure_ascii=False, default=str))
-        return 0
+        return ExitCode.STORE if problems else ExitCode.OK
     con = Console()
     zone = snap["zone"]
     running = "running" if snap.get("running") else "not running"
@@ -167,10 +172,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     con.print(inside)
     for a in snap.get("recent_alerts", []):
         con.print(f"[red]alert[/] {a['time']} {a['type']}")
-    problems = snap.get("registry_problems", []) + snap.get("journal_problems", [])
     for prob in problems:
-        con.print(f"[red]store problem[/] {prob}")
-    return 1 if problems else 0
+        # markup=False: a path or message may hold [brackets]
+        con.print("store problem: " + prob, style="red", markup=False)
+    return ExitCode.STORE if problems else ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -180,18 +185,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def package_version() -> str:
-    """The installed distribution's version (pyproject), or ``unknown`` from a bare checkout."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed distribution's version (pyproject); one home: ``gateway.version``."""
+    from gateway.version import VERSION
 
-    try:
-        return version("zonegate")
-    except PackageNotFoundError:
-        return "unknown"
+    return VERSION
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gateway.version import VERSION
+
     parser = argparse.ArgumentParser(prog="zonegate", description="Hazardous-work zone gateway")
-    parser.add_argument("--version", action="version", version=f"zonegate {package_version()}")
+    parser.add_argument("--version", action="version", version=f"zonegate {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_arg(p: argparse.ArgumentParser) -> None:
@@ -207,8 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("check-config", help="validate a config file; non-zero exit on any error")
-    p.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
+    p = sub.add_parser("check-config", help="validate a config file; exit 78 on any error")
+    p.add_argument(
+        "config_file", type=Path, nargs="?", metavar="FILE", help="same as -c (older form)"
+    )
+    p.add_argument(
+        "--config", "-c", type=Path, default=None, help=f"gateway YAML (default {DEFAULT_CONFIG})"
+    )
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("status", help="zone, permits, presence and health from the stores")
@@ -241,11 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check = args.command == "check-config"
+    if check and args.config_file and args.config and args.config_file != args.config:
+        parser.error("check-config: give the file once, as -c FILE or as FILE")
     handler: Handler = args.func
     try:
         return handler(args)
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

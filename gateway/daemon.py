@@ -25,20 +25,23 @@ from types import TracebackType
 from typing import Any
 
 from edge.clock import SystemClock
-from edge.journal import Journal, JournalError
+from edge.journal import JournalError
 from edge.models import EventKind, EventType
-from edge.registry import Registry, RegistryError
+from edge.registry import RegistryError
 from edge.service import Service
 from edge.telemetry import Telemetry
 from edge.zone import ZoneController
 from firmware_adapters.backoff import RestartBackoff
 from gateway.config import GatewayConfig
+from gateway.errors import GatewayError
+from gateway.exitcodes import ExitCode
 from gateway.services import ServiceContext
+from gateway.stores import StoreRefused, open_stores, status_of_stores
 from gateway.systemd_notify import Notifier, watchdog_interval_s
+from gateway.version import VERSION
 
 log = logging.getLogger("zonegate.daemon")
 
-VERSION = "0.1.0"
 
 # Capability factories, imported lazily: a capability whose module is absent or not configured
 # is simply not started. Order matters: evidence sources before the link that announces them.
@@ -56,8 +59,16 @@ SERVICE_FACTORIES: tuple[str, ...] = (
 CAPABILITY_PACKAGES = frozenset({"edge", "cloud_sync", "firmware_adapters"})
 
 
-class StartupError(Exception):
-    """The gateway refuses to start; the message says what to fix."""
+class StartupError(GatewayError):
+    """The gateway refuses to start; the message says what to fix.
+
+    ``exit_code`` is the CLI's code for it: ``ExitCode.STORE`` when a store is damaged or
+    missing, ``ExitCode.FAILED`` otherwise.
+    """
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 LOCK_NAME = "zonegate.lock"
@@ -187,16 +198,11 @@ class Gateway:
     def _open_stores(self) -> None:
         cfg = self.config
         try:
-            self.registry = Registry(cfg.registry_path)
-            registry_problems = self.registry.integrity_check()
-            self.journal = Journal(cfg.journal_path, self.clock)
-            journal_problems = self.journal.integrity_check()
-        except (RegistryError, JournalError, OSError) as err:
-            raise StartupError(str(err)) from err
-        if registry_problems:
-            raise StartupError(f"{cfg.registry_path}: registry damaged: {registry_problems[0]}")
-        if journal_problems:
-            raise StartupError(f"{cfg.journal_path}: journal damaged: {journal_problems[0]}")
+            self.registry, self.journal = open_stores(
+                cfg.registry_path, cfg.journal_path, self.clock, self.config_path
+            )
+        except (StoreRefused, RegistryError, JournalError, OSError) as err:
+            raise StartupError(str(err), ExitCode.STORE) from err
 
     def _build(self, spec: str) -> Service | None:
         module_name, _, attr = spec.partition(":")
@@ -355,26 +361,12 @@ async def run_gateway(config: GatewayConfig, config_path: Path | None) -> None:
         await gw.run(stop)
 
 
-def status_snapshot(config: GatewayConfig) -> dict[str, Any]:
-    """Read the stores without a running daemon (``zonegate status``)."""
-    registry = Registry(config.registry_path)
+def status_snapshot(config: GatewayConfig, config_path: Path | None = None) -> dict[str, Any]:
+    """Read the stores without a running daemon (``zonegate status``); never raises for a
+    damaged or missing store, whose problem and recovery step are in ``*_problems``."""
     clock = SystemClock(assume_trusted=config.clock.assume_trusted)
-    journal = Journal(config.journal_path, clock, readonly=True)
-    try:
-        return {
-            "zone": config.zone.model_dump(mode="json"),
-            "permits": [p.model_dump(mode="json") for p in registry.permits()],
-            "presence": registry.presence(),
-            "locked": sorted(registry.lockouts()),
-            "pending": {k.value: v for k, v in journal.pending_count().items()},
-            "recent_alerts": [
-                {"time": e.wall_time.isoformat(), "type": e.type, "payload": e.payload}
-                for e in journal.events(kind=EventKind.ALERT, limit=5)
-            ],
-            "clock": clock.trust().source,
-            "registry_problems": registry.integrity_check(),
-            "journal_problems": journal.integrity_check(),
-        }
-    finally:
-        journal.close()
-        registry.close()
+    return {
+        "zone": config.zone.model_dump(mode="json"),
+        **status_of_stores(config.registry_path, config.journal_path, clock, config_path),
+        "clock": clock.trust().source,
+    }
