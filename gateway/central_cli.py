@@ -26,6 +26,7 @@ from cloud_sync.central import Fleet, publish_command, sign_command, watch
 from cloud_sync.link import LinkSettings, tls_context
 from cloud_sync.payloads import COMMAND_BODIES, EventMessage
 from cloud_sync.signing import Signer, generate_keypair, load_private_key
+from gateway.exitcodes import ExitCode
 
 
 def register(subparsers: Any) -> None:
@@ -141,7 +142,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         print(json.dumps(_envelope(args), ensure_ascii=False))
     except (ValueError, OSError, TypeError) as err:
         print(f"cannot sign: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.DATA
     return 0
 
 
@@ -151,7 +152,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         settings = _settings(args, f"central-cli-{args.device}", persistent=False)
     except (ValueError, OSError, TypeError) as err:
         print(f"cannot publish: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.DATA
     reply = asyncio.run(
         publish_command(settings, args.site, args.device, envelope, wait_reply_s=args.wait)
     )

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.exitcodes import ExitCode
+
 if TYPE_CHECKING:
     # Kept out of import time: every ``zonegate`` command builds its parser from this module.
     from edge.identity.config import IdentityConfig
@@ -124,7 +126,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     except ConfigError as err:
         for issue in err.issues:
             console.print(f"[red]{issue}[/red]")
-        return 2
+        return ExitCode.CONFIG
     identity = cfg.identity
     from gateway.daemon import daemon_running
 
@@ -139,7 +141,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             )
             + "[/red]"
         )
-        return 3
+        return ExitCode.BUSY
     try:
         registry = Registry(cfg.registry_path)
         try:
@@ -148,7 +150,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             registry.close()
     except (RegistryError, OSError) as err:
         console.print(f"[red]{say('无法读取人员名单', 'cannot read the roster')}: {err}[/red]")
-        return 2
+        return ExitCode.STORE
     if not on_roster:
         console.print(
             "[red]"
@@ -158,12 +160,12 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             )
             + "[/red]"
         )
-        return 2
+        return ExitCode.DATA
     try:
         store = open_store(identity, cfg.storage.state_dir)
     except (StoreError, OSError) as err:
         console.print(f"[red]face store: {err}[/red]")
-        return 2
+        return ExitCode.STORE
     frames = _camera_frames(identity, args.shots) if args.camera else photo_frames(args.photos)
     total = args.shots if args.camera else len(args.photos)
     pipeline = FacePipeline(identity)
@@ -180,7 +182,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 pipeline.load()
             except ModelsUnavailable as err:
                 console.print(f"[red]{err}[/red]")
-                return 2
+                return ExitCode.UNAVAILABLE
             progress.update(task, description=say("采集", "enrolling") + f" {args.worker_id}")
 
             def advance(verdict: ImageVerdict) -> None:
@@ -190,7 +192,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 result = enrol(pipeline, frames, advance)
             except (CameraError, ModelsUnavailable) as err:
                 console.print(f"[red]{err}[/red]")
-                return 2
+                return ExitCode.UNAVAILABLE
         table = Table(*(("照片", "结果", "原因") if zh else ("image", "result", "why")))
         for v in result.verdicts:
             why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
@@ -214,7 +216,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 )
                 + "[/red]"
             )
-            return 1
+            return ExitCode.FAILED
         try:
             same = store_enrolment(
                 pipeline, store, args.worker_id, result, confirm_same_face=args.confirm_same_face
@@ -231,10 +233,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 "[red]the terminal could not tell these records apart. If they really are two "
                 "people (twins), run again with --confirm-same-face[/red]"
             )
-            return 1
+            return ExitCode.FAILED
         except (StoreError, OSError) as err:
             console.print(f"[red]face store: {err}[/red]")
-            return 2
+            return ExitCode.STORE
         for other in same:
             console.print(
                 f"[yellow]stored although the face is within {other.distance:.2f} of "

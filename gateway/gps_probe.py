@@ -30,12 +30,13 @@ from edge.geofence import FenceState, GeofencePolicy
 from edge.models import Fix, Geofence
 from firmware_adapters.gps.client import GpsdClient, Sky
 from firmware_adapters.gps.config import GpsConfig
+from gateway.exitcodes import ExitCode
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 
 EXIT_OK = 0
 EXIT_NO_GPSD = 1
-EXIT_CONFIG = 2
+EXIT_CONFIG = ExitCode.CONFIG  # 78, as for every config error (gateway/exitcodes.py)
 EXIT_OUTSIDE = 3
 EXIT_CLOCK = 4
 EXIT_NO_FIX = 5

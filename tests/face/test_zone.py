@@ -19,6 +19,7 @@ from edge.zone import ZoneController
 from firmware_adapters.camera.files import FileCamera
 from gateway.cli import main as zonegate
 from gateway.config import GatewayConfig, load_config
+from gateway.exitcodes import ExitCode
 from gateway.services import ServiceContext
 from gateway.services import build_identity as build_service
 
@@ -161,7 +162,7 @@ def test_enrolment_refuses_a_worker_not_on_the_roster(
     code = zonegate(
         ["enroll", "W9", "--config", str(site.config_path), "--photos", str(faces / "obama.jpg")]
     )
-    assert code == 2
+    assert code == ExitCode.DATA  # 65 in the one exit-code table (2 is a usage error)
     assert "不在本区域的人员名单中" in capsys.readouterr().out  # zh-CN unless --lang en
     code = zonegate(
         [
@@ -175,7 +176,7 @@ def test_enrolment_refuses_a_worker_not_on_the_roster(
             str(faces / "obama.jpg"),
         ]
     )
-    assert code == 2
+    assert code == ExitCode.DATA  # 65 in the one exit-code table (2 is a usage error)
     assert "not on this zone's roster" in capsys.readouterr().out
     assert not (site.state / "faces.enc").exists()
 
