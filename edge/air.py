@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.clock import Clock
+from edge.errors import StoreError
 from edge.evidence import AirVerdict
 from edge.exposure import ExposureEngine, sensor_specs
 from edge.models import EventType, GasTest, GasTestSample, PermitStatus, Reading
@@ -95,6 +96,11 @@ class GasService:
                 self._watch_fume(reading)
             if self.telemetry is not None:
                 self.telemetry.add(reading)  # after judging: central's copy never delays it
+        except StoreError as err:
+            # The controller has raised the storage alarm and keeps acting on memory; one log
+            # line per failure episode there, none per reading here (no traceback storm).
+            self.errors += 1
+            self.controller.storage_failed(err, f"reading of {reading.sensor_id}")
         except Exception:
             self.errors += 1
             log.exception("judging a reading of %s failed", reading.sensor_id)
@@ -102,10 +108,17 @@ class GasService:
     def _save_alarms(self) -> None:
         """Store the latch after the controller has acted on it (never delays a suspension)."""
         if self.engine.alarm_version != self._saved_version:
-            self.controller.registry.put_doc(
-                ALARM_TABLE, ALARM_KEY, {"alarms": self.engine.export_alarms()}
-            )
-            self._saved_version = self.engine.alarm_version
+            version = self.engine.alarm_version
+            try:
+                self.controller.registry.put_doc(
+                    ALARM_TABLE, ALARM_KEY, {"alarms": self.engine.export_alarms()}
+                )
+            except StoreError:
+                # A refused write is held in the registry's memory and flushed when the disk
+                # recovers: not retried on every reading.
+                self._saved_version = version
+                raise
+            self._saved_version = version
 
     def _react(self) -> AirVerdict:
         """Hand the verdict to the controller: at once whenever it changed, and while it stays

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from edge import permits as pm
 from edge.effects import ZoneEffects
+from edge.errors import StoreError
 from edge.evidence import (
     AirVerdict,
 )
@@ -168,20 +170,30 @@ class AirResponse(ZoneEffects):
                 )
             )
         if suspended:
-            self.registry.put_permits(suspended)  # one durable write for all of them
+            try:
+                self.registry.put_permits(suspended)  # one durable write for all of them
+            except StoreError as err:
+                # The suspension holds in memory (the registry serves its memory view) and the
+                # outputs are already red; the disk refusing it is its own alarm (issue 16.2).
+                if self.storage_failed(err, "gas suspension"):
+                    with contextlib.suppress(StoreError):
+                        self.registry.flush()
         if items:
-            # One transaction, one fsync: the suspensions and the alert that names them.
-            for event in self.journal.append_many(items):
-                self._announce(event)
+            # One transaction, one fsync: the suspensions and the alert that names them. If the
+            # journal refuses, they wait in order for the next write that succeeds.
+            self._append_or_hold(items, alert_type or "permit suspension")
         if alert_type is EventType.GAS_ALARM:
             if not self._air_alarm:
                 # A new alarm episode: every later start or resume needs a test newer than
                 # this (§5.2.6, §6.5). Written after the commit, so it costs the suspension
                 # nothing; an episode that began before a restart was stored then.
-                self.registry.put_doc(
-                    "zone_state", "air", {"last_alarm_at": self.clock.wall().isoformat()}
-                )
-            self._air_alarm = True  # only once journaled: a failed append is retried
+                try:
+                    self.registry.put_doc(
+                        "zone_state", "air", {"last_alarm_at": self.clock.wall().isoformat()}
+                    )
+                except StoreError as err:
+                    self.storage_failed(err, "alarm episode")  # held in memory meanwhile
+            self._air_alarm = True  # journaled, or held to be journaled first when it can be
         self.reevaluate()
         return suspended
 

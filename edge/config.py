@@ -47,6 +47,15 @@ class StorageConfig(Section):
     )
     min_free_mb: int = Field(default=200, ge=1, description="refuse to start below this")
     warn_free_mb: int = Field(default=1000, ge=1, description="raise an alert below this")
+    reserve_mb: int = Field(
+        default=16,
+        ge=0,
+        description="space held in a reserve file and released the moment a write fails, so "
+        "the gas alarm and the storage alarm can still be journaled on a full disk (0: none)",
+    )
+    disk_check_s: float = Field(
+        default=10, gt=0, description="how often free space is checked and failed writes retried"
+    )
 
 
 class ClockConfig(Section):

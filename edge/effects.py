@@ -24,6 +24,7 @@ from edge import floors
 from edge import permits as pm
 from edge.clock import Clock
 from edge.config import AccessConfig
+from edge.errors import StoreError
 from edge.evidence import (
     AirSource,
     BadgeOnlyIdentity,
@@ -32,7 +33,7 @@ from edge.evidence import (
     PositionNotRequired,
     PositionSource,
 )
-from edge.journal import Journal
+from edge.journal import Journal, JournalError
 from edge.judgement import Judgement, ZoneFacts, judge_zone
 from edge.models import (
     LIVE_STATUSES,
@@ -70,6 +71,19 @@ def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
         return actor
     kind = pm.ActorKind.SYSTEM if actor.startswith("system:") else pm.ActorKind.PERSON
     return pm.Actor(actor_id=actor, kind=kind, authorised=authorised)
+
+
+# Events held while the journal cannot be written; past this the oldest non-alerts go first.
+MAX_UNJOURNALED = 2000
+
+
+def _bounded(
+    items: list[tuple[EventKind, EventType, dict[str, Any]]],
+) -> list[tuple[EventKind, EventType, dict[str, Any]]]:
+    while len(items) > MAX_UNJOURNALED:
+        drop = next((i for i, it in enumerate(items) if it[0] is not EventKind.ALERT), 0)
+        del items[drop]
+    return items
 
 
 class ZoneEffects:
@@ -114,14 +128,149 @@ class ZoneEffects:
         self._trust_anchor: tuple[datetime, float] | None = None
         # Alerts the judgement raised and that still hold, so each is journaled once.
         self._raised: set[tuple[str, ...]] = set()
+        # Persistence (issue 16.2): a store that refuses a write never stops the zone from acting
+        # on it in memory; the failure is itself an alarm, and what could not be journaled waits
+        # here, in order, for the next write that succeeds.
+        self.storage: dict[str, Any] = {"state": "ok"}
+        self.on_storage_failure: list[Callable[[], bool]] = []
+        # Conditions that keep the storage alarm up although writes succeed again, each returning
+        # why (the daemon's: "the disk reserve is in use", kept for the safety path alone).
+        self.storage_guards: list[Callable[[], str | None]] = []
+        self._unjournaled: list[tuple[EventKind, EventType, dict[str, Any]]] = []
+        self._journal_failing = False
         registry.put_zone(zone)
 
     # ------------------------------------------------------------------ events
 
     def _emit(self, kind: EventKind, type_: EventType, payload: dict[str, Any]) -> Event:
-        event = self.journal.append(kind, type_, payload)
+        if self._unjournaled:
+            events = self._append_or_hold([(kind, type_, payload)], f"{type_} event")
+            if events:
+                return events[-1]
+            raise JournalError(f"{self.journal.path}: {type_} not journaled: storage failing")
+        try:
+            event = self.journal.append(kind, type_, payload)
+        except StoreError as err:
+            self.storage_failed(err, f"{type_} event")
+            raise
         self._announce(event)
         return event
+
+    # ------------------------------------------------------------------ persistence
+
+    @property
+    def storage_ok(self) -> bool:
+        """False while a change lives only in memory or an event waits to be journaled."""
+        return bool(self.storage["state"] == "ok")
+
+    @property
+    def journal_writable(self) -> bool:
+        """False while the last journal write failed (the daemon stops the watchdog pings)."""
+        return not self._journal_failing
+
+    def storage_failed(self, err: StoreError, what: str) -> bool:
+        """Record that ``what`` could not be persisted: status, light, one log line, and the
+        ``storage_failed`` alert queued to be journaled first. Returns True when a hook freed
+        space (the daemon's disk reserve), so the caller may retry once.
+        """
+        first = self.storage_ok
+        if isinstance(err, JournalError):
+            self._journal_failing = True
+        self.storage = {
+            "state": "failed",
+            "since": self.storage.get("since") or self.clock.wall().isoformat(),
+            "error": str(err),
+            "what": what,
+        }
+        self.health["storage"] = dict(self.storage)
+        freed = False
+        if first:
+            # One line, no traceback: at 160 readings/s a traceback per failure buries the log.
+            log.error("storage failing (%s): %s; the zone keeps acting on memory", what, err)
+            self._unjournaled.insert(
+                0,
+                (
+                    EventKind.ALERT,
+                    EventType.STORAGE_FAILED,
+                    {"zone_id": self.zone.zone_id, "error": str(err), "what": what},
+                ),
+            )
+            for hook in list(self.on_storage_failure):
+                try:
+                    freed = hook() or freed
+                except Exception:
+                    log.exception("storage failure hook failed")
+        self._refresh_light()
+        return freed
+
+    def _append_or_hold(
+        self, items: list[tuple[EventKind, EventType, dict[str, Any]]], what: str
+    ) -> list[Event]:
+        """Journal ``items`` after whatever waits; on failure hold them (never raises).
+
+        Returns the events journaled now (the held ones first), or [] when held.
+        """
+        for attempt in (1, 2):
+            batch = [*self._unjournaled, *items]
+            try:
+                events = self.journal.append_many(batch)
+            except StoreError as err:
+                if self.storage_failed(err, what) and attempt == 1:
+                    continue  # space was freed: try once more
+                # Held in order; a bound keeps a long outage from exhausting memory, dropping
+                # the oldest non-alert events first.
+                self._unjournaled = _bounded([*self._unjournaled, *items])
+                return []
+            self._unjournaled = []
+            self._journal_failing = False
+            for event in events:
+                self._announce(event)
+            if not self.registry.dirty:
+                self._storage_recovered()
+            return events
+        return []  # pragma: no cover - the loop returns
+
+    def retry_storage(self) -> bool:
+        """Try again to persist what memory holds (the daemon calls this on a timer).
+
+        True once both stores hold everything; raises nothing.
+        """
+        if self.storage_ok:
+            return True
+        try:
+            self.registry.flush()
+        except StoreError as err:
+            self.storage_failed(err, "registry flush")
+            return False
+        if self._unjournaled:
+            return bool(self._append_or_hold([], "journal backlog"))
+        self._journal_failing = False
+        self._storage_recovered()
+        return True
+
+    def _storage_recovered(self) -> None:
+        if self.storage_ok:
+            return
+        for guard in self.storage_guards:
+            why = guard()
+            if why:
+                self.storage["error"] = why
+                self.health["storage"] = dict(self.storage)
+                return
+        since = self.storage.get("since")
+        self.storage = {"state": "ok"}
+        self.health["storage"] = {"state": "ok", "recovered_from": since}
+        log.warning("storage recovered (failing since %s)", since)
+        try:
+            event = self.journal.append(
+                EventKind.SYSTEM,
+                EventType.STORAGE_RECOVERED,
+                {"zone_id": self.zone.zone_id, "failing_since": since},
+            )
+        except StoreError:
+            return
+        self._announce(event)
+        self._refresh_light()
 
     def _announce(self, event: Event) -> None:
         for listener in list(self.event_listeners):
@@ -291,7 +440,8 @@ class ZoneEffects:
         suspended = self.registry.permits(statuses=frozenset({PermitStatus.SUSPENDED}))
         if suspended or verdict.latched or not j.work_allowed:
             self._show(Light.RED, buzzer=False)
-        elif not verdict.monitoring_ok:
+        elif not verdict.monitoring_ok or not self.storage_ok:
+            # A store that cannot record entries is a warning on the post (issue 16.2).
             self._show(Light.AMBER, buzzer=False)
         else:
             self._show(Light.GREEN, buzzer=False)

@@ -67,6 +67,9 @@ class AlarmState(Model):
     acknowledged: bool
     peak: float = Field(description="worst value seen during the alarm, in ``unit``")
     acknowledged_by: str | None = Field(default=None, description="only in acknowledgements")
+    restored: bool = Field(
+        default=False, description="reinstated from the stores after a restart (issue 12.10)"
+    )
 
 
 class SensorProblem(Model):
@@ -149,6 +152,13 @@ class AirAlarm(AirDetails):
     inside: list[InsideEntry] = Field(description="who was inside when it happened")
 
 
+class GasAlarmRestored(AirAlarm):
+    """An alarm reinstated from the stores after a restart: the same episode, announced again
+    with the time it was raised (not a fresh ``gas_alarm``)."""
+
+    since: str = Field(description="ISO 8601 instant the alarm was first raised")
+
+
 class GasAlarmCleared(ZonePayload):
     """The air is back inside every limit (alarms may stay latched until acknowledged)."""
 
@@ -210,6 +220,26 @@ class TerminalMoved(FenceChange):
     """The terminal left its geofence: it may have been carried off site."""
 
     reason: str
+
+
+class StorageFailed(ZonePayload):
+    """A store refused a write (disk full, I/O error): the zone acts on memory meanwhile."""
+
+    error: str
+    what: str = Field(description="what could not be persisted, e.g. gas suspension, badge-in")
+
+
+class StorageRecovered(ZonePayload):
+    """Everything held in memory reached the stores again."""
+
+    failing_since: str | None = Field(description="ISO 8601 instant the failure began")
+
+
+class JournalReset(Payload):
+    """A new journal started on purpose by ``zonegate reset-store journal``."""
+
+    set_aside: list[str] = Field(description="files kept aside, never deleted")
+    by: str
 
 
 class DiskLow(ZonePayload):
@@ -510,6 +540,10 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.UNPERMITTED_WORK_SUSPECTED: UnpermittedWorkSuspected,
     EventType.TERMINAL_MOVED: TerminalMoved,
     EventType.DISK_LOW: DiskLow,
+    EventType.STORAGE_FAILED: StorageFailed,
+    EventType.GAS_ALARM_RESTORED: GasAlarmRestored,
+    EventType.STORAGE_RECOVERED: StorageRecovered,
+    EventType.JOURNAL_RESET: JournalReset,
     EventType.GAS_TEST_RECORDED: GasTestRecorded,
     EventType.ACCESS_DECISION: Decision,
     EventType.WORKER_UNLOCKED: WorkerUnlocked,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 
 from edge import permits as pm
 from edge.access import BadgeInFacts, decide_badge_in, decide_badge_out
 from edge.effects import ActorLike, ZoneEffects, actor_of
+from edge.errors import StoreError
 from edge.evidence import (
     IdentityResult,
 )
@@ -20,9 +22,22 @@ from edge.models import (
     SuspensionCause,
     Worker,
 )
-from edge.reasons import ReasonCode
+from edge.reasons import Lang, ReasonCode, text
 
 log = logging.getLogger("zonegate.zone")
+
+
+def refuse_for_storage(decision: Decision, lang: Lang) -> Decision:
+    """``decision`` turned into a denial because the entry cannot be recorded."""
+    code = ReasonCode.STORE_UNWRITABLE
+    return decision.model_copy(
+        update={
+            "allowed": False,
+            "reasons": (code,),
+            "message_zh": text(code, Lang.ZH),
+            "message_en": text(code, Lang.EN),
+        }
+    )
 
 
 class Gate(ZoneEffects):
@@ -67,14 +82,38 @@ class Gate(ZoneEffects):
             unoccupied_since=self.unoccupied_since(),
         )
         decision = decide_badge_in(facts, self.language)
-        if decision.allowed and worker is not None:
-            self.registry.enter(
-                worker.worker_id,
-                decision.permit_id,
-                decision.role.value if decision.role else None,
-                self.clock.wall(),
+        if decision.allowed and not self.storage_ok:
+            # An entry that cannot be recorded is not admitted (issue 16.2): who is inside must
+            # survive a restart, and the audit trail must hold every admission.
+            decision = refuse_for_storage(decision, self.language)
+        try:
+            if decision.allowed and worker is not None:
+                self.registry.enter(
+                    worker.worker_id,
+                    decision.permit_id,
+                    decision.role.value if decision.role else None,
+                    self.clock.wall(),
+                )
+            self._emit(
+                EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json")
             )
-        self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
+        except StoreError as err:
+            self.storage_failed(err, "badge-in")
+            if decision.allowed and worker is not None:
+                with contextlib.suppress(StoreError):
+                    self.registry.leave(worker.worker_id)  # memory: not inside after all
+                decision = refuse_for_storage(decision, self.language)
+                self._append_or_hold(
+                    [
+                        (
+                            EventKind.ACCESS,
+                            EventType.ACCESS_DECISION,
+                            decision.model_dump(mode="json"),
+                        )
+                    ],
+                    "badge-in",
+                )
+            return decision
         if worker is not None and ReasonCode.FACE_MISMATCH in decision.reasons:
             self._count_mismatch(worker, identity)
         if decision.allowed:
@@ -114,12 +153,20 @@ class Gate(ZoneEffects):
         worker = self.registry.worker_by_badge(badge_id)
         presence = self.registry.presence()
         decision = decide_badge_out(badge_id, worker, presence, self.position.position_verdict())
-        if worker is not None and worker.worker_id in presence:
-            self.registry.leave(worker.worker_id)
-            self._mark_breaks(worker.worker_id)
-        self._emit(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))
+        try:
+            if worker is not None and worker.worker_id in presence:
+                self.registry.leave(worker.worker_id)
+                self._mark_breaks(worker.worker_id)
+        except StoreError as err:
+            # Leaving is never refused; memory holds the exit until the disk takes it.
+            self.storage_failed(err, "badge-out")
+        event = [(EventKind.ACCESS, EventType.ACCESS_DECISION, decision.model_dump(mode="json"))]
+        self._append_or_hold(event, "badge-out")
         if worker is not None:
-            self._guardian_left(worker.worker_id)
+            try:
+                self._guardian_left(worker.worker_id)
+            except StoreError as err:
+                self.storage_failed(err, "guardian check")
         self.reevaluate()
         return decision
 

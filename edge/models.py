@@ -536,6 +536,8 @@ class EventType(StrEnum):
     UNPERMITTED_WORK_SUSPECTED = "unpermitted_work_suspected"
     TERMINAL_MOVED = "TERMINAL_MOVED"  # the reason code's value, kept for existing consumers
     DISK_LOW = "disk_low"
+    STORAGE_FAILED = "storage_failed"
+    GAS_ALARM_RESTORED = "gas_alarm_restored"
     # gas tests
     GAS_TEST_RECORDED = "gas_test_recorded"
     # access
@@ -565,6 +567,8 @@ class EventType(StrEnum):
     TERMINAL_ARMED = "terminal_armed"  # the operator API armed the terminal for an action
     MONITORING_WAIT = "monitoring_wait"  # lost monitoring after a restart: a bounded wait
     MONITORING_WAIT_ENDED = "monitoring_wait_ended"
+    STORAGE_RECOVERED = "storage_recovered"
+    JOURNAL_RESET = "journal_reset"
     # telemetry
     READING = "reading"
 
@@ -595,6 +599,8 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.UNPERMITTED_WORK_SUSPECTED,
         EventType.TERMINAL_MOVED,
         EventType.DISK_LOW,
+        EventType.STORAGE_FAILED,
+        EventType.GAS_ALARM_RESTORED,
     ),
     EventKind.GAS_TEST: (EventType.GAS_TEST_RECORDED,),
     EventKind.ACCESS: (
@@ -627,6 +633,8 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.TERMINAL_ARMED,
         EventType.MONITORING_WAIT,
         EventType.MONITORING_WAIT_ENDED,
+        EventType.STORAGE_RECOVERED,
+        EventType.JOURNAL_RESET,
     ),
     EventKind.TELEMETRY: (EventType.READING,),
 }

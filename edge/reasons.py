@@ -88,6 +88,7 @@ class ReasonCode(StrEnum):
     REQUEST_INVALID = "REQUEST_INVALID"
     # system
     STORE_CORRUPT = "STORE_CORRUPT"
+    STORE_UNWRITABLE = "STORE_UNWRITABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
@@ -195,6 +196,11 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.STORE_CORRUPT: (
         "本地数据异常，请联系技术员",
         "Local data corrupt; see the technician",
+    ),
+    ReasonCode.STORE_UNWRITABLE: (
+        "网关无法记录进出（存储已满或故障），暂停入场，请联系技术员",
+        "The gateway cannot record entries (storage full or failing); entry refused, "
+        "see the technician",
     ),
     ReasonCode.INTERNAL_ERROR: ("系统错误，请联系技术员", "Internal error; see the technician"),
 }

@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from edge.clock import SystemClock
+from edge.errors import StoreError
 from edge.journal import JournalError
 from edge.models import EventKind, EventType
 from edge.registry import RegistryError
@@ -108,6 +109,58 @@ def daemon_running(state_dir: Path) -> bool:
     return False
 
 
+RESERVE_NAME = "zonegate.reserve"
+
+
+class DiskReserve:
+    """A file of ``mb`` megabytes kept on the state filesystem and deleted the moment a write
+    fails: the space it frees lets the gas alarm, the suspension and the storage alarm reach the
+    disk even when something else filled it. Put back once there is room again."""
+
+    def __init__(self, path: Path, mb: int) -> None:
+        self.path = path
+        self.mb = mb
+
+    def held_mb(self) -> int:
+        try:
+            return self.path.stat().st_size // 1_000_000
+        except FileNotFoundError:
+            return 0
+
+    def ensure(self) -> bool:
+        """Create the reserve if it is missing; False when there is no room for it."""
+        if self.mb <= 0 or self.held_mb() >= self.mb:
+            return True
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.mb * 1_000_000)  # real blocks, not a sparse file
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            log.warning("cannot hold a %d MB disk reserve at %s: %s", self.mb, self.path, err)
+            return False
+        return True
+
+    def in_use(self) -> str | None:
+        """Why the storage alarm stays up while the reserve is spent, or None."""
+        if self.mb > 0 and self.held_mb() < self.mb:
+            return f"the {self.mb} MB disk reserve is in use: free space on {self.path.parent}"
+        return None
+
+    def release(self) -> bool:
+        """Delete the reserve; True when it held space to give back."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        log.error("disk reserve released (%s): a write failed for lack of space", self.path)
+        return True
+
+
 def free_mb(path: Path) -> float:
     probe = path
     while not probe.exists():
@@ -156,6 +209,8 @@ class Gateway:
         except BaseException:
             os.close(self._lock_fd)
             raise
+        self.reserve = DiskReserve(state / RESERVE_NAME, cfg.storage.reserve_mb)
+        self.reserve.ensure()
         self.controller = ZoneController(
             zone=cfg.zone,
             registry=self.registry,
@@ -175,6 +230,8 @@ class Gateway:
             health=self.controller.health,
             telemetry=Telemetry(cfg.telemetry, self.journal, self.clock),
         )
+        self.controller.on_storage_failure.append(self.reserve.release)
+        self.controller.storage_guards.append(self.reserve.in_use)
         self.controller.begin_restart_wait(cfg.daemon.monitoring_grace_s)
         recovered = self.controller.reconcile()
         digest = hashlib.sha256(cfg.model_dump_json().encode()).hexdigest()[:16]
@@ -304,6 +361,12 @@ class Gateway:
             except asyncio.CancelledError:
                 self.controller.health.setdefault(name, {})["state"] = "stopped"
                 raise
+            except StoreError as err:
+                # A full or failing disk: the controller holds the storage alarm; one line here,
+                # not a traceback per restart.
+                log.error("%s failed: %s; restarting in %.1f s", name, err, delay)  # noqa: TRY400
+                self.controller.health[name] = {"state": "failed", "error": str(err)}
+                self.controller.storage_failed(err, f"service {name}")
             except Exception as err:
                 log.exception("%s failed; restarting", name)
                 self.controller.health[name] = {"state": "failed", "error": repr(err)}
@@ -319,17 +382,30 @@ class Gateway:
             await asyncio.sleep(self.config.daemon.expiry_check_s)
 
     async def _disk_loop(self) -> None:
+        """Watch free space all the time (not only at start), retry what a full disk refused,
+        and put the reserve back once there is room for it (issue 16.2)."""
+        storage = self.config.storage
         warned = False
         while True:
-            left = free_mb(self.config.storage.state_dir)
-            low = left < self.config.storage.warn_free_mb
+            left = free_mb(storage.state_dir)
+            low = left < storage.warn_free_mb
+            self.controller.health["disk"] = {
+                "free_mb": round(left, 1),
+                "low": low,
+                "reserve_mb": self.reserve.held_mb(),
+            }
             if low and not warned:
-                self.controller.alert(
-                    EventType.DISK_LOW,
-                    {"free_mb": round(left), "path": str(self.config.storage.state_dir)},
-                )
+                with contextlib.suppress(StoreError):  # the storage alarm covers a failure
+                    self.controller.alert(
+                        EventType.DISK_LOW,
+                        {"free_mb": round(left), "path": str(storage.state_dir)},
+                    )
             warned = low
-            await asyncio.sleep(60)
+            if not self.reserve.in_use() or left > storage.min_free_mb + storage.reserve_mb:
+                self.reserve.ensure()
+            if not self.controller.storage_ok:
+                self.controller.retry_storage()
+            await asyncio.sleep(storage.disk_check_s)
 
     async def _retention_loop(self) -> None:
         """Delivered rows older than the retention go; undelivered rows never do. The WAL is
@@ -343,8 +419,17 @@ class Gateway:
             await asyncio.sleep(3600)
 
     async def _watchdog(self, interval: float) -> None:
+        # No pings while the journal cannot be written: systemd then restarts the daemon, which
+        # refuses to start below storage.min_free_mb and says why (issue 16.2). The gas path
+        # keeps acting in memory and on the outputs until then.
+        silent = False
         while True:
-            self.notifier.notify("WATCHDOG=1")
+            if self.controller.journal_writable:
+                self.notifier.notify("WATCHDOG=1")
+                silent = False
+            elif not silent:
+                log.error("watchdog pings withheld: the journal cannot be written")
+                silent = True
             await asyncio.sleep(interval)
 
 

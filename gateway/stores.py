@@ -250,11 +250,11 @@ def reset_store(which: str, registry_path: Path, journal_path: Path, clock: Cloc
     moved = _set_aside(journal_path, stamp)
     journal = Journal(journal_path, clock)
     try:
-        from edge.models import EventKind
+        from edge.models import EventKind, EventType
 
         journal.append(
             EventKind.SYSTEM,
-            "journal_reset",
+            EventType.JOURNAL_RESET,
             {"set_aside": [str(p) for p in moved], "by": "zonegate reset-store"},
         )
     finally:

@@ -28,8 +28,10 @@ class Notifier:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.connect(addr)
-                sock.sendall("\n".join(fields).encode())
-        except OSError:
+                # Never block the event loop: a receiver that does not read (its queue holds
+                # net.unix.max_dgram_qlen datagrams, often 10) must cost a lost ping, not a hang.
+                sock.send("\n".join(fields).encode(), socket.MSG_DONTWAIT)
+        except OSError:  # BlockingIOError included
             return False
         return True
 
