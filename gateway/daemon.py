@@ -364,7 +364,7 @@ class Gateway:
             except StoreError as err:
                 # A full or failing disk: the controller holds the storage alarm; one line here,
                 # not a traceback per restart.
-                log.error("%s failed: %s; restarting in %.1f s", name, err, delay)  # noqa: TRY400
+                log.error("%s failed: %s; restarting", name, err)  # noqa: TRY400
                 self.controller.health[name] = {"state": "failed", "error": str(err)}
                 self.controller.storage_failed(err, f"service {name}")
             except Exception as err:
