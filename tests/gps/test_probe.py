@@ -114,7 +114,9 @@ async def test_probe_without_gpsd_says_so_and_exits_1(tmp_path: Path) -> None:
     rc, out, _ = await run_probe(
         "--port", str(port), "--seconds", "1", "--json", "--config", str(tmp_path / "none.yaml")
     )
-    assert rc == 2  # a config file that does not exist is a config error, not a silent default
+    # a config file that does not exist is a config error (78 in the one exit-code table), not
+    # a silent default
+    assert rc == 78
     rc, out, _ = await run_probe(
         "--port",
         str(port),

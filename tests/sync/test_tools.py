@@ -50,9 +50,9 @@ def test_keygen_sign_verify_through_the_cli(tmp_path: Path, capsys: Any) -> None
     assert envelope["doc_version"] == 4
     assert envelope["body"] == {"device": "gw-1", "worker_id": "W1"}
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"worker_id": "W1"}))  # no device
+    bad.write_text(json.dumps({"worker_id": "W1"}))  # no device: a data error (65), not usage (2)
     assert main(["central", "sign", "badge_unlock", "--key", str(key), "--version", "1",
-                 "--body", str(bad)]) == 2  # fmt: skip
+                 "--body", str(bad)]) == 65  # fmt: skip
 
 
 def test_watch_cli_runs_against_the_broker(broker: Any, tmp_path: Path) -> None:
