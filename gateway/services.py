@@ -106,6 +106,9 @@ def build_position(ctx: ServiceContext) -> Service | None:
 
 def build_identity(ctx: ServiceContext) -> Service | None:
     """Plug face verification into ``ctx.controller.identity``; None when disabled."""
+    config = ctx.config.identity
+    if not config.enabled:
+        return None  # before any import: the face stack loads numpy, OpenCV and dlib
     from edge.identity.service import (
         IdentityService,
         IdentityUnavailable,
@@ -115,9 +118,6 @@ def build_identity(ctx: ServiceContext) -> Service | None:
     from edge.identity.store import StoreError
     from firmware_adapters.camera.config import build_camera
 
-    config = ctx.config.identity
-    if not config.enabled:
-        return None
     controller = ctx.controller
     try:
         store = open_store(config, ctx.config.storage.state_dir)

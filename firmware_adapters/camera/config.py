@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from firmware_adapters.camera.source import Camera
 from firmware_adapters.configbase import Section
+
+if TYPE_CHECKING:
+    # Only for the annotation: importing the camera modules loads OpenCV and numpy (~32 MB),
+    # which a gateway with identity off must not pay for (issue 12.11).
+    from firmware_adapters.camera.source import Camera
 
 
 class Picamera2Config(Section):

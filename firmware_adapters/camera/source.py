@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from firmware_adapters.camera.frames import Frame
+if TYPE_CHECKING:
+    from firmware_adapters.camera.frames import Frame  # OpenCV + numpy: load only with a camera
 
 
 class Camera(Protocol):
