@@ -26,6 +26,14 @@ from firmware_adapters.outputs.signals import Light
 log = logging.getLogger("zonegate.zone")
 
 
+def _restored_since(verdict: AirVerdict) -> str | None:
+    """The time of the oldest active alarm when every active one was restored at start."""
+    active = [a for a in verdict.details.get("alarms", []) if a.get("active")]
+    if not active or not all(a.get("restored") for a in active):
+        return None
+    return str(min(str(a["since"]) for a in active))
+
+
 class AirResponse(ZoneEffects):
     """The zone's reaction to the air: suspend, alert, light (DESIGN invariant 3)."""
 
@@ -151,24 +159,26 @@ class AirResponse(ZoneEffects):
             for old, new, why in changes
         ]
         alert_type: EventType | None = None
-        if unsafe and (suspended or not self._air_alarm):
+        restored_since = _restored_since(verdict) if not suspended else None
+        if unsafe and restored_since is not None and not self._air_alarm:
+            # An alarm reinstated from the stores after a restart was announced before it: say
+            # it is the same episode, with its own time, not a fresh alarm (issue 12.10).
+            alert_type = EventType.GAS_ALARM_RESTORED
+        elif unsafe and (suspended or not self._air_alarm):
             alert_type = EventType.GAS_ALARM
         elif lost and suspended:
             alert_type = EventType.MONITORING_LOST
         if alert_type is not None:
-            items.append(
-                (
-                    EventKind.ALERT,
-                    alert_type,
-                    {
-                        "zone_id": self.zone.zone_id,
-                        **verdict.details,
-                        "reasons": [r.value for r in verdict.reasons],
-                        "suspended_permits": [p.permit_id for p in suspended],
-                        "inside": self.inside(),
-                    },
-                )
-            )
+            payload = {
+                "zone_id": self.zone.zone_id,
+                **verdict.details,
+                "reasons": [r.value for r in verdict.reasons],
+                "suspended_permits": [p.permit_id for p in suspended],
+                "inside": self.inside(),
+            }
+            if alert_type is EventType.GAS_ALARM_RESTORED:
+                payload["since"] = restored_since
+            items.append((EventKind.ALERT, alert_type, payload))
         if suspended:
             try:
                 self.registry.put_permits(suspended)  # one durable write for all of them
@@ -182,8 +192,8 @@ class AirResponse(ZoneEffects):
             # One transaction, one fsync: the suspensions and the alert that names them. If the
             # journal refuses, they wait in order for the next write that succeeds.
             self._append_or_hold(items, alert_type or "permit suspension")
-        if alert_type is EventType.GAS_ALARM:
-            if not self._air_alarm:
+        if alert_type in (EventType.GAS_ALARM, EventType.GAS_ALARM_RESTORED):
+            if alert_type is EventType.GAS_ALARM and not self._air_alarm:
                 # A new alarm episode: every later start or resume needs a test newer than
                 # this (§5.2.6, §6.5). Written after the commit, so it costs the suspension
                 # nothing; an episode that began before a restart was stored then.

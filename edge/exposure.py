@@ -225,6 +225,8 @@ class Alarm:
     active: bool = True
     acknowledged: bool = False
     peak: float = 0.0
+    # Reinstated from the stores at start: already announced before the restart (issue 12.10).
+    restored: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, as ``edge.event_payloads.AlarmState``."""
@@ -239,6 +241,7 @@ class Alarm:
             "active": self.active,
             "acknowledged": self.acknowledged,
             "peak": round(self.peak, 4),
+            **({"restored": True} if self.restored else {}),
         }
 
 
@@ -465,6 +468,7 @@ class ExposureEngine:
                 return
             if not alarm.active:
                 alarm.active, alarm.acknowledged = True, False  # a new episode needs a new ack
+                alarm.restored = False  # this episode is new, whatever the last one was
                 self.alarm_version += 1
             alarm.value, alarm.peak = value, max(alarm.peak, value)
         elif alarm is not None:
@@ -521,6 +525,7 @@ class ExposureEngine:
                     active=bool(doc["active"]),
                     acknowledged=bool(doc["acknowledged"]),
                     peak=float(doc.get("peak", doc["value"])),
+                    restored=True,
                 )
             except (KeyError, TypeError, ValueError):
                 self.unrestorable_alarms += 1
