@@ -23,7 +23,6 @@ from cloud_sync.payloads import (
     BadgeUnlock,
     CertificateUpdate,
     CommandBody,
-    ConfigChange,
     Envelope,
     GasTestRecord,
     JournalReplay,
@@ -48,7 +47,6 @@ from edge.permits import Actor, ActorKind
 log = logging.getLogger(__name__)
 
 VERSIONS_TABLE = "command_versions"
-CONFIG_TABLE = "pending_config"
 
 
 class Rejection(StrEnum):
@@ -160,9 +158,6 @@ class _Refused(Exception):
 Replayer = Callable[[str, int, int], tuple[int, int, int]]
 """Queue a boot's seq range for sending again; returns (count, lowest, highest) found."""
 
-ConfigCheck = Callable[[str, dict[str, Any]], None]
-"""Validate a config section (raise ValueError with the reason) before it is stored."""
-
 
 class CommandProcessor:
     """Turn one inbound MQTT message into a zone change (or a refusal) plus a reply."""
@@ -177,7 +172,6 @@ class CommandProcessor:
         topics: DeviceTopics,
         clock: Clock,
         max_bytes: int,
-        config_check: ConfigCheck | None = None,
         on_event: Callable[[Event], None] | None = None,
         replay: Replayer | None = None,
     ) -> None:
@@ -188,7 +182,6 @@ class CommandProcessor:
         self._topics = topics
         self._clock = clock
         self._max_bytes = max_bytes
-        self._config_check = config_check
         self._on_event = on_event
         self._replay = replay
         self.counts: Counter[str] = Counter()
@@ -327,20 +320,6 @@ class CommandProcessor:
             return f"{n} events {lo}..{hi} of boot {body.boot_id} queued again"
         if isinstance(body, GasTestRecord | PermitCycleCommand):
             return await self._apply_cycle(env, body)
-        if isinstance(body, ConfigChange):
-            if self._config_check is not None:
-                try:
-                    self._config_check(body.section, body.values)
-                except ValueError as err:
-                    raise _Refused(Rejection.REFUSED, f"invalid config: {err}") from err
-            # Stored, not hot-swapped: a remote change must never tear down storage or the
-            # link (peer-lessons L9); the daemon applies it at its next start.
-            self._store.put_doc(
-                CONFIG_TABLE,
-                body.section,
-                {"values": body.values, "version": env.doc_version, "by": actor.actor_id},
-            )
-            return f"config section {body.section} stored; applies at next restart"
         raise _Refused(Rejection.UNKNOWN_COMMAND, env.type)  # pragma: no cover
 
     # ---- the permit work cycle (issue 10), kept apart to ease merges

@@ -317,13 +317,6 @@ class AlarmAcknowledge(CommandBody):
     actor: str = Field(min_length=1, description="who acknowledges, e.g. safety officer id")
 
 
-class ConfigChange(CommandBody):
-    """A configuration section to apply at the next restart (validated before it is stored)."""
-
-    section: str = Field(pattern=r"^[a-z_]{1,32}$")
-    values: dict[str, Any]
-
-
 class JournalReplay(CommandBody):
     """Send the events ``first_seq..last_seq`` of boot ``boot_id`` again (a gap central saw).
 
@@ -437,7 +430,6 @@ COMMAND_BODIES: dict[str, type[CommandBody]] = {
     "certificate_update": CertificateUpdate,
     "badge_unlock": BadgeUnlock,
     "alarm_acknowledge": AlarmAcknowledge,
-    "config_change": ConfigChange,
     "journal_replay": JournalReplay,
     "gas_test_record": GasTestRecord,
     "permit_start": PermitStart,
@@ -456,8 +448,6 @@ def doc_key(type_: str, body: CommandBody) -> str:
         return f"certificates/{body.worker_id}"
     if isinstance(body, BadgeUnlock):
         return f"unlock/{body.worker_id}"
-    if isinstance(body, ConfigChange):
-        return f"config/{body.section}"
     if isinstance(body, AlarmAcknowledge):
         return "alarms"
     if isinstance(body, JournalReplay):

@@ -138,7 +138,7 @@ fields: keys sorted, separators `,` and `:` without spaces, non-ASCII characters
 UTF-8. `key_id` is the first 16 hex digits of the SHA-256 of the raw 32-byte public key.
 `expires_at` is an ISO 8601 instant with a timezone. `doc_version` must be greater than the last
 version accepted for the same document (a permit, the roster, a worker's certificates, a
-worker's unlock, a config section); a permit's `version` must equal `doc_version`. The body's
+worker's unlock); a permit's `version` must equal `doc_version`. The body's
 `device` must name the receiving device.
 
 Lifetime: a command may expire at most this far ahead of the gateway's (trusted) clock, and,

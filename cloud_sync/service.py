@@ -12,7 +12,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import aiomqtt
-from pydantic import BaseModel, ValidationError
 
 from cloud_sync.commands import VERSIONS_TABLE, CommandProcessor
 from cloud_sync.config import MqttConfig
@@ -41,7 +40,6 @@ log = logging.getLogger("zonegate.mqtt")
 
 # Sections a remote config change may never touch: they could cut the device off its own
 # link or storage with no way back (peer-lessons L9).
-PROTECTED_SECTIONS = frozenset({"mqtt", "device", "storage", "zone"})
 
 REPLY_WINDOW = 64  # replies awaiting their PUBACK at once
 
@@ -143,7 +141,6 @@ class SyncService:
         journal: Journal,
         clock: Clock,
         health: dict[str, dict[str, object]],
-        config_sections: dict[str, type[BaseModel]] | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self.cfg = cfg
@@ -155,7 +152,6 @@ class SyncService:
         self.journal = journal
         self.clock = clock
         self.health = health
-        self.config_sections = config_sections or {}
         self.link: Link | None = None
         # Replies in flight: a command is handled (journaled) before the next one, but its reply
         # need not hold the intake up for a broker round trip.
@@ -199,7 +195,6 @@ class SyncService:
             topics=self.topics,
             clock=self.clock,
             max_bytes=cfg.max_command_bytes,
-            config_check=self._check_config,
             on_event=outbox.notify,
             replay=self._replay,
         )
@@ -399,17 +394,6 @@ class SyncService:
     def _permit_state(self, permit_id: str) -> dict[str, Any] | None:
         permit = self.registry.permit(permit_id)
         return permit.model_dump(mode="json") if permit else None
-
-    def _check_config(self, section: str, values: dict[str, Any]) -> None:
-        if section in PROTECTED_SECTIONS:
-            raise ValueError(f"section {section!r} cannot be changed remotely")
-        model = self.config_sections.get(section)
-        if model is None:
-            raise ValueError(f"unknown config section {section!r}")
-        try:
-            model.model_validate(values)
-        except ValidationError as err:
-            raise ValueError(str(err).splitlines()[0] + ": " + str(err.errors()[0]["msg"])) from err
 
     async def _report_health(self) -> None:
         while True:

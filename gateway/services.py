@@ -159,7 +159,6 @@ def build_terminal(ctx: ServiceContext) -> Service | None:
 
 def build_sync(ctx: ServiceContext) -> Service | None:
     """The daemon's factory: None when ``mqtt.enabled`` is false."""
-    from pydantic import BaseModel
 
     from cloud_sync.service import SyncService, link_settings
     from cloud_sync.signing import Verifier, load_public_key
@@ -177,10 +176,6 @@ def build_sync(ctx: ServiceContext) -> Service | None:
         verifier = Verifier(load_public_key(credential_path(cfg.central_public_key)))
     except (OSError, ValueError, TypeError) as err:
         raise ValueError(f"mqtt.central_public_key: {err}") from err
-    sections: dict[str, type[BaseModel]] = {}
-    for name, info in type(ctx.config).model_fields.items():
-        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            sections[name] = info.annotation
     return SyncService(
         cfg=cfg,
         settings=link_settings(cfg, topics),
@@ -191,6 +186,5 @@ def build_sync(ctx: ServiceContext) -> Service | None:
         journal=ctx.journal,
         clock=ctx.clock,
         health=ctx.health,
-        config_sections=sections,
         telemetry=ctx.telemetry,
     )

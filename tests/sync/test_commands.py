@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud_sync.central import sign_command
-from cloud_sync.commands import CONFIG_TABLE, CommandProcessor, Rejection
+from cloud_sync.commands import CommandProcessor, Rejection
 from cloud_sync.config import MqttConfig
 from cloud_sync.payloads import Reply
 from cloud_sync.signing import SignatureError, Signer
@@ -305,9 +305,14 @@ async def test_roster_certificates_unlock_resume_config(env: Env) -> None:
     assert (await env.send(env.sign("permit_issue", env.permit_body(), 1))).accepted
     resume = env.sign("permit_resume", {"device": DEVICE, "permit_id": "P1"}, 2)
     assert (await env.send(resume)).reason == Rejection.REFUSED
+    # config_change is no command (issue 16.5): refused as unknown, nothing stored
     cfg = {"device": DEVICE, "section": "access", "values": {"lockout_threshold": 5}}
-    assert (await env.send(env.sign("config_change", cfg, 1))).accepted
-    assert env.registry.get_doc(CONFIG_TABLE, "access") is not None
+    old_central = env.signer.envelope(
+        "config_change", 1, env.clock.wall() + timedelta(minutes=5), cfg
+    )  # the reference central refuses to sign it at all (sign_command), an old one might
+    reply = await env.send(old_central)
+    assert reply.reason == Rejection.UNKNOWN_COMMAND and not reply.accepted
+    assert env.registry.docs("pending_config") == []
 
 
 _json = st.recursive(

@@ -161,25 +161,14 @@ async def test_service_end_to_end(
     assert rc == 0
     assert journal.events(type_="worker_unlocked")
 
-    # remote config: validated against the gateway's own section models; the link's own
-    # section can never be changed from the network
-    for version, (section, values, reason) in enumerate(
-        (
-            ("access", {"lockout_threshold": 5}, None),
-            ("access", {"lockout_threshold": 0}, "invalid config"),
-            ("mqtt", {"host": "evil.example"}, "cannot be changed remotely"),
-        ),
-        start=1,
-    ):
-        body = {"device": DEVICE, "section": section, "values": values}
-        env = sign_command(keys.signer, "config_change", body, version)
-        reply = await publish_command(cmd, SITE, DEVICE, env)
-        assert reply is not None
-        if reason is None:
-            assert reply.accepted, reply
-        else:
-            assert reply.reason == Rejection.REFUSED
-            assert reason in reply.detail
+    # config_change was removed (issue 16.5): the config file is the one source of truth, so
+    # a signed one is an unknown command, refused, and nothing is stored
+    body = {"device": DEVICE, "section": "access", "values": {"lockout_threshold": 5}}
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    envelope = keys.signer.envelope("config_change", 1, expires, body)
+    reply = await publish_command(cmd, SITE, DEVICE, envelope)
+    assert reply is not None and reply.reason == Rejection.UNKNOWN_COMMAND
+    assert registry.docs("pending_config") == []
 
     alert = ctl.alert(EventType.GAS_ALARM, {"gas": "co", "value": 90.0})
     await wait_until(lambda: any(alert.type in a for a in view.alerts), 10, "a live alert")
