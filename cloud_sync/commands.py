@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from cloud_sync.errors import SyncError
 from cloud_sync.payloads import (
     COMMAND_BODIES,
     AlarmAcknowledge,
@@ -148,7 +149,7 @@ class DocumentStore(Protocol):
         """A roster entry, or None."""
 
 
-class _Refused(Exception):
+class _Refused(SyncError):
     def __init__(self, reason: Rejection, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason

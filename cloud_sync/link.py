@@ -45,6 +45,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from cloud_sync.errors import SyncError
 from cloud_sync.payloads import Birth, PermitState, PresenceState, Status
 from cloud_sync.topics import DeviceTopics
 from firmware_adapters.backoff import Backoff
@@ -65,11 +66,11 @@ SIZE_REFUSALS = frozenset({RC_PACKET_TOO_LARGE, RC_QUOTA_EXCEEDED, 0x83})
 QOS0_QUEUE_LIMIT = 1_000  # QoS 0 has no acknowledgement to withhold: beyond this it is dropped
 
 
-class LinkRefused(Exception):
+class LinkRefused(SyncError):
     """Connected, but the broker will not carry our messages (credentials or ACL)."""
 
 
-class PublishRefused(Exception):
+class PublishRefused(SyncError):
     """The broker answered a publish with a failure reason code: it was not accepted."""
 
     def __init__(self, topic: str, size: int, code: int, reason: str) -> None:
@@ -85,7 +86,7 @@ class PublishRefused(Exception):
         return self.code in SIZE_REFUSALS
 
 
-class PacketTooLarge(Exception):
+class PacketTooLarge(SyncError):
     """A publish would exceed the broker's advertised maximum packet size; it was not sent."""
 
 

@@ -19,11 +19,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from cloud_sync.errors import SyncError
+
 SIGNED_FIELDS = ("type", "doc_version", "expires_at", "not_before", "body", "key_id")
 OPTIONAL_FIELDS = frozenset({"not_before"})  # signed when present; absent in older envelopes
 
 
-class SignatureError(Exception):
+class SignatureError(SyncError):
     """The envelope is not signed by the provisioned key."""
 
 

@@ -24,7 +24,7 @@ from edge import floors
 from edge import permits as pm
 from edge.clock import Clock
 from edge.config import AccessConfig
-from edge.errors import StoreError
+from edge.errors import EdgeError, StoreError
 from edge.evidence import (
     AirSource,
     BadgeOnlyIdentity,
@@ -51,7 +51,7 @@ from firmware_adapters.outputs.signals import Annunciator, Light, RecordingAnnun
 log = logging.getLogger("zonegate.zone")
 
 
-class CommandRejected(Exception):
+class CommandRejected(EdgeError):
     """A request to change state was refused; ``code`` is the reason given back to the caller."""
 
     def __init__(self, code: ReasonCode | str, message: str, reasons: tuple[str, ...] = ()) -> None:

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from edge.errors import EdgeError
 from edge.evidence import AirVerdict
 from edge.floors import effective_gas
 from edge.models import (
@@ -99,7 +100,7 @@ _CAUSE_RANK = {
 }
 
 
-class TransitionError(Exception):
+class TransitionError(EdgeError):
     """A transition was refused; ``code`` says why in the terms shown to people."""
 
     def __init__(self, code: ReasonCode, message: str) -> None:

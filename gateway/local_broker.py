@@ -24,9 +24,10 @@ from cloud_sync.payloads import EventMessage
 from cloud_sync.signing import Signer, generate_keypair, load_private_key
 from cloud_sync.topics import ROOT
 from edge.models import EventKind
+from gateway.errors import GatewayError
 
 
-class BrokerUnavailable(Exception):
+class BrokerUnavailable(GatewayError):
     """mosquitto is not installed or did not start."""
 
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.models import WORK_KIND_ZH, WorkKind
+from gateway.errors import GatewayError
 
 CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
 from gateway.credentials import CREDENTIALS_DIR as CREDENTIALS_DIR  # noqa: E402
@@ -54,7 +55,7 @@ _HEADER = """\
 """
 
 
-class ProvisionError(Exception):
+class ProvisionError(GatewayError):
     """Provisioning cannot go on; the message says what to fix."""
 
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from edge.cert_catalogue import CERT_CATEGORY_ZH, catalogue_text
 from edge.models import Worker
 from edge.reasons import Lang
+from gateway.errors import GatewayError
 from gateway.phrasebook import add_lang_arg, pick_lang, say
 from gateway.roster_parse import (
     EXPIRY_WINDOW_DAYS,
@@ -213,7 +214,7 @@ def import_roster(
     )
 
 
-class DaemonRunning(Exception):
+class DaemonRunning(GatewayError):
     """The daemon holds the state directory's lock: the registry must not be written now."""
 
     def __init__(self, state_dir: Path) -> None:

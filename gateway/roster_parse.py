@@ -29,6 +29,7 @@ from edge.cert_catalogue import (
     parse_cert_kind,
 )
 from edge.models import Certificate, Worker
+from gateway.errors import GatewayError
 from gateway.roster_read import REQUIRED_COLUMNS, excel_serial_date
 
 EXPIRY_WINDOW_DAYS = 30
@@ -154,7 +155,7 @@ def parse_kind(category_text: str, item_text: str) -> tuple[CertCategory, Operat
     return cats.pop(), (items[0] if items else None)
 
 
-class KindError(ValueError):
+class KindError(GatewayError, ValueError):
     def __init__(self, code: RowProblemCode, message: str) -> None:
         super().__init__(message)
         self.code = code

@@ -34,6 +34,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import GatewayError
+
 HEADER_SEARCH_ROWS = 10
 
 # Canonical column -> accepted header spellings, compared after ``normalise_header``.
@@ -112,7 +114,7 @@ _ZH_DATE_FORMAT_IDS = frozenset({14, 15, 16, 17, 22, *range(27, 32), 36, *range(
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
-class RosterFileError(Exception):
+class RosterFileError(GatewayError):
     """The file as a whole cannot be used: wrong type, unreadable, no header, bad encoding.
 
     ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any.

@@ -21,12 +21,14 @@ from typing import IO, Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from edge.errors import EdgeError
+
 CHIP_PX = 150
 CHIP_PADDING = 0.25
 """dlib's own alignment for its ResNet (what ``compute_face_descriptor(img, shape)`` does)."""
 
 
-class EncoderFailed(Exception):
+class EncoderFailed(EdgeError):
     """The encoder could not produce a descriptor (model missing, child process died)."""
 
 

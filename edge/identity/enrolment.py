@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
 from edge.identity.pipeline import Encoding, FacePipeline, Gallery
 from edge.identity.store import EncodingStore
 from edge.reasons import ReasonCode
@@ -62,7 +63,7 @@ class SameFace:
     distance: float
 
 
-class SameFaceError(ValueError):
+class SameFaceError(EdgeError, ValueError):
     """The face is already enrolled under ``others`` (nearest first); nothing was stored."""
 
     def __init__(self, worker_id: str, others: Sequence[SameFace]) -> None:
@@ -72,7 +73,7 @@ class SameFaceError(ValueError):
         self.others = tuple(others)
 
 
-class NotEnoughImages(ValueError):
+class NotEnoughImages(EdgeError, ValueError):
     """Fewer good images than ``enrol_min_images``; nothing was stored."""
 
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from edge.errors import EdgeError
 from edge.identity.config import IdentityConfig
 from edge.identity.encoder import (
     CHIP_PADDING,
@@ -54,7 +55,7 @@ _NOSE_TIP = 30
 _OUTER_LEFT, _OUTER_RIGHT = 36, 45
 
 
-class ModelsUnavailable(Exception):
+class ModelsUnavailable(EdgeError):
     """dlib or the model files cannot be loaded: verification is impossible (fail safe)."""
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from edge.errors import EdgeError
 from edge.identity.pipeline import Encoding
 
 MAGIC = b"ZGFACE1\n"
@@ -32,7 +33,7 @@ _AAD = b"zonegate face encodings v1"
 _MIN_KEY_BYTES = 32
 
 
-class StoreError(Exception):
+class StoreError(EdgeError):
     """The encodings cannot be read or written (missing or wrong key, corrupt file)."""
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import serial
 
+from firmware_adapters.errors import DeviceError
+
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{3,64}$")
 _FRAMING = str.maketrans("", "", "\x02\x03")
 _LINE_END = re.compile(rb"[\r\n\x03]")
@@ -32,7 +34,7 @@ MAX_LINE = 256  # bytes; a longer run without a line end is noise (or a stuck ke
 SERIAL_GAP_S = 0.5
 
 
-class BadgeReaderError(Exception):
+class BadgeReaderError(DeviceError):
     """The reader cannot be opened or read; the caller retries with backoff."""
 
 

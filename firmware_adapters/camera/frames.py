@@ -9,10 +9,12 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from firmware_adapters.errors import DeviceError
+
 Image = NDArray[np.uint8]
 
 
-class CameraError(Exception):
+class CameraError(DeviceError):
     """The camera could not deliver a frame (missing device, unplugged, unreadable file)."""
 
 

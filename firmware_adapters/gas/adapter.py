@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from firmware_adapters.errors import DeviceError
 from firmware_adapters.readings import Reading
 
 ReadingSink = Callable[[Reading], None]
 
 
-class AdapterError(Exception):
+class AdapterError(DeviceError):
     """A port or protocol failure, translated from serial / Modbus exceptions."""
 
 

@@ -21,6 +21,7 @@ from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 
 from firmware_adapters.backoff import Backoff
+from firmware_adapters.errors import DeviceError
 from firmware_adapters.gas.adapter import AdapterStats, ReadingSink
 from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig, ModbusStatus
 from firmware_adapters.gas.serialport import warmup_start
@@ -38,7 +39,7 @@ def crc16_modbus(data: bytes) -> bytes:
     return bytes([crc & 0xFF, crc >> 8])
 
 
-class ReadFailed(Exception):
+class ReadFailed(DeviceError):
     """One request got no usable reply."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from firmware_adapters.backoff import Backoff
+from firmware_adapters.errors import DeviceError
 from firmware_adapters.readings import Fix
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ WATCH = b'?WATCH={"enable":true,"json":true};\n'
 _LINE_LIMIT = 16_384
 
 
-class GpsdError(Exception):
+class GpsdError(DeviceError):
     """The gpsd connection failed; the client reconnects."""
 
 

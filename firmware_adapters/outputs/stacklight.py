@@ -11,13 +11,14 @@ from typing import Any
 
 from gpiozero import LED, Buzzer, OutputDevice
 
+from firmware_adapters.errors import DeviceError
 from firmware_adapters.outputs.config import OutputsConfig
 from firmware_adapters.outputs.signals import Light
 
 TAP_BEEP_S = 0.08
 
 
-class OutputsError(Exception):
+class OutputsError(DeviceError):
     """The GPIO outputs could not be set up (pin busy, no GPIO access)."""
 
 
