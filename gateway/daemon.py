@@ -209,8 +209,9 @@ class Gateway:
         except BaseException:
             os.close(self._lock_fd)
             raise
+        # Created by the disk loop, in a thread: allocating and fsyncing 16 MB on a busy SD card
+        # must not delay the start nor block the event loop.
         self.reserve = DiskReserve(state / RESERVE_NAME, cfg.storage.reserve_mb)
-        self.reserve.ensure()
         self.controller = ZoneController(
             zone=cfg.zone,
             registry=self.registry,
@@ -401,8 +402,8 @@ class Gateway:
                         {"free_mb": round(left), "path": str(storage.state_dir)},
                     )
             warned = low
-            if not self.reserve.in_use() or left > storage.min_free_mb + storage.reserve_mb:
-                self.reserve.ensure()
+            if self.reserve.in_use() and left > storage.min_free_mb + storage.reserve_mb:
+                await asyncio.to_thread(self.reserve.ensure)
             if not self.controller.storage_ok:
                 self.controller.retry_storage()
             await asyncio.sleep(storage.disk_check_s)

@@ -29,6 +29,12 @@ from gateway.exitcodes import ExitCode
 # document alone is not (every start writes it).
 _STATE_TABLES_IGNORED = frozenset({"zone"})
 
+# The daemon marks the registry once it has opened a journal beside it. A registry without the
+# mark (a roster imported before the first start) next to no journal is a fresh install; with the
+# mark, a missing journal has vanished.
+META_TABLE = "store_meta"
+JOURNAL_MARK = "journal"
+
 
 class StoreRefused(GatewayError):
     """A store is damaged, or missing while its partner holds history.
@@ -48,6 +54,7 @@ class StoreFacts:
 
     registry_present: bool
     registry_history: int  # documents outside the zone table
+    registry_had_journal: bool  # the daemon opened a journal beside this registry before
     registry_problem: str | None
     journal_events: int | None  # None: no journal (missing or 0 bytes)
     journal_problem: str | None
@@ -62,6 +69,7 @@ def inspect_stores(registry_path: Path, journal_path: Path) -> StoreFacts:
     """Look at both files (never writes); problems come back as text, never as exceptions."""
     present = False
     history = 0
+    had_journal = False
     registry_problem = None
     try:
         data = AtomicJSONStorage(registry_path).read()
@@ -70,6 +78,10 @@ def inspect_stores(registry_path: Path, journal_path: Path) -> StoreFacts:
             len(docs)
             for table, docs in (data or {}).items()
             if table not in _STATE_TABLES_IGNORED and isinstance(docs, dict)
+        )
+        marks = (data or {}).get(META_TABLE, {})
+        had_journal = isinstance(marks, dict) and any(
+            isinstance(d, dict) and d.get("key") == JOURNAL_MARK for d in marks.values()
         )
     except RegistryError as err:
         registry_problem = str(err)
@@ -83,7 +95,9 @@ def inspect_stores(registry_path: Path, journal_path: Path) -> StoreFacts:
         journal_problem = str(err)
     except OSError as err:
         journal_problem = f"{journal_path}: cannot read: {err.strerror}"
-    return StoreFacts(present, history, registry_problem, journal_events, journal_problem)
+    return StoreFacts(
+        present, history, had_journal, registry_problem, journal_events, journal_problem
+    )
 
 
 def refusals(
@@ -124,7 +138,8 @@ def refusals(
                 "empty registry on purpose",
             )
         )
-    if facts.journal_events is None and facts.journal_problem is None and facts.registry_history:
+    journal_gone = facts.journal_events is None and facts.journal_problem is None
+    if journal_gone and facts.registry_had_journal:
         out.append(
             StoreRefused(
                 "journal",
@@ -159,11 +174,20 @@ def open_stores(
         raise
     try:
         _refuse_damaged("registry", registry_path, registry.integrity_check(), config)
+        if registry.get_doc(META_TABLE, JOURNAL_MARK) is None:
+            # From now on the registry vouches that a journal exists beside it.
+            registry.put_doc(
+                META_TABLE, JOURNAL_MARK, {"path": str(journal_path), "since": _now_iso()}
+            )
     except BaseException:
         registry.close()
         journal.close()
         raise
     return registry, journal
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def _refuse_damaged(store: str, path: Path, problems: list[str], config: Path | None) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from edge.clock import ManualClock
-from edge.journal import Journal
 from edge.models import EventKind, Worker
 from edge.registry import Registry, RegistryWriteError
 from gateway.exitcodes import ExitCode
+from gateway.stores import open_stores
 from tests.tmpfs import fill, free_bytes, small_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,11 +80,11 @@ def _with_history(state: Path) -> None:
     """Stores as a gateway that has run leaves them: a roster, a lockout, journal events."""
     state.mkdir(parents=True, exist_ok=True)
     clock = ManualClock()
-    journal = Journal(state / "journal.db", clock)
+    # Opened the way the daemon opens them (the registry then vouches for its journal).
+    reg, journal = open_stores(state / "registry.json", state / "journal.db", clock)
     journal.append(EventKind.SYSTEM, "daemon_started", {"version": "t"})
     journal.append(EventKind.ALERT, "gas_alarm", {"gas": "co", "value": 85.0})
     journal.close()
-    reg = Registry(state / "registry.json")
     reg.put_workers(_workers(3))
     reg.lock("W0001", "PROXY_ATTEMPT", clock.wall())
     reg.close()
@@ -176,6 +176,23 @@ def test_damaged_or_vanished_store_refuses_with_the_recovery_step(
     assert ok.returncode == 0, ok.stdout
     if case not in ("registry missing", "journal missing"):
         assert any(".set-aside-" in p.name for p in state.iterdir())
+
+
+def test_a_roster_imported_before_the_first_start_is_a_fresh_install(tmp_path: Path) -> None:
+    """import-roster writes the registry before the daemon ever ran: no journal yet is fine."""
+    cfg = _config(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    reg = Registry(state / "registry.json")
+    reg.put_workers(_workers(5))
+    reg.close()
+    status = _zonegate("status", "-c", str(cfg), "--json")
+    assert status.returncode == 0, status.stdout
+    clock = ManualClock()
+    registry, journal = open_stores(state / "registry.json", state / "journal.db", clock)
+    assert len(registry.workers()) == 5
+    registry.close()
+    journal.close()
 
 
 def test_fresh_install_starts_and_a_healthy_status_answers(tmp_path: Path) -> None:
