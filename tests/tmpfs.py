@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,16 @@ def small_tmpfs(path: Path, size_kb: int) -> Iterator[Path]:
     try:
         yield path
     finally:
+        # Keep the journals beside the mount point: the suite's --event-examples hook reads
+        # every journal under pytest's temp dir after the run (docs/mqtt/examples).
+        kept = path.parent / f"{path.name}-journals"
+        for db in path.rglob("*.db"):
+            with contextlib.suppress(OSError):
+                kept.mkdir(exist_ok=True)
+                shutil.copy2(db, kept / f"{db.parent.name}-{db.name}")
+                wal = db.with_name(db.name + "-wal")
+                if wal.exists():
+                    shutil.copy2(wal, kept / f"{db.parent.name}-{db.name}-wal")
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 

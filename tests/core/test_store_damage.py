@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import ManualClock
-from edge.models import EventKind, Worker
+from edge.models import EventKind, EventType, Worker
 from edge.registry import Registry, RegistryWriteError
 from gateway.exitcodes import ExitCode
 from gateway.stores import open_stores
@@ -82,8 +82,8 @@ def _with_history(state: Path) -> None:
     clock = ManualClock()
     # Opened the way the daemon opens them (the registry then vouches for its journal).
     reg, journal = open_stores(state / "registry.json", state / "journal.db", clock)
-    journal.append(EventKind.SYSTEM, "daemon_started", {"version": "t"})
-    journal.append(EventKind.ALERT, "gas_alarm", {"gas": "co", "value": 85.0})
+    journal.append(EventKind.SYSTEM, EventType.DAEMON_STARTED, {"version": "t"})
+    journal.append(EventKind.ALERT, EventType.GAS_ALARM, {"gas": "co", "value": 85.0})
     journal.close()
     reg.put_workers(_workers(3))
     reg.lock("W0001", "PROXY_ATTEMPT", clock.wall())

@@ -20,7 +20,7 @@ import pytest
 from edge.air import GasService
 from edge.clock import SystemClock
 from edge.journal import Journal
-from edge.models import EventKind, PermitStatus, WorkKind, Zone
+from edge.models import EventKind, EventType, PermitStatus, WorkKind, Zone
 from edge.registry import Registry
 from firmware_adapters.sim.site import SimulatedSensors
 from gateway.config import GatewayConfig
@@ -156,7 +156,9 @@ async def test_full_disk_gas_alarm_still_suspends_and_raises_a_storage_alarm(
                     assert not (state / RESERVE_NAME).exists()
                     await until(lambda: bool(gw.journal.events(type_="gas_alarm")))
                     alerts = [e.type for e in gw.journal.events(kind=EventKind.ALERT)]
-                    assert alerts.index("storage_failed") < alerts.index("gas_alarm")
+                    assert alerts.index(EventType.STORAGE_FAILED) < alerts.index(
+                        EventType.GAS_ALARM
+                    )
                     assert gw.controller.journal_writable
                     assert "reserve is in use" in gw.controller.storage["error"]
                 else:

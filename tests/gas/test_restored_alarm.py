@@ -8,7 +8,7 @@ from pathlib import Path
 from edge.air import GasService
 from edge.clock import ManualClock
 from edge.journal import Journal
-from edge.models import EventKind, Reading, WorkKind, Zone
+from edge.models import EventKind, EventType, Reading, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
 from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
@@ -90,6 +90,6 @@ def test_a_restored_alarm_that_cleared_then_rose_again_is_new(tmp_path: Path) ->
     high = reading.model_copy(update={"value": 95.0, "source_ts": clock.wall(), "mono_ts": 20.0})
     service.on_reading(high)  # the latch becomes active again: a new episode
     types = [e.type for e in journal.events(kind=EventKind.ALERT)]
-    assert types.count("gas_alarm") == 2 and "gas_alarm_restored" not in types
+    assert types.count(EventType.GAS_ALARM) == 2 and "gas_alarm_restored" not in types
     journal.close()
     registry.close()
