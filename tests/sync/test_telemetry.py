@@ -19,6 +19,7 @@ from cloud_sync.topics import DeviceTopics
 from firmware_adapters.sim.winsen import WinsenSimulator
 from gateway.config import GatewayConfig
 from gateway.daemon import Gateway
+from gateway.stores import open_stores
 
 SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)
@@ -129,7 +130,6 @@ async def test_live_telemetry_is_thinned_first_while_a_backlog_drains(
     broker: Any, keys: Any, tmp_path: Path, wait_until: Callable[..., Any]
 ) -> None:
     from edge.clock import SystemClock
-    from edge.journal import Journal
     from edge.models import EventKind, EventType
 
     ports = tmp_path / "dev"
@@ -158,8 +158,13 @@ async def test_live_telemetry_is_thinned_first_while_a_backlog_drains(
             },
         }
     )  # fmt: skip
-    # What an outage leaves behind: alarms and access events the gateway could not send.
-    backlog = Journal(config.journal_path, SystemClock(assume_trusted=True))
+    # What an outage leaves behind: alarms and access events the gateway could not send. Opened
+    # as the daemon opens its stores: a journal with history next to no registry is refused as
+    # a vanished registry (issue 16.6), not taken for a fresh install.
+    registry, backlog = open_stores(
+        config.registry_path, config.journal_path, SystemClock(assume_trusted=True)
+    )
+    registry.close()
     for _ in range(10):
         backlog.append_many(
             [(EventKind.ALERT, EventType.GAS_ALARM_CLEARED, {"zone_id": "z1", "latched": False})]
