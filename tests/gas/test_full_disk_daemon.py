@@ -25,7 +25,7 @@ from edge.registry import Registry
 from firmware_adapters.sim.site import SimulatedSensors
 from gateway.config import GatewayConfig
 from gateway.daemon import RESERVE_NAME, Gateway
-from tests.gas.conftest import until
+from tests.conditions import until
 from tests.gas.test_end_to_end import hot_work_permit
 from tests.tmpfs import fill, free_bytes, small_tmpfs
 
@@ -173,13 +173,13 @@ async def test_full_disk_gas_alarm_still_suspends_and_raises_a_storage_alarm(
 
                 # Space back: the disk loop writes what memory held, pings come back.
                 filler.unlink()
-                await until(lambda: gw.controller.storage_ok, within_s=10)
+                await until(lambda: gw.controller.storage_ok, timeout_s=10)
                 await notify.wait_for("WATCHDOG=1")
                 types = [e.type for e in gw.journal.events()]
                 assert "gas_alarm" in types and "storage_failed" in types
                 assert "storage_recovered" in types
                 if reserve_mb:
-                    await until(lambda: (state / RESERVE_NAME).exists(), within_s=10)
+                    await until(lambda: (state / RESERVE_NAME).exists(), timeout_s=10)
             finally:
                 stop.set()
                 await runner
