@@ -22,6 +22,7 @@ from typing import Any
 
 from edge.models import Worker
 from edge.reasons import Lang
+from gateway.errors import GatewayError
 from gateway.phrasebook import add_lang_arg, pick_lang
 
 EXIT_OK = 0
@@ -171,7 +172,7 @@ async def _next_free_tap(
     return None
 
 
-class BindError(Exception):
+class BindError(GatewayError):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
