@@ -48,6 +48,7 @@ from edge.reasons import Lang, ReasonCode, text
 from edge.zone import ZoneController
 from gateway.config import parse_config
 from gateway.daemon import Gateway
+from gateway.errors import GatewayError
 
 SITE = "demo-plant"
 ZONE = "weld-bay-3"
@@ -196,7 +197,7 @@ _TAP_AGAIN = frozenset(
 )
 
 
-class DemoUnavailable(Exception):
+class DemoUnavailable(GatewayError):
     """A part the demo cannot run without is missing on this machine."""
 
 
