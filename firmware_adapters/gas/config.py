@@ -25,6 +25,7 @@ Example (gateway.yaml)::
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Annotated, Literal
 
@@ -210,6 +211,12 @@ class GasLimits(Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> GasLimits:
+        # NaN compares false with everything and inf is never reached: either would switch an
+        # alarm off silently, so a level must be a finite number above zero.
+        for name in ("low", "high", "twa", "stel", "pass_limit"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number above 0, got {value}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError("low alarm level is above the high level")
         return self
@@ -230,6 +237,25 @@ class OxygenBand(Section):
         "21.0 upper bound, so keep it at or below 0.1",
     )
 
+    @model_validator(mode="after")
+    def _band(self) -> OxygenBand:
+        if self.high is not None and not (math.isfinite(self.high) and self.low < self.high < 100):
+            raise ValueError(f"oxygen.high must be above oxygen.low and below 100, got {self.high}")
+        if self.low < 19.5:
+            warnings.warn(
+                f"gas.oxygen.low {self.low} % is below the standard's 19.5 % (GB 30871 §6.4): "
+                "oxygen deficiency alarms come later than the standard requires",
+                LimitLooserWarning,
+                stacklevel=2,
+            )
+        if self.high is not None and self.high > 23.5:
+            warnings.warn(
+                f"gas.oxygen.high {self.high} % is above the standard's 23.5 % (GB 30871 §6.4)",
+                LimitLooserWarning,
+                stacklevel=2,
+            )
+        return self
+
 
 def _default_limits() -> dict[str, GasLimits]:
     # GB/T 50493-2019 AL/AH and GBZ 2.1 TWA/STEL (safety-rules.md §3.2); H2S and O3 are MAC
@@ -245,6 +271,69 @@ def _default_limits() -> dict[str, GasLimits]:
         "ch2o": GasLimits(unit=mg, low=0.25, high=0.5, deadband=0.05),
         "lel": GasLimits(unit="%LEL", low=5, high=25, deadband=1),
     }
+
+
+class LimitLooserWarning(UserWarning):
+    """A configured alarm level is looser than the standard's (reported by check-config)."""
+
+
+# g/mol of the built-in gases, to compare a ppm entry with a mg/m3 table (24.04 L/mol, 20 °C).
+_MOLECULAR_WEIGHT = {
+    "co": 28.01,
+    "h2s": 34.08,
+    "no2": 46.01,
+    "so2": 64.07,
+    "nh3": 17.03,
+    "o3": 48.0,
+    "ch2o": 30.03,
+}
+
+
+def _in_unit(value: float, unit: str, to: str, gas: str) -> float | None:
+    if unit == to:
+        return value
+    mw = _MOLECULAR_WEIGHT.get(gas)
+    if mw is None:
+        return None
+    if unit == "ppm" and to == "mg/m3":
+        return value * mw / 24.04
+    if unit == "mg/m3" and to == "ppm":
+        return value * 24.04 / mw
+    return None
+
+
+def _warn_if_looser(gas: str, mine: GasLimits, floor: GasLimits) -> None:
+    """Warn, with the source, for each level above the built-in table's (documents and config
+    may tighten the standard, never loosen it: issue 17 item 5)."""
+    for name in ("low", "high", "twa", "stel"):
+        ours, theirs = getattr(mine, name), getattr(floor, name)
+        if theirs is None:
+            continue
+        if ours is None:
+            if name in ("twa", "stel"):
+                warnings.warn(
+                    f"gas.limits.{gas}: no {name} level; the standard's is {theirs} "
+                    f"{floor.unit} (GBZ 2.1): the built-in one no longer applies",
+                    LimitLooserWarning,
+                    stacklevel=2,
+                )
+            continue
+        converted = _in_unit(ours, mine.unit, floor.unit, gas)
+        if converted is None:
+            warnings.warn(
+                f"gas.limits.{gas}.{name}: {ours} {mine.unit} cannot be compared with the "
+                f"standard's {theirs} {floor.unit}; check it by hand",
+                LimitLooserWarning,
+                stacklevel=2,
+            )
+        elif converted > theirs * 1.001:
+            warnings.warn(
+                f"gas.limits.{gas}.{name}: {ours} {mine.unit} is looser than the standard's "
+                f"{theirs} {floor.unit} (GBZ 2.1 / GB/T 50493): alarms come later than the "
+                "standard requires",
+                LimitLooserWarning,
+                stacklevel=2,
+            )
 
 
 class UnpermittedWorkConfig(Section):
@@ -282,7 +371,20 @@ class GasConfig(Section):
     @classmethod
     def _merge_defaults(cls, v: dict[str, GasLimits]) -> dict[str, GasLimits]:
         # Adding H2S limits must not silently drop the CO ones: merge over the built-in table.
-        return {**_default_limits(), **v}
+        built_in = _default_limits()
+        for gas, mine in v.items():
+            floor = built_in.get(gas)
+            if floor is None:
+                continue
+            if mine.high is None:
+                # Without a high level the gas can never suspend work (the issue-17 audit
+                # found `co: {unit: ppm, low: 30}` silencing CO at 400 ppm).
+                raise ValueError(
+                    f"{gas}: a high (suspending) level is required; the built-in is "
+                    f"{floor.high} {floor.unit} (GBZ 2.1 / GB/T 50493)"
+                )
+            _warn_if_looser(gas, mine, floor)
+        return {**built_in, **v}
 
     @model_validator(mode="after")
     def _consistent(self) -> GasConfig:

@@ -99,3 +99,43 @@ def test_check_config_as_installed_command(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 78 and "cannot read" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ("co: {unit: ppm, low: 30}", "co: a high (suspending) level is required"),
+        ("co: {unit: ppm, low: 10, high: .nan}", "high must be a finite number above 0"),
+        ("co: {unit: ppm, low: 10, high: .inf}", "high must be a finite number above 0"),
+        ("co: {unit: ppm, low: -1, high: 30}", "low must be a finite number above 0"),
+    ],
+)
+def test_gas_limits_that_would_silence_an_alarm_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], limits: str, message: str
+) -> None:
+    # Issue 17 item 5: each of these let CO at 400 ppm raise no alarm, and check-config said OK.
+    path = tmp_path / "gas.yaml"
+    path.write_text(GOOD + f"gas:\n  limits:\n    {limits}\n")
+    assert main(["check-config", str(path)]) == 78
+    assert message in capsys.readouterr().err
+
+
+def test_gas_limits_looser_than_the_standard_are_reported_with_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "loose.yaml"
+    path.write_text(
+        GOOD + "gas:\n  limits:\n    co: {unit: ppm, low: 400, high: 500}\n  oxygen: {low: 16}\n"
+    )
+    assert main(["check-config", str(path)]) == 0  # valid, but said loudly
+    err = capsys.readouterr().err
+    assert "gas.limits.co.high: 500.0 ppm is looser than the standard's 40.0 mg/m3" in err
+    assert "GBZ 2.1" in err
+    assert "gas.oxygen.low 16.0 % is below the standard's 19.5 % (GB 30871 §6.4)" in err
+    # A tighter entry in another unit is quiet: 30 ppm CO is 35 mg/m3, under 40.
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(
+        GOOD + "gas:\n  limits:\n    co: {unit: ppm, low: 15, high: 30, twa: 17, stel: 25}\n"
+    )
+    assert main(["check-config", str(tight)]) == 0
+    assert "looser" not in capsys.readouterr().err
