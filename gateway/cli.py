@@ -88,6 +88,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def air_summary(air: dict[str, Any]) -> str:
+    """One honest word for the air: a latched alarm or lost monitoring is never "safe"."""
+    reasons = ",".join(air.get("reasons", []))
+    if air.get("safe") is not True or air.get("latched"):
+        word = "不安全 UNSAFE"
+    elif air.get("monitoring_ok") is not True:
+        word = "未监测 NOT MONITORED"
+    else:
+        word = "安全 safe"
+    return f"{word} {reasons}".strip()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The live daemon through its operator API when it runs, else the stores."""
     from rich.console import Console
@@ -130,8 +142,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         air = snap.get("air") or {}
         link = snap.get("link") or {}
         con.print(
-            f"light: {snap['light']}  air safe: {air.get('safe')}  monitoring: "
-            f"{air.get('monitoring_ok')} {','.join(air.get('reasons', []))}  "
+            f"light: {snap['light']}  空气 air: {air_summary(air)}  "
             f"link: {link.get('state', link.get('connected', '-'))}"
         )
         if link.get("diagnosis") not in (None, "OK"):
