@@ -179,7 +179,8 @@ def screen_state(ctl: ZoneController, boot_id: str) -> dict[str, Any]:
     position = ctl.position.position_verdict()
     trust = ctl.clock.trust()
     now = ctl.trusted_now()
-    sync = ctl.health.get("sync") or {}
+    # The sync service reports its link under its service name, "mqtt" (cloud_sync.service).
+    sync = ctl.health.get("mqtt") or {}
     inside = [{**person, "role": words(ROLE_NAMES, person.get("role"))} for person in ctl.inside()]
     return {
         "boot_id": boot_id,
@@ -202,9 +203,9 @@ def screen_state(ctl: ZoneController, boot_id: str) -> dict[str, Any]:
             "now": ctl.clock.wall().astimezone(ctl.tz).isoformat(),
         },
         "sync": {
-            "state": sync.get("state", "off"),
+            "state": ("off" if not sync else "connected" if sync.get("connected") else "offline"),
             "connected": sync.get("connected"),
-            "pending": sync.get("pending"),
+            "pending": sync.get("backlog") if isinstance(sync.get("backlog"), dict) else None,
         },
     }
 
