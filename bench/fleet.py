@@ -24,7 +24,6 @@ import asyncio
 import json
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,75 +36,22 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cloud_sync.ingest.schema import migrate
-from tests.fleet import CENTRAL_PASSWORD, FleetBroker, ShiftRates, SimGateway
+from tests.fleet import FleetBroker, IngestProcesses, ShiftRates, SimGateway
 from tests.postgres import TempPostgres
-
-ZONEGATE = Path(sys.executable).with_name("zonegate")
 
 
 def log(msg: str) -> None:
     print(f"[fleet] {msg}", file=sys.stderr, flush=True)
 
 
-class Consumers:
-    def __init__(self, broker: FleetBroker, dsn: str, directory: Path, group: str) -> None:
-        self.broker, self.dsn, self.dir, self.group = broker, dsn, directory, group
-        self.pw = directory / "central.pw"
-        self.pw.write_text(CENTRAL_PASSWORD + "\n")
-        self.procs: list[subprocess.Popen[bytes]] = []
+async def wait_subscribed(consumers: IngestProcesses) -> None:
+    # Other processes' logs: nothing to await but the files themselves.
+    while not consumers.subscribed():  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
 
-    def start(self, n: int) -> None:
-        for i in range(1, n + 1):
-            name = f"{self.group}-{i}"
-            out = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 — the child owns it
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        str(ZONEGATE),
-                        "central",
-                        "ingest",
-                        "--no-tls",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(self.broker.port),
-                        "--user",
-                        "central",
-                        "--password-file",
-                        str(self.pw),
-                        "--client-id",
-                        name,
-                        "--group",
-                        self.group,
-                        "--dsn",
-                        self.dsn,
-                    ],
-                    stdout=out,
-                    stderr=out,
-                )
-            )
 
-    async def wait_subscribed(self) -> None:
-        names = [f"{self.group}-{i}" for i in range(1, len(self.procs) + 1)]
-        # Another process's log: nothing to await but the file itself.
-        while not all(  # noqa: ASYNC110
-            ": subscribed" in (self.dir / f"{n}.log").read_text(errors="replace") for n in names
-        ):
-            await asyncio.sleep(0.1)
-
-    def cpu_s(self) -> float:
-        return sum(_cpu(p.pid) for p in self.procs)
-
-    def stop(self) -> None:
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        self.procs = []
+def cpu_s(consumers: IngestProcesses) -> float:
+    return sum(_cpu(pid) for pid in consumers.pids())
 
 
 def _cpu(pid: int) -> float:
@@ -153,13 +99,13 @@ async def run_size(
     async with await psycopg.AsyncConnection.connect(pg.dsn, autocommit=True) as db:
         await migrate(db)
         await db.execute("TRUNCATE events, devices, permit_state, presence_state")
-        consumers = Consumers(broker, pg.dsn, directory, f"ingest{n}")
-        consumers.start(3)
-        await consumers.wait_subscribed()
+        consumers = IngestProcesses(broker, pg.dsn, directory, f"ingest{n}")
+        consumers.start_many(3)
+        await wait_subscribed(consumers)
         # ---- live shift
         rates = ShiftRates(args.access_rate, args.permit_rate, args.alarm_rate)
         runs = [asyncio.create_task(g.run(rates, args.seconds)) for g in gateways]
-        t0, b0, c0 = time.monotonic(), broker_cpu(), consumers.cpu_s()
+        t0, b0, c0 = time.monotonic(), broker_cpu(), cpu_s(consumers)
         await asyncio.sleep(args.seconds)
         journaled = sum(g.journaled for g in gateways)
         try:
@@ -170,7 +116,7 @@ async def run_size(
         out["live_events"] = journaled
         out["live_events_per_s"] = round(journaled / args.seconds, 1)
         out["broker_cpu_pct"] = round(100 * (broker_cpu() - b0) / wall, 1)
-        out["consumers_cpu_pct"] = round(100 * (consumers.cpu_s() - c0) / wall, 1)
+        out["consumers_cpu_pct"] = round(100 * (cpu_s(consumers) - c0) / wall, 1)
         cur = await db.execute(
             "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP"
             " (ORDER BY extract(epoch FROM ingested_at - wall_time)) FROM events"
@@ -182,12 +128,12 @@ async def run_size(
         log(f"{n} gateways live: {out}")
         # ---- backlog drains: 3 consumers, then 1
         for consumers_n in (3, 1):
-            consumers.stop()
+            consumers.stop_all()
             group = f"drain{n}x{consumers_n}"
-            consumers = Consumers(broker, pg.dsn, directory, group)
-            consumers.start(consumers_n)
-            await consumers.wait_subscribed()
-            consumers.stop()  # their sessions now hold everything published for the group
+            consumers = IngestProcesses(broker, pg.dsn, directory, group)
+            consumers.start_many(consumers_n)
+            await wait_subscribed(consumers)
+            consumers.stop_all()  # their sessions now hold everything published for the group
             before = await count(db)
             for g in gateways:
                 for _ in range(args.backlog):
@@ -200,15 +146,15 @@ async def run_size(
                 for lane in g.journal.pending_count()
             ):
                 await asyncio.sleep(0.1)
-            consumers = Consumers(broker, pg.dsn, directory, group)
-            consumers.start(consumers_n)
+            consumers = IngestProcesses(broker, pg.dsn, directory, group)
+            consumers.start_many(consumers_n)
             # From the first stored row to the last: the consumers' start-up is not ingest.
             t0 = await wait_count(db, before + 1, 120)
             done = await wait_count(db, target, 300)
             rate = (n * args.backlog - 1) / max(done - t0, 1e-6)
             out[f"ingest_per_s_{consumers_n}_consumers"] = round(rate, 1)
             log(f"{n} gateways, {consumers_n} consumers: {rate:.0f} events/s")
-        consumers.stop()
+        consumers.stop_all()
         out["scale_out_ratio_3_vs_1"] = round(
             out["ingest_per_s_3_consumers"] / out["ingest_per_s_1_consumers"], 2
         )

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import signal
 import sqlite3
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -100,6 +102,56 @@ log_type warning
             backoff_initial_s=0.05,
             backoff_max_s=1.0,
         )
+
+
+class IngestProcesses:
+    """``zonegate central ingest`` processes of one group, each with a stable client id."""
+
+    def __init__(self, broker: FleetBroker, dsn: str, directory: Path, group: str) -> None:
+        self.broker, self.dsn, self.dir, self.group = broker, dsn, directory, group
+        self.pw = directory / "central.pw"
+        self.pw.write_text(CENTRAL_PASSWORD + "\n")
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        """Start (or restart, as systemd would) the consumer with client id ``name``."""
+        zonegate = Path(sys.executable).with_name("zonegate")
+        args = [str(zonegate), "central", "ingest", "--no-tls", "--host", "127.0.0.1"]
+        args += ["--port", str(self.broker.port), "--user", "central"]
+        args += ["--password-file", str(self.pw), "--client-id", name, "--group", self.group]
+        with (self.dir / f"{name}.log").open("ab") as out:
+            self.procs[name] = subprocess.Popen([*args, "--dsn", self.dsn], stdout=out, stderr=out)
+
+    def start_many(self, n: int) -> None:
+        for i in range(1, n + 1):
+            self.start(f"{self.group}-{i}")
+
+    def subscribed(self) -> bool:
+        """Every started consumer has logged its subscriptions (events before that are lost)."""
+        return all(
+            ": subscribed" in (self.dir / f"{n}.log").read_text(errors="replace")
+            for n in self.procs
+        )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values() if p.poll() is None]
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs = {}
 
 
 @dataclass

@@ -8,9 +8,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,62 +20,10 @@ from cloud_sync.ingest.consumer import find_gaps
 from cloud_sync.ingest.roster import load_roster, parse_roster
 from cloud_sync.ingest.schema import migrate
 from tests.conditions import until
-from tests.fleet import CENTRAL_PASSWORD, FleetBroker, ShiftRates, SimGateway
+from tests.fleet import FleetBroker, IngestProcesses, ShiftRates, SimGateway
 from tests.postgres import TempPostgres
 
 SITE = "plant1"
-ZONEGATE = Path(sys.executable).with_name("zonegate")
-
-
-class Consumers:
-    """``zonegate central ingest`` processes, each with its own stable client id."""
-
-    def __init__(self, broker: FleetBroker, dsn: str, directory: Path) -> None:
-        self.broker, self.dsn, self.dir = broker, dsn, directory
-        self.pw = directory / "central.pw"
-        self.pw.write_text(CENTRAL_PASSWORD + "\n")
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str) -> None:
-        log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 — the child owns it
-        self.procs[name] = subprocess.Popen(
-            [
-                str(ZONEGATE),
-                "central",
-                "ingest",
-                "--no-tls",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.broker.port),
-                "--user",
-                "central",
-                "--password-file",
-                str(self.pw),
-                "--client-id",
-                name,
-                "--dsn",
-                self.dsn,
-            ],
-            stdout=log,
-            stderr=log,
-        )
-
-    def kill(self, name: str) -> None:
-        proc = self.procs[name]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture
@@ -121,7 +66,7 @@ async def test_fifty_gateways_three_consumers_one_killed(
     devices = [f"gw-{n:03d}" for n in range(50)]
     broker = FleetBroker(fleet_dir / "broker", devices, SITE)
     broker.start()
-    consumers = Consumers(broker, postgres.dsn, fleet_dir)
+    consumers = IngestProcesses(broker, postgres.dsn, fleet_dir, "ingest")
     rng = random.Random(20261130)
     gateways = [
         SimGateway(SITE, d, fleet_dir, broker.settings(d), random.Random(rng.random()))
@@ -134,8 +79,7 @@ async def test_fifty_gateways_three_consumers_one_killed(
         async def subscribed() -> bool:
             # Events published before a group member subscribed reach nobody (MQTT): wait for
             # all three to say so before the shift starts.
-            logs = [(fleet_dir / f"{n}.log").read_text() for n in consumers.procs]
-            return all(": subscribed (group ingest)" in text for text in logs)
+            return consumers.subscribed()
 
         await until(subscribed, 60, "the consumers to subscribe")
 
