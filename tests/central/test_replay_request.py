@@ -61,44 +61,46 @@ async def test_a_gap_becomes_a_signed_replay_request(
     private, public = generate_keypair(tmp_path / "keys")
     broker = FleetBroker(tmp_path / "broker", ["gw-gap"], "plant1")
     broker.start()
-    pw = tmp_path / "central.pw"
-    pw.write_text(CENTRAL_PASSWORD + "\n")
-    async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as db:
-        await migrate(db)
-        for seq in (1, 2, 5):
-            await db.execute(
-                "INSERT INTO events (event_id, site, device, boot_id, seq, kind, type, lane,"
-                " wall_time, wall_trusted, historical, payload, ingested_at) VALUES"
-                " (gen_random_uuid(), 'plant1', 'gw-gap', 'boot-7', %s, 'access',"
-                " 'access_decision', 'access', now(), true, false, '{}',"
-                " now() - interval '10 minutes')",
-                (seq,),
-            )
-        device = broker.settings("gw-gap", client_id="gw-gap")
-        log = tmp_path / "ingest.log"
-        async with aiomqtt.Client(
-            device.host,
-            device.port,
-            identifier=device.client_id,
-            username=device.username,
-            password=device.password,
-        ) as gw:
-            await gw.subscribe("edge/v1/plant1/gw-gap/cmd/+", qos=1)
-            proc = start_ingest(broker, postgres, pw, private, log)
-            try:
-                async with asyncio.timeout(60):
-                    message = await anext(aiter(gw.messages))
-            finally:
-                proc.terminate()
+    try:
+        pw = tmp_path / "central.pw"
+        pw.write_text(CENTRAL_PASSWORD + "\n")
+        async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as db:
+            await migrate(db)
+            for seq in (1, 2, 5):
+                await db.execute(
+                    "INSERT INTO events (event_id, site, device, boot_id, seq, kind, type, lane,"
+                    " wall_time, wall_trusted, historical, payload, ingested_at) VALUES"
+                    " (gen_random_uuid(), 'plant1', 'gw-gap', 'boot-7', %s, 'access',"
+                    " 'access_decision', 'access', now(), true, false, '{}',"
+                    " now() - interval '10 minutes')",
+                    (seq,),
+                )
+            device = broker.settings("gw-gap", client_id="gw-gap")
+            log = tmp_path / "ingest.log"
+            async with aiomqtt.Client(
+                device.host,
+                device.port,
+                identifier=device.client_id,
+                username=device.username,
+                password=device.password,
+            ) as gw:
+                await gw.subscribe("edge/v1/plant1/gw-gap/cmd/+", qos=1)
+                proc = start_ingest(broker, postgres, pw, private, log)
                 try:
-                    proc.wait(timeout=60)  # a replay publish in flight ends its session first
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        cur = await db.execute("SELECT from_seq, to_seq FROM replay_requests")
-        recorded = await cur.fetchall()
-        await db.execute("TRUNCATE events, replay_requests")
-    broker.stop()
+                    async with asyncio.timeout(60):
+                        message = await anext(aiter(gw.messages))
+                finally:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=10)  # known: a replay publish in flight slows the stop
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            cur = await db.execute("SELECT from_seq, to_seq FROM replay_requests")
+            recorded = await cur.fetchall()
+            await db.execute("TRUNCATE events, replay_requests")
+    finally:
+        broker.stop()  # also when the test fails: no broker left running
     assert str(message.topic) == "edge/v1/plant1/gw-gap/cmd/journal_replay"
     envelope: dict[str, Any] = json.loads(message.payload)
     Verifier(load_public_key(public)).verify(envelope)  # raises unless central signed it
