@@ -69,8 +69,10 @@ def demo_config(state_dir: Path) -> dict[str, Any]:
         # The demo machine has no NTP sync to prove; permits need a trusted clock.
         "clock": {"assume_trusted": True},
         "daemon": {"expiry_check_s": 1, "log_level": "WARNING"},
-        # Readings history every 5 s instead of every minute, so the short demo shows some.
-        "telemetry": {"interval_s": 1, "journal_interval_s": 5},
+        # Readings history every second instead of every minute, so even the short badge-only
+        # demo (no photos beside the repository) journals some: the contract test run on its
+        # capture expects a ``reading`` event, and a 5 s interval outlived a fast CI run.
+        "telemetry": {"interval_s": 1, "journal_interval_s": 1},
         # The terminal's badge reader: a FIFO the demo writes badge lines into, as a
         # keyboard-wedge reader would (``start:CARD-1005`` is the leader's tap in start mode).
         # No debounce: each of the demo's badge lines is one deliberate read (a worker steps

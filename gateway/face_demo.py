@@ -15,8 +15,10 @@ from typing import Any
 from edge.identity.service import IdentityService
 from firmware_adapters.camera.files import FileCamera
 
-FACES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
-"""The shared real-photo folder next to the repository (not shipped with the product)."""
+FACES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+"""The shared real-photo folder beside the repository, ``<repo>/../shared/data/faces`` (not
+shipped with the product). ``parents[2]`` is the repository's parent: going one level further
+found a copy that happened to sit two levels up on the developers' machine and missed it in CI."""
 
 # Who stands in for whom in the demo: enrolment photos, and the photo shown at their tap.
 DEMO_CAST: Mapping[str, tuple[tuple[str, ...], str]] = {
