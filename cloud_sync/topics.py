@@ -99,6 +99,11 @@ def central_status(site: str) -> str:
     return f"{ROOT}/{_level(site)}/central/status"
 
 
+def replies_filter(name: str) -> str:
+    """Central's filter for every device's reply to the command ``name``, across sites."""
+    return f"{ROOT}/+/+/reply/{_level(name)}"
+
+
 def _level(value: str) -> str:
     # Anything that cannot be a level is mapped, never passed through: a '#' or '/' from a
     # payload must not widen or redirect a topic.

@@ -57,14 +57,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
     except (ValueError, OSError) as err:
         print(f"cannot start the ingest: {err}", file=sys.stderr)
         return 2
-    on_gap = None
+    requester = None
     if args.key is not None:
+        from cloud_sync.ingest.replay import ReplayRequester
+        from cloud_sync.signing import Signer, load_private_key
+
         try:
             # Its own client id: reusing the consumer's would take over its session.
             replay_mqtt = dataclasses.replace(
                 mqtt, client_id=f"{mqtt.client_id}-replay", clean_session=True
             )
-            on_gap = replay_requester(args.key, replay_mqtt)
+            requester = ReplayRequester(replay_mqtt, Signer(load_private_key(args.key)))
         except (ValueError, OSError) as err:
             print(f"cannot start the ingest: {args.key}: {err}", file=sys.stderr)
             return 2
@@ -78,11 +81,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
             gap_check_s=args.gap_check_s,
             gap_grace_s=args.gap_grace_s,
         ),
-        on_gap=on_gap,
+        on_gap=None if requester is None else requester.request,
     )
 
+    async def both() -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(consumer.run(), name="ingest")
+            if requester is not None:
+                tg.create_task(requester.run(), name="ingest-replay")
+
     async def run() -> None:
-        task = asyncio.create_task(consumer.run(), name="ingest")
+        task = asyncio.create_task(both(), name="ingest-main")
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
@@ -91,30 +100,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
 
     asyncio.run(run())
     return 0
-
-
-def replay_requester(key: Path, mqtt: Any) -> Any:
-    """A gap handler that signs ``journal_replay`` with central's key and publishes it.
-
-    The document version is the time in milliseconds: it grows for every request to one
-    device, as the gateway requires of each document (``replay``).
-    """
-    import time
-
-    from cloud_sync.central import publish_command, sign_command
-    from cloud_sync.signing import Signer, load_private_key
-
-    signer = Signer(load_private_key(key))
-    log = logging.getLogger("zonegate.ingest")
-
-    async def on_gap(site: str, device: str, boot_id: str, first: int, last: int) -> None:
-        body = {"device": device, "boot_id": boot_id, "first_seq": first, "last_seq": last}
-        envelope = sign_command(signer, "journal_replay", body, int(time.time() * 1000))
-        reply = await publish_command(mqtt, site, device, envelope, wait_reply_s=5.0)
-        verdict = "no reply yet" if reply is None else (reply.reason or "accepted")
-        log.info("replay %s/%s boot %s seq %d-%d: %s", site, device, boot_id, first, last, verdict)
-
-    return on_gap
 
 
 def cmd_roster_load(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import psycopg
 
 from cloud_sync.ingest.schema import migrate
 from cloud_sync.signing import Verifier, generate_keypair, load_public_key
+from tests.conditions import until
 from tests.fleet import CENTRAL_PASSWORD, FleetBroker
 from tests.postgres import TempPostgres
 
@@ -86,16 +87,36 @@ async def test_a_gap_becomes_a_signed_replay_request(
             ) as gw:
                 await gw.subscribe("edge/v1/plant1/gw-gap/cmd/+", qos=1)
                 proc = start_ingest(broker, postgres, pw, private, log)
+                stopped: int | None = None
                 try:
                     async with asyncio.timeout(60):
                         message = await anext(aiter(gw.messages))
+                    # The gateway answers; the ingest's one replay client logs the answer.
+                    reply = {
+                        "command": "journal_replay",
+                        "accepted": True,
+                        "at": "2026-12-01T00:00:00Z",
+                    }
+                    await gw.publish(
+                        "edge/v1/plant1/gw-gap/reply/journal_replay", json.dumps(reply), qos=1
+                    )
+                    await until(
+                        lambda: (
+                            "replay reply on edge/v1/plant1/gw-gap/reply/journal_replay:"
+                            " accepted" in log.read_text(encoding="utf-8")
+                        ),
+                        what="the ingest logging the gateway's reply",
+                        detail=log,
+                    )
                 finally:
                     proc.terminate()
                     try:
-                        proc.wait(timeout=10)  # known: a replay publish in flight slows the stop
+                        # A hang guard: nothing the ingest does waits for a gateway any more.
+                        stopped = proc.wait(timeout=20)
                     except subprocess.TimeoutExpired:
                         proc.kill()
                         proc.wait()
+                assert stopped == 0, log.read_text(encoding="utf-8")[-2000:]
             cur = await db.execute("SELECT from_seq, to_seq FROM replay_requests")
             recorded = await cur.fetchall()
             await db.execute("TRUNCATE events, replay_requests")
