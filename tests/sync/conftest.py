@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 ACL = REPO / "config" / "mosquitto" / "zonegate.acl"
 BRIDGE_EXAMPLE = REPO / "config" / "mosquitto" / "bridge.conf"
 SITE = "site1"
+DEVICE = "dev-a"
+"""The gateway of :func:`gateway_doc`: a device account of the broker's password file."""
 PASSWORDS = {"dev-a": "pw-a", "dev-b": "pw-b", "central": "pw-central", "bridge": "pw-bridge"}
 
 
@@ -204,3 +207,41 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
             break
         await asyncio.sleep(0.01)  # cancelled tasks and aiomqtt's own need a few turns
     assert not leaked, f"tasks left running: {[t.get_name() for t in leaked]}"
+
+
+def gateway_doc(
+    broker: Broker,
+    keys: Keys,
+    tmp_path: Path,
+    *,
+    state_dir: Path | None = None,
+    mqtt: dict[str, object] | None = None,
+    **sections: object,
+) -> dict[str, Any]:
+    """The config document of gateway :data:`DEVICE` of :data:`SITE` on ``broker``.
+
+    As a site writes it (TLS with the test CA, its password in ``tmp_path/pw``, central's public
+    key from ``keys``), with reconnects fast enough for a test. ``state_dir`` defaults to
+    ``tmp_path``; ``mqtt`` adds or replaces keys of the mqtt section; ``sections`` add or replace
+    whole top-level sections (``gas=...``, ``daemon=...``). Written once here: six tests built
+    the same document by hand.
+    """
+    (tmp_path / "pw").write_text(PASSWORDS[DEVICE] + "\n")
+    return {
+        "device": {"device_id": DEVICE},
+        "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
+        "storage": {"state_dir": str(state_dir or tmp_path)},
+        **sections,
+        "mqtt": {
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": broker.port,
+            "ca_file": str(broker.pki.ca_cert),
+            "username": DEVICE,
+            "password_file": str(tmp_path / "pw"),
+            "central_public_key": str(keys.public),
+            "backoff_initial_s": 0.05,
+            "backoff_max_s": 0.5,
+            **(mqtt or {}),
+        },
+    }

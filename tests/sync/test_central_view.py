@@ -22,9 +22,9 @@ from edge.registry import Registry
 from edge.zone import ZoneController
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext, build_sync
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 from tests.sync.test_service import permit_body
 
-SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)
 
 
@@ -33,25 +33,7 @@ async def gateway(
     broker: Any, keys: Any, tmp_path: Path, clock: ManualClock
 ) -> AsyncIterator[tuple[ZoneController, Journal]]:
     """The sync service as the daemon builds it, running until the block ends."""
-    (tmp_path / "pw").write_text("pw-a\n")
-    config = GatewayConfig.model_validate(
-        {
-            "device": {"device_id": DEVICE},
-            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-            "storage": {"state_dir": str(tmp_path)},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "ca_file": str(broker.pki.ca_cert),
-                "username": DEVICE,
-                "password_file": str(tmp_path / "pw"),
-                "central_public_key": str(keys.public),
-                "backoff_initial_s": 0.05,
-                "backoff_max_s": 0.5,
-            },
-        }
-    )
+    config = GatewayConfig.model_validate(gateway_doc(broker, keys, tmp_path))
     registry = Registry(config.registry_path)
     journal = Journal(config.journal_path, clock)
     ctl = ZoneController(

@@ -16,31 +16,20 @@ from cloud_sync.topics import DeviceTopics
 from gateway.cli import main
 from gateway.config import load_config
 from gateway.selftest import Budgets, Status, run_selftest
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 
 REPO = Path(__file__).resolve().parents[2]
-SITE, DEVICE = "site1", "dev-a"
 
 
 def config(tmp_path: Path, broker: Any, keys: Any) -> Path:
-    (tmp_path / "pw").write_text("pw-a\n")
-    doc = {
-        "device": {"device_id": DEVICE},
-        "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-        "storage": {"state_dir": str(tmp_path / "state")},
-        "daemon": {"shutdown_timeout_s": 5},
-        "mqtt": {
-            "enabled": True,
-            "host": "127.0.0.1",
-            "port": broker.port,
-            "ca_file": str(broker.pki.ca_cert),
-            "username": DEVICE,
-            "password_file": str(tmp_path / "pw"),
-            "central_public_key": str(keys.public),
-            "client_id": f"{SITE}-{DEVICE}",
-            "backoff_initial_s": 0.05,
-            "backoff_max_s": 0.4,
-        },
-    }
+    doc = gateway_doc(
+        broker,
+        keys,
+        tmp_path,
+        state_dir=tmp_path / "state",
+        daemon={"shutdown_timeout_s": 5},
+        mqtt={"client_id": f"{SITE}-{DEVICE}", "backoff_max_s": 0.4},
+    )
     path = tmp_path / "gw.yaml"
     path.write_text(json.dumps(doc))
     return path

@@ -29,8 +29,8 @@ from edge.zone import ZoneController
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext
 from gateway.services import build_sync as build_service
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 
-SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)
 CLIENT_ID = f"{SITE}-{DEVICE}"
 
@@ -68,25 +68,8 @@ NEW_EVERY = 10
 async def test_queued_and_flooded_commands_are_all_handled_and_the_revoke_applies(
     broker: Any, keys: Any, tmp_path: Path, wait_until: Callable[..., Any]
 ) -> None:
-    (tmp_path / "pw").write_text("pw-a\n")
     config = GatewayConfig.model_validate(
-        {
-            "device": {"device_id": DEVICE},
-            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-            "storage": {"state_dir": str(tmp_path)},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "ca_file": str(broker.pki.ca_cert),
-                "username": DEVICE,
-                "password_file": str(tmp_path / "pw"),
-                "central_public_key": str(keys.public),
-                "client_id": CLIENT_ID,
-                "backoff_initial_s": 0.05,
-                "backoff_max_s": 0.5,
-            },
-        }
+        gateway_doc(broker, keys, tmp_path, mqtt={"client_id": CLIENT_ID})
     )
     clock = SystemClock(assume_trusted=True)
     registry = Registry(config.registry_path)

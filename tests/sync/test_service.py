@@ -23,8 +23,8 @@ from gateway.cli import main
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext
 from gateway.services import build_sync as build_service
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 
-SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)
 
 
@@ -52,25 +52,7 @@ async def test_service_end_to_end(
     wait_until: Callable[..., Any],
     tasks: list[asyncio.Task[None]],
 ) -> None:
-    (tmp_path / "pw").write_text("pw-a\n")
-    config = GatewayConfig.model_validate(
-        {
-            "device": {"device_id": DEVICE},
-            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-            "storage": {"state_dir": str(tmp_path)},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "ca_file": str(broker.pki.ca_cert),
-                "username": DEVICE,
-                "password_file": str(tmp_path / "pw"),
-                "central_public_key": str(keys.public),
-                "backoff_initial_s": 0.05,
-                "backoff_max_s": 0.5,
-            },
-        }
-    )
+    config = GatewayConfig.model_validate(gateway_doc(broker, keys, tmp_path))
     clock = SystemClock(assume_trusted=True)
     registry = Registry(config.registry_path)
     journal = Journal(config.journal_path, clock)

@@ -20,9 +20,9 @@ import pytest
 from cloud_sync.central import client_for
 from cloud_sync.topics import DeviceTopics
 from firmware_adapters.sim.modbus import ModbusSimulator
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 
 REPO = Path(__file__).resolve().parents[2]
-SITE, DEVICE = "site1", "dev-a"
 SENSORS = 16
 BUDGET_S = 5  # daemon.shutdown_timeout_s
 # The whole stop may take one budget per stage plus the interpreter's exit; over this is a hang.
@@ -30,7 +30,6 @@ STOP_BOUND_S = 3 * BUDGET_S
 
 
 def config(tmp_path: Path, broker: Any, keys: Any, rs485: Path) -> Path:
-    (tmp_path / "pw").write_text("pw-a\n")
     sensors = [
         {
             "type": "modbus_rtu",
@@ -45,24 +44,14 @@ def config(tmp_path: Path, broker: Any, keys: Any, rs485: Path) -> Path:
         }
         for i in range(1, SENSORS + 1)
     ]
-    doc = {
-        "device": {"device_id": DEVICE},
-        "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-        "storage": {"state_dir": str(tmp_path / "state")},
-        "daemon": {"shutdown_timeout_s": BUDGET_S},
-        "gas": {"sensors": sensors},
-        "mqtt": {
-            "enabled": True,
-            "host": "127.0.0.1",
-            "port": broker.port,
-            "ca_file": str(broker.pki.ca_cert),
-            "username": DEVICE,
-            "password_file": str(tmp_path / "pw"),
-            "central_public_key": str(keys.public),
-            "backoff_initial_s": 0.05,
-            "backoff_max_s": 0.5,
-        },
-    }
+    doc = gateway_doc(
+        broker,
+        keys,
+        tmp_path,
+        state_dir=tmp_path / "state",
+        daemon={"shutdown_timeout_s": BUDGET_S},
+        gas={"sensors": sensors},
+    )
     path = tmp_path / "gw.yaml"
     path.write_text(json.dumps(doc))  # JSON is YAML
     return path

@@ -20,8 +20,8 @@ from firmware_adapters.sim.winsen import WinsenSimulator
 from gateway.config import GatewayConfig
 from gateway.daemon import Gateway
 from gateway.stores import open_stores
+from tests.sync.conftest import DEVICE, SITE, gateway_doc
 
-SITE, DEVICE = "site1", "dev-a"
 TOPICS = DeviceTopics(SITE, DEVICE)
 SENSORS, HZ = 16, 10.0
 INTERVAL_S, HISTORY_S = 0.5, 2.0
@@ -32,39 +32,26 @@ async def test_sixteen_sensors_at_10_hz_reach_central_at_the_configured_rate(
 ) -> None:
     ports = tmp_path / "dev"
     ports.mkdir()
-    (tmp_path / "pw").write_text("pw-a\n")
-    config = GatewayConfig.model_validate(
+    sensors = [
         {
-            "device": {"device_id": DEVICE},
-            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-            "storage": {"state_dir": str(tmp_path / "state")},
-            "clock": {"assume_trusted": True},
-            "gas": {
-                "sensors": [
-                    {
-                        "type": "winsen_ze",
-                        "id": f"co{i}",
-                        "port": str(ports / f"co{i}"),
-                        "model": "ze07",
-                        "warmup_s": 0,
-                    }
-                    for i in range(SENSORS)
-                ]
-            },
-            "telemetry": {"interval_s": INTERVAL_S, "journal_interval_s": HISTORY_S},
-            "mqtt": {
-                "enabled": True,
-                "host": "127.0.0.1",
-                "port": broker.port,
-                "ca_file": str(broker.pki.ca_cert),
-                "username": DEVICE,
-                "password_file": str(tmp_path / "pw"),
-                "central_public_key": str(keys.public),
-                "backoff_initial_s": 0.05,
-                "backoff_max_s": 0.5,
-            },
+            "type": "winsen_ze",
+            "id": f"co{i}",
+            "port": str(ports / f"co{i}"),
+            "model": "ze07",
+            "warmup_s": 0,
         }
+        for i in range(SENSORS)
+    ]
+    doc = gateway_doc(
+        broker,
+        keys,
+        tmp_path,
+        state_dir=tmp_path / "state",
+        clock={"assume_trusted": True},
+        gas={"sensors": sensors},
+        telemetry={"interval_s": INTERVAL_S, "journal_interval_s": HISTORY_S},
     )
+    config = GatewayConfig.model_validate(doc)
     live: dict[str, list[TelemetrySample]] = defaultdict(list)
     history: dict[str, list[EventMessage]] = defaultdict(list)
     subscribed = asyncio.Event()
@@ -134,29 +121,23 @@ async def test_live_telemetry_is_thinned_first_while_a_backlog_drains(
 
     ports = tmp_path / "dev"
     ports.mkdir()
-    (tmp_path / "pw").write_text("pw-a\n")
     sensors = 4
     config = GatewayConfig.model_validate(
-        {
-            "device": {"device_id": DEVICE},
-            "zone": {"site": SITE, "zone_id": "z1", "work_kinds": ["DHZY"]},
-            "storage": {"state_dir": str(tmp_path / "state")},
-            "clock": {"assume_trusted": True},
-            "gas": {
+        gateway_doc(
+            broker,
+            keys,
+            tmp_path,
+            state_dir=tmp_path / "state",
+            clock={"assume_trusted": True},
+            gas={
                 "sensors": [
                     {"type": "winsen_ze", "id": f"co{i}", "port": str(ports / f"co{i}"),
                      "model": "ze07", "warmup_s": 0}
                     for i in range(sensors)
                 ]
             },
-            "telemetry": {"interval_s": 0.2, "thin_above": 100, "thin_factor": 5},
-            "mqtt": {
-                "enabled": True, "host": "127.0.0.1", "port": broker.port,
-                "ca_file": str(broker.pki.ca_cert), "username": DEVICE,
-                "password_file": str(tmp_path / "pw"), "central_public_key": str(keys.public),
-                "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
-            },
-        }
+            telemetry={"interval_s": 0.2, "thin_above": 100, "thin_factor": 5},
+        )
     )  # fmt: skip
     # What an outage leaves behind: alarms and access events the gateway could not send. Opened
     # as the daemon opens its stores: a journal with history next to no registry is refused as
