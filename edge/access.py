@@ -137,6 +137,9 @@ class BadgeInFacts:
     cert_warn_days: tuple[int, int] = (30, 15)
     last_alarm_at: datetime | None = None  # start of the zone's latest gas alarm episode
     unoccupied_since: Mapping[str, datetime] = field(default_factory=dict)  # per permit
+    # The wait after a (re)start while the sensors warm up (edge.air_response): lost monitoring
+    # is then MONITORING_RESUMING ("please wait"), not the sensor's fault code.
+    monitoring_resuming: bool = False
 
     def zone_facts(self) -> ZoneFacts:
         """These facts as ``edge.judgement.ZoneFacts`` (for the per-permit entry rules)."""
@@ -278,7 +281,14 @@ def _entry_reasons(
     if guardian_return and air_code is not None and air_code is not ReasonCode.GAS_UNSAFE:
         air_code = None  # latched or lost monitoring: the guardian still comes to supervise
     if air_code is not None:
-        reasons.append(ReasonCode.GAS_UNSAFE if air_code in _AIR_DENY else air_code)
+        if air_code in _AIR_DENY:
+            reasons.append(ReasonCode.GAS_UNSAFE)
+        elif f.monitoring_resuming and air_code not in _NOT_A_WAIT and not f.air.monitoring_ok:
+            # Sensors still warming up after a restart: the worker waits, nobody fetches the
+            # technician for a fault that is not one; the sensors' codes stay in the details.
+            reasons.append(ReasonCode.MONITORING_RESUMING)
+        else:
+            reasons.append(air_code)
         details["air"] = {"reasons": [r.value for r in f.air.reasons], **f.air.details}
     elif not f.air.monitoring_ok:
         warnings.extend(r for r in f.air.reasons if r not in warnings)
@@ -291,6 +301,8 @@ def _entry_reasons(
 
 # Air problems shown to the worker as "dangerous air"; monitoring faults keep their own code.
 _AIR_DENY = frozenset({ReasonCode.GAS_UNSAFE})
+# A latched alarm is not lifted by waiting: it keeps its own code during the restart wait too.
+_NOT_A_WAIT = frozenset({ReasonCode.GAS_UNSAFE, ReasonCode.GAS_ALARM_LATCHED})
 
 
 def decide_badge_out(

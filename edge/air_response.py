@@ -37,10 +37,6 @@ def _restored_since(verdict: AirVerdict) -> str | None:
 class AirResponse(ZoneEffects):
     """The zone's reaction to the air: suspend, alert, light (DESIGN invariant 3)."""
 
-    monitoring_wait_until: float | None = None
-    """Monotonic deadline of the wait after a (re)start; None once monitoring is up or lost
-    for good. See ``_restart_wait`` for the rule."""
-
     def begin_restart_wait(self, grace_s: float) -> None:
         """The daemon (re)started: lost monitoring is a wait, not a suspension, for ``grace_s``."""
         self.monitoring_wait_until = self.clock.mono() + grace_s if grace_s > 0 else None

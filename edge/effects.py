@@ -322,6 +322,16 @@ class ZoneEffects:
 
     # ------------------------------------------------------------------ the whole zone
 
+    monitoring_wait_until: float | None = None
+    """Monotonic deadline of the wait for gas monitoring after a (re)start; None once monitoring
+    is up or lost for good (``edge.air_response.AirResponse._restart_wait`` holds the rule)."""
+
+    def monitoring_resuming(self) -> bool:
+        """True during the wait after a (re)start, while lost monitoring is MONITORING_RESUMING
+        (sensors warming up) rather than a suspension."""
+        until = self.monitoring_wait_until
+        return until is not None and self.clock.mono() < until
+
     def reevaluate(self) -> list[Permit]:
         """Judge the whole zone and apply it; implemented by ``edge.zone.ZoneController``."""
         raise NotImplementedError

@@ -80,6 +80,7 @@ class Gate(ZoneEffects):
             cert_warn_days=self.access.cert_warn_days,
             last_alarm_at=self.last_alarm_at(),
             unoccupied_since=self.unoccupied_since(),
+            monitoring_resuming=self.monitoring_resuming(),
         )
         decision = decide_badge_in(facts, self.language)
         if decision.allowed and not self.storage_ok:

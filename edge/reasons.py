@@ -186,8 +186,8 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
         "Gas test lacks a gas this work requires",
     ),
     ReasonCode.MONITORING_RESUMING: (
-        "重启后气体监测恢复中，请稍候",
-        "Gas monitoring resuming after a restart; please wait",
+        "重启后气体监测恢复中：传感器预热中，请稍候",
+        "Gas monitoring resuming after a restart: sensors warming up, please wait",
     ),
     ReasonCode.TERMINAL_BUSY: ("终端正在等待另一项操作", "The terminal awaits another action"),
     ReasonCode.TERMINAL_UNAVAILABLE: ("终端读卡器不可用", "Terminal badge reader unavailable"),

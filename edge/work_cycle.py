@@ -293,7 +293,7 @@ class WorkCycle(PermitLifecycle):
             air = pm.check_air(guards.air, require_monitoring=pm.requires_monitoring(permit))
             if air is not None:
                 codes.append(air)
-                if getattr(self, "monitoring_wait_until", None) is not None:
+                if self.monitoring_resuming():
                     codes.append(ReasonCode.MONITORING_RESUMING)
         needs_empty = (CycleAction.BREAK, CycleAction.EVERYONE_OUT, CycleAction.CLOSE)
         if action in needs_empty and self._inside_on(permit):

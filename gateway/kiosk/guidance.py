@@ -73,7 +73,7 @@ _NEXT_BY_NAME: dict[str, tuple[str, str]] = {
     "PEOPLE_INSIDE": ("请全部人员刷卡离开后再操作", "Everyone must badge out first"),
     "EVERYONE_OUT_NOT_CONFIRMED": ("请监护人确认全员撤离", "Guardian: confirm all out"),
     "GAS_TEST_INCOMPLETE": ("请补测缺少的气体", "Test the missing gases"),
-    "MONITORING_RESUMING": ("气体监测恢复中，请稍候", "Monitoring resumes; wait a moment"),
+    "MONITORING_RESUMING": ("传感器预热中，请稍候", "Sensors warming up; please wait"),
     "TERMINAL_BUSY": ("请等待当前操作完成", "Wait for the current action to end"),
     "TERMINAL_UNAVAILABLE": _TECHNICIAN,
     "NO_TAP": ("请重新选择操作并刷卡", "Choose the action again, then tap"),

@@ -178,6 +178,32 @@ def test_lost_monitoring_after_a_restart_waits_then_suspends_past_the_grace(env:
     assert suspended[0].suspension.cause is SuspensionCause.MONITORING_LOST  # type: ignore[union-attr]
 
 
+async def test_a_badge_in_during_the_restart_wait_says_wait_not_the_sensor_fault(
+    env: Env,
+) -> None:
+    people = _people(env)
+    env.permit(kind=WorkKind.CONFINED_SPACE, level="none", members=MEMBERS)  # type: ignore[arg-type]
+    _test(env, *GOOD)
+    assert env.ctl.perform_action(CycleAction.START, "P1", people["L1"], via="terminal").ok
+    env.ctl.begin_restart_wait(60)
+    warming = AirVerdict(safe=True, monitoring_ok=False, reasons=(R.SENSOR_WARMING_UP,))
+    env.air.verdict = warming
+    assert env.ctl.on_air_verdict(warming) == []
+    d = await env.ctl.badge_in("B-G1")
+    assert not d.allowed and d.reasons == (R.MONITORING_RESUMING,), d.reasons
+    assert "传感器预热中，请稍候" in d.message_zh and "warming up" in d.message_en
+    assert d.details["air"]["reasons"] == ["SENSOR_WARMING_UP"]  # the sensor's own code kept
+    # A latched alarm is not waited out: it keeps its own code during the wait.
+    latched = AirVerdict(safe=True, monitoring_ok=False, latched=True, reasons=(R.SENSOR_STALE,))
+    env.air.verdict = latched
+    assert (await env.ctl.badge_in("B-G1")).reasons == (R.GAS_ALARM_LATCHED,)
+    # Past the grace the wait is over: the sensor's code again (and the permit suspends).
+    env.air.verdict = warming
+    env.clock.advance(61)
+    d = await env.ctl.badge_in("B-G1")
+    assert R.MONITORING_RESUMING not in d.reasons and R.SENSOR_WARMING_UP in d.reasons, d.reasons
+
+
 def test_unsafe_air_during_the_restart_wait_suspends_at_once(env: Env) -> None:
     people = _people(env)
     env.permit(kind=WorkKind.CONFINED_SPACE, level="none", members=MEMBERS)  # type: ignore[arg-type]
