@@ -274,11 +274,47 @@ class CommandBody(Wire):
 class PermitIssue(CommandBody):
     """Issue a new permit or a new version of one (``permit.version`` == ``doc_version``)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "device": "gw-01",
+                    "permit": {
+                        "permit_id": "HW-2026-0142",
+                        "zone_id": "weld-bay-3",
+                        "kind": "DHZY",
+                        "level": "hot_1",
+                        "valid_from": "2026-06-01T08:00:00+08:00",
+                        "valid_to": "2026-06-01T16:00:00+08:00",
+                        "members": [
+                            {"worker_id": "L01", "role": "leader"},
+                            {"worker_id": "G01", "role": "guardian"},
+                            {"worker_id": "W01", "role": "operator", "required_cert": "welding"},
+                            {"worker_id": "A01", "role": "analyst"},
+                        ],
+                        "gas": {"retest_after_break": "PT30M"},
+                        "version": 1,
+                    },
+                }
+            ]
+        },
+    )
+
     permit: Permit
 
 
 class PermitRevoke(CommandBody):
     """Take a permit away; allowed even on an untrusted clock."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"device": "gw-01", "permit_id": "HW-2026-0142", "reason": "作业方案变更"}]
+        },
+    )
 
     permit_id: str
     reason: str = Field(min_length=1)
@@ -286,6 +322,12 @@ class PermitRevoke(CommandBody):
 
 class PermitResume(CommandBody):
     """Resume a suspended permit (the zone still requires a fresh passing gas test)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"device": "gw-01", "permit_id": "HW-2026-0142"}]},
+    )
 
     permit_id: str
 
@@ -313,6 +355,12 @@ class BadgeUnlock(CommandBody):
 class AlarmAcknowledge(CommandBody):
     """A person acknowledges the zone's latched gas alarms (they clear once the air is back
     inside limits too); the permits stay suspended until a fresh test and a resume."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"device": "gw-01", "actor": "S01"}]},
+    )
 
     actor: str = Field(min_length=1, description="who acknowledges, e.g. safety officer id")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from cloud_sync.payloads import EventMessage
+from cloud_sync.payloads import COMMAND_BODIES, EventMessage
 from cloud_sync.topics import TOPICS
 from edge.event_payloads import PAYLOADS
 from edge.models import KIND_OF, EventType
@@ -72,6 +72,35 @@ def test_the_schema_refuses_an_unknown_type_field_or_kind() -> None:
     assert problems("edge/v1/s/d/elsewhere", example) == [
         "edge/v1/s/d/elsewhere: no documented topic"
     ]
+
+
+# The permit work cycle's commands, in the order of the cycle (issue 10): issue, gas analysis,
+# start, alarm acknowledge, resume, finish, close, and revocation at any point.
+CYCLE_COMMANDS = (
+    "permit_issue",
+    "gas_test_record",
+    "permit_start",
+    "alarm_acknowledge",
+    "permit_resume",
+    "permit_finish",
+    "permit_close",
+    "permit_revoke",
+)
+
+
+def test_every_cycle_command_is_documented_with_a_schema_and_a_valid_example() -> None:
+    page = (DOCS / "topics" / "command.md").read_text(encoding="utf-8")
+    for name in CYCLE_COMMANDS:
+        assert f"| `{name}` | [cmd.{name}](../schemas/cmd.{name}.json) |" in page, name
+        validator = _validator(f"cmd.{name}")  # a valid JSON Schema (checked there)
+        examples = validator.schema.get("examples", [])
+        assert examples, f"cmd.{name}.json has no example"
+        for example in examples:
+            errors = [e.message for e in validator.iter_errors(example)]
+            assert errors == [], (name, errors)
+            COMMAND_BODIES[name].model_validate(example)  # the gateway's model takes it too
+        # The schema is closed: a misspelt field in an example would not pass unnoticed.
+        assert list(validator.iter_errors({**examples[0], "surprise": 1})), name
 
 
 def check_capture(capture: Path) -> None:
