@@ -93,7 +93,8 @@ def test_every_cycle_command_is_documented_with_a_schema_and_a_valid_example() -
     for name in CYCLE_COMMANDS:
         assert f"| `{name}` | [cmd.{name}](../schemas/cmd.{name}.json) |" in page, name
         validator = _validator(f"cmd.{name}")  # a valid JSON Schema (checked there)
-        examples = validator.schema.get("examples", [])
+        schema = json.loads((DOCS / "schemas" / f"cmd.{name}.json").read_text(encoding="utf-8"))
+        examples: list[dict[str, Any]] = schema.get("examples", [])
         assert examples, f"cmd.{name}.json has no example"
         for example in examples:
             errors = [e.message for e in validator.iter_errors(example)]
