@@ -371,6 +371,7 @@ class ZoneEffects:
             unoccupied_since=self.unoccupied_since(),
             tz=self.tz,
             cert_warn_days=self.access.cert_warn_days,
+            monitoring_resuming=self.monitoring_resuming(),
         )
 
     def _guards(self, permit: Permit | None = None) -> pm.Guards:

@@ -74,6 +74,9 @@ class ZoneFacts:
     unoccupied_since: Mapping[str, datetime] = field(default_factory=dict)
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     cert_warn_days: tuple[int, int] = (30, 15)
+    # Inside the wait after a (re)start (edge.air_response.AirResponse._restart_wait): lost
+    # monitoring then stops work (no relay, no entry) but does not suspend.
+    monitoring_resuming: bool = False
 
     def permit(self, permit_id: str | None) -> Permit | None:
         """The permit with this id, or None."""
@@ -283,11 +286,14 @@ def effective_end(permit: Permit, parent: Permit | None) -> datetime:
 
 
 def _air_reasons(
-    air: AirVerdict, permit: Permit
+    air: AirVerdict, permit: Permit, resuming: bool = False
 ) -> tuple[list[ReasonCode], SuspensionCause | None]:
     if not air.safe:
         return [ReasonCode.GAS_UNSAFE], SuspensionCause.GAS
     if requires_monitoring(permit) and not air.monitoring_ok:
+        if resuming and not air.latched:
+            # The restart wait: work stops until the sensors report, nothing is suspended.
+            return [ReasonCode.MONITORING_RESUMING], None
         return [air.reasons[0] if air.reasons else ReasonCode.NO_AIR_DATA], (
             SuspensionCause.MONITORING_LOST
         )
@@ -340,7 +346,7 @@ def _judge_permit(f: ZoneFacts, permit: Permit, parents_ok: Mapping[str, bool]) 
     cause: SuspensionCause | None = None
     if not f.clock_trusted:
         reasons.append(ReasonCode.CLOCK_UNTRUSTED)  # relay off, validity carried by monotonic
-    air, air_cause = _air_reasons(f.air, permit)
+    air, air_cause = _air_reasons(f.air, permit, f.monitoring_resuming)
     reasons += air
     cause = air_cause
     if _guardian_missing(f, permit):

@@ -193,6 +193,10 @@ async def test_a_badge_in_during_the_restart_wait_says_wait_not_the_sensor_fault
     assert not d.allowed and d.reasons == (R.MONITORING_RESUMING,), d.reasons
     assert "传感器预热中，请稍候" in d.message_zh and "warming up" in d.message_en
     assert d.details["air"]["reasons"] == ["SENSOR_WARMING_UP"]  # the sensor's own code kept
+    # The whole-zone judgement (run on every expiry tick and presence change) waits too: work
+    # stops, nothing is suspended (a real daemon suspended here before: test_cycle_daemon).
+    assert env.ctl.reevaluate() == []
+    assert env.registry.permit("P1").status is PermitStatus.ACTIVE  # type: ignore[union-attr]
     # A latched alarm is not waited out: it keeps its own code during the wait.
     latched = AirVerdict(safe=True, monitoring_ok=False, latched=True, reasons=(R.SENSOR_STALE,))
     env.air.verdict = latched
@@ -202,6 +206,7 @@ async def test_a_badge_in_during_the_restart_wait_says_wait_not_the_sensor_fault
     env.clock.advance(61)
     d = await env.ctl.badge_in("B-G1")
     assert R.MONITORING_RESUMING not in d.reasons and R.SENSOR_WARMING_UP in d.reasons, d.reasons
+    assert [p.permit_id for p in env.ctl.reevaluate()] == ["P1"]
 
 
 def test_unsafe_air_during_the_restart_wait_suspends_at_once(env: Env) -> None:
