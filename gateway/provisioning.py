@@ -6,6 +6,9 @@ broker password as systemd credentials under ``/etc/zonegate/credentials`` (load
 unit's ``LoadCredential=``; never written into the YAML) and prints what central must
 register. Every value can come from a flag; a missing one is asked for on a terminal.
 ``--root DIR`` writes under another root (an image being built, or a test).
+``--overlay FILE`` (repeatable) merges a site's own YAML over the template before the flags are
+applied (``merge_overlay``): the shipped example stays the base and the site keeps only what
+differs (its serial ports, intervals, a camera) in a small file of its own.
 
 The YAML names the credentials where the *service* sees them, under
 ``/run/credentials/zonegate.service``; ``zonegate selftest`` maps that back to the
@@ -15,6 +18,7 @@ credentials directory when a technician runs it outside the service.
 from __future__ import annotations
 
 import argparse
+import copy
 import getpass
 import hashlib
 import json
@@ -484,6 +488,18 @@ def _check_central_key(text: str) -> Path:
     return path
 
 
+def merge_overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base``: mappings key by key (recursively), every other
+    value, lists included, replaced whole (a sensor list is the site's list, not a blend)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def _load_template(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -498,6 +514,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
     try:
         answers = _gather(args)
         template = _load_template(args.template) if args.template is not None else None
+        for overlay in args.overlay:
+            template = merge_overlay(template or {}, _load_template(overlay))
         template_text = (
             args.template.read_text(encoding="utf-8") if args.template is not None else None
         )
@@ -567,6 +585,14 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--root", type=Path, default=Path("/"), help="install under this root")
     p.add_argument("--template", type=Path, help="start from this YAML (sensors, camera ...)")
+    p.add_argument(
+        "--overlay",
+        type=Path,
+        action="append",
+        default=[],
+        help="YAML merged over the template, before the flags (repeatable, in order): the "
+        "site's own ports and intervals; mappings merge key by key, lists and values replace",
+    )
     p.add_argument("--device-id")
     p.add_argument("--site")
     p.add_argument("--zone-id")

@@ -93,6 +93,30 @@ def test_example_template_by_flags_keeps_comments_and_uses_the_device_id(
     assert main(["check-config", str(p.config)]) == 0
 
 
+def test_an_overlay_merges_over_the_example_and_the_flags_still_win(
+    provision: ProvisionFn, tmp_path: Path
+) -> None:
+    # A site keeps the shipped example as its base and only its own ports in a file of its own.
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "device: {device_id: from-the-overlay}\n"
+        "gas:\n  sensors:\n"
+        "    - {type: winsen_ze, id: co-1, port: /dev/ttyUSB3, model: ze15}\n"
+        "badge: {port: /dev/ttyUSB0}\n"
+        "outputs: {mock: true}\n"
+        "mqtt: {enabled: false}\n",
+        encoding="utf-8",
+    )
+    p = provision("--overlay", str(site), template=EXAMPLE.read_text(encoding="utf-8"))
+    cfg = load_config(p.config)
+    assert cfg.device.device_id == DEVICE  # the flag, not the overlay
+    assert [(s.id, str(s.port)) for s in cfg.gas.sensors] == [("co-1", "/dev/ttyUSB3")]
+    assert (str(cfg.badge.port), cfg.badge.baudrate) == ("/dev/ttyUSB0", 9600)  # merged by key
+    assert cfg.outputs.mock is True
+    assert "# card / QR reader sending one id per line" in p.config.read_text(encoding="utf-8")
+    provision("--overlay", str(tmp_path / "missing.yaml"), expect=1)
+
+
 def test_force_keeps_the_device_key_and_rotate_key_replaces_it(
     provision: ProvisionFn, capsys: pytest.CaptureFixture[str]
 ) -> None:
