@@ -490,11 +490,18 @@ def _check_central_key(text: str) -> Path:
 
 def merge_overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``over`` merged into a copy of ``base``: mappings key by key (recursively), every other
-    value, lists included, replaced whole (a sensor list is the site's list, not a blend)."""
+    value, lists included, replaced whole (a sensor list is the site's list, not a blend). A
+    mapping naming another ``type`` than the base's (a file camera for a picamera2) replaces it
+    whole too: the other kind's keys would not fit it."""
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_overlay(out[key], value)
+        old = out.get(key)
+        if (
+            isinstance(value, dict)
+            and isinstance(old, dict)
+            and value.get("type", old.get("type")) == old.get("type")
+        ):
+            out[key] = merge_overlay(old, value)
         else:
             out[key] = copy.deepcopy(value)
     return out

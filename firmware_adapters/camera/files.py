@@ -126,7 +126,9 @@ class FileCamera:
     Without ``show``, each ``read`` returns the next file, cycling. ``show(path)`` pins one image
     (the demo points the camera at the photo of whoever taps a badge); ``show(None)`` shows an
     empty scene. ``size`` letterboxes every image into a fixed frame like a real camera's.
-    Thread-safe: the demo calls ``show`` from the event loop while a worker thread reads.
+    A file replaced on disk (another inode, size or mtime) is read again: a test outside the
+    process swaps a scene file (a symlink renamed over it) as a person steps in front of the
+    camera. Thread-safe: the demo calls ``show`` from the event loop while a worker thread reads.
     """
 
     def __init__(
@@ -139,7 +141,7 @@ class FileCamera:
         self.name = name
         self._paths = expand_paths(paths)
         self._size = size
-        self._cache: dict[Path, Image] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], Image]] = {}
         self._lock = threading.Lock()
         self._pinned: Image | None = None
         self._pinned_set = False
@@ -193,16 +195,21 @@ class FileCamera:
         return Frame(rgb=image, seq=seq, mono_ts=time.monotonic())
 
     def _load(self, path: Path) -> Image:
+        try:
+            st = path.stat()
+        except OSError as err:
+            raise CameraError(f"cannot read image {path}: {err}") from err
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
             cached = self._cache.get(path)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         image = load_rgb(path)
         if self._size is not None:
             image = fit_into(image, self._size)
         image.setflags(write=False)
         with self._lock:
-            self._cache[path] = image
+            self._cache[path] = (stamp, image)
         return image
 
     def _empty(self) -> Image:

@@ -9,7 +9,10 @@ demo's: Winsen and Modbus simulators on ptys, gpsfake, a private mosquitto, cent
 key. Every step goes through a signed central command, a badge line at the terminal or the
 operator API; the daemon is SIGKILLed after the start (restarting with the CO sensor silent:
 the restart wait) and after the suspension, and central's subscriber must end up with every
-journaled event.
+journaled event. That cycle runs badge-only; a second test turns face verification on (a file
+camera looking at a scene file the test swaps, faces enrolled with ``zonegate enroll
+--photos``) for the leader's start and the safety officer's resume, each refused first with the
+wrong face in front of the camera.
 """
 
 from __future__ import annotations
@@ -38,11 +41,16 @@ from firmware_adapters.gps.gpsfake import gpsfake_available
 from firmware_adapters.tcpports import free_port
 from gateway.demo import LAT, LON, demo_parts
 from gateway.local_broker import LocalBroker
+from tests.datasets import FACES
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "gateway.example.yaml"
 SITE, DEVICE, PERMIT = "demo-plant", "zg-demo-01", "HW-1"
 RETEST_S = 20  # the permit's re-test interval after a break (short, configured on the permit)
+# Who stands in front of the terminal's camera: enrolment photos and the photo seen at a tap
+# (shipped public-domain photos, tests/data/faces/SOURCES.md; genuine pairs under 0.5).
+LEADER_PHOTOS, LEADER_SEEN = ("obama.jpg", "obama_knn_test1.jpg"), "obama2.jpg"
+OFFICER_PHOTOS, OFFICER_SEEN = ("biden.jpg", "biden2.jpg"), "biden2.jpg"
 
 pytestmark = pytest.mark.skipif(
     not (LocalBroker.available() and gpsfake_available()), reason="needs mosquitto and gpsfake"
@@ -64,12 +72,18 @@ class Central:
         self._changed.set()
 
     async def event(
-        self, type_: str, pred: Callable[[EventMessage], bool] = lambda e: True, *, after: int = 0
+        self,
+        type_: str | tuple[str, ...],
+        pred: Callable[[EventMessage], bool] = lambda e: True,
+        *,
+        after: int = 0,
     ) -> EventMessage:
+        """The first event of ``type_`` (or of any of several types) after ``after``."""
+        types = (type_,) if isinstance(type_, str) else type_
         async with asyncio.timeout(60):
             while True:
                 for e in self.events[after:]:
-                    if e.type == type_ and pred(e):
+                    if e.type in types and pred(e):
                         return e
                 self._changed.clear()
                 await self._changed.wait()
@@ -135,6 +149,15 @@ class Daemon:
             log.close()
         # The FIFO's reader is the daemon's terminal; opening the writer waits for it.
         self._fd = await asyncio.to_thread(os.open, self.fifo, os.O_WRONLY)
+
+    def show(self, photo: str) -> None:
+        """Put the person of ``photo`` in front of the terminal's camera: the file camera's
+        scene file is swapped atomically (the camera reads a replaced file again)."""
+        scene = self.state / "scene.jpg"
+        new = scene.with_name("scene.new.jpg")
+        new.unlink(missing_ok=True)
+        new.symlink_to(FACES / photo)
+        new.replace(scene)
 
     def tap(self, line: str) -> None:
         assert self._fd is not None
@@ -231,7 +254,7 @@ def _gas(taken_at: datetime, *, lel: bool = True, test_id: str) -> dict[str, Any
     }
 
 
-def _overlay(parts: Any, fifo: Path) -> dict[str, Any]:
+def _overlay(parts: Any, fifo: Path, scene: Path | None) -> dict[str, Any]:
     """What this test machine differs in from a site, over the shipped example: the
     simulators' pty ports (same sensor ids and protocols as the example), the gpsfake port and
     its replay's allowances, the badge reader as a FIFO, GPIO faked, no speaker, short
@@ -244,7 +267,10 @@ def _overlay(parts: Any, fifo: Path) -> dict[str, Any]:
         "gps": {"port": parts.gps.port, "dwell_samples": 2, "dwell_s": 1, "clock_bound_s": 60},
         "badge": {"type": "file", "port": str(fifo), "debounce_s": 0},
         "outputs": {"mock": True},
-        "identity": {"enabled": False},  # badge-only here: see tests/kiosk/test_kiosk_actions
+        # The file camera looks at a scene file the test swaps (picamera2 is faked, per brief).
+        "identity": {"enabled": True, "camera": {"type": "files", "paths": [str(scene)]}}
+        if scene is not None
+        else {"enabled": False},
         "kiosk": {"port": free_port(), "voice": {"enabled": False}},
         "mqtt": {"backoff_initial_s": 0.1, "backoff_max_s": 1.0},
         "daemon": {"expiry_check_s": 1, "monitoring_grace_s": 60},
@@ -265,16 +291,19 @@ def _zonegate(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.asynccontextmanager
-async def _site(tmp: Path) -> AsyncIterator[tuple[Any, Central, Daemon]]:
+async def _site(tmp: Path, *, faces: bool = False) -> AsyncIterator[tuple[Any, Central, Daemon]]:
     # Under pytest's temporary directory: the journal stays for --event-examples.
     state, root, parts_dir = tmp / "s", tmp / "root", tmp / "parts"
     state.mkdir()
     parts_dir.mkdir()
     async with demo_parts(parts_dir, {"zone": {}}) as parts:
         os.mkfifo(state / "badge.fifo")
+        scene = state / "scene.jpg" if faces else None
+        if scene is not None:
+            scene.symlink_to(FACES / LEADER_SEEN)
         overlay = tmp / "site-overlay.yaml"
         overlay.write_text(
-            yaml.safe_dump(_overlay(parts, state / "badge.fifo"), allow_unicode=True),
+            yaml.safe_dump(_overlay(parts, state / "badge.fifo", scene), allow_unicode=True),
             encoding="utf-8",
         )
         password = tmp / "broker-password"
@@ -294,6 +323,10 @@ async def _site(tmp: Path) -> AsyncIterator[tuple[Any, Central, Daemon]]:
         roster = tmp / "roster.csv"
         roster.write_text(ROSTER_CSV, encoding="utf-8")
         _zonegate("import-roster", str(roster), "--config", str(cfg))
+        if faces:  # the technician enrols faces from photos, daemon stopped
+            for wid, photos in (("L01", LEADER_PHOTOS), ("S01", OFFICER_PHOTOS)):
+                paths = [str(FACES / p) for p in photos]
+                _zonegate("enroll", wid, "--config", str(cfg), "--photos", *paths)
         central = Central(parts.broker, parts.signer)
         ready = asyncio.Event()
         settings = parts.broker.settings("t-central")
@@ -488,3 +521,63 @@ async def test_the_whole_cycle_on_public_surfaces_survives_sigkill(tmp_path: Pat
             while not wanted <= {e.event_id for e in central.events}:
                 central._changed.clear()
                 await central._changed.wait()
+
+
+async def test_the_leaders_start_and_the_officers_resume_need_their_own_faces(
+    tmp_path: Path,
+) -> None:
+    """Face verification on (file camera, real photos): an action confirmed by a badge whose
+    owner's face is not the one in front of the camera is refused FACE_MISMATCH; with the
+    owner's face it goes through. The leader's start and the safety officer's resume."""
+    async with _site(tmp_path, faces=True) as (parts, central, daemon):
+        await central.up(daemon)
+        now = datetime.now(UTC)
+        grant = {"workers": [SAFETY_OFFICER]}
+        assert (await central.command("roster_update", grant, "roster")).accepted
+        assert (await central.command("permit_issue", {"permit": _permit(now)}, "permit")).accepted
+        await central.event("geofence_enter")
+        assert (await central.command("gas_test_record", _gas(now, test_id="T1"), "gas")).accepted
+
+        def refused(mark: int) -> Any:
+            return central.event(
+                "permit_action_refused", lambda e: e.payload["via"] == "terminal", after=mark
+            )
+
+        # The leader's badge, the safety officer's face: refused, nothing else wrong.
+        daemon.show(OFFICER_SEEN)
+        mark = central.mark()
+        daemon.tap("start:CARD-L01")
+        e = await refused(mark)
+        assert e.payload["reasons"] == ["FACE_MISMATCH"], e.payload
+        daemon.show(LEADER_SEEN)
+        mark = central.mark()
+        daemon.tap("start:CARD-L01")
+        started = await central.event(("permit_start", "permit_action_refused"), after=mark)
+        assert started.type == "permit_start", started.payload
+        assert started.payload["actor"]["actor_id"] == "L01"
+        assert started.payload["evidence"]["identity"]["match"] is True, started.payload
+
+        # Gas alarm, air back, acknowledged, a fresh test: the resume is the officer's.
+        mark = central.mark()
+        parts.sims.set_value("co", 85.0)
+        await central.event("permit_suspend", after=mark)
+        parts.sims.set_value("co", 2.0)
+        await central.event("gas_alarm_cleared", after=mark)
+        assert (await central.command("alarm_acknowledge", {"actor": "S01"}, "alarms")).accepted
+        fresh = _gas(datetime.now(UTC), test_id="T2")
+        assert (await central.command("gas_test_record", fresh, "gas")).accepted
+
+        daemon.show(LEADER_SEEN)
+        mark = central.mark()
+        daemon.tap("resume:CARD-S01")
+        e = await refused(mark)
+        assert e.payload["reasons"] == ["FACE_MISMATCH"], e.payload
+        daemon.show(OFFICER_SEEN)
+        mark = central.mark()
+        daemon.tap("resume:CARD-S01")
+        resumed = await central.event(("permit_resume", "permit_action_refused"), after=mark)
+        assert resumed.type == "permit_resume", resumed.payload
+        assert resumed.payload["actor"]["actor_id"] == "S01"
+        assert resumed.payload["evidence"]["identity"]["match"] is True, resumed.payload
+        status, snap = await daemon.api("GET", "/permits/" + PERMIT)
+        assert status == 200 and snap["permit"]["status"] == "active", snap

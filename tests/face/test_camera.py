@@ -87,6 +87,26 @@ def test_file_camera_shows_a_chosen_photo_then_nobody(faces: Path) -> None:
     assert cam.read().rgb.shape in {(1137, 910, 3), (2204, 970, 3)}
 
 
+def test_file_camera_reads_a_scene_file_again_once_it_is_replaced(
+    faces: Path, tmp_path: Path
+) -> None:
+    # A test outside the daemon swaps the scene (a symlink renamed over it) as a person steps
+    # in front of the terminal; a cached picture of the previous person would be a wrong match.
+    scene = tmp_path / "scene.jpg"
+    scene.symlink_to(faces / "obama.jpg")
+    cam = FileCamera([scene])
+    cam.open()
+    assert cam.read().rgb.shape == (1137, 910, 3)
+    assert cam.read().rgb.shape == (1137, 910, 3)  # unchanged: the cached copy
+    new = tmp_path / "scene.new.jpg"
+    new.symlink_to(faces / "biden.jpg")
+    new.replace(scene)
+    assert cam.read().rgb.shape == (2204, 970, 3)
+    scene.unlink()
+    with pytest.raises(CameraError, match="cannot read image"):
+        cam.read()
+
+
 def test_file_camera_letterboxes_to_a_fixed_size(faces: Path) -> None:
     cam = FileCamera([faces / "obama.jpg"], size=(1280, 720))
     frame = cam.read()

@@ -104,6 +104,7 @@ def test_an_overlay_merges_over_the_example_and_the_flags_still_win(
         "    - {type: winsen_ze, id: co-1, port: /dev/ttyUSB3, model: ze15}\n"
         "badge: {port: /dev/ttyUSB0}\n"
         "outputs: {mock: true}\n"
+        "identity: {camera: {type: files, paths: [/srv/scene.jpg]}}\n"
         "mqtt: {enabled: false}\n",
         encoding="utf-8",
     )
@@ -113,6 +114,9 @@ def test_an_overlay_merges_over_the_example_and_the_flags_still_win(
     assert [(s.id, str(s.port)) for s in cfg.gas.sensors] == [("co-1", "/dev/ttyUSB3")]
     assert (str(cfg.badge.port), cfg.badge.baudrate) == ("/dev/ttyUSB0", 9600)  # merged by key
     assert cfg.outputs.mock is True
+    # Another kind of camera replaces the example's picamera2 section whole (its lores_size
+    # would not fit a file camera); the rest of identity is merged.
+    assert cfg.identity.camera.type == "files" and cfg.identity.tolerance == 0.5
     assert "# card / QR reader sending one id per line" in p.config.read_text(encoding="utf-8")
     provision("--overlay", str(tmp_path / "missing.yaml"), expect=1)
 
