@@ -49,9 +49,11 @@ class AirResponse(ZoneEffects):
         most ``daemon.monitoring_grace_s``. Unsafe air (including an alarm latched before the
         restart, restored from the registry) suspends at once, as always; monitoring still
         lost when the grace ends suspends as before. Safety argument: during the wait nobody
-        can enter (badge-in and start/resume need monitoring_ok for these permits), the light
-        is amber, the wait is journaled, and the gap is bounded by the grace, which is no longer
-        than the sensors' own warm-up; a first unsafe frame still suspends within that frame.
+        can enter (badge-in answers MONITORING_RESUMING, start/resume are refused), the zone's
+        judgement stops work (relay released, light red without the alarm tone: nothing is
+        energised on an unmonitored air), the wait is journaled, and the gap is bounded by the
+        grace, which is no longer than the sensors' own warm-up; a first unsafe frame still
+        suspends within that frame.
         """
         until = self.monitoring_wait_until
         if until is None:

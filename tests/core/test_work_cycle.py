@@ -25,6 +25,7 @@ from edge.models import (
 from edge.reasons import ReasonCode
 from edge.work_cycle import CycleAction, parse_action_line
 from firmware_adapters.gas.config import GasConfig
+from firmware_adapters.outputs.signals import Light
 from tests.core.conftest import ZONE, Env
 
 R = ReasonCode
@@ -197,6 +198,7 @@ async def test_a_badge_in_during_the_restart_wait_says_wait_not_the_sensor_fault
     # stops, nothing is suspended (a real daemon suspended here before: test_cycle_daemon).
     assert env.ctl.reevaluate() == []
     assert env.registry.permit("P1").status is PermitStatus.ACTIVE  # type: ignore[union-attr]
+    assert env.lights.current == (Light.RED, False)  # relay released, no alarm tone
     # A latched alarm is not waited out: it keeps its own code during the wait.
     latched = AirVerdict(safe=True, monitoring_ok=False, latched=True, reasons=(R.SENSOR_STALE,))
     env.air.verdict = latched
