@@ -35,11 +35,12 @@ from hot_work_permit import issue_hot_work_permit
 from edge.air import GasService
 from edge.clock import SystemClock
 from edge.evidence import AirVerdict
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import Event, GasTest, GasTestSample, Permit, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
-from firmware_adapters.gas.config import GasConfig, ModbusRtuConfig, WinsenZeConfig
+from firmware_adapters.gas.config import ModbusRtuConfig, WinsenZeConfig
 from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.winsen import WinsenSimulator
 

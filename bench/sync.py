@@ -231,10 +231,11 @@ async def alert_latency(directory: Path, port: int, n: int) -> tuple[list[float]
     from hot_work_permit import issue_hot_work_permit
 
     from edge.air import GasService
+    from edge.gas_config import GasConfig
     from edge.models import WorkKind, Zone
     from edge.registry import Registry
     from edge.zone import ZoneController
-    from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
+    from firmware_adapters.gas.config import WinsenZeConfig
     from firmware_adapters.sim.winsen import WinsenSimulator
 
     clock = SystemClock(assume_trusted=True)

@@ -21,13 +21,13 @@ from edge.clock import Clock
 from edge.errors import StoreError
 from edge.evidence import AirVerdict
 from edge.exposure import ExposureEngine, sensor_specs
+from edge.gas_config import GasConfig
 from edge.models import EventType, GasTest, GasTestSample, PermitStatus, Reading
 from edge.reasons import ReasonCode
 from edge.telemetry import Telemetry
 from edge.zone import ZoneController
 from firmware_adapters.backoff import RestartBackoff
 from firmware_adapters.gas.adapter import GasAdapter
-from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gas.wiring import build_adapters
 
 log = logging.getLogger("zonegate.air")
@@ -60,7 +60,7 @@ class GasService:
         self.cfg = cfg
         self.clock = clock
         self.engine = engine or ExposureEngine(controller.zone, cfg, clock, sensor_specs(cfg))
-        self.adapters = adapters if adapters is not None else build_adapters(cfg, clock)
+        self.adapters = adapters if adapters is not None else build_adapters(cfg.sensors, clock)
         self.health = health if health is not None else {}
         self.telemetry = telemetry
         self.readings = 0

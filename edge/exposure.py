@@ -27,18 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from edge.air_limits import MOLECULAR_WEIGHT, GasLimits, convert, o2_high_for
 from edge.clock import Clock
 from edge.evidence import AirVerdict
+from edge.gas_config import GasConfig
 from edge.models import Reading, Zone
 from edge.reasons import ReasonCode
-from firmware_adapters.gas.config import (
-    GasConfig,
-    GasLimits,
-    ModbusRtuConfig,
-    Pms5003Config,
-    WinsenZeConfig,
-)
-from firmware_adapters.gas.winsen import MODELS
 
 STEL_WINDOW_S = 15 * 60.0
 TWA_WINDOW_S = 8 * 3600.0
@@ -60,45 +54,6 @@ _SEVERITY = {
     "stel": 5,
     "twa": 6,
 }
-
-# g/mol, for ppm <-> mg/m3 (safety-rules.md §3.1).
-MOLECULAR_WEIGHT: dict[str, float] = {
-    "co": 28.01,
-    "h2s": 34.08,
-    "no2": 46.01,
-    "so2": 64.07,
-    "nh3": 17.03,
-    "o3": 48.00,
-    "ch2o": 30.03,
-    "cl2": 70.90,
-    "hcl": 36.46,
-    "hf": 20.01,
-    "hcn": 27.03,
-    "ph3": 34.00,
-    "c6h6": 78.11,
-    "h2": 2.016,
-}
-
-
-def convert(
-    value: float, src: str, dst: str, *, mw: float | None, molar_volume_l: float
-) -> float | None:
-    """``value`` in unit ``src`` expressed in ``dst``; None when the units cannot be related."""
-    if src == dst:
-        return value
-    to_ppm = {"ppm": 1.0, "ppb": 1e-3, "%vol": 1e4}
-    to_mg = {"mg/m3": 1.0, "ug/m3": 1e-3}
-    if src in to_ppm and dst in to_ppm:
-        return value * to_ppm[src] / to_ppm[dst]
-    if src in to_mg and dst in to_mg:
-        return value * to_mg[src] / to_mg[dst]
-    if mw is None:
-        return None
-    if src in to_ppm and dst in to_mg:
-        return value * to_ppm[src] * mw / molar_volume_l / to_mg[dst]
-    if src in to_mg and dst in to_ppm:
-        return value * to_mg[src] * molar_volume_l / mw / to_ppm[dst]
-    return None
 
 
 class RollingMean:
@@ -197,17 +152,16 @@ class SensorSpec:
 
 
 def sensor_specs(cfg: GasConfig) -> list[SensorSpec]:
-    """What the engine needs of each configured sensor (channels, units, limits, staleness), from
-    the gas config."""
+    """What the engine needs of each configured sensor (gases, staleness, indicator or not), as
+    each sensor config describes its own channels (``channel_specs``)."""
     out: list[SensorSpec] = []
     for s in cfg.sensors:
-        if isinstance(s, WinsenZeConfig):
-            gas = s.gas or MODELS[s.model].gas
-            out.append(SensorSpec(s.id, s.staleness_s, (gas,) if gas else None))
-        elif isinstance(s, ModbusRtuConfig):
-            out.append(SensorSpec(s.id, s.staleness_s, tuple(c.gas for c in s.channels)))
-        elif isinstance(s, Pms5003Config):
-            out.append(SensorSpec(s.id, s.staleness_s, ("pm1_0", "pm2_5", "pm10"), True))
+        channels = s.channel_specs()
+        named = tuple(c.gas for c in channels if c.gas is not None)
+        # A channel whose gas each frame names (a generic Winsen module) accepts any gas.
+        gases = None if len(named) < len(channels) else named
+        indicator = all(c.indicator_only for c in channels)
+        out.append(SensorSpec(s.id, s.staleness_s, gases, indicator))
     return out
 
 
@@ -296,9 +250,8 @@ class ExposureEngine:
         self.unrestorable_alarms = 0
         self.alarm_version = 0  # bumped whenever the set of alarms or their state changes
         self.unjudged_readings = 0
-        o2 = cfg.oxygen
-        self.o2_low = o2.low
-        self.o2_high = o2.high if o2.high is not None else (23.5 if zone.oxygen_enriched else 21.0)
+        self.o2_low = cfg.oxygen.low
+        self.o2_high = o2_high_for(cfg.oxygen, oxygen_enriched=zone.oxygen_enriched)
 
     # ---------------------------------------------------------------- input
 
@@ -668,7 +621,7 @@ class ExposureEngine:
                     lim = self.cfg.limits.get(ch.gas)
                     if lim is None:
                         continue
-                    level = lim.pass_limit or lim.twa or lim.high
+                    level = lim.pass_level()
                     if level is not None and ch.value > level + EPS:
                         failures.append(f"{ch.gas} {ch.value:.2f}{ch.unit} > {level}{ch.unit}")
         if not samples:

@@ -10,9 +10,11 @@ people asking "why was I refused".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from edge.air_limits import MOLECULAR_WEIGHT
 from edge.models import (
     RETEST_AFTER_BREAK,
     GasRequirement,
@@ -60,8 +62,8 @@ O2_LOW, O2_HIGH, O2_HIGH_ENRICHED = 19.5, 21.0, 23.5
 # Toxic pass limits for a gas test, ppm at 20 °C, from GBZ 2.1 (PC-TWA, or MAC where only a MAC
 # exists): CO 20 mg/m3, H2S MAC 10 mg/m3, NO2 5 mg/m3, SO2 5 mg/m3 (safety-rules.md §3.1).
 TOXIC_PASS_PPM: dict[str, float] = {"co": 17.2, "h2s": 7.1, "no2": 2.6, "so2": 1.9}
-# mg/m3 -> ppm at 20 °C: ppm = mg/m3 * 24.04 / MW.
-MOLAR_MASS: dict[str, float] = {"co": 28.01, "h2s": 34.08, "no2": 46.01, "so2": 64.07}
+# mg/m3 -> ppm at 20 °C: ppm = mg/m3 * 24.04 / MW, with the one molecular-weight table.
+MOLAR_MASS: Mapping[str, float] = MOLECULAR_WEIGHT
 
 FLOORS: tuple[Floor, ...] = (
     Floor("gas test required before hot work and confined space", "§5.3.1, §6.3a", "always"),

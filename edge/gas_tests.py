@@ -18,16 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from edge.air_limits import MOLECULAR_WEIGHT, GasLimits, convert
 from edge.models import GasTest, GasTestSample, WorkKind, Zone
-from firmware_adapters.gas.config import GasLimits
 
 COMBUSTIBLE = "lel"
 OXYGEN = "o2"
 # Names a detector may give the combustible channel.
 _COMBUSTIBLE_NAMES = frozenset({"lel", "ex", "combustible", "ch4", "methane", "hc"})
-# g/mol for ppm <-> mg/m3 at 20 °C (Vm 24.04 L/mol, safety-rules.md §3.1).
-_MOLAR_VOLUME = 24.04
-_MW = {"co": 28.01, "h2s": 34.08, "no2": 46.01, "so2": 64.07, "nh3": 17.03, "o3": 48.0}
 
 REQUIRED_BY_KIND: dict[WorkKind, frozenset[str]] = {
     WorkKind.HOT_WORK: frozenset({COMBUSTIBLE}),  # §5.3.1, §5.3.2
@@ -52,16 +49,12 @@ def required_gases(kinds: Iterable[WorkKind]) -> frozenset[str]:
 
 def _toxic_value(sample: GasTestSample, limit: GasLimits, gas: str) -> float | None:
     """The sample in the limit's unit, or None when it cannot be converted."""
-    if sample.unit == limit.unit:
-        return sample.value
-    mw = limit.molecular_weight or _MW.get(gas)
-    if mw is None:
-        return None
-    if sample.unit == "ppm" and limit.unit == "mg/m3":
-        return sample.value * mw / _MOLAR_VOLUME
-    if sample.unit == "mg/m3" and limit.unit == "ppm":
-        return sample.value * _MOLAR_VOLUME / mw
-    return None
+    return convert(
+        sample.value,
+        sample.unit,
+        limit.unit,
+        mw=limit.molecular_weight or MOLECULAR_WEIGHT.get(gas),
+    )
 
 
 def judge_gas_test(
@@ -108,7 +101,7 @@ def judge_gas_test(
             lim = limits.get(gas)
             if lim is None:
                 continue
-            level = lim.pass_limit or lim.twa or lim.high
+            level = lim.pass_level()
             value = _toxic_value(s, lim, gas)
             if level is None:
                 continue

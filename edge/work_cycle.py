@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import Field
 
 from edge import permits as pm
+from edge.air_limits import GasLimits, builtin_limits
 from edge.effects import CommandRejected
 from edge.evidence import IdentityResult
 from edge.gas_tests import judge_gas_test
@@ -60,7 +61,6 @@ from edge.models import (
     Worker,
 )
 from edge.reasons import Lang, ReasonCode, text
-from firmware_adapters.gas.config import GasConfig, GasLimits
 
 log = logging.getLogger("zonegate.cycle")
 
@@ -176,7 +176,7 @@ def _outcome_text(
 class WorkCycle(PermitLifecycle):
     """The people's side of the permit lifecycle (mixed into ``ZoneController``)."""
 
-    gas_limits: Mapping[str, GasLimits] = GasConfig().limits
+    gas_limits: Mapping[str, GasLimits] = builtin_limits()
     o2_high: float | None = None
     fixed_gas_tester: FixedTester | None = None
     terminal_attached: bool = False

@@ -11,6 +11,7 @@ import codecs
 import difflib
 import types
 import typing
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,12 +20,13 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cloud_sync.config import MqttConfig
+from edge.air_limits import LimitLooserWarning, o2_band_loosening
 from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
+from edge.gas_config import GasConfig
 from edge.identity.config import IdentityConfig
 from edge.models import Zone
 from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.configbase import Section
-from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.outputs.config import OutputsConfig
 from gateway.errors import GatewayError
@@ -82,6 +84,15 @@ class GatewayConfig(Section):
             raise ValueError(
                 "zone.geofence is set but gps.enabled is false: enable GPS or remove the fence"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _oxygen_band_for_the_zone(self) -> GatewayConfig:
+        # Only the whole file knows whether the zone is oxygen-enriched (23.5 % allowed) or
+        # not (21 %); the engine applies the cap either way, check-config says so.
+        loosening = o2_band_loosening(self.gas.oxygen, oxygen_enriched=self.zone.oxygen_enriched)
+        if loosening is not None:
+            warnings.warn(loosening, LimitLooserWarning, stacklevel=2)
         return self
 
     @property

@@ -572,7 +572,7 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
 
         (state / "dev").mkdir()
         parts.sims = await stack.enter_async_context(SimulatedSensors(state / "dev", period_s=0.2))
-        raw["gas"] = parts.sims.gas_config(staleness_s=3.0).model_dump(mode="json")
+        raw["gas"] = parts.sims.gas_section(staleness_s=3.0)
 
         from firmware_adapters.gps.gpsfake import GpsFake, gpsfake_available
 

@@ -1,11 +1,14 @@
-"""Configuration of the gas / fume sensors and of the zone's alarm limits.
+"""Wire settings of the gas / fume sensors: ports, protocols, register maps, model defaults.
 
 Sensors are chosen by a ``type:`` discriminator (``winsen_ze``, ``modbus_rtu``, ``pms5003``);
-a new Modbus transmitter model is a register map here, not code. Limits are per gas and are
-stored in the unit the source table gives (mg/m3 for toxics, see
-../shared/reference/safety-rules.md §3.1-3.3); readings are converted before comparison.
+a new Modbus transmitter model is a register map here, not code. Each sensor config describes
+what it measures (``channel_specs()``, a tuple of ``Channel``) and how it uses its port
+(``port_use()``, a ``PortUse``), so the layers above never branch on the sensor type: a new
+sensor type is a new config class here (plus its adapter in ``wiring``).
 
-Example (gateway.yaml)::
+The alarm limits, the O2 band and the unpermitted-work detector are zone policy: they live in
+``edge.air_limits``, and the whole ``gas:`` section (sensors and policy, one YAML mapping) is
+``edge.gas_config.GasConfig``. Example (gateway.yaml)::
 
     gas:
       sensors:
@@ -19,17 +22,16 @@ Example (gateway.yaml)::
             - {gas: lel, unit: "%LEL", address: 1, scale: 0.1}
           status: {address: 6, fault_mask: 0x0004, warmup_value: 0}
         - {type: pms5003, id: pms-1, port: /dev/ttyS0}   # fume indicator only
-      limits:                                           # merged over the built-in table
-        h2s: {unit: mg/m3, low: 5, high: 10, deadband: 1}
 """
 
 from __future__ import annotations
 
-import math
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from firmware_adapters.configbase import Section
 
@@ -40,10 +42,71 @@ class IndicatorOnlyWarning(UserWarning):
     """A configured sensor can only indicate a trend, never judge compliance."""
 
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One value a configured sensor reports, as the layers above need to know it.
+
+    ``gas`` is the lower-case gas name of the readings (``co``, ``o2``, ``lel``, ``pm2_5``), or
+    None when the module names the gas in each frame (a Winsen module with neither ``gas`` nor a
+    model that fixes it). ``unit`` is the reading's unit, or None when each frame carries it.
+    ``full_scale`` is the over-range threshold in ``unit`` when known. ``indicator_only``
+    channels (particulates) are shown and feed the unpermitted-work detector but never judge
+    the air (safety-rules.md §3.4).
+    """
+
+    gas: str | None
+    unit: Unit | None
+    full_scale: float | None = None
+    indicator_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PortUse:
+    """How a sensor uses its serial port, to check that a set of sensors can share the wiring.
+
+    ``line`` is None for a UART sensor that needs the port alone; for a bus (RS-485) it names
+    the line settings every device on the port must agree on (e.g. ``"9600 8N1"``), and
+    ``address`` is the device's address on that bus (unique per port).
+    """
+
+    port: str
+    line: str | None = None
+    address: int | None = None
+
+
 # ---- Winsen ZE 9-byte family
 
 
 WinsenModel = Literal["ze03", "ze07", "ze08", "ze15", "ze25", "generic"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDefaults:
+    """What a Winsen model implies when the config does not say (sensors.md §1).
+
+    ``gas`` the gas the module measures (None: named by each frame); ``warmup_s`` seconds of
+    warm-up after power; ``fault_bit`` whether bit 7 of the value high byte flags a fault;
+    ``qa_layout`` where the Q&A reply holds the value; ``full_scale`` the over-range threshold
+    in the frame's unit (None: unknown); ``mode_bytes`` which generation of mode-switch command.
+    """
+
+    gas: str | None
+    warmup_s: float
+    fault_bit: bool
+    qa_layout: Literal["b2b3", "ch2o"]
+    full_scale: float | None
+    mode_bytes: Literal["new", "old"]
+
+
+# Warm-up: ZE15 30 s, ZE07 about 3 min (safety-rules.md §4); others: the fixed-detector 90 s.
+WINSEN_MODELS: dict[str, ModelDefaults] = {
+    "ze03": ModelDefaults(None, 90.0, False, "b2b3", None, "old"),
+    "ze07": ModelDefaults("co", 180.0, False, "b2b3", None, "new"),
+    "ze08": ModelDefaults("ch2o", 180.0, False, "ch2o", None, "new"),
+    "ze15": ModelDefaults("co", 30.0, True, "b2b3", 500.0, "new"),
+    "ze25": ModelDefaults("o3", 180.0, False, "b2b3", None, "new"),
+    "generic": ModelDefaults(None, 90.0, False, "b2b3", None, "new"),
+}
 
 
 class WinsenZeConfig(Section):
@@ -89,6 +152,16 @@ class WinsenZeConfig(Section):
         if self.mode == "qa" and (self.gas is None or self.unit is None):
             raise ValueError("Q&A mode replies carry no gas code: set `gas` and `unit`")
         return self
+
+    def channel_specs(self) -> tuple[Channel, ...]:
+        """One channel: the configured gas, else the model's, else whatever the frames name."""
+        model = WINSEN_MODELS[self.model]
+        full = self.full_scale if self.full_scale is not None else model.full_scale
+        return (Channel(self.gas or model.gas, self.unit, full),)
+
+    def port_use(self) -> PortUse:
+        """A UART module: the port is its own."""
+        return PortUse(self.port)
 
 
 # ---- Modbus RTU transmitters
@@ -144,6 +217,14 @@ class ModbusRtuConfig(Section):
     warmup_s: float = Field(default=90.0, ge=0, description="fixed toxic detector: 90 s")
     staleness_s: float = Field(default=5.0, gt=0, le=600)
 
+    def channel_specs(self) -> tuple[Channel, ...]:
+        """One channel per register-map entry, in the configured unit."""
+        return tuple(Channel(c.gas, c.unit, c.full_scale) for c in self.channels)
+
+    def port_use(self) -> PortUse:
+        """A device on an RS-485 bus: the port is shared, the line settings must agree."""
+        return PortUse(self.port, f"{self.baudrate} 8{self.parity}{self.stopbits}", self.device_id)
+
 
 # ---- Plantower PMS5003
 
@@ -179,249 +260,46 @@ class Pms5003Config(Section):
         )
         return self
 
+    def channel_specs(self) -> tuple[Channel, ...]:
+        """PM1.0, PM2.5 and PM10 in ug/m3, all indicators (PM2.5 saturates at the over-range)."""
+        return (
+            Channel("pm1_0", "ug/m3", indicator_only=True),
+            Channel("pm2_5", "ug/m3", self.over_range_ugm3, indicator_only=True),
+            Channel("pm10", "ug/m3", indicator_only=True),
+        )
+
+    def port_use(self) -> PortUse:
+        """A UART module: the port is its own."""
+        return PortUse(self.port)
+
 
 SensorConfig = Annotated[
     WinsenZeConfig | ModbusRtuConfig | Pms5003Config, Field(discriminator="type")
 ]
 
 
-# ---- limits
+def check_sensor_set(sensors: Sequence[SensorConfig]) -> None:
+    """Raise ValueError when the sensors cannot be wired together as configured.
 
-
-class GasLimits(Section):
-    """Alarm levels of one gas. ``low`` warns (may be delayed); everything else stops work."""
-
-    unit: Unit = Field(description="unit of the numbers below; readings are converted to it")
-    low: float | None = Field(default=None, description="first alarm level (warning, amber)")
-    high: float | None = Field(default=None, description="second alarm level: suspends")
-    twa: float | None = Field(default=None, description="8 h time-weighted average: suspends")
-    stel: float | None = Field(default=None, description="15 min average: suspends")
-    pass_limit: float | None = Field(
-        default=None, description="gas-test pass criterion; None = twa, else high"
-    )
-    deadband: float = Field(
-        default=0.0, ge=0, description="an alarm clears at or below level - this"
-    )
-    low_on_delay_s: float = Field(
-        default=0.0, ge=0, le=600, description="low alarm only after this long over (never high)"
-    )
-    molecular_weight: float | None = Field(
-        default=None, gt=0, description="g/mol, for ppm <-> mg/m3; None = built-in table"
-    )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> GasLimits:
-        # NaN compares false with everything and inf is never reached: either would switch an
-        # alarm off silently, so a level must be a finite number above zero.
-        for name in ("low", "high", "twa", "stel", "pass_limit"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number above 0, got {value}")
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError("low alarm level is above the high level")
-        return self
-
-
-class OxygenBand(Section):
-    """O2 % vol band. The upper bound is 21 % (GB 30871 §6.4) or 23.5 % in enriched zones."""
-
-    low: float = Field(default=19.5, gt=0, lt=100)
-    high: float | None = Field(
-        default=None, description="None = 21.0, or 23.5 when the zone is oxygen-enriched"
-    )
-    deadband: float = Field(
-        default=0.1,
-        ge=0,
-        le=2,
-        description="clears once back inside by this much; ordinary air (20.9) must clear a "
-        "21.0 upper bound, so keep it at or below 0.1",
-    )
-
-    @model_validator(mode="after")
-    def _band(self) -> OxygenBand:
-        if self.high is not None and not (math.isfinite(self.high) and self.low < self.high < 100):
-            raise ValueError(f"oxygen.high must be above oxygen.low and below 100, got {self.high}")
-        if self.low < 19.5:
-            warnings.warn(
-                f"gas.oxygen.low {self.low} % is below the standard's 19.5 % (GB 30871 §6.4): "
-                "oxygen deficiency alarms come later than the standard requires",
-                LimitLooserWarning,
-                stacklevel=2,
-            )
-        if self.high is not None and self.high > 23.5:
-            warnings.warn(
-                f"gas.oxygen.high {self.high} % is above the standard's 23.5 % (GB 30871 §6.4)",
-                LimitLooserWarning,
-                stacklevel=2,
-            )
-        return self
-
-
-def _default_limits() -> dict[str, GasLimits]:
-    # GB/T 50493-2019 AL/AH and GBZ 2.1 TWA/STEL (safety-rules.md §3.2); H2S and O3 are MAC
-    # gases, so their "high" is the ceiling itself and "low" half of it (GBZ/T 223 预报).
-    mg = "mg/m3"
-    return {
-        "co": GasLimits(unit=mg, low=20, high=40, twa=20, stel=30, deadband=2),
-        "h2s": GasLimits(unit=mg, low=5, high=10, deadband=1),
-        "no2": GasLimits(unit=mg, low=5, high=10, twa=5, stel=10, deadband=0.5),
-        "so2": GasLimits(unit=mg, low=5, high=10, twa=5, stel=10, deadband=0.5),
-        "nh3": GasLimits(unit=mg, low=20, high=40, twa=20, stel=30, deadband=2),
-        "o3": GasLimits(unit=mg, low=0.15, high=0.3, deadband=0.02),
-        "ch2o": GasLimits(unit=mg, low=0.25, high=0.5, deadband=0.05),
-        "lel": GasLimits(unit="%LEL", low=5, high=25, deadband=1),
-    }
-
-
-class LimitLooserWarning(UserWarning):
-    """A configured alarm level is looser than the standard's (reported by check-config)."""
-
-
-# g/mol of the built-in gases, to compare a ppm entry with a mg/m3 table (24.04 L/mol, 20 °C).
-_MOLECULAR_WEIGHT = {
-    "co": 28.01,
-    "h2s": 34.08,
-    "no2": 46.01,
-    "so2": 64.07,
-    "nh3": 17.03,
-    "o3": 48.0,
-    "ch2o": 30.03,
-}
-
-
-def _in_unit(value: float, unit: str, to: str, gas: str) -> float | None:
-    if unit == to:
-        return value
-    mw = _MOLECULAR_WEIGHT.get(gas)
-    if mw is None:
-        return None
-    if unit == "ppm" and to == "mg/m3":
-        return value * mw / 24.04
-    if unit == "mg/m3" and to == "ppm":
-        return value * 24.04 / mw
-    return None
-
-
-def _warn_if_looser(gas: str, mine: GasLimits, floor: GasLimits) -> None:
-    """Warn, with the source, for each level above the built-in table's (documents and config
-    may tighten the standard, never loosen it: issue 17 item 5)."""
-    for name in ("low", "high", "twa", "stel"):
-        ours, theirs = getattr(mine, name), getattr(floor, name)
-        if theirs is None:
+    Ids must be unique; a UART sensor needs its port alone; devices sharing a bus port must
+    agree on its line settings and have distinct addresses.
+    """
+    ids = [s.id for s in sensors]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"duplicate sensor ids: {', '.join(dupes)}")
+    uses = [s.port_use() for s in sensors]
+    lines: dict[str, str] = {}
+    addresses: set[tuple[str, int | None]] = set()
+    for use in uses:
+        if use.line is None:
             continue
-        if ours is None:
-            if name in ("twa", "stel"):
-                warnings.warn(
-                    f"gas.limits.{gas}: no {name} level; the standard's is {theirs} "
-                    f"{floor.unit} (GBZ 2.1): the built-in one no longer applies",
-                    LimitLooserWarning,
-                    stacklevel=2,
-                )
-            continue
-        converted = _in_unit(ours, mine.unit, floor.unit, gas)
-        if converted is None:
-            warnings.warn(
-                f"gas.limits.{gas}.{name}: {ours} {mine.unit} cannot be compared with the "
-                f"standard's {theirs} {floor.unit}; check it by hand",
-                LimitLooserWarning,
-                stacklevel=2,
-            )
-        elif converted > theirs * 1.001:
-            warnings.warn(
-                f"gas.limits.{gas}.{name}: {ours} {mine.unit} is looser than the standard's "
-                f"{theirs} {floor.unit} (GBZ 2.1 / GB/T 50493): alarms come later than the "
-                "standard requires",
-                LimitLooserWarning,
-                stacklevel=2,
-            )
-
-
-class UnpermittedWorkConfig(Section):
-    """Fume / particulate rise while no permit is active raises UNPERMITTED_WORK_SUSPECTED."""
-
-    levels: dict[str, float] = Field(
-        default_factory=lambda: {"pm2_5": 150.0},
-        description="gas -> level in the reading's unit at or above which work is suspected",
-    )
-    rearm_below_fraction: float = Field(
-        default=0.7, gt=0, lt=1, description="re-arm once the value falls below level * this"
-    )
-
-
-class GasConfig(Section):
-    """Gas and fume monitoring: sensors, limits, and the unpermitted-work detector."""
-
-    sensors: tuple[SensorConfig, ...] = Field(
-        default=(), description="sensors on UART / RS-485; none configured by default"
-    )
-    limits: dict[str, GasLimits] = Field(
-        default_factory=_default_limits,
-        description="per gas; entries given here replace the built-in ones for that gas only",
-    )
-    oxygen: OxygenBand = OxygenBand()
-    molar_volume_l: float = Field(
-        default=24.04, gt=20, lt=26, description="L/mol for ppm <-> mg/m3 (24.04 at 20 °C)"
-    )
-    unpermitted_work: UnpermittedWorkConfig = UnpermittedWorkConfig()
-    check_interval_s: float = Field(
-        default=0.5, gt=0, le=10, description="how often staleness is re-evaluated"
-    )
-
-    @field_validator("limits", mode="after")
-    @classmethod
-    def _merge_defaults(cls, v: dict[str, GasLimits]) -> dict[str, GasLimits]:
-        # Adding H2S limits must not silently drop the CO ones: merge over the built-in table.
-        built_in = _default_limits()
-        for gas, mine in v.items():
-            floor = built_in.get(gas)
-            if floor is None:
-                continue
-            if mine.high is None:
-                # Without a high level the gas can never suspend work (the issue-17 audit
-                # found `co: {unit: ppm, low: 30}` silencing CO at 400 ppm).
-                raise ValueError(
-                    f"{gas}: a high (suspending) level is required; the built-in is "
-                    f"{floor.high} {floor.unit} (GBZ 2.1 / GB/T 50493)"
-                )
-            _warn_if_looser(gas, mine, floor)
-        return {**built_in, **v}
-
-    @model_validator(mode="after")
-    def _consistent(self) -> GasConfig:
-        ids = [s.id for s in self.sensors]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"duplicate sensor ids: {', '.join(dupes)}")
-        buses: dict[str, tuple[int, str, int]] = {}
-        addresses: set[tuple[str, int]] = set()
-        for s in self.sensors:
-            if isinstance(s, ModbusRtuConfig):
-                line = (s.baudrate, s.parity, s.stopbits)
-                if buses.setdefault(s.port, line) != line:
-                    raise ValueError(f"transmitters on {s.port} disagree on baud/parity/stop")
-                if (s.port, s.device_id) in addresses:
-                    raise ValueError(f"two transmitters at address {s.device_id} on {s.port}")
-                addresses.add((s.port, s.device_id))
-        serial_ports = [s.port for s in self.sensors if not isinstance(s, ModbusRtuConfig)]
-        shared = sorted(
-            {p for p in serial_ports if serial_ports.count(p) > 1}
-            | (set(serial_ports) & set(buses))
-        )
-        if shared:
-            raise ValueError(f"a UART sensor needs its own port: {', '.join(shared)}")
-        unjudged = sorted(g for g in self._declared_gases() if g not in self.limits)
-        if unjudged:
-            raise ValueError(
-                f"no alarm limits for {', '.join(unjudged)}: add gas.limits.<gas> "
-                "(a gas without limits can never raise an alarm)"
-            )
-        return self
-
-    def _declared_gases(self) -> set[str]:
-        gases: set[str] = set()
-        for s in self.sensors:
-            if isinstance(s, WinsenZeConfig) and s.gas is not None:
-                gases.add(s.gas)
-            elif isinstance(s, ModbusRtuConfig):
-                gases.update(c.gas for c in s.channels)
-        return gases - {"o2", "lel"}  # judged by the O2 band and GB 30871 §5.3.2
+        if lines.setdefault(use.port, use.line) != use.line:
+            raise ValueError(f"transmitters on {use.port} disagree on baud/parity/stop")
+        if (use.port, use.address) in addresses:
+            raise ValueError(f"two transmitters at address {use.address} on {use.port}")
+        addresses.add((use.port, use.address))
+    alone = [u.port for u in uses if u.line is None]
+    shared = sorted({p for p in alone if alone.count(p) > 1} | (set(alone) & set(lines)))
+    if shared:
+        raise ValueError(f"a UART sensor needs its own port: {', '.join(shared)}")

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from firmware_adapters.gas.adapter import AdapterStats
-from firmware_adapters.gas.config import Unit, WinsenZeConfig
+from firmware_adapters.gas.config import WINSEN_MODELS, Unit, WinsenZeConfig
 from firmware_adapters.gas.serialport import SerialPort, SerialStreamAdapter
 from firmware_adapters.readings import Reading
 from firmware_adapters.timebase import Clock
@@ -91,27 +90,6 @@ ACTIVE_MODE = {
 
 
 @dataclass(frozen=True, slots=True)
-class ModelDefaults:
-    gas: str | None
-    warmup_s: float
-    fault_bit: bool
-    qa_layout: Literal["b2b3", "ch2o"]
-    full_scale: float | None
-    mode_bytes: Literal["new", "old"]
-
-
-# Warm-up: ZE15 30 s, ZE07 about 3 min (safety-rules.md §4); others: the fixed-detector 90 s.
-MODELS: dict[str, ModelDefaults] = {
-    "ze03": ModelDefaults(None, 90.0, False, "b2b3", None, "old"),
-    "ze07": ModelDefaults("co", 180.0, False, "b2b3", None, "new"),
-    "ze08": ModelDefaults("ch2o", 180.0, False, "ch2o", None, "new"),
-    "ze15": ModelDefaults("co", 30.0, True, "b2b3", 500.0, "new"),
-    "ze25": ModelDefaults("o3", 180.0, False, "b2b3", None, "new"),
-    "generic": ModelDefaults(None, 90.0, False, "b2b3", None, "new"),
-}
-
-
-@dataclass(frozen=True, slots=True)
 class WinsenValue:
     """A decoded frame: the value (None on fault), its unit and flags."""
 
@@ -126,7 +104,7 @@ class WinsenParser:
     """Turns a byte stream into decoded frames; counts every byte and frame it throws away."""
 
     def __init__(self, cfg: WinsenZeConfig, stats: AdapterStats) -> None:
-        model = MODELS[cfg.model]
+        model = WINSEN_MODELS[cfg.model]
         self._cfg = cfg
         self._stats = stats
         self._gas = cfg.gas or model.gas
@@ -279,7 +257,7 @@ class WinsenAdapter(SerialStreamAdapter):
     """One Winsen module on its own UART, in active-upload or Q&A mode."""
 
     def __init__(self, cfg: WinsenZeConfig, clock: Clock) -> None:
-        model = MODELS[cfg.model]
+        model = WINSEN_MODELS[cfg.model]
         warmup = model.warmup_s if cfg.warmup_s is None else cfg.warmup_s
         super().__init__(cfg.id, cfg.port, cfg.baudrate, clock, warmup)
         self.cfg = cfg

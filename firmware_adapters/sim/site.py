@@ -7,7 +7,7 @@
   register 1 = combustibles in 0.1 %LEL) served by pymodbus's own server at ``rs485``;
 * ``pm2_5``: a Plantower PMS5003 at ``ttyPM`` (a fume indicator only).
 
-``gas_config()`` is the matching ``gas:`` section, so the gateway reads them through its real
+``gas_section()`` is the matching ``gas:`` section, so the gateway reads them through its real
 adapters. ``set_value(gas, value)`` / ``ramp(gas, to, seconds)`` move the air; ``sensor(gas)``
 gives the simulator itself for the failure scenarios (corrupt, silence, unplug).
 """
@@ -21,18 +21,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from firmware_adapters.gas.config import (
-    GasConfig,
-    IndicatorOnlyWarning,
-    ModbusRtuConfig,
-    WinsenZeConfig,
-)
+from pydantic import TypeAdapter
+
+from firmware_adapters.gas.config import IndicatorOnlyWarning, SensorConfig, check_sensor_set
 from firmware_adapters.sim.modbus import ModbusSimulator
 from firmware_adapters.sim.pms5003 import Pms5003Simulator
 from firmware_adapters.sim.scenario import ValueProgram
 from firmware_adapters.sim.stream import StreamSimulator
 from firmware_adapters.sim.winsen import WinsenSimulator
 
+SENSOR_ADAPTER: TypeAdapter[SensorConfig] = TypeAdapter(SensorConfig)
 MODBUS_REGISTERS = {"o2": 0, "lel": 1}  # device 1, both scaled by 0.1
 CLEAN_AIR = {"co": 1.0, "o2": 20.9, "lel": 0.0, "pm2_5": 12.0}
 
@@ -52,48 +50,51 @@ class SimulatedSensors:
         self._stack = contextlib.AsyncExitStack()
         self._pump: asyncio.Task[None] | None = None
 
-    def gas_config(self, *, staleness_s: float | None = None, **section: Any) -> GasConfig:
-        """The ``gas:`` section that reads these simulators (extra keys are passed through).
+    def gas_section(self, *, staleness_s: float | None = None, **section: Any) -> dict[str, Any]:
+        """The ``gas:`` section that reads these simulators, as plain YAML-ready data (extra keys
+        are passed through); ``edge.gas_config.GasConfig.model_validate`` takes it as it is.
 
         Sensors go stale after ``staleness_s`` (default: five periods, at least 1 s), so a
         silenced or unplugged simulator shows within seconds in the demo.
         """
         stale = staleness_s if staleness_s is not None else max(1.0, 5 * self.period_s)
-        pm = {
-            "type": "pms5003",
-            "id": "pms-1",
-            "port": str(self.pm.path),
-            "warmup_s": 0,
-            "staleness_s": stale,
-        }
-        sensors = (
-            WinsenZeConfig(
-                id="ze15-co-1",
-                port=str(self.co.path),
-                model="ze15",
-                warmup_s=0,
-                staleness_s=stale,
-            ),
-            ModbusRtuConfig.model_validate(
-                {
-                    "id": "tx-o2-lel-1",
-                    "port": str(self.modbus.client_path),
-                    "device_id": 1,
-                    "poll_interval_s": self.period_s,
-                    "timeout_s": 0.3,
-                    "warmup_s": 0,
-                    "staleness_s": stale,
-                    "channels": [
-                        {"gas": "o2", "unit": "%vol", "address": 0, "scale": 0.1},
-                        {"gas": "lel", "unit": "%LEL", "address": 1, "scale": 0.1},
-                    ],
-                }
-            ),
-            pm,
-        )
+        sensors: list[dict[str, Any]] = [
+            {
+                "type": "winsen_ze",
+                "id": "ze15-co-1",
+                "port": str(self.co.path),
+                "model": "ze15",
+                "warmup_s": 0,
+                "staleness_s": stale,
+            },
+            {
+                "type": "modbus_rtu",
+                "id": "tx-o2-lel-1",
+                "port": str(self.modbus.client_path),
+                "device_id": 1,
+                "poll_interval_s": self.period_s,
+                "timeout_s": 0.3,
+                "warmup_s": 0,
+                "staleness_s": stale,
+                "channels": [
+                    {"gas": "o2", "unit": "%vol", "address": 0, "scale": 0.1},
+                    {"gas": "lel", "unit": "%LEL", "address": 1, "scale": 0.1},
+                ],
+            },
+            {
+                "type": "pms5003",
+                "id": "pms-1",
+                "port": str(self.pm.path),
+                "warmup_s": 0,
+                "staleness_s": stale,
+            },
+        ]
+        # Checked here with the sensors' own classes, so a simulator and its config cannot drift
+        # apart unnoticed (the PMS5003's indicator-only warning is known: a demo indicator).
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", IndicatorOnlyWarning)  # known: a demo indicator
-            return GasConfig.model_validate({"sensors": sensors, **section})
+            warnings.simplefilter("ignore", IndicatorOnlyWarning)
+            check_sensor_set([SENSOR_ADAPTER.validate_python(x) for x in sensors])
+        return {"sensors": sensors, **section}
 
     def sensor(self, gas: str) -> StreamSimulator | ModbusSimulator:
         if gas == "co":

@@ -131,7 +131,7 @@ async def check_gas(cfg: GatewayConfig, budget_s: float) -> list[CheckResult]:
     from firmware_adapters.gas.wiring import build_adapters
 
     clock = SystemClock()
-    adapters = build_adapters(cfg.gas, clock)
+    adapters = build_adapters(cfg.gas.sensors, clock)
     engine = ExposureEngine(cfg.zone, cfg.gas, clock, sensor_specs(cfg.gas))
     seen: dict[str, list[Reading]] = {s.id: [] for s in cfg.gas.sensors}
     worst: dict[str, dict[str, Any]] = {}

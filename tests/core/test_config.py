@@ -104,7 +104,10 @@ def test_check_config_as_installed_command(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("limits", "message"),
     [
-        ("co: {unit: ppm, low: 30}", "co: a high (suspending) level is required"),
+        # Gases with a built-in floor keep its high when an entry leaves it out (see the
+        # merge tests in tests/gas/test_air_limits.py); a gas without one must give a high.
+        ("hcl: {unit: ppm, low: 2}", "hcl: a high (suspending) level is required"),
+        ('co: {unit: "%LEL", high: 10}', "co: unit %LEL cannot be compared with the standard's"),
         ("co: {unit: ppm, low: 10, high: .nan}", "high must be a finite number above 0"),
         ("co: {unit: ppm, low: 10, high: .inf}", "high must be a finite number above 0"),
         ("co: {unit: ppm, low: -1, high: 30}", "low must be a finite number above 0"),
@@ -127,11 +130,18 @@ def test_gas_limits_looser_than_the_standard_are_reported_with_the_source(
     path.write_text(
         GOOD + "gas:\n  limits:\n    co: {unit: ppm, low: 400, high: 500}\n  oxygen: {low: 16}\n"
     )
-    assert main(["check-config", str(path)]) == 0  # valid, but said loudly
+    assert main(["check-config", str(path)]) == 0  # valid, tightened, and said loudly
     err = capsys.readouterr().err
-    assert "gas.limits.co.high: 500.0 ppm is looser than the standard's 40.0 mg/m3" in err
-    assert "GBZ 2.1" in err
-    assert "gas.oxygen.low 16.0 % is below the standard's 19.5 % (GB 30871 §6.4)" in err
+    # Each looser level names the clause and the value that applies instead (issue 17 item 5).
+    assert (
+        "gas.limits.co.high: 500.0 ppm is looser than the standard's 40.0 mg/m3 (34.33 ppm) "
+        "(GB/T 50493-2019 AH = 200 %OEL): tightened, 34.33 ppm applies"
+    ) in err
+    assert "gas.limits.co.low: 400.0 ppm is looser" in err and "17.17 ppm applies" in err
+    assert (
+        "gas.oxygen.low 16.0 % is below the standard's 19.5 % (GB 30871 §6.4): "
+        "tightened, 19.5 % applies"
+    ) in err
     # A tighter entry in another unit is quiet: 30 ppm CO is 35 mg/m3, under 40.
     tight = tmp_path / "tight.yaml"
     tight.write_text(

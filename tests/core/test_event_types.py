@@ -13,10 +13,10 @@ import pytest
 from edge.air import GasService
 from edge.clock import SystemClock
 from edge.event_payloads import validate_payload
+from edge.gas_config import GasConfig
 from edge.models import Event, EventType, PermitStatus
 from edge.zone import ZoneController
 from firmware_adapters.gas.adapter import AdapterStats, ReadingSink
-from firmware_adapters.gas.config import GasConfig
 from gateway.config import GatewayConfig
 from gateway.daemon import Gateway
 from tests.core.conftest import ZONE, Env

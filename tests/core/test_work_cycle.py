@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from edge.evidence import AirVerdict
+from edge.gas_config import GasConfig
 from edge.gas_tests import judge_gas_test
 from edge.models import (
     EventKind,
@@ -24,7 +25,6 @@ from edge.models import (
 )
 from edge.reasons import ReasonCode
 from edge.work_cycle import CycleAction, parse_action_line
-from firmware_adapters.gas.config import GasConfig
 from firmware_adapters.outputs.signals import Light
 from tests.core.conftest import ZONE, Env
 

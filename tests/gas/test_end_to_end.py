@@ -18,6 +18,7 @@ import pytest
 
 from edge.air import GasService
 from edge.clock import SystemClock
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import (
     CertCategory,
@@ -36,7 +37,7 @@ from edge.models import (
 from edge.reasons import ReasonCode
 from edge.registry import Registry
 from edge.zone import CommandRejected, ZoneController
-from firmware_adapters.gas.config import GasConfig, ModbusRtuConfig, Pms5003Config, WinsenZeConfig
+from firmware_adapters.gas.config import ModbusRtuConfig, Pms5003Config, WinsenZeConfig
 from firmware_adapters.outputs.config import OutputsConfig
 from firmware_adapters.outputs.signals import Light
 from firmware_adapters.outputs.stacklight import StackLight

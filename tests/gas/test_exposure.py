@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from edge.air_limits import GasLimits, convert
 from edge.clock import ManualClock
-from edge.exposure import ExposureEngine, RollingMean, SensorSpec, convert
+from edge.exposure import ExposureEngine, RollingMean, SensorSpec
+from edge.gas_config import GasConfig
 from edge.models import Reading, TargetGas, WorkKind, Zone
 from edge.reasons import ReasonCode
-from firmware_adapters.gas.config import GasConfig, GasLimits
 
 ZONE = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))
 SPECS = [
@@ -19,12 +20,31 @@ SPECS = [
 ]
 
 
+# A toxic with no built-in limits: a test that sets its own levels (say a STEL with a high far
+# above it, to watch the average alone) uses it, because configured CO levels can only tighten
+# the standard's (issue 17 item 5) and CO's own high would fire first.
+TRACER = "tracer"
+
+
 class Rig:
     def __init__(
-        self, cfg: GasConfig | None = None, zone: Zone = ZONE, staleness_s: float = 3.0
+        self,
+        cfg: GasConfig | None = None,
+        zone: Zone = ZONE,
+        staleness_s: float = 3.0,
+        toxic: str = "co",
     ) -> None:
         self.clock = ManualClock()
-        specs = [SensorSpec(s.sensor_id, staleness_s, s.gases, s.indicator_only) for s in SPECS]
+        self.toxic = toxic
+        specs = [
+            SensorSpec(
+                s.sensor_id,
+                staleness_s,
+                (toxic,) if s.sensor_id == "co1" else s.gases,
+                s.indicator_only,
+            )
+            for s in SPECS
+        ]
         self.engine = ExposureEngine(zone, cfg or GasConfig(), self.clock, specs)
 
     def read(self, sensor: str, gas: str, value: float | None, unit: str, **flags: bool) -> None:
@@ -41,7 +61,7 @@ class Rig:
         )
 
     def clean_air(self) -> None:
-        self.read("co1", "co", 1.0, "ppm")
+        self.read("co1", self.toxic, 1.0, "ppm")
         self.others()
 
     def others(self) -> None:
@@ -156,42 +176,42 @@ def test_on_delay_applies_to_low_alarm_only() -> None:
 
 
 def test_stel_over_15_minutes() -> None:
-    limits = {"co": GasLimits(unit="ppm", high=1000, stel=30)}
-    rig = Rig(GasConfig(limits=limits))
+    limits = {TRACER: GasLimits(unit="ppm", high=1000, stel=30)}
+    rig = Rig(GasConfig(limits=limits), toxic=TRACER)
     # 60 ppm for 7 minutes, then clean: 15-min mean = 60*7/15 = 28 < 30
     for _ in range(7 * 60):
         rig.clean_air()
-        rig.read("co1", "co", 60.0, "ppm")
+        rig.read("co1", TRACER, 60.0, "ppm")
         rig.clock.advance(1)
-    rig.read("co1", "co", 0.0, "ppm")
+    rig.read("co1", TRACER, 0.0, "ppm")
     assert rig.engine.air_verdict().safe
     for _ in range(60):  # one more minute at 60 ppm: 60*8/15 = 32 >= 30
         rig.clean_air()
-        rig.read("co1", "co", 60.0, "ppm")
+        rig.read("co1", TRACER, 60.0, "ppm")
         rig.clock.advance(1)
-    rig.read("co1", "co", 60.0, "ppm")
+    rig.read("co1", TRACER, 60.0, "ppm")
     v = rig.engine.air_verdict()
     assert not v.safe
     assert v.details["channel"] == "stel"
 
 
 def test_twa_over_8_hours() -> None:
-    limits = {"co": GasLimits(unit="ppm", high=1000, twa=20)}
-    rig = Rig(GasConfig(limits=limits), staleness_s=90)  # a 1-minute poll
+    limits = {TRACER: GasLimits(unit="ppm", high=1000, twa=20)}
+    rig = Rig(GasConfig(limits=limits), staleness_s=90, toxic=TRACER)  # a 1-minute poll
     # 30 ppm for 5 h: 8-h TWA = 30*5/8 = 18.75; another hour -> 22.5 >= 20
     for _ in range(5 * 60):
         rig.clean_air()
-        rig.read("co1", "co", 30.0, "ppm")
+        rig.read("co1", TRACER, 30.0, "ppm")
         rig.clock.advance(60)
     rig.clean_air()
-    rig.read("co1", "co", 30.0, "ppm")
+    rig.read("co1", TRACER, 30.0, "ppm")
     assert rig.engine.air_verdict().safe
     for _ in range(60):
         rig.clean_air()
-        rig.read("co1", "co", 30.0, "ppm")
+        rig.read("co1", TRACER, 30.0, "ppm")
         rig.clock.advance(60)
     rig.clean_air()
-    rig.read("co1", "co", 30.0, "ppm")
+    rig.read("co1", TRACER, 30.0, "ppm")
     v = rig.engine.air_verdict()
     assert not v.safe
     assert v.details["channel"] == "twa"
@@ -306,9 +326,9 @@ def test_unknown_sensor_or_gas_is_counted_not_used(rig: Rig) -> None:
 
 
 def test_unit_that_cannot_be_compared_is_a_fault() -> None:
-    rig = Rig(GasConfig(limits={"co": GasLimits(unit="%LEL", high=10)}))
+    rig = Rig(GasConfig(limits={TRACER: GasLimits(unit="%LEL", high=10)}), toxic=TRACER)
     rig.clean_air()
-    rig.read("co1", "co", 5.0, "ppm")
+    rig.read("co1", TRACER, 5.0, "ppm")
     v = rig.engine.air_verdict()
     assert not v.monitoring_ok
     assert ReasonCode.SENSOR_FAULT in v.reasons
@@ -361,11 +381,11 @@ def test_gas_without_limits_cannot_be_judged() -> None:
 
 
 def test_verdict_names_the_most_urgent_alarm_first(rig: Rig) -> None:
-    limits = {"co": GasLimits(unit="ppm", high=1000, stel=30)}
-    rig = Rig(GasConfig(limits=limits))
+    limits = {TRACER: GasLimits(unit="ppm", high=1000, stel=30)}
+    rig = Rig(GasConfig(limits=limits), toxic=TRACER)
     for _ in range(20 * 60):
         rig.clean_air()
-        rig.read("co1", "co", 60.0, "ppm")
+        rig.read("co1", TRACER, 60.0, "ppm")
         rig.clock.advance(1)
     rig.read("o2a", "o2", 17.0, "%vol")
     v = rig.engine.air_verdict()

@@ -116,7 +116,7 @@ async def test_full_disk_gas_alarm_still_suspends_and_raises_a_storage_alarm(
                     "disk_check_s": 0.1,
                 },
                 "clock": {"assume_trusted": True},
-                "gas": sims.gas_config(check_interval_s=0.1).model_dump(mode="json"),
+                "gas": sims.gas_section(check_interval_s=0.1),
             }
         )
         async with Gateway(cfg) as gw:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from edge.clock import SystemClock
-from firmware_adapters.gas.config import GasConfig, ModbusChannel, ModbusRtuConfig
+from edge.gas_config import GasConfig
+from firmware_adapters.gas.config import ModbusChannel, ModbusRtuConfig
 from firmware_adapters.gas.modbus import ModbusBus, crc16_modbus, decode_registers
 from firmware_adapters.gas.wiring import build_adapters
 from firmware_adapters.sim.modbus import ModbusSimulator
@@ -131,7 +132,7 @@ async def test_one_bus_polls_many_transmitters(
         for d in ids:
             sim.set_value(d, 0, d, scale=0.1)
         cfg = GasConfig(sensors=tuple(transmitter(sim.client_path, d) for d in ids))
-        [bus] = build_adapters(cfg, CLOCK)
+        [bus] = build_adapters(cfg.sensors, CLOCK)
         background.start(bus.run(collector))
         await collector.wait_for(lambda rs: {r.sensor_id for r in rs} == {"tx1", "tx2", "tx17"})
         assert {r.sensor_id: r.value for r in collector.readings} == {
@@ -146,7 +147,7 @@ async def test_missing_transmitter_gives_no_reading_and_counts(
 ) -> None:
     async with ModbusSimulator(ports / "rs485", [1]) as sim:
         cfg = GasConfig(sensors=(transmitter(sim.client_path, 1), transmitter(sim.client_path, 9)))
-        [bus] = build_adapters(cfg, CLOCK)
+        [bus] = build_adapters(cfg.sensors, CLOCK)
         background.start(bus.run(collector))
         await until(lambda: bus.stats.read_errors >= 2)
         assert {r.sensor_id for r in collector.readings} == {"tx1"}

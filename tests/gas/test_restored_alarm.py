@@ -7,11 +7,12 @@ from pathlib import Path
 
 from edge.air import GasService
 from edge.clock import ManualClock
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import EventKind, EventType, Reading, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
-from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
+from firmware_adapters.gas.config import WinsenZeConfig
 
 ZONE = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))
 

@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from edge.air import GasService
 from edge.clock import SystemClock
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import WorkKind, Zone
 from edge.reasons import ReasonCode
 from edge.registry import Registry
 from edge.zone import ZoneController
-from firmware_adapters.gas.config import GasConfig, IndicatorOnlyWarning, Pms5003Config
+from firmware_adapters.gas.config import IndicatorOnlyWarning, Pms5003Config
 from firmware_adapters.outputs.config import OutputsConfig
 from firmware_adapters.outputs.signals import Light
 from firmware_adapters.outputs.stacklight import StackLight
@@ -35,7 +36,9 @@ async def test_simulated_site_through_real_adapters(
     journal = Journal(tmp_path / "journal.db", clock)
     ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
     async with SimulatedSensors(ports, period_s=0.05) as sims:
-        service = GasService(ctl, sims.gas_config(check_interval_s=0.1), clock)
+        service = GasService(
+            ctl, GasConfig.model_validate(sims.gas_section(check_interval_s=0.1)), clock
+        )
         background.start(service.run())
         await service.wait_for_verdict(lambda v: v.monitoring_ok and v.safe)
         test = service.gas_test("analyst")
@@ -143,7 +146,9 @@ def test_gas_config_from_yaml_shapes() -> None:
     )
     assert [s.type for s in cfg.sensors] == ["winsen_ze", "modbus_rtu"]
     assert cfg.limits["h2s"].high == 10
-    assert cfg.limits["h2s"].low is None  # the given entry replaces the built-in one
+    # The entry is merged with the standard's H2S levels (issue 17 item 5): its missing low
+    # keeps the built-in one instead of dropping it (it was None when an entry replaced them).
+    assert cfg.limits["h2s"].low == 5
     assert cfg.limits["co"].high == 40  # the others stay
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from edge.air import GasService
 from edge.clock import SystemClock
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import WorkKind, Zone
 from edge.registry import Registry
@@ -30,7 +31,11 @@ async def test_abuse_on_every_port_never_breaks_the_service(
     ctl = ZoneController(zone=zone, registry=registry, journal=journal, clock=clock)
     rng = random.Random(3)
     async with SimulatedSensors(ports, period_s=0.02) as sims:
-        service = GasService(ctl, sims.gas_config(staleness_s=0.5, check_interval_s=0.1), clock)
+        service = GasService(
+            ctl,
+            GasConfig.model_validate(sims.gas_section(staleness_s=0.5, check_interval_s=0.1)),
+            clock,
+        )
         background.start(service.run())
         await service.wait_for_verdict(lambda v: v.monitoring_ok)
         for gas in ("co", "pm2_5"):

@@ -9,11 +9,12 @@ import pytest
 
 from edge.air import GasService
 from edge.clock import ManualClock, SystemClock
+from edge.gas_config import GasConfig
 from edge.journal import Journal
 from edge.models import Reading, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
-from firmware_adapters.gas.config import GasConfig, WinsenZeConfig
+from firmware_adapters.gas.config import WinsenZeConfig
 from firmware_adapters.gas.winsen import WinsenAdapter
 from firmware_adapters.sim.scenario import ValueProgram
 from firmware_adapters.sim.site import SimulatedSensors
@@ -91,7 +92,7 @@ async def test_daemon_runs_gas_from_simulators(tmp_path: Path, ports: Path) -> N
                 "zone": ZONE.model_dump(mode="json"),
                 "storage": {"state_dir": str(tmp_path)},
                 "clock": {"assume_trusted": True},
-                "gas": sims.gas_config(check_interval_s=0.1).model_dump(mode="json"),
+                "gas": sims.gas_section(check_interval_s=0.1),
             }
         )
         async with Gateway(cfg) as gw:

@@ -194,7 +194,7 @@ class Daemon:
             "clock": {"assume_trusted": True},
             "daemon": {"expiry_check_s": 1, "shutdown_timeout_s": 5},
             "badge": {"type": "file", "port": str(self.fifo), "debounce_s": 2.0},
-            "gas": sims.gas_config(staleness_s=5.0).model_dump(mode="json"),
+            "gas": sims.gas_section(staleness_s=5.0),
             "kiosk": {"enabled": True, "port": self.port, "lan_port": self.lan_port, **kiosk},
             **(sections or {}),
         }
