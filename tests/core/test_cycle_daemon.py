@@ -259,7 +259,7 @@ def _overlay(parts: Any, fifo: Path, scene: Path | None) -> dict[str, Any]:
     simulators' pty ports (same sensor ids and protocols as the example), the gpsfake port and
     its replay's allowances, the badge reader as a FIFO, GPIO faked, no speaker, short
     reconnect and expiry intervals, and the restart grace. Nothing about the rules."""
-    gas = parts.sims.gas_config(staleness_s=5.0).model_dump(mode="json")
+    gas = parts.sims.gas_section(staleness_s=5.0)
     sensors = [x for x in gas["sensors"] if x["id"] in ("ze15-co-1", "tx-o2-lel-1")]
     assert len(sensors) == 2, sensors
     return {
