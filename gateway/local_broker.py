@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Callable
@@ -25,6 +27,21 @@ from cloud_sync.signing import Signer, generate_keypair, load_private_key
 from cloud_sync.topics import ROOT
 from edge.models import EventKind
 from gateway.errors import GatewayError
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _death_signal() -> Callable[[], None]:
+    """A ``preexec_fn`` giving the child SIGTERM when the parent dies, however it dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``). Out of the terminal's process group, the broker would
+    otherwise outlive a demo killed by SIGKILL or a closed terminal. libc is loaded here, in
+    the parent: the forked child only makes the call (no dlopen between fork and exec)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return in_child
 
 
 class BrokerUnavailable(GatewayError):
@@ -42,6 +59,7 @@ class LocalBroker:
 
     @staticmethod
     def available() -> bool:
+        """True when a ``mosquitto`` executable is on the PATH."""
         return shutil.which("mosquitto") is not None
 
     async def __aenter__(self) -> LocalBroker:
@@ -63,6 +81,11 @@ class LocalBroker:
             str(conf),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
+            # Its own process group: a terminal's Ctrl-C reaches the demo, which stops the
+            # gateway's link first and this broker last. Killed with the broker underneath,
+            # the MQTT clients printed tracebacks on the way out.
+            process_group=0,
+            preexec_fn=_death_signal(),
         )
         for _ in range(250):
             if self._proc.returncode is not None:
@@ -96,6 +119,7 @@ class LocalBroker:
             self._dir = None
 
     def settings(self, client_id: str) -> LinkSettings:
+        """Link settings for a client of this broker named ``client_id`` (fast backoff)."""
         return LinkSettings(
             host=self.host,
             port=self.port,
@@ -144,10 +168,14 @@ async def print_events(
     out: Callable[[str], None],
     ready: asyncio.Event | None = None,
     fleet: Fleet | None = None,
+    seen: Callable[[EventMessage], None] | None = None,
 ) -> None:
-    """Central's view for the demo: one line per new event (deduplicated), until cancelled."""
+    """Central's view for the demo: one line per new event (deduplicated), until cancelled;
+    ``seen`` is told of every new event, readings included."""
 
     def line(e: EventMessage) -> None:
+        if seen is not None:
+            seen(e)
         if e.kind is EventKind.TELEMETRY:
             return  # readings would drown the timeline
         out(f"[central] {e.kind.value}/{e.type} seq={e.seq} ({e.lane.value})")

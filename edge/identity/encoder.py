@@ -90,6 +90,10 @@ class ProcessEncoder:
             [sys.executable, "-m", "edge.identity.encoder", self._model_path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # Its own process group: a terminal's Ctrl-C goes to the foreground group and hit
+            # this child mid-import (a traceback after Ctrl-C in `zonegate demo`). The parent
+            # ends it by closing its stdin, and its stdin closes too if the parent dies.
+            process_group=0,
         )
         assert proc.stdout is not None
         status = proc.stdout.read(1)

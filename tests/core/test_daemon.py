@@ -188,6 +188,12 @@ def test_demo_runs_and_prints_the_suspension(tmp_path: Path) -> None:
         assert "GAS_TEST_MISSING" in out  # the leader's start before any test, at the terminal
         assert "permit_close → reply accepted" in out
         assert "waiting for sync: {'critical': 0, 'access': 0, 'bulk': 0}" in out
+        # Central's view of each step is printed under that step: the gas alarm arrived under
+        # "CO falls" in a fast badge-only run, and read as a second alarm while CO was falling.
+        falls = out.index("after ventilation CO falls")
+        assert out.index("[central] alert/gas_alarm seq=") < falls
+        assert "[central] alert/gas_alarm seq=" not in out[falls:]
+        assert "[central] permit/permit_suspend seq=" not in out[falls:]
     if gpsfake_available():
         assert "terminal inside the fence" in out and "at 31.23040,121.47370" in out
 
