@@ -19,6 +19,8 @@ from rich.markup import escape
 
 from edge.reasons import Lang
 from gateway.demo.harness import (
+    LAT,
+    LON,
     SITE,
     ZONE,
     DemoUnavailable,
@@ -31,7 +33,7 @@ from gateway.demo.harness import (
 from gateway.demo.scenario import Timeline, demo_workers, scenario
 from gateway.exitcodes import ExitCode
 
-__all__ = ["demo_config", "demo_parts", "demo_workers", "run_demo"]
+__all__ = ["LAT", "LON", "SITE", "ZONE", "demo_config", "demo_parts", "demo_workers", "run_demo"]
 
 _STOPPING = ("正在停止演示（Ctrl-C）……", "stopping the demo (Ctrl-C) ...")
 _STILL_STOPPING = ("仍在停止，请稍候", "still stopping, please wait")
