@@ -38,11 +38,13 @@ class Backoff:
         return self._rng.uniform(ceiling / 2, ceiling)
 
     def next_delay(self) -> float:
+        """The next delay in seconds (see the class) and count it as an attempt."""
         delay = self.delay_for(self.attempt)
         self.attempt += 1
         return delay
 
     def reset(self) -> None:
+        """Start again at ``initial_s``: call only once the peer has proved healthy."""
         self.attempt = 0
 
 

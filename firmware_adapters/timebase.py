@@ -12,11 +12,20 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Trust:
+    """Whether the wall clock is trusted, and by what (``source``)."""
+
     trusted: bool
     source: str  # "ntp", "gps", "assumed", "manual", "none"
 
 
 class Clock(Protocol):
-    def wall(self) -> datetime: ...
-    def mono(self) -> float: ...
-    def trust(self) -> Trust: ...
+    """Where adapters get time: wall time to stamp frames, monotonic time to measure gaps."""
+
+    def wall(self) -> datetime:
+        """Now, timezone-aware (UTC)."""
+
+    def mono(self) -> float:
+        """Monotonic seconds (never jumps; for durations and staleness)."""
+
+    def trust(self) -> Trust:
+        """Whether the wall clock is trusted now, and by which source."""

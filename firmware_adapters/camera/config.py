@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 class Picamera2Config(Section):
+    """The Pi's CSI camera through picamera2 (a main RGB stream and a low-resolution YUV one)."""
+
     type: Literal["picamera2"] = "picamera2"
     camera_num: int = Field(default=0, ge=0, description="CSI camera index")
     size: tuple[int, int] = Field(default=(1280, 720), description="main stream width, height")
@@ -26,12 +28,16 @@ class Picamera2Config(Section):
 
 
 class OpenCVCameraConfig(Section):
+    """A USB / V4L2 webcam through OpenCV (frames converted from B,G,R to RGB)."""
+
     type: Literal["opencv"] = "opencv"
     device: int | str = Field(default=0, description="V4L2 index or /dev/videoN path")
     size: tuple[int, int] = Field(default=(1280, 720), description="requested width, height")
 
 
 class FileCameraConfig(Section):
+    """Image files replayed as frames (tests and the demo); see ``camera.files``."""
+
     type: Literal["files"] = "files"
     paths: tuple[Path, ...] = Field(
         default=(), description="image files or folders replayed in order (tests, demo)"

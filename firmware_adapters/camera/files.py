@@ -149,11 +149,13 @@ class FileCamera:
         self._seq = 0
 
     def open(self) -> None:
+        """Check every configured file exists. Raises ``CameraError`` naming a missing one."""
         for path in self._paths:
             if not path.is_file():
                 raise CameraError(f"image file {path} does not exist")
 
     def close(self) -> None:
+        """Drop the decoded-image cache; safe to call twice."""
         with self._lock:
             self._cache.clear()
 
@@ -179,6 +181,7 @@ class FileCamera:
             self._pinned, self._pinned_set = None, False
 
     def read(self) -> Frame:
+        """The pinned picture, else the next configured file (cycling), else an empty frame."""
         with self._lock:
             pinned, pinned_set = self._pinned, self._pinned_set
             self._seq += 1

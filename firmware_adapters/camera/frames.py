@@ -44,10 +44,12 @@ class Frame:
 
     @property
     def width(self) -> int:
+        """Frame width in pixels."""
         return int(self.rgb.shape[1])
 
     @property
     def height(self) -> int:
+        """Frame height in pixels."""
         return int(self.rgb.shape[0])
 
 

@@ -25,6 +25,7 @@ class OpenCVCamera:
         self._seq = 0
 
     def open(self) -> None:
+        """Open the V4L2 device at the requested size. Raises ``CameraError`` if it cannot."""
         backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
         capture = cv2.VideoCapture(self._device, backend)
         if not capture.isOpened():
@@ -35,6 +36,7 @@ class OpenCVCamera:
         self._capture = capture
 
     def read(self) -> Frame:
+        """The next frame as contiguous RGB. Raises ``CameraError`` when not open or on no frame."""
         if self._capture is None:
             raise CameraError("camera is not open")
         ok, bgr = self._capture.read()
@@ -45,6 +47,7 @@ class OpenCVCamera:
         return Frame(rgb=rgb, seq=self._seq, mono_ts=time.monotonic())
 
     def close(self) -> None:
+        """Release the device; safe to call twice."""
         if self._capture is not None:
             self._capture.release()
             self._capture = None

@@ -53,6 +53,10 @@ class Picamera2Camera:
         self._seq = 0
 
     def open(self) -> None:
+        """Start the camera and wait ``warmup_s`` for exposure to settle.
+
+        Raises ``CameraError`` when picamera2 is missing or libcamera cannot start the camera.
+        """
         try:
             from picamera2 import Picamera2  # only importable on a Pi
         except ImportError as err:
@@ -75,6 +79,7 @@ class Picamera2Camera:
         self._picam = picam
 
     def read(self) -> Frame:
+        """The next frame (main stream as RGB, lores luma kept). Raises ``CameraError``."""
         if self._picam is None:
             raise CameraError("camera is not open")
         try:
@@ -90,6 +95,7 @@ class Picamera2Camera:
         return frame_from_streams(main, lores, self._lores_size, self._seq, time.monotonic())
 
     def close(self) -> None:
+        """Stop the camera; safe to call twice."""
         if self._picam is not None:
             try:
                 self._picam.stop()

@@ -38,6 +38,7 @@ class AdapterStats:
     last_error: str | None = None
 
     def as_dict(self) -> dict[str, object]:
+        """The counters as a JSON-ready dict (field name -> value)."""
         return asdict(self)
 
 
@@ -48,6 +49,8 @@ class GasAdapter(Protocol):
     stats: AdapterStats
 
     @property
-    def sensor_ids(self) -> tuple[str, ...]: ...
+    def sensor_ids(self) -> tuple[str, ...]:
+        """Ids of the configured sensors behind this port (one, or every device on a bus)."""
 
-    async def run(self, sink: ReadingSink) -> None: ...
+    async def run(self, sink: ReadingSink) -> None:
+        """Read until cancelled, calling ``sink`` with every reading; never raises for the peer."""

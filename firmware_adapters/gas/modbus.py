@@ -80,6 +80,7 @@ class ModbusBus:
 
     @property
     def sensor_ids(self) -> tuple[str, ...]:
+        """Ids of every transmitter polled on this bus, in configuration order."""
         return tuple(d.cfg.id for d in self._devices)
 
     def _trace(self, sending: bool, data: bytes) -> bytes:

@@ -39,6 +39,10 @@ class PmsParser:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[tuple[int, int, int]]:
+        """Take received bytes; return (pm1.0, pm2.5, pm10) in ug/m3 for every complete valid frame.
+
+        Bad checksums and framing are counted in the stats and resynchronised on, never raised.
+        """
         buf = self._buf
         buf += data
         out: list[tuple[int, int, int]] = []
@@ -84,12 +88,19 @@ class Pms5003Adapter(SerialStreamAdapter):
 
     @property
     def sensor_ids(self) -> tuple[str, ...]:
+        """The one sensor on this UART."""
         return (self.cfg.id,)
 
     def on_open(self, port: SerialPort) -> None:
+        """Put the module in active (streaming) mode."""
         port.write(ACTIVE_MODE)
 
     def feed(self, data: bytes, *, stamp: tuple[datetime, float]) -> list[Reading]:
+        """Readings pm1_0, pm2_5 and pm10 in ug/m3 for every complete frame in ``data``.
+
+        ``stamp`` is (wall, monotonic) time of receipt; PM2.5 at or above ``over_range_ugm3``
+        reads as over range, and frames inside the warm-up are flagged ``warming_up``.
+        """
         wall, mono = stamp
         warming = self.warming_up(mono)
         over = self.cfg.over_range_ugm3

@@ -53,6 +53,10 @@ class SerialPort:
             raise AdapterError(f"read from {self.path} failed: {err}") from err
 
     def write(self, data: bytes) -> None:
+        """Write ``data`` now; a full output buffer drops it (as a UART would).
+
+        Raises AdapterError on an I/O error (the adapter is gone).
+        """
         try:
             os.write(self.fd, data)
         except BlockingIOError:
@@ -63,6 +67,7 @@ class SerialPort:
             raise AdapterError(f"write to {self.path} failed: {err}") from err
 
     def close(self) -> None:
+        """Close the port; errors of an already vanished device are ignored."""
         with contextlib.suppress(OSError, serial.SerialException):
             self._ser.close()
 
@@ -103,7 +108,8 @@ class SerialStreamAdapter(ABC):
 
     @property
     @abstractmethod
-    def sensor_ids(self) -> tuple[str, ...]: ...
+    def sensor_ids(self) -> tuple[str, ...]:
+        """Ids of the sensors behind this port."""
 
     @abstractmethod
     def feed(self, data: bytes, *, stamp: tuple[datetime, float]) -> list[Reading]:
@@ -120,6 +126,7 @@ class SerialStreamAdapter(ABC):
         """Send one read request."""
 
     def warming_up(self, mono: float) -> bool:
+        """True while ``mono`` (monotonic s) is within ``warmup_s`` of the sensor's power-up."""
         return mono - self._opened_mono < self.warmup_s
 
     async def run(self, sink: ReadingSink) -> None:

@@ -123,6 +123,11 @@ class WinsenParser:
         self._odd = (b"", 0)
 
     def feed(self, data: bytes) -> list[WinsenValue]:
+        """Take received bytes; return every complete, valid frame decoded, in order.
+
+        Bad checksums, framing, other gases and unknown units are counted in the stats and
+        resynchronised on, never raised.
+        """
         buf = self._buf
         buf += data
         out: list[WinsenValue] = []
@@ -266,9 +271,11 @@ class WinsenAdapter(SerialStreamAdapter):
 
     @property
     def sensor_ids(self) -> tuple[str, ...]:
+        """The one module on this UART."""
         return (self.cfg.id,)
 
     def on_open(self, port: SerialPort) -> None:
+        """Reset the parser and send the mode command the config expects (active or Q&A)."""
         self.parser.reset()  # another module may sit on the port now
         # Say which mode we expect: a module left in the other mode by a previous run (or a
         # ZE15 that fell back to active upload) is put right at every (re)open.
@@ -276,12 +283,19 @@ class WinsenAdapter(SerialStreamAdapter):
         port.write(modes[self._mode_bytes])
 
     def poll_interval(self) -> float | None:
+        """The Q&A polling period in seconds, or None in active-upload mode."""
         return self.cfg.poll_interval_s if self.cfg.mode == "qa" else None
 
     def poll(self, port: SerialPort) -> None:
+        """Send the Q&A read command."""
         port.write(READ_COMMAND)
 
     def feed(self, data: bytes, *, stamp: tuple[datetime, float]) -> list[Reading]:
+        """One ``Reading`` per decoded frame in ``data``, stamped (wall, monotonic) at receipt.
+
+        A value at or above the full scale is flagged ``over_range``; a fault flag gives value
+        None and ``fault``; frames inside the warm-up are flagged ``warming_up``.
+        """
         wall, mono = stamp
         warming = self.warming_up(mono)
         return [

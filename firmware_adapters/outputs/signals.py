@@ -11,20 +11,26 @@ from typing import Protocol, runtime_checkable
 
 
 class Light(StrEnum):
+    """The stack light's colours and what each tells the people in the zone."""
+
     GREEN = "green"  # work may proceed
     AMBER = "amber"  # warning: monitoring degraded, certificate expiring, pre-alarm
     RED = "red"  # stop: permits suspended, entry denied
 
 
 class Annunciator(Protocol):
-    def show(self, light: Light, *, buzzer: bool) -> None: ...
+    """Shows the zone's state on the stack light and buzzer (and, in ``stacklight``, the relay)."""
+
+    def show(self, light: Light, *, buzzer: bool) -> None:
+        """Show ``light`` (one lamp at a time), with the buzzer sounding when ``buzzer``."""
 
 
 @runtime_checkable
 class TapChirp(Protocol):
     """An annunciator that can also sound a short per-tap pattern, distinct from the alarm."""
 
-    def chirp(self, *, allowed: bool) -> None: ...
+    def chirp(self, *, allowed: bool) -> None:
+        """Sound a short pattern for one badge tap: one beep when ``allowed``, three when not."""
 
 
 class RecordingAnnunciator:
@@ -35,11 +41,14 @@ class RecordingAnnunciator:
         self.chirps: list[bool] = []
 
     def chirp(self, *, allowed: bool) -> None:
+        """Record the tap pattern (True: allowed)."""
         self.chirps.append(allowed)
 
     def show(self, light: Light, *, buzzer: bool) -> None:
+        """Record ``(light, buzzer)``."""
         self.history.append((light, buzzer))
 
     @property
     def current(self) -> tuple[Light, bool] | None:
+        """The last ``(light, buzzer)`` shown, or None before the first."""
         return self.history[-1] if self.history else None

@@ -105,6 +105,7 @@ class StackLight:
         return out
 
     def close(self) -> None:
+        """Release every GPIO device; safe to call twice."""
         for dev in (*self._lamps.values(), self._buzzer, self._relay):
             if dev is not None:
                 with contextlib.suppress(Exception):

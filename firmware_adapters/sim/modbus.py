@@ -41,6 +41,7 @@ class ModbusSimulator:
         self._server: ModbusSerialServer | None = None
 
     def set_register(self, device_id: int, address: int, value: int) -> None:
+        """Store a raw 16-bit register value (masked to 0..0xFFFF)."""
         self.registers[device_id][address] = value & 0xFFFF
 
     def set_value(self, device_id: int, address: int, value: float, *, scale: float = 1.0) -> None:
@@ -49,17 +50,21 @@ class ModbusSimulator:
         self.set_register(device_id, address, struct.unpack(">H", struct.pack(">h", raw))[0])
 
     def set_float(self, device_id: int, address: int, value: float) -> None:
+        """Store ``value`` as an IEEE-754 float32 in two registers, high word first."""
         hi, lo = struct.unpack(">HH", struct.pack(">f", value))
         self.set_register(device_id, address, hi)
         self.set_register(device_id, address + 1, lo)
 
     def corrupt_next(self, replies: int = 1) -> None:
+        """Flip a bit in the next ``replies`` replies (a noisy RS-485 line)."""
         self.link.corrupt_next(replies)
 
     def unplug(self) -> None:
+        """Pull the cable at the gateway's end: its port disappears."""
         self.link.unplug_a()
 
     def replug(self) -> None:
+        """Plug the cable back in at the gateway's end."""
         self.link.replug_a()
 
     async def _action(

@@ -23,5 +23,6 @@ class Pms5003Simulator(StreamSimulator):
         super().__init__(path, period_s, value)
 
     def frame(self, value: float) -> bytes:
+        """One 32-byte frame with PM2.5 = ``value`` ug/m3 (PM1.0 0.7x, PM10 1.3x of it)."""
         pm25 = max(0, min(round(value), 0xFFFF))
         return pms_frame(round(pm25 * 0.7), pm25, min(round(pm25 * 1.3), 0xFFFF))

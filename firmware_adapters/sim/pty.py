@@ -28,6 +28,7 @@ class PtyEndpoint:
 
     @property
     def plugged(self) -> bool:
+        """True while the pty exists (the simulated device is plugged in)."""
         return self.master is not None
 
     def plug(self) -> None:
@@ -77,6 +78,7 @@ class PtyEndpoint:
             return b""
 
     def close(self) -> None:
+        """Remove the pty; safe to call twice."""
         self.unplug()
 
 
@@ -128,17 +130,21 @@ class PtyLink:
         dst.write(data)
 
     def corrupt_next(self, chunks: int = 1) -> None:
+        """Flip a bit in the next ``chunks`` chunks travelling from ``b`` to ``a``."""
         self._corrupt += chunks
 
     def unplug_a(self) -> None:
+        """Pull the cable at ``a``'s end: its pty disappears."""
         self._unwatch(self.a)
         self.a.unplug()
 
     def replug_a(self) -> None:
+        """Plug ``a`` back in and resume forwarding."""
         self.a.plug()
         self._watch(self.a, self.b)
 
     def close(self) -> None:
+        """Stop forwarding and remove both ptys."""
         self._unwatch(self.a)
         self._unwatch(self.b)
         self.a.close()

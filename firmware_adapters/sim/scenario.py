@@ -28,21 +28,25 @@ class ValueProgram:
         self._rng = random.Random(7)  # noqa: S311 - reproducible test noise, not cryptography
 
     def set_value(self, value: float) -> None:
+        """Hold ``value`` from now on (ends a ramp or spike)."""
         self._from = self._to = value
         self._t0 = self._t1 = self._clock()
         self._spike_until = None
 
     def ramp(self, to: float, seconds: float) -> None:
+        """Move linearly from the current value to ``to`` over ``seconds``."""
         now = self._clock()
         self._from, self._to = self._base(now), to
         self._t0, self._t1 = now, now + max(seconds, 1e-9)
         self._spike_until = None
 
     def spike(self, peak: float, seconds: float) -> None:
+        """Read ``peak`` for ``seconds``, then fall back to the underlying level."""
         self._spike_value = peak
         self._spike_until = self._clock() + seconds
 
     def noise(self, amplitude: float) -> None:
+        """Add uniform noise of +- ``amplitude`` to every value (clipped at 0)."""
         self._noise = abs(amplitude)
 
     def _base(self, now: float) -> float:
@@ -52,6 +56,7 @@ class ValueProgram:
         return self._from + (self._to - self._from) * frac
 
     def value(self) -> float:
+        """The value now."""
         now = self._clock()
         if self._spike_until is not None and now < self._spike_until:
             v = self._spike_value

@@ -97,6 +97,7 @@ class SimulatedSensors:
         return {"sensors": sensors, **section}
 
     def sensor(self, gas: str) -> StreamSimulator | ModbusSimulator:
+        """The simulator behind ``gas`` (co, o2, lel, pm2_5 / pm). Raises KeyError for others."""
         if gas == "co":
             return self.co
         if gas in ("pm2_5", "pm"):
@@ -116,6 +117,7 @@ class SimulatedSensors:
             sim.set_value(value)
 
     def ramp(self, gas: str, to: float, seconds: float) -> None:
+        """Move ``gas`` linearly to ``to`` over ``seconds`` (units as ``set_value``)."""
         if gas in MODBUS_REGISTERS:
             self._programs[gas].ramp(to, seconds)
         else:

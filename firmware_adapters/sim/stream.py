@@ -49,33 +49,42 @@ class StreamSimulator(ABC):
     # ---- scenario knobs
 
     def set_value(self, value: float) -> None:
+        """Hold ``value`` in the frames from now on."""
         self.program.set_value(value)
 
     def ramp(self, to: float, seconds: float) -> None:
+        """Move the value linearly to ``to`` over ``seconds``."""
         self.program.ramp(to, seconds)
 
     def spike(self, peak: float, seconds: float) -> None:
+        """Send ``peak`` for ``seconds``, then the underlying value again."""
         self.program.spike(peak, seconds)
 
     def noise(self, amplitude: float) -> None:
+        """Add uniform noise of +- ``amplitude`` to every value."""
         self.program.noise(amplitude)
 
     def corrupt(self, frames: int = 1) -> None:
+        """Spoil the checksum of the next ``frames`` frames."""
         self._corrupt += frames
 
     def garbage(self, nbytes: int) -> None:
+        """Send ``nbytes`` random bytes before the next frame."""
         self._garbage += nbytes
 
     def silence(self, on: bool = True) -> None:
+        """Stop sending frames (``on``) or start again (a silent sensor: stale, not faulty)."""
         self.silent = on
 
     def unplug(self) -> None:
+        """Pull the cable: the pty disappears and the host sees the port go away."""
         loop = asyncio.get_running_loop()
         if self.endpoint.master is not None:
             loop.remove_reader(self.endpoint.master)
         self.endpoint.unplug()
 
     def replug(self) -> None:
+        """Plug the cable back in and listen for host commands again."""
         self.endpoint.plug()
         self._watch_commands()
 
@@ -100,6 +109,7 @@ class StreamSimulator(ABC):
         return n
 
     def write_raw(self, data: bytes) -> int:
+        """Write ``data`` as it is (no framing); returns the bytes written."""
         return self.endpoint.write(data)
 
     def _watch_commands(self) -> None:

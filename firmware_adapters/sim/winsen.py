@@ -25,6 +25,7 @@ UNIT_CODE = {"mg/m3": 0x02, "ppm": 0x03, "ppb": 0x04}
 
 
 def winsen_checksum(frame: bytes | bytearray) -> int:
+    """Winsen checksum: two's complement of the low byte of bytes 1..7."""
     total = 0
     for b in frame[1:8]:
         total += b
@@ -71,6 +72,7 @@ class WinsenSimulator(StreamSimulator):
         return high, low
 
     def frame(self, value: float) -> bytes:
+        """One active-upload frame: gas code, unit, decimals, ``value`` and the full range."""
         high, low = self._raw(value)
         full = round(self.full_range * 10**self.decimals) & 0xFFFF
         return seal(
@@ -78,10 +80,12 @@ class WinsenSimulator(StreamSimulator):
         )
 
     def qa_frame(self, value: float) -> bytes:
+        """One Q&A reply frame carrying ``value``."""
         high, low = self._raw(value)
         return seal(bytes([0x86, high, low, 0, 0, 0, 0]))
 
     def on_command(self, data: bytes) -> None:
+        """Act on the host's commands: mode switches (0x78) and Q&A reads (0x86), with replies."""
         self._cmd += data
         while len(self._cmd) >= 9:
             start = self._cmd.find(0xFF)
