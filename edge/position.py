@@ -14,10 +14,10 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.geofence import FixOutcome, GeoEvent, GeofencePolicy
+from edge.geofence.config import GpsConfig
 from edge.models import Event, EventType, Fix
 from edge.reasons import ReasonCode
 from firmware_adapters.gps.client import GpsdClient, Sky
-from firmware_adapters.gps.config import GpsConfig
 
 if TYPE_CHECKING:
     from datetime import datetime

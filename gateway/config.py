@@ -23,11 +23,11 @@ from cloud_sync.config import MqttConfig
 from edge.air_limits import LimitLooserWarning, o2_band_loosening
 from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
 from edge.gas_config import GasConfig
+from edge.geofence.config import GpsConfig
 from edge.identity.config import IdentityConfig
 from edge.models import Zone
 from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.configbase import Section
-from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.outputs.config import OutputsConfig
 from gateway.errors import GatewayError
 from gateway.kiosk.config import KioskConfig

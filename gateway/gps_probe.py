@@ -27,9 +27,9 @@ from typing import Any
 
 from edge.clock import SystemClock
 from edge.geofence import FenceState, GeofencePolicy
+from edge.geofence.config import GpsConfig
 from edge.models import Fix, Geofence
 from firmware_adapters.gps.client import GpsdClient, Sky
-from firmware_adapters.gps.config import GpsConfig
 from gateway.exitcodes import ExitCode
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")

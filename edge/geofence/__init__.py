@@ -4,6 +4,8 @@
 - ``edge.geofence.tracker``: the fix gate and the dwell / hysteresis state machine (the pipeline
   per gpsd TPV is in its docstring, ../shared/reference/gps.md §4-6);
 - ``edge.geofence.policy``: the position verdict the access decision asks.
+- ``edge.geofence.config``: the ``gps:`` section (gpsd connection from the adapter layer, plus
+  this policy's settings: fix gate, dwell, hysteresis, jump flags, GPS time trust).
 
 Their public names are importable from ``edge.geofence`` as before.
 """

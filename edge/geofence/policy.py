@@ -6,10 +6,10 @@ from typing import Any
 
 from edge.clock import Clock
 from edge.evidence import PositionVerdict
+from edge.geofence.config import GpsConfig
 from edge.geofence.tracker import FenceState, FixOutcome, GeofenceTracker
 from edge.models import Fix, Geofence, Position
 from edge.reasons import ReasonCode
-from firmware_adapters.gps.config import GpsConfig
 
 
 class GeofencePolicy:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from edge.geofence.config import GpsConfig
 from edge.geofence.geometry import FenceShape, LocalFrame
 from edge.models import Fix, Geofence
-from firmware_adapters.gps.config import GpsConfig
 
 
 class FixReject(StrEnum):

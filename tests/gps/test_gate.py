@@ -10,9 +10,9 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.geofence import FenceState, FixReject, GeofencePolicy, GeofenceTracker, LocalFrame
+from edge.geofence.config import GpsConfig
 from edge.models import CircleFence, Fix, LatLon
 from edge.reasons import ReasonCode
-from firmware_adapters.gps.config import GpsConfig
 
 LAT, LON = 31.2304, 121.4737  # a Shanghai plant
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

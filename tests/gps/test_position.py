@@ -15,6 +15,7 @@ from edge.clock import SystemClock
 from edge.config import DeviceConfig, StorageConfig
 from edge.evidence import FixedAir
 from edge.geofence import GeofencePolicy
+from edge.geofence.config import GpsConfig
 from edge.journal import Journal
 from edge.models import (
     CertCategory,
@@ -39,7 +40,6 @@ from edge.reasons import ReasonCode
 from edge.registry import Registry
 from edge.zone import ZoneController
 from firmware_adapters.gps.client import GpsdClient
-from firmware_adapters.gps.config import GpsConfig
 from firmware_adapters.gps.nmea_log import SENTENCES_PER_EPOCH, stand_then_move, write_log
 from gateway.config import GatewayConfig
 from gateway.services import ServiceContext

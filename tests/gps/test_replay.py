@@ -9,9 +9,9 @@ import pytest
 
 from edge.clock import ManualClock
 from edge.geofence import FenceState, FixReject, GeofencePolicy, GeofenceTracker, LocalFrame
+from edge.geofence.config import GpsConfig
 from edge.models import CircleFence, CorridorFence, Fix, Geofence, LatLon, PolygonFence
 from edge.reasons import ReasonCode
-from firmware_adapters.gps.config import GpsConfig
 
 from .conftest import LOGS, Replay, requires_gpsfake
 
