@@ -184,8 +184,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for a in snap.get("recent_alerts", []):
         con.print(f"[red]alert[/] {a['time']} {a['type']}")
     for prob in problems:
-        # markup=False: a path or message may hold [brackets]
-        con.print("store problem: " + prob, style="red", markup=False)
+        # markup=False: a path or message may hold [brackets]. soft_wrap: the recovery step
+        # holds a command and a path the technician copies; rich hard-wrapped it at 80 columns
+        # when piped, splitting it wherever the path's length put the edge.
+        con.print("store problem: " + prob, style="red", markup=False, soft_wrap=True)
     return ExitCode.STORE if problems else ExitCode.OK
 
 
