@@ -33,7 +33,12 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import check_air, effective_valid_to, requires_monitoring
+from edge.permits import (
+    check_air,
+    effective_valid_to,
+    requires_monitor_installed,
+    requires_monitoring,
+)
 from edge.reasons import ALLOWED_IN, ALLOWED_OUT, Lang, ReasonCode, text
 
 # When a worker is on several permits of the zone, the one that decides is the most usable.
@@ -277,7 +282,9 @@ def _entry_reasons(
         reasons.append(ReasonCode.PERMIT_SUSPENDED)
 
     must_monitor = requires_monitoring(permit)
-    air_code = check_air(f.air, require_monitoring=must_monitor)
+    air_code = check_air(
+        f.air, require_monitoring=must_monitor, require_monitor=requires_monitor_installed(permit)
+    )
     if guardian_return and air_code is not None and air_code is not ReasonCode.GAS_UNSAFE:
         air_code = None  # latched or lost monitoring: the guardian still comes to supervise
     if air_code is not None:

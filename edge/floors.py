@@ -38,6 +38,24 @@ class Floor:
 MAX_TEST_AGE = timedelta(minutes=30)
 # Work kinds whose start always needs a passing gas analysis, whatever the document says.
 TEST_REQUIRED_KINDS = frozenset({WorkKind.HOT_WORK, WorkKind.CONFINED_SPACE})
+# Continuous gas monitoring (a lost or faulty sensor suspends the work, §4 rule 2 of
+# safety-rules.md): 特级 hot work (§5.3.1 "continuously during 特级"); 一级 hot work (§5.2.6:
+# "where flammable or toxic release is possible, monitor continuously; stop at once on an
+# over-limit alarm" -- 一级 is by definition hot work inside a fire / explosion-hazard area,
+# §5.1, so release is possible there); confined space (§6.5). 二级 hot work: "as needed".
+MONITORED_CONTINUOUSLY: frozenset[tuple[WorkKind, PermitLevel]] = frozenset(
+    {
+        (WorkKind.HOT_WORK, PermitLevel.HOT_SPECIAL),
+        (WorkKind.HOT_WORK, PermitLevel.HOT_1),
+        (WorkKind.CONFINED_SPACE, PermitLevel.NONE),
+    }
+)
+# Kinds that may run only in a zone with a gas monitor installed, whatever the level: without
+# one no over-limit alarm can ever stop the work (§5.2.6, §6.5), and a fixed hot-work area
+# needs a fixed combustible detector with audible and visual alarm (§5.5.2e). A zone with no
+# judged gas sensor (``NO_AIR_DATA``) refuses their start, resume and badge-ins and suspends
+# them if they are active.
+MONITOR_INSTALLED_KINDS = frozenset({WorkKind.HOT_WORK, WorkKind.CONFINED_SPACE})
 # Temporary power: normally at most 15 days (a warning past it), never more than 30 (§10.8).
 TEMP_POWER_NORMAL = timedelta(days=15)
 TEMP_POWER_MAX = timedelta(days=30)
@@ -74,7 +92,6 @@ FLOORS: tuple[Floor, ...] = (
     ),
     Floor("re-test after a break: 特级 / 一级 hot work", "§5.3.1d", "> 30 min"),
     Floor("re-test after a break: 二级 hot work, confined space", "§5.3.1d, §6.3f", "> 60 min"),
-    Floor("first hot work of each local day needs that day's test", "§5.3.1d", "daily"),
     Floor("hot-work test contains a combustible reading", "§5.3.1, §5.3.2", "combustible"),
     Floor(
         "confined-space test contains O2 and combustible (+ configured toxics)",
@@ -93,7 +110,26 @@ FLOORS: tuple[Floor, ...] = (
         "§5.2.6, §6.5",
         "after alarm",
     ),
-    Floor("continuous monitoring for 特级 hot work and confined space", "§5.3.1, §6.5", "required"),
+    Floor(
+        "document cannot waive the gas test for hot work or confined space",
+        "§5.3.1, §6.3a",
+        "test_required: true",
+    ),
+    Floor(
+        "continuous monitoring for 特级 / 一级 hot work and confined space",
+        "§5.3.1, §5.2.6 (with §5.1), §6.5",
+        "required",
+    ),
+    Floor(
+        "hot work and confined space only in a zone with a gas monitor installed",
+        "§5.2.6, §5.5.2e, §6.5",
+        "NO_AIR_DATA refuses",
+    ),
+    Floor(
+        "first hot work of each local day: the test is that day's, at entry, start, resume",
+        "§5.3.1d",
+        "daily",
+    ),
     Floor("temporary power follows the permit it serves, never runs without it", "§10.8", "linked"),
     Floor("temporary power validity", "§10.8", "normally ≤ 15 d, never > 30 d"),
     Floor(
@@ -103,6 +139,13 @@ FLOORS: tuple[Floor, ...] = (
     ),
     Floor("guardian present while an entrant is in a confined space", "§4.10f, §6.8", "present"),
 )
+
+
+def monitoring_required(kind: WorkKind, level: PermitLevel) -> bool:
+    """Whether the standard requires continuous gas monitoring for this work (see above)."""
+    if kind is WorkKind.CONFINED_SPACE:
+        return True
+    return (kind, level) in MONITORED_CONTINUOUSLY
 
 
 def retest_floor(kind: WorkKind, level: PermitLevel) -> timedelta | None:

@@ -38,7 +38,7 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import requires_monitoring
+from edge.permits import requires_monitor_installed, requires_monitoring
 from edge.reasons import ReasonCode
 
 EPS = 1e-9
@@ -291,13 +291,22 @@ def _air_reasons(
     if not air.safe:
         return [ReasonCode.GAS_UNSAFE], SuspensionCause.GAS
     if requires_monitoring(permit) and not air.monitoring_ok:
-        if resuming and not air.latched:
+        if resuming and not air.latched and not no_monitor_installed(air):
             # The restart wait: work stops until the sensors report, nothing is suspended.
             return [ReasonCode.MONITORING_RESUMING], None
         return [air.reasons[0] if air.reasons else ReasonCode.NO_AIR_DATA], (
             SuspensionCause.MONITORING_LOST
         )
+    if requires_monitor_installed(permit) and no_monitor_installed(air):
+        # Hot work of any level and confined space never run where no over-limit alarm could
+        # stop them (§5.2.6, §5.5.2e, §6.5).
+        return [ReasonCode.NO_AIR_DATA], SuspensionCause.MONITORING_LOST
     return [], None
+
+
+def no_monitor_installed(air: AirVerdict) -> bool:
+    """The zone has no judged gas sensor at all (``NO_AIR_DATA``), not a passing fault."""
+    return not air.monitoring_ok and ReasonCode.NO_AIR_DATA in air.reasons
 
 
 def _guardian_missing(f: ZoneFacts, permit: Permit) -> bool:
@@ -449,6 +458,7 @@ def _command_reasons(
         out += _linked_reasons(f, permit, {})
     if need_test:
         out += gas_test_reasons(f, permit, newer_than=newer_than)
+    out += daily_test_reasons(f, permit)
     out += members_cert_reasons(f, permit)
     if _guardian_missing(f, permit):
         out.append(ReasonCode.GUARDIAN_ABSENT)
@@ -458,14 +468,15 @@ def _command_reasons(
 def start_reasons(f: ZoneFacts, permit: Permit) -> list[ReasonCode]:
     """Why ``permit`` may not start now (empty: it may). Air and authority are judged by
     ``edge.permits.apply``; this adds the floors, the test's content, the latest alarm, the
-    linked permit and every member's certificate."""
+    daily first hot-work test, the linked permit and every member's certificate."""
     need = floors.effective_gas(permit).test_required
     return _command_reasons(f, permit, newer_than=None, need_test=need)
 
 
 def resume_reasons(f: ZoneFacts, permit: Permit) -> list[ReasonCode]:
-    """Why ``permit`` may not resume now: as for start, plus a test newer than the suspension
-    after a gas / monitoring cause or a break past the floor, and the guardian present."""
+    """Why ``permit`` may not resume now: as for start (the daily first hot-work test
+    included, however short the suspension), plus a test newer than the suspension after a
+    gas / monitoring cause or a break past the floor, and the guardian present."""
     assert permit.suspension is not None
     need = floors.effective_gas(permit).test_required
     newer_than: datetime | None = None
@@ -503,11 +514,24 @@ def entry_gas_reasons(f: ZoneFacts, permit: Permit) -> list[ReasonCode]:
     if brk is not None and since is not None and f.now - since > brk:
         # A re-test means a test taken after the break began, not merely a young one.
         out += gas_test_reasons(f, permit, max_age=gas.max_test_age, newer_than=since)
-    test = f.gas_test
-    if (
-        permit.kind is WorkKind.HOT_WORK
-        and test is not None
-        and test.taken_at.astimezone(f.tz).date() < f.now.astimezone(f.tz).date()
-    ):
-        out.append(ReasonCode.GAS_TEST_STALE)
+    out += daily_test_reasons(f, permit)
     return list(dict.fromkeys(out))
+
+
+def daily_test_reasons(f: ZoneFacts, permit: Permit) -> list[ReasonCode]:
+    """The first hot work of each local day needs that day's analysis (§5.3.1d).
+
+    One rule for entry (when nobody the permit names is inside), start and resume: for hot
+    work, the zone's latest test must be taken on today's local date (``f.tz``), whatever the
+    document says and however short the break was. Empty for other kinds.
+    """
+    if permit.kind is not WorkKind.HOT_WORK:
+        return []
+    if f.now is None:
+        return [ReasonCode.CLOCK_UNTRUSTED]
+    test = f.gas_test
+    if test is None or test.zone_id != permit.zone_id:
+        return [ReasonCode.GAS_TEST_MISSING]
+    if test.taken_at.astimezone(f.tz).date() < f.now.astimezone(f.tz).date():
+        return [ReasonCode.GAS_TEST_STALE]
+    return []

@@ -20,17 +20,15 @@ from pydantic import Field
 
 from edge.errors import EdgeError
 from edge.evidence import AirVerdict
-from edge.floors import effective_gas
+from edge.floors import MONITOR_INSTALLED_KINDS, effective_gas, monitoring_required
 from edge.models import (
     LIVE_STATUSES,
     GasTest,
     Model,
     Permit,
-    PermitLevel,
     PermitStatus,
     Suspension,
     SuspensionCause,
-    WorkKind,
 )
 from edge.reasons import ReasonCode
 
@@ -126,12 +124,15 @@ class Guards:
 
 
 def requires_monitoring(permit: Permit) -> bool:
-    """Continuous monitoring: 特级动火 and confined space (GB 30871 §5.3.1, §6.5)."""
-    return (
-        permit.gas.continuous_monitoring
-        or permit.kind is WorkKind.CONFINED_SPACE
-        or (permit.kind is WorkKind.HOT_WORK and permit.level is PermitLevel.HOT_SPECIAL)
-    )
+    """Continuous monitoring: 特级 and 一级 hot work and confined space (GB 30871 §5.3.1,
+    §5.2.6, §6.5; ``edge.floors.monitoring_required``), or where the document asks for it."""
+    return permit.gas.continuous_monitoring or monitoring_required(permit.kind, permit.level)
+
+
+def requires_monitor_installed(permit: Permit) -> bool:
+    """Hot work and confined space run only where a gas monitor is installed (§5.2.6,
+    §5.5.2e, §6.5; ``edge.floors.MONITOR_INSTALLED_KINDS``)."""
+    return requires_monitoring(permit) or permit.kind in MONITOR_INSTALLED_KINDS
 
 
 def effective_valid_to(permit: Permit, linked: Permit | None) -> datetime:
@@ -158,16 +159,24 @@ def check_gas_test(
     return None
 
 
-def check_air(air: AirVerdict | None, *, require_monitoring: bool) -> ReasonCode | None:
-    """Why the air forbids starting or resuming work (unsafe, latched, no monitoring), or None."""
+def check_air(
+    air: AirVerdict | None, *, require_monitoring: bool, require_monitor: bool = False
+) -> ReasonCode | None:
+    """Why the air forbids starting or resuming work (unsafe, latched, no monitoring), or None.
+
+    ``require_monitor``: the work may not run where no gas monitor is installed at all
+    (``NO_AIR_DATA``), although a passing fault of an installed one does not stop it.
+    """
     if air is None:
-        return ReasonCode.NO_AIR_DATA if require_monitoring else None
+        return ReasonCode.NO_AIR_DATA if require_monitoring or require_monitor else None
     if not air.safe:
         return ReasonCode.GAS_UNSAFE
     if air.latched:
         return ReasonCode.GAS_ALARM_LATCHED
     if require_monitoring and not air.monitoring_ok:
         return air.reasons[0] if air.reasons else ReasonCode.NO_AIR_DATA
+    if require_monitor and not air.monitoring_ok and ReasonCode.NO_AIR_DATA in air.reasons:
+        return ReasonCode.NO_AIR_DATA
     return None
 
 
@@ -245,6 +254,7 @@ def apply(
         air_code = check_air(
             guards.air,
             require_monitoring=guards.require_monitoring or requires_monitoring(permit),
+            require_monitor=requires_monitor_installed(permit),
         )
         if air_code is not None:
             raise TransitionError(air_code, "the air does not allow work")

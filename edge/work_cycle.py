@@ -41,6 +41,7 @@ from edge import permits as pm
 from edge.air_limits import GasLimits, builtin_limits
 from edge.effects import CommandRejected
 from edge.evidence import IdentityResult
+from edge.floors import effective_gas
 from edge.gas_tests import judge_gas_test
 from edge.lifecycle import PermitLifecycle
 from edge.models import (
@@ -239,7 +240,7 @@ class WorkCycle(PermitLifecycle):
         """Every failing gas-test check for a start or resume (GB 30871 §5.3.1, §6.3, §6.5)."""
         codes: list[ReasonCode] = []
         newer_than: datetime | None = None
-        need = permit.gas.test_required
+        need = effective_gas(permit).test_required  # a document cannot waive it (§5.3.1, §6.3a)
         if resume and permit.suspension is not None:
             brk = permit.retest_after_break
             long_break = brk is not None and now - permit.suspension.at > brk
@@ -290,7 +291,11 @@ class WorkCycle(PermitLifecycle):
                     codes.append(ReasonCode.PERMIT_EXPIRED)
                 if permit.status in _FROM[action]:
                     codes += self._gas_codes(permit, now, resume=action is CycleAction.RESUME)
-            air = pm.check_air(guards.air, require_monitoring=pm.requires_monitoring(permit))
+            air = pm.check_air(
+                guards.air,
+                require_monitoring=pm.requires_monitoring(permit),
+                require_monitor=pm.requires_monitor_installed(permit),
+            )
             if air is not None:
                 codes.append(air)
                 if self.monitoring_resuming():

@@ -168,7 +168,9 @@ async def test_gas_unsafe_denies_and_suspends_with_people_inside(env: Env) -> No
 async def test_monitoring_lost_suspends_only_permits_that_require_it(env: Env) -> None:
     env.worker("G1")
     env.welder("W1")
-    env.active_permit(pid="HOT1")
+    # 二级 hot work: monitoring "as needed" (一级 requires it since §5.2.6 applies in the
+    # fire / explosion-hazard areas that define 一级, §5.1; see edge.floors).
+    env.active_permit(pid="HOT1", level=PermitLevel.HOT_2)
     env.active_permit(pid="CS1", kind=WorkKind.CONFINED_SPACE, level=PermitLevel.NONE)
     lost = AirVerdict(safe=True, monitoring_ok=False, reasons=(ReasonCode.SENSOR_STALE,))
     env.air.verdict = lost

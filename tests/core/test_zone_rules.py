@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from edge.evidence import AirVerdict
+from edge.evidence import AirVerdict, NoAirData
 from edge.models import (
     CertCategory,
     EventKind,
@@ -26,6 +26,7 @@ from edge.models import (
     WorkKind,
 )
 from edge.reasons import ReasonCode
+from edge.work_cycle import CycleAction
 from edge.zone import CommandRejected
 from firmware_adapters.outputs.signals import Light
 
@@ -377,3 +378,153 @@ async def test_order_30_certificate_lapsing_inside_alerts_and_blocks_resume(env:
     with pytest.raises(CommandRejected) as err:
         env.ctl.resume_permit("P1", "officer", authorised=True)
     assert ReasonCode.CERT_EXPIRED.value in err.value.reasons
+
+
+# ---------------------------------------------------------------- hot work: test and monitor
+
+
+def test_s5_3_1_document_cannot_waive_the_hot_work_test(env: Env) -> None:
+    # GB 30871 §5.3.1: gas analysis before every hot work, whatever its level; a signed
+    # document saying ``test_required: false`` is journaled as loosened and overruled, on the
+    # command path and on the people's path (terminal / central action) alike.
+    env.worker("G1")
+    env.welder("W1")
+    lead = env.worker("L1")
+    members = (*CS_MEMBERS, PermitMember(worker_id="L1", role=Role.LEADER))
+    env.permit(level=PermitLevel.HOT_2, members=members, gas=GasRequirement(test_required=False))
+    issued = [e for e in env.journal.events(kind=EventKind.PERMIT) if e.type == "permit_issued"]
+    applied = issued[-1].payload["evidence"]["floors_applied"]
+    assert {"field": "gas.test_required", "clause": "§5.3.1, §6.3a", "applied": "true"} in applied
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("P1", "leader")
+    assert err.value.code == ReasonCode.GAS_TEST_MISSING.value
+    out = env.ctl.perform_action(CycleAction.START, "P1", lead, via="terminal")
+    assert not out.ok and ReasonCode.GAS_TEST_MISSING in out.reasons
+    assert _status(env, "P1") is PermitStatus.APPROVED
+
+
+async def test_s5_2_6_level_1_hot_work_is_monitored_continuously(env: Env) -> None:
+    # 一级 is hot work inside a fire / explosion-hazard area (§5.1), where §5.2.6 requires
+    # continuous monitoring: a lost sensor suspends it like 特级 (§5.3.1) and confined space
+    # (§6.5); 二级 ("as needed") keeps running on a passing fault of an installed sensor.
+    env.worker("G1")
+    env.welder("W1")
+    env.active_permit(pid="H1", level=PermitLevel.HOT_1)
+    env.active_permit(pid="H2", level=PermitLevel.HOT_2)
+    lost = AirVerdict(safe=True, monitoring_ok=False, reasons=(ReasonCode.SENSOR_STALE,))
+    env.air.verdict = lost
+    env.ctl.on_air_verdict(lost)
+    assert _status(env, "H1") is PermitStatus.SUSPENDED
+    h1 = env.registry.permit("H1")
+    assert h1 is not None and h1.suspension is not None
+    assert h1.suspension.cause is SuspensionCause.MONITORING_LOST
+    assert _status(env, "H2") is PermitStatus.ACTIVE
+    env.air.verdict = AirVerdict(safe=True, monitoring_ok=True)
+    env.clock.advance(60)
+    env.gas_test()  # newer than the suspension (§6.5)
+    with pytest.raises(CommandRejected):  # resuming needs a person's authority: it is one
+        env.ctl.resume_permit("H1", "leader")
+    assert env.ctl.resume_permit("H1", "officer", authorised=True).status is PermitStatus.ACTIVE
+    # Starting 一级 work while monitoring is lost is refused with the sensor's reason.
+    env.permit(pid="H3", level=PermitLevel.HOT_1)
+    env.air.verdict = lost
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("H3", "leader")
+    assert err.value.code == ReasonCode.SENSOR_STALE.value
+
+
+async def test_s5_2_6_hot_work_and_confined_space_need_a_gas_monitor_installed(env: Env) -> None:
+    # A zone with no judged gas sensor (NO_AIR_DATA, as ``NoAirData`` says when gas is not
+    # configured) can never stop work on an over-limit alarm (§5.2.6, §6.5; §5.5.2e): 二级 hot
+    # work there is refused at start and at badge-in and suspended while active, not run
+    # "safe" with a warning. Other kinds (temporary power alone) are not concerned.
+    env.worker("G1")
+    env.welder("W1")
+    env.active_permit(pid="H2", level=PermitLevel.HOT_2)
+    env.permit(pid="H2B", level=PermitLevel.HOT_2)
+    env.gas_test()
+    env.air.verdict = NoAirData().air_verdict()
+    env.ctl.expire_due()  # the daemon's timer: the judgement of the whole zone
+    h2 = env.registry.permit("H2")
+    assert h2 is not None and h2.status is PermitStatus.SUSPENDED
+    assert h2.suspension is not None and "NO_AIR_DATA" in h2.suspension.reason
+    assert env.lights.current == (Light.RED, False)
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("H2B", "leader")
+    assert err.value.code == ReasonCode.NO_AIR_DATA.value
+    env.clock.advance(60)
+    env.gas_test()  # newer than the suspension: only the missing monitor refuses
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.resume_permit("H2", "officer", authorised=True)
+    assert err.value.code == ReasonCode.NO_AIR_DATA.value
+    # A sensor installed and vouching again: the same permit starts.
+    env.air.verdict = AirVerdict(safe=True, monitoring_ok=True)
+    env.gas_test()
+    assert env.ctl.start_permit("H2B", "leader").status is PermitStatus.ACTIVE
+    env.air.verdict = NoAirData().air_verdict()
+    d = await env.ctl.badge_in("B-W1")
+    assert not d.allowed and ReasonCode.NO_AIR_DATA in d.reasons
+
+
+# ---------------------------------------------------------------- item 4: the daily test
+
+
+def _to_local(env: Env, hh: int, mm: int) -> None:
+    """Advance the clock to the next hh:mm in the zone's local time (Asia/Shanghai)."""
+    local = env.clock.wall().astimezone(env.ctl.tz)
+    target = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if target <= local:
+        target += timedelta(days=1)
+    env.clock.advance((target - local).total_seconds())
+
+
+def test_s5_3_1d_daily_first_hot_work_test_at_start(env: Env) -> None:
+    # A test 15 minutes old passes the 30-minute rule, but it was taken yesterday: the first
+    # hot work of the day needs that day's analysis (§5.3.1d), at start as at entry.
+    env.worker("G1")
+    env.welder("W1")
+    _to_local(env, 23, 40)
+    env.permit(level=PermitLevel.HOT_2, hours=4)
+    env.gas_test()
+    _to_local(env, 0, 5)
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("P1", "leader")
+    assert err.value.code == ReasonCode.GAS_TEST_STALE.value
+    env.gas_test()
+    assert env.ctl.start_permit("P1", "leader").status is PermitStatus.ACTIVE
+
+
+def test_s5_3_1d_daily_first_hot_work_test_at_resume(env: Env) -> None:
+    # A short stop card across midnight: the break is below the re-test floor and the test
+    # is young, but resuming is the day's first hot work and needs today's test (§5.3.1d).
+    env.worker("G1")
+    env.welder("W1")
+    _to_local(env, 23, 30)
+    env.active_permit(level=PermitLevel.HOT_2, hours=24)
+    _to_local(env, 23, 50)
+    env.ctl.suspend_permit("P1", SuspensionCause.MANUAL, "stop card", "G1")
+    env.gas_test()
+    _to_local(env, 0, 5)
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.resume_permit("P1", "officer", authorised=True)
+    assert ReasonCode.GAS_TEST_STALE.value in err.value.reasons
+    env.gas_test()
+    assert env.ctl.resume_permit("P1", "officer", authorised=True).status is PermitStatus.ACTIVE
+
+
+def test_s6_5_restart_wait_holds_work_without_suspending_until_the_grace_ends(env: Env) -> None:
+    # After a restart, sensors not yet heard from are a bounded wait (issue 10 item 4): the
+    # judgement on the daemon's timer must honour it like the air response does (it used to
+    # suspend 特级 / 一级 / confined-space work at the first tick), yet the relay stays off
+    # until the air is vouched for, and a wait that outlasts the grace suspends (§6.5).
+    env.worker("G1")
+    env.welder("W1")
+    env.active_permit(level=PermitLevel.HOT_1)
+    env.ctl.begin_restart_wait(180)
+    env.air.verdict = AirVerdict(safe=True, monitoring_ok=False, reasons=(ReasonCode.SENSOR_STALE,))
+    env.ctl.expire_due()
+    assert _status(env, "P1") is PermitStatus.ACTIVE
+    assert env.lights.current == (Light.RED, False)  # no work until the air is vouched for
+    env.clock.advance(181)
+    env.ctl.expire_due()
+    assert _status(env, "P1") is PermitStatus.SUSPENDED
