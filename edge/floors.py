@@ -69,7 +69,7 @@ CERT_REVIEW = timedelta(days=3 * 365 + 1)
 CLOCK_CARRY_MAX = timedelta(hours=24)
 
 # Gases a passing test must contain for each kind (GB 30871 §5.3.1, §6.4). "combustible" is any
-# of COMBUSTIBLE_GASES. (Per-zone required toxics for confined spaces are not configurable yet.)
+# of COMBUSTIBLE_GASES; a confined space adds the zone's ``confined_space_toxics`` (config).
 COMBUSTIBLE_GASES = frozenset({"lel", "combustible", "ch4", "methane"})
 REQUIRED_GASES: dict[WorkKind, frozenset[str]] = {
     WorkKind.HOT_WORK: frozenset({"combustible"}),

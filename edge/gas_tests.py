@@ -39,11 +39,14 @@ def canonical_gas(name: str) -> str:
     return COMBUSTIBLE if gas in _COMBUSTIBLE_NAMES else gas
 
 
-def required_gases(kinds: Iterable[WorkKind]) -> frozenset[str]:
-    """The gases a test must measure for work of these kinds (canonical names)."""
+def required_gases(kinds: Iterable[WorkKind], zone: Zone | None = None) -> frozenset[str]:
+    """The gases a test must measure for work of these kinds (canonical names); a confined
+    space adds the toxics ``zone`` lists (``Zone.confined_space_toxics``, GB 30871 §6.4)."""
     out: set[str] = set()
     for kind in kinds:
         out |= REQUIRED_BY_KIND.get(kind, frozenset())
+        if kind is WorkKind.CONFINED_SPACE and zone is not None:
+            out |= set(zone.confined_space_toxics)
     return frozenset(out)
 
 
@@ -109,7 +112,7 @@ def judge_gas_test(
                 failures.append(f"{s.gas} in {s.unit} cannot be compared with {lim.unit}")
             elif value > level:
                 failures.append(f"{s.gas} {value:.2f}{lim.unit} > {level}{lim.unit}")
-    missing = tuple(sorted(required_gases(kinds) - measured))
+    missing = tuple(sorted(required_gases(kinds, zone) - measured))
     for gas in missing:
         failures.append(f"{gas} not measured")
     return not failures, tuple(failures), missing

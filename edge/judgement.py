@@ -180,8 +180,11 @@ def sample_failures(zone: Zone, kind: WorkKind, test: GasTest) -> list[str]:
 
 
 def missing_gases(zone: Zone, kind: WorkKind, test: GasTest) -> list[str]:
-    """Gases the work kind needs that the test did not measure (§5.3.1, §6.4)."""
+    """Gases the work kind needs that the test did not measure (§5.3.1, §6.4): for a confined
+    space also every toxic the zone lists (``Zone.confined_space_toxics``)."""
     need = set(floors.REQUIRED_GASES.get(kind, frozenset()))
+    if kind is WorkKind.CONFINED_SPACE:
+        need |= set(zone.confined_space_toxics)
     have = {s.gas.lower() for s in test.samples}
     if any(_is_combustible(g) for g in have):
         have.add("combustible")

@@ -103,6 +103,11 @@ RETEST_AFTER_BREAK: dict[tuple[WorkKind, PermitLevel], timedelta] = {
 }
 
 
+# Toxics a gas test can be judged on at the edge (GBZ 2.1 pass limits in
+# ``edge.floors.TOXIC_PASS_PPM``, which must name exactly these).
+JUDGED_TOXICS = frozenset({"co", "h2s", "no2", "so2"})
+
+
 CERT_VALIDITY_YEARS = 6
 CERT_REVIEW_YEARS = 3
 
@@ -234,6 +239,26 @@ class Zone(Model):
     oxygen_enriched: bool = Field(
         default=False, description="equipment that makes or stores O2: upper O2 bound 23.5 %"
     )
+    confined_space_toxics: tuple[str, ...] = Field(
+        default=(),
+        description="toxic gases every confined-space gas test here must measure, besides O2 "
+        "and the combustible (GB 30871 §6.4: toxics within GBZ 2.1), e.g. [h2s, co]; one of "
+        + ", ".join(sorted(JUDGED_TOXICS)),
+    )
+
+    @field_validator("confined_space_toxics")
+    @classmethod
+    def _judged_toxics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A required gas the gateway cannot judge against a pass limit would make every test
+        # "incomplete" or, worse, be measured and never compared: refuse it at check-config.
+        names = tuple(dict.fromkeys(v.strip().lower() for v in value))
+        unknown = [n for n in names if n not in JUDGED_TOXICS]
+        if unknown:
+            raise ValueError(
+                f"no GBZ 2.1 pass limit for {', '.join(unknown)}: use "
+                + ", ".join(sorted(JUDGED_TOXICS))
+            )
+        return names
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from edge.models import (
     GasRequirement,
     GasTest,
     GasTestSample,
+    GasTestVia,
     PermitLevel,
     PermitMember,
     PermitStatus,
@@ -27,10 +28,11 @@ from edge.models import (
 )
 from edge.reasons import ReasonCode
 from edge.work_cycle import CycleAction
-from edge.zone import CommandRejected
+from edge.zone import CommandRejected, ZoneController
 from firmware_adapters.outputs.signals import Light
+from gateway.config import ConfigError, parse_config
 
-from .conftest import Env, cert
+from .conftest import ZONE, Env, cert
 
 
 def _test(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> GasTest:
@@ -528,3 +530,72 @@ def test_s6_5_restart_wait_holds_work_without_suspending_until_the_grace_ends(en
     env.clock.advance(181)
     env.ctl.expire_due()
     assert _status(env, "P1") is PermitStatus.SUSPENDED
+
+
+# ---------------------------------------------------------------- the zone's required toxics
+
+
+def test_s6_4_confined_space_test_must_measure_the_zones_toxics(env: Env) -> None:
+    # A tank that may hold H2S: the zone lists the toxics every confined-space test must
+    # measure (GB 30871 §6.4: toxics within GBZ 2.1); a test without one is incomplete, on
+    # the command path and when the edge judges a test a person records. Hot work in the same
+    # zone needs only its combustible (§5.3.1).
+    zone = ZONE.model_copy(update={"confined_space_toxics": ("h2s", "co")})
+    ctl = ZoneController(
+        zone=zone,
+        registry=env.registry,
+        journal=env.journal,
+        clock=env.clock,
+        air=env.air,
+        annunciator=env.lights,
+    )
+    env.ctl = ctl
+    env.worker("G1")
+    env.welder("W1")
+    env.permit(pid="CS1", kind=WorkKind.CONFINED_SPACE, level=PermitLevel.NONE, members=CS_MEMBERS)
+    env.permit(pid="H1", level=PermitLevel.HOT_2)
+    env.gas_test()  # o2, lel, co: no h2s
+    with pytest.raises(CommandRejected) as err:
+        ctl.start_permit("CS1", "leader")
+    assert err.value.code == ReasonCode.GAS_TEST_INCOMPLETE.value
+    assert ctl.start_permit("H1", "leader").status is PermitStatus.ACTIVE
+    recorded = ctl.accept_gas_test(
+        GasTest(
+            zone_id="z1",
+            taken_at=env.clock.wall(),
+            source="portable:x",
+            analyst="a",
+            samples=(
+                GasTestSample(gas="o2", value=20.9, unit="%vol"),
+                GasTestSample(gas="lel", value=0.0, unit="%LEL"),
+                GasTestSample(gas="co", value=2.0, unit="ppm"),
+            ),
+            passed=True,
+        ),
+        actor="a",
+        via=GasTestVia.TERMINAL,
+    )
+    assert not recorded.passed and "h2s not measured" in recorded.failures
+    env.clock.advance(60)
+    _test(
+        env,
+        ("o2", 20.9, "%vol"),
+        ("lel", 0.0, "%LEL"),
+        ("co", 2.0, "ppm"),
+        ("H2S", 0.5, "ppm"),
+    )
+    assert ctl.start_permit("CS1", "leader").status is PermitStatus.ACTIVE
+
+
+def test_s6_4_zone_toxics_must_have_a_pass_limit_at_check_config() -> None:
+    text = (
+        "device:\n  device_id: gw-01\nzone:\n  site: plant1\n  zone_id: z1\n"
+        "  work_kinds: [YXKJ]\n  confined_space_toxics: [H2S, nh3]\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "gw.yaml")
+    (issue,) = exc.value.issues
+    assert issue.line == 7 and issue.path == "zone.confined_space_toxics"
+    assert "nh3" in issue.message and "h2s" in issue.message
+    ok = parse_config(text.replace(", nh3", ""), "gw.yaml")
+    assert ok.zone.confined_space_toxics == ("h2s",)
