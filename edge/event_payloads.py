@@ -191,6 +191,49 @@ class GuardianAbsent(ZonePayload):
     inside: list[InsideEntry]
 
 
+class ClockUntrusted(ZonePayload):
+    """The wall clock lost its trust (NTP and GPS both gone) while work was under way.
+
+    Raised once per episode, within one judgement tick (``daemon.expiry_check_s``). Until
+    trust returns, no start or resume is accepted and the interlock relay is released; permit
+    validity is carried forward by the monotonic clock from ``last_trusted`` for at most
+    ``carry_max_h`` hours, after which every permit counts as outside its window (DESIGN
+    invariant 8, issue 17 item 10).
+    """
+
+    source: str = Field(description="trust source now, e.g. none")
+    last_trusted: str | None = Field(description="ISO 8601 last instant the clock was trusted")
+    carried_until: str | None = Field(
+        description="ISO 8601 instant after which validity can no longer be carried forward"
+    )
+    carry_max_h: float = Field(description="hours validity is carried by the monotonic clock")
+    active_permits: list[str] = Field(description="permits active when trust was lost")
+    inside: list[InsideEntry]
+
+
+class CertificateLapsed(Model):
+    """One failing certificate check of a person inside."""
+
+    permit_id: str
+    reason: str = Field(
+        description="CERT_EXPIRED, CERT_REVIEW_OVERDUE, CERT_MISSING, CERT_WRONG_CATEGORY or "
+        "CERT_NOT_YET_VALID"
+    )
+    required: str | None = Field(description="certificate category or operation item required")
+
+
+class CertificateLapsedInside(ZonePayload):
+    """A person inside no longer holds the certificate their role on a live permit requires
+    (expired, or its 3-yearly review overdue, while they work: 令第30号 Art. 19-21, GB 30871
+    §4.9). Raised once per person and episode; the person may not stay (the judgement says so
+    and a resume of their permit is refused until they leave or the record is renewed)."""
+
+    worker_id: str
+    name: str | None = None
+    lapsed: list[CertificateLapsed]
+    inside: list[InsideEntry]
+
+
 class UnpermittedWorkSuspected(ZonePayload):
     """Fume or particulates rose while no permit was active."""
 
@@ -542,6 +585,8 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.DISK_LOW: DiskLow,
     EventType.STORAGE_FAILED: StorageFailed,
     EventType.GAS_ALARM_RESTORED: GasAlarmRestored,
+    EventType.CLOCK_UNTRUSTED: ClockUntrusted,
+    EventType.CERTIFICATE_LAPSED_INSIDE: CertificateLapsedInside,
     EventType.STORAGE_RECOVERED: StorageRecovered,
     EventType.JOURNAL_RESET: JournalReset,
     EventType.GAS_TEST_RECORDED: GasTestRecorded,

@@ -278,6 +278,29 @@ def members_cert_reasons(f: ZoneFacts, permit: Permit) -> list[ReasonCode]:
     return list(dict.fromkeys(out))
 
 
+def lapsed_inside(f: ZoneFacts) -> dict[str, list[tuple[str, ReasonCode, str | None]]]:
+    """Per person inside: ``(permit_id, reason, required)`` for every live permit of the zone
+    naming them whose required certificate fails now (expired, review overdue, ...). People
+    with none are left out. Empty while the date is unknown (令第30号 Art. 19-21, §4.9)."""
+    if f.now is None:
+        return {}
+    today = f.now.astimezone(f.tz).date()
+    out: dict[str, list[tuple[str, ReasonCode, str | None]]] = {}
+    for wid in sorted(f.presence):
+        worker = f.workers.get(wid)
+        if worker is None:
+            continue  # an unknown person is its own problem (UNKNOWN_BADGE), not a lapse
+        for p in f.permits:
+            member = p.member(wid)
+            if member is None or p.status not in LIVE_STATUSES or p.zone_id != f.zone.zone_id:
+                continue
+            required = member.required_cert
+            for reason in cert_reasons(worker, required, today):
+                label = None if required is None else str(required.value)
+                out.setdefault(wid, []).append((p.permit_id, reason, label))
+    return out
+
+
 # ----------------------------------------------------------------------------- windows, links
 
 

@@ -563,6 +563,8 @@ class EventType(StrEnum):
     DISK_LOW = "disk_low"
     STORAGE_FAILED = "storage_failed"
     GAS_ALARM_RESTORED = "gas_alarm_restored"
+    CLOCK_UNTRUSTED = "clock_untrusted"  # trust lost while work is under way (invariant 8)
+    CERTIFICATE_LAPSED_INSIDE = "certificate_lapsed_inside"  # 令第30号, GB 30871 §4.9
     # gas tests
     GAS_TEST_RECORDED = "gas_test_recorded"
     # access
@@ -626,6 +628,8 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.DISK_LOW,
         EventType.STORAGE_FAILED,
         EventType.GAS_ALARM_RESTORED,
+        EventType.CLOCK_UNTRUSTED,
+        EventType.CERTIFICATE_LAPSED_INSIDE,
     ),
     EventKind.GAS_TEST: (EventType.GAS_TEST_RECORDED,),
     EventKind.ACCESS: (

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from edge import floors
 from edge import permits as pm
 from edge.air_response import AirResponse
 from edge.effects import ActorLike, actor_of
 from edge.effects import CommandRejected as CommandRejected
 from edge.gate import Gate
-from edge.judgement import judge_zone
+from edge.judgement import ZoneFacts, judge_zone, lapsed_inside
 from edge.models import (
     LIVE_STATUSES,
     EventKind,
@@ -107,9 +108,61 @@ class ZoneController(WorkCycle, AirResponse, Gate):
                     },
                 )
         if changed:
-            j = judge_zone(self.facts())
+            facts = self.facts()
+            j = judge_zone(facts)
         self._refresh_light(j)
+        self._raise_alerts(facts)
         return changed
+
+    def _raise_alerts(self, facts: ZoneFacts) -> None:
+        """The judgement's alerts, each journaled once per episode, not once per tick.
+
+        ``_raised`` holds the episodes still under way; one that ends (trust back, the person
+        out or their record renewed) is forgotten, so a later one is a new alert. Held in
+        memory: after a restart a condition still standing is announced once more.
+        """
+        standing: set[tuple[str, ...]] = set()
+        items: list[tuple[EventKind, EventType, dict[str, Any]]] = []
+        zone_id = self.zone.zone_id
+        active = sorted(p.permit_id for p in facts.permits if p.status is PermitStatus.ACTIVE)
+        if not facts.clock_trusted and (active or facts.presence):
+            key: tuple[str, ...] = (EventType.CLOCK_UNTRUSTED.value,)
+            standing.add(key)
+            if key not in self._raised:
+                anchor = self._trust_anchor[0] if self._trust_anchor else None
+                payload = {
+                    "zone_id": zone_id,
+                    "source": self.clock.trust().source,
+                    "last_trusted": anchor.isoformat() if anchor else None,
+                    "carried_until": (
+                        (anchor + floors.CLOCK_CARRY_MAX).isoformat() if anchor else None
+                    ),
+                    "carry_max_h": floors.CLOCK_CARRY_MAX.total_seconds() / 3600,
+                    "active_permits": active,
+                    "inside": self.inside(),
+                }
+                items.append((EventKind.ALERT, EventType.CLOCK_UNTRUSTED, payload))
+        for wid, lapsed in lapsed_inside(facts).items():
+            key = (EventType.CERTIFICATE_LAPSED_INSIDE.value, wid)
+            standing.add(key)
+            if key not in self._raised:
+                worker = facts.workers.get(wid)
+                payload = {
+                    "zone_id": zone_id,
+                    "worker_id": wid,
+                    "name": worker.name if worker else None,
+                    "lapsed": [
+                        {"permit_id": pid, "reason": reason.value, "required": required}
+                        for pid, reason, required in lapsed
+                    ],
+                    "inside": self.inside(),
+                }
+                items.append((EventKind.ALERT, EventType.CERTIFICATE_LAPSED_INSIDE, payload))
+        if items:
+            # Journaled in one write; held in order if the journal refuses (never raises, so
+            # the timer's judgement goes on whatever the disk does).
+            self._append_or_hold(items, "judgement alerts")
+        self._raised = standing
 
     # ------------------------------------------------------------------ roster
 

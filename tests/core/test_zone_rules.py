@@ -11,10 +11,12 @@ from datetime import timedelta
 
 import pytest
 
+from edge.event_payloads import validate_payload
 from edge.evidence import AirVerdict, NoAirData
 from edge.models import (
     CertCategory,
     EventKind,
+    EventType,
     GasRequirement,
     GasTest,
     GasTestSample,
@@ -46,6 +48,10 @@ def _test(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> Ga
     )
     env.ctl.record_gas_test(t, "analyst")
     return t
+
+
+def _alerts(env: Env, type_: EventType) -> list[dict[str, object]]:
+    return [e.payload for e in env.journal.events(kind=EventKind.ALERT) if e.type == type_]
 
 
 def _status(env: Env, pid: str) -> PermitStatus:
@@ -350,11 +356,26 @@ async def test_invariant_8_clock_loss_is_alerted_and_validity_bounded_by_monoton
     env.welder("W1")
     env.active_permit(hours=1)
     assert (await env.ctl.badge_in("B-W1")).allowed
+    trusted_at = env.clock.wall()
     env.clock.trusted = False
     env.ctl.expire_due()
     assert env.lights.current == (Light.RED, False)  # relay released while time is unsure
+    # Alerted at the first judgement tick, once for the episode, not once per tick.
+    env.clock.advance(5)
+    env.ctl.expire_due()
+    (alert,) = _alerts(env, EventType.CLOCK_UNTRUSTED)
+    body = validate_payload(EventType.CLOCK_UNTRUSTED, alert)
+    assert alert["last_trusted"] == trusted_at.isoformat()
+    assert alert["carried_until"] == (trusted_at + timedelta(hours=24)).isoformat()
+    assert alert["active_permits"] == ["P1"] and body.model_dump()["inside"][0]["worker_id"] == "W1"
     env.clock.advance(3600)
     assert [p.permit_id for p in env.ctl.expire_due()] == ["P1"]
+    # Trust back, then lost again with someone inside: a new episode, a new alert.
+    env.clock.trusted = True
+    env.ctl.expire_due()
+    env.clock.trusted = False
+    env.ctl.expire_due()
+    assert len(_alerts(env, EventType.CLOCK_UNTRUSTED)) == 2
 
 
 # ---------------------------------------------------------------- item 11: certificates
@@ -373,8 +394,18 @@ async def test_order_30_certificate_lapsing_inside_alerts_and_blocks_resume(env:
     env.welder("W1", days_left=1)
     env.active_permit(hours=71, level=PermitLevel.HOT_2)
     assert (await env.ctl.badge_in("B-W1")).allowed
+    env.ctl.expire_due()
+    assert _alerts(env, EventType.CERTIFICATE_LAPSED_INSIDE) == []
     env.clock.advance(2 * 86400)  # past midnight twice: the certificate lapsed
     env.ctl.expire_due()
+    env.clock.advance(5)
+    env.ctl.expire_due()  # the next tick: still one alert for the episode
+    (alert,) = _alerts(env, EventType.CERTIFICATE_LAPSED_INSIDE)
+    validate_payload(EventType.CERTIFICATE_LAPSED_INSIDE, alert)
+    assert alert["worker_id"] == "W1"
+    assert alert["lapsed"] == [
+        {"permit_id": "P1", "reason": "CERT_EXPIRED", "required": CertCategory.WELDING.value}
+    ]
     env.ctl.suspend_permit("P1", SuspensionCause.MANUAL, "stop card", "G1")
     env.gas_test()
     with pytest.raises(CommandRejected) as err:
