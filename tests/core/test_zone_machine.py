@@ -9,6 +9,11 @@ certificates lapsing at local midnight). After every step it fails when the cont
 "safe" (relay energised, permit left active, person admitted, start / resume accepted) where
 the naive judge says "unsafe".
 
+Some steps are compound (a test then a command; test -> alarm -> start; a test at 23:50 and a
+start or resume at 00:05) because the orders that matter are too rare among short random runs:
+with them the bounded run finds a reverted "test newer than the latest alarm" rule (issue 17
+item 4) and a reverted daily first hot-work test at start / resume (§5.3.1d).
+
 Bounded and deterministic in CI (``CI`` set: derandomized, fixed number of examples);
 ``ZONE_MACHINE_EXAMPLES`` raises the budget for a longer local hunt.
 """
@@ -185,6 +190,12 @@ class NaiveJudge:
             return False
         return max_age is None or now - taken <= max_age
 
+    def today_test(self, now: datetime) -> bool:
+        """The first hot work of each local day needs that day's test (§5.3.1d)."""
+        if self.test is None:
+            return False
+        return self.test[0].astimezone(TZ).date() >= now.astimezone(TZ).date()
+
     @staticmethod
     def cert_ok(wid: str, now: datetime) -> bool:
         return not (wid == WELDER2 and now.astimezone(TZ).date() > T0.astimezone(TZ).date())
@@ -263,6 +274,8 @@ class ZoneMachine(RuleBasedStateMachine):
                 and self.naive.test[0] <= newer
             ):
                 return False, "test older than suspension"
+        if pid == "HOT" and not self.naive.today_test(now):
+            return False, "daily first hot-work test"
         if pid == "CS":
             entrants = self.occupants("CS") - {GUARDIAN}
             if entrants and GUARDIAN not in self.inside():
@@ -315,6 +328,8 @@ class ZoneMachine(RuleBasedStateMachine):
                         return False, "CS entry needs a test within 30 min"
                     if brk is not None and now - since > brk and not fresh:
                         return False, f"{pid} break needs a re-test"
+                    if pid == "HOT" and not self.naive.today_test(now):
+                        return False, "HOT daily first hot-work test"
         return True, ""
 
     # ------------------------------------------------------------------ rules
@@ -363,6 +378,41 @@ class ZoneMachine(RuleBasedStateMachine):
         """A short gas alarm, cleared and acknowledged (tests taken before it no longer count)."""
         self.gas_alarm()
         self.air_clears_and_is_acknowledged()
+
+    @rule(pid=st.sampled_from(["HOT", "CS", "TP"]))
+    def test_then_alarm_then_start(self, pid: str) -> None:
+        """A passing test, a short alarm, then a start on that test: it no longer counts
+        (§5.2.6, §6.5; issue 17 item 4). Without this compound step a bounded run rarely
+        reaches the order test -> alarm -> clear -> start."""
+        self.record_test("full")
+        self.alarm_comes_and_goes()
+        self.command(pid, False)
+
+    @rule(pid=st.sampled_from(["HOT", "CS", "TP"]))
+    def alarm_test_alarm_then_resume(self, pid: str) -> None:
+        """A resume on a test taken between a first and a second alarm (issue 17 item 4): the
+        test is newer than the suspension but older than the latest alarm episode."""
+        self.alarm_comes_and_goes()
+        self.record_test("full")
+        self.alarm_comes_and_goes()
+        self.command(pid, True)
+
+    @rule(pid=st.sampled_from(["HOT", "CS", "TP"]))
+    def test_before_midnight_then_command(self, pid: str) -> None:
+        """A test at 23:50 local time, a stop card if the work is running, then at 00:05 the
+        start or resume: young enough for the 30-minute rule, but yesterday's, and the first
+        hot work of a day needs that day's test (§5.3.1d). Reaching midnight takes one long
+        wait, which random steps rarely make."""
+        local = self.true_now.astimezone(TZ)
+        target = local.replace(hour=23, minute=50, second=0, microsecond=0)
+        if target <= local:
+            target += timedelta(days=1)
+        self.time_passes(int((target - local).total_seconds() // 60))
+        self.record_test("full")
+        if pid != "TP":
+            self.stop_card(pid)
+        self.time_passes(15)
+        self.command(pid, self.permit(pid).status is PermitStatus.SUSPENDED)
 
     @rule(wid=st.sampled_from([GUARDIAN, WELDER1, WELDER2, ELECTRICIAN]))
     def guardian_then(self, wid: str) -> None:
