@@ -5,6 +5,11 @@ model is YAML, not code. Transmitters sharing an RS-485 port share one client (o
 are polled one after another, as the line allows one request at a time (sensors.md §3).
 pymodbus drops replies with a bad CRC; a packet trace keeps the received bytes of each
 request so those drops are counted as ``checksum_errors`` rather than vanishing as timeouts.
+
+RTU replies carry no request id, so a reply that arrives after its request timed out would be
+taken for the answer to the next request (another register: another gas's value, once seen as
+LEL reading the O2 value). After any failed read the bus waits until the line has been silent
+for a timeout before it sends again; pymodbus drops what arrives while no request is pending.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import contextlib
 import logging
 import math
 import struct
+import time
 from dataclasses import dataclass
 
 from pymodbus import FramerType
@@ -77,6 +83,9 @@ class ModbusBus:
         self._devices = [_Device(d) for d in devices]
         self._rx = bytearray()
         self._opened_mono = 0.0
+        self._timeout_s = max(d.cfg.timeout_s for d in self._devices)
+        self._last_rx = 0.0  # time.monotonic() of the last bytes received
+        self._resync = False  # a read failed: a late reply may still be on its way
 
     @property
     def sensor_ids(self) -> tuple[str, ...]:
@@ -88,6 +97,7 @@ class ModbusBus:
             self._rx.clear()
         else:
             self._rx += data
+            self._last_rx = time.monotonic()
         return data
 
     def _client(self) -> AsyncModbusSerialClient:
@@ -98,7 +108,7 @@ class ModbusBus:
             baudrate=c.baudrate,
             parity=c.parity,
             stopbits=c.stopbits,
-            timeout=max(d.cfg.timeout_s for d in self._devices),
+            timeout=self._timeout_s,
             retries=0,
             # We reconnect ourselves (with backoff and a fresh client): pymodbus' own loop would
             # keep a dead pty fd around after an unplug.
@@ -171,6 +181,8 @@ class ModbusBus:
         address: int,
         count: int,
     ) -> list[int]:
+        if self._resync:
+            await self._wait_for_silence()
         try:
             if function == 3:
                 rr = await client.read_holding_registers(address, count=count, device_id=device_id)
@@ -186,7 +198,21 @@ class ModbusBus:
             raise ReadFailed(str(rr))
         return list(rr.registers)
 
+    async def _wait_for_silence(self) -> None:
+        """Wait until nothing has arrived for one timeout since the failure (bounded)."""
+        started = time.monotonic()
+        give_up = started + 10 * self._timeout_s
+        while (now := time.monotonic()) < give_up:
+            quiet_since = max(started, self._last_rx)
+            if now - quiet_since >= self._timeout_s:
+                break
+            await asyncio.sleep(self._timeout_s - (now - quiet_since))
+        # A line that never falls silent (a babbling device) is not waited on for ever: the
+        # next read then fails its own checks and counts, as before.
+        self._resync = False
+
     def _count_failure(self, why: str) -> None:
+        self._resync = True
         rx = bytes(self._rx)
         if len(rx) >= 4 and crc16_modbus(rx[:-2]) != rx[-2:]:
             self.stats.checksum_errors += 1

@@ -8,6 +8,7 @@ and unplugs the client's end (``unplug`` / ``replug``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 from pathlib import Path
@@ -37,6 +38,7 @@ class ModbusSimulator:
         self.registers: dict[int, list[int]] = {d: [0] * REGISTERS_PER_DEVICE for d in device_ids}
         self.requests = 0
         self.silent = False
+        self._delays: list[float] = []
         self._baudrate = baudrate
         self._server: ModbusSerialServer | None = None
 
@@ -59,6 +61,11 @@ class ModbusSimulator:
         """Flip a bit in the next ``replies`` replies (a noisy RS-485 line)."""
         self.link.corrupt_next(replies)
 
+    def delay_next(self, seconds: float, replies: int = 1) -> None:
+        """Answer the next ``replies`` requests ``seconds`` late (a slow or starved transmitter):
+        the reply still comes, after the client has given up on it."""
+        self._delays += [seconds] * replies
+
     def unplug(self) -> None:
         """Pull the cable at the gateway's end: its port disappears."""
         self.link.unplug_a()
@@ -78,6 +85,8 @@ class ModbusSimulator:
         set_values: list[int] | list[bool] | None,
     ) -> None:
         self.requests += 1
+        if self._delays:
+            await asyncio.sleep(self._delays.pop(0))
         regs = self.registers[device_id]
         current_registers[:] = regs[start_address : start_address + len(current_registers)]
 

@@ -124,6 +124,31 @@ async def test_crc_damage_is_counted_and_the_bus_carries_on(
         assert all(r.value == pytest.approx(7) for r in collector.readings)
 
 
+async def test_a_late_reply_is_never_taken_for_the_next_gas(
+    ports: Path, collector: Collector, background: Background
+) -> None:
+    """RTU replies carry no request id: a reply that comes after the timeout must not be read as
+    the answer to the next request (seen in the demo under load: LEL read the O2 value)."""
+    async with ModbusSimulator(ports / "rs485", [1]) as sim:
+        sim.set_value(1, 0, 20.9, scale=0.1)  # O2 %vol
+        sim.set_value(1, 1, 0, scale=0.1)  # LEL %
+        chans = [
+            {"gas": "o2", "unit": "%vol", "address": 0, "scale": 0.1},
+            {"gas": "lel", "unit": "%LEL", "address": 1, "scale": 0.1},
+        ]
+        bus = ModbusBus([transmitter(sim.client_path, channels=chans)], CLOCK)
+        background.start(bus.run(collector))
+        await collector.wait_count(2)
+        sim.delay_next(0.3)  # past the 0.2 s timeout; the reply still comes
+        await until(lambda: bus.stats.read_errors >= 1, what="the late reply's timeout")
+        n = len(collector.readings)
+        await collector.wait_count(n + 20)
+        lel = [r.value for r in collector.readings if r.gas == "lel"]
+        o2 = [r.value for r in collector.readings if r.gas == "o2"]
+        assert lel and all(v == pytest.approx(0.0) for v in lel), lel  # never O2's 20.9
+        assert o2 and all(v == pytest.approx(20.9) for v in o2), o2  # never LEL's 0
+
+
 async def test_one_bus_polls_many_transmitters(
     ports: Path, collector: Collector, background: Background
 ) -> None:
