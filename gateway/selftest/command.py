@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from edge.reasons import Lang
+from gateway.exitcodes import ExitCode
 from gateway.selftest.outcome import Budgets, CheckResult, Status, Words
 from gateway.selftest.runner import run_selftest
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_DAEMON_RUNNING = 3
+# From the one table (gateway/exitcodes.py): 2 and 3 meant other things in other commands.
+EXIT_OK = ExitCode.OK
+EXIT_FAILED = ExitCode.FAILED
+EXIT_CONFIG = ExitCode.CONFIG  # 78, as every command's config error
+EXIT_DAEMON_RUNNING = ExitCode.BUSY  # 75: the daemon holds the sensors; try again once stopped
 
 DAEMON_RUNNING = Words(
     "DAEMON_RUNNING",
@@ -115,8 +117,9 @@ def _print_table(results: list[CheckResult], elapsed: float, lang: str = "zh-CN"
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    """``zonegate selftest``: exit 0 all passed, 1 a check failed, 2 config error, 3 the daemon
-    is running. Prints the table in the technician's language, or one JSON line (``--json``)."""
+    """``zonegate selftest``: exit 0 all passed, 1 a check failed, 78 config error, 75 the
+    daemon is running. Prints the table in the technician's language, or one JSON line
+    (``--json``)."""
     from gateway.config import ConfigError, load_config
 
     try:
@@ -126,7 +129,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
             print(issue, file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
-        return EXIT_CONFIG
+        return int(EXIT_CONFIG)
     from gateway.daemon import daemon_running
     from gateway.phrasebook import pick_lang
 
@@ -140,7 +143,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         if args.json:
             message = DAEMON_RUNNING.say(Lang.EN, state=state)
             print(json.dumps({"ok": False, "config": str(args.config), "error": message}))
-        return EXIT_DAEMON_RUNNING
+        return int(EXIT_DAEMON_RUNNING)
     budgets = Budgets(
         gas_s=args.gas_seconds,
         gps_s=args.gps_seconds,
@@ -169,7 +172,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
         )
     else:
         _print_table(results, elapsed, lang)
-    return EXIT_OK if ok else EXIT_FAILED
+    return int(EXIT_OK if ok else EXIT_FAILED)
 
 
 def register(sub: Any) -> None:
@@ -179,8 +182,8 @@ def register(sub: Any) -> None:
         help="check sensors, camera, GPS, broker, clock and disk; non-zero exit on any failure",
         description="Check every configured capability; stop the daemon first (it holds the "
         "sensors and the camera). Run as root to read the broker credentials. Exit codes: "
-        f"{EXIT_OK} all passed, {EXIT_FAILED} a check failed, {EXIT_CONFIG} config error, "
-        f"{EXIT_DAEMON_RUNNING} the daemon is running.",
+        f"{EXIT_OK:d} all passed, {EXIT_FAILED:d} a check failed, {EXIT_CONFIG:d} config error, "
+        f"{EXIT_DAEMON_RUNNING:d} the daemon is running.",
     )
     p.add_argument(
         "--config",

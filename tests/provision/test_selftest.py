@@ -215,7 +215,7 @@ def test_refuses_while_the_daemon_holds_the_sensors(
     p = provision()
     with running_daemon(p.config):
         rc, report = selftest_json(p, capsys)
-    assert rc == 3
+    assert rc == 75  # ExitCode.BUSY: the one table's "daemon running" (3 meant another thing)
     assert not report["ok"] and "stop it first" in report["error"]
     rc, report = selftest_json(p, capsys)
     assert rc == 0, report
