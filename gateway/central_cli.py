@@ -132,12 +132,16 @@ def _envelope(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
+    """``zonegate central keygen``: write an Ed25519 key pair (private stays on central);
+    exit 0."""
     key, pub = generate_keypair(args.out, args.name)
     print(f"private key: {key} (keep it on central only)\npublic key:  {pub} (copy to devices)")
     return 0
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
+    """``zonegate central sign``: print one signed command envelope as JSON; exit 65 (DATA) when
+    the body or key cannot be used."""
     try:
         print(json.dumps(_envelope(args), ensure_ascii=False))
     except (ValueError, OSError, TypeError) as err:
@@ -147,6 +151,9 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    """``zonegate central publish``: sign a command, send it to one device over MQTT and print
+    its reply; exit 65 for a bad body or key, non-zero when the device refused or did not
+    answer."""
     try:
         envelope = _envelope(args)
         settings = _settings(args, f"central-cli-{args.device}", persistent=False)
@@ -164,6 +171,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    """``zonegate central watch``: a live table of every gateway's state and events until
+    Ctrl-C (exit 0). Without ``--client-id`` a clean session of its own."""
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
@@ -209,6 +218,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    """``zonegate central docs``: write the MQTT contract (JSON Schemas, catalogue) to
+    ``--out``; prints each path written; exit 0."""
     from cloud_sync.schema_docs import write_docs
 
     for path in write_docs(args.out, args.examples):

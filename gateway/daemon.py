@@ -122,6 +122,7 @@ class DiskReserve:
         self.mb = mb
 
     def held_mb(self) -> int:
+        """Megabytes the reserve file holds now (0 when it is gone)."""
         try:
             return self.path.stat().st_size // 1_000_000
         except FileNotFoundError:
@@ -162,6 +163,8 @@ class DiskReserve:
 
 
 def free_mb(path: Path) -> float:
+    """Free megabytes (10^6 bytes) on the filesystem that holds ``path`` (or would: the
+    nearest existing parent is measured)."""
     probe = path
     while not probe.exists():
         probe = probe.parent
@@ -295,6 +298,9 @@ class Gateway:
     # ------------------------------------------------------------------ running
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Run every service and the housekeeping loops (expiry, disk, retention, watchdog)
+        under supervision; READY=1 once serving, ``self.ready`` set; returns after ``stop`` is
+        set and the staged shutdown ran. A crashing service is restarted, never fatal."""
         async with asyncio.TaskGroup() as tg:
             for service in self.services:
                 self._tasks[service.name] = tg.create_task(
@@ -435,12 +441,15 @@ class Gateway:
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set ``stop`` (the daemon then shuts down in stages)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
 
 async def run_gateway(config: GatewayConfig, config_path: Path | None) -> None:
+    """``zonegate run``: the gateway until SIGTERM/SIGINT. Raises ``StartupError`` when a
+    store or the config refuses to start (the CLI turns it into its exit code)."""
     stop = asyncio.Event()
     install_signal_handlers(stop)
     async with Gateway(config, config_path) as gw:

@@ -49,6 +49,8 @@ def register(sub: Any, broker_args: Any, settings: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
+    """``zonegate central ingest``: consume every gateway's events into PostgreSQL until
+    SIGTERM/SIGINT (exit 0); exit 2 when the MQTT settings cannot be used."""
     from cloud_sync.ingest.consumer import Consumer, IngestSettings
 
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -103,6 +105,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cmd_roster_load(args: argparse.Namespace) -> int:
+    """``zonegate central roster-load``: load a roster document (a ``roster_update`` body or a
+    JSON list of workers) into PostgreSQL for certificate notices; non-zero on a bad file."""
     import psycopg
     from pydantic import ValidationError
 

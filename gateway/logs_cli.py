@@ -44,6 +44,8 @@ def journal_command(lines: int, follow: bool, since: str | None) -> list[str]:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    """``zonegate logs``: follow the daemon's journal (journalctl -u zonegate); exit 1 with
+    the reason and what to do instead where there is no journald."""
     lang = pick_lang(args.lang, args.config)
     zh, en = _WORDS["no_journal"]
     words = en if lang.value == "en" else zh

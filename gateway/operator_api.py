@@ -71,6 +71,7 @@ def refusal(
 
 
 def ok(body: dict[str, Any]) -> web.Response:
+    """A JSON success response: ``{"ok": true, **body}`` (HTTP 200)."""
     return web.json_response({"ok": True, **body}, dumps=_dumps)
 
 
@@ -290,6 +291,7 @@ def socket_path_for(config: GatewayConfig) -> Path:
 
 
 def socket_path(ctx: ServiceContext) -> Path:
+    """Where this daemon's operator API socket is (see ``socket_path_for``)."""
     return socket_path_for(ctx.config)
 
 
@@ -305,6 +307,8 @@ class OperatorApiService:
         self.serving = asyncio.Event()
 
     async def run(self) -> None:
+        """Serve the API on its Unix socket (mode 0660) until cancelled; ``serving`` is set once
+        it accepts calls. A stale socket file in the state directory is replaced."""
         cfg = self.ctx.config.operator_api
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -65,6 +65,8 @@ def _from_stores(cfg: Any, url: str) -> tuple[int, dict[str, Any]]:
 
 
 def cmd_permit(args: argparse.Namespace) -> int:
+    """``zonegate permit list|show``: from the running daemon's API, else from the stores;
+    exit 0, 1 for an unknown permit, 78 for a config error."""
     from gateway.config import ConfigError
 
     url = "/permits" if args.permit_command == "list" else f"/permits/{args.permit_id}"

@@ -137,6 +137,7 @@ def build_identity(ctx: ServiceContext) -> Service | None:
 
 
 def build_terminal(ctx: ServiceContext) -> Service | None:
+    """The daemon's factory for the terminal's badge reader: None when ``badge.type`` is none."""
     from edge.terminal import TerminalService
     from firmware_adapters.badge.config import BadgeConfig
     from firmware_adapters.badge.lines import LineBadgeReader

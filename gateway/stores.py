@@ -287,6 +287,8 @@ def reset_store(which: str, registry_path: Path, journal_path: Path, clock: Cloc
 
 
 def cmd_reset_store(args: argparse.Namespace) -> int:
+    """``zonegate reset-store``: set a damaged or orphaned store aside (renamed, never
+    deleted) and start an empty one; refuses while the daemon runs."""
     from edge.clock import SystemClock
     from gateway.config import ConfigError, load_config
     from gateway.daemon import daemon_running
@@ -316,6 +318,7 @@ def cmd_reset_store(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    """Add ``reset-store`` to the ``zonegate`` command."""
     from gateway.cli import DEFAULT_CONFIG
 
     p = sub.add_parser(

@@ -11,11 +11,15 @@ import socket
 
 
 class Notifier:
+    """sd_notify(3) without libsystemd: datagrams to ``$NOTIFY_SOCKET`` (or ``address``);
+    every call is a no-op outside systemd."""
+
     def __init__(self, address: str | None = None) -> None:
         self._address = address if address is not None else os.environ.get("NOTIFY_SOCKET")
 
     @property
     def enabled(self) -> bool:
+        """True when running under systemd with a notify socket."""
         return bool(self._address)
 
     def notify(self, *fields: str) -> bool:

@@ -238,6 +238,7 @@ class KioskFeed:
 
     @property
     def pages(self) -> int:
+        """How many pages (screens) are subscribed now."""
         return len(self._pages)
 
     def subscribe(self, readonly: bool) -> asyncio.Queue[bytes]:
@@ -249,6 +250,7 @@ class KioskFeed:
         return q
 
     def unsubscribe(self, q: asyncio.Queue[bytes]) -> None:
+        """Forget a page's queue (its stream ended)."""
         self._pages.discard(q)
 
     def close_all(self) -> None:
@@ -303,10 +305,13 @@ class KioskFeed:
         self._state_soon()
 
     def on_tap(self, badge_id: str) -> None:
+        """The terminal's listener: a card was read (``badge_id``); pages show it at once."""
         self.seq += 1
         self._send(_sse("tap", {"badge_id": badge_id, "seq": self.seq}))
 
     def on_decision(self, decision: Decision) -> None:
+        """The terminal's listener: a decision; pages get its view (``decision_view``) and the
+        decision listeners (voice, buzzer) are told; a state refresh follows."""
         view = decision_view(self.controller, decision, self.seq)
         self._send(_sse("decision", view))
         for listener in list(self.decision_listeners):

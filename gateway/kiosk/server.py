@@ -155,6 +155,9 @@ class KioskService:
         self.serving = asyncio.Event()
 
     async def run(self) -> None:
+        """Serve the page (and the operator API on the same origin) on loopback, and read-only on
+        ``kiosk.lan_port`` when set, until cancelled; ``serving`` is set once it listens.
+        Raises ``OSError`` when a port cannot be bound (the daemon's supervisor retries)."""
         runners: list[web.AppRunner] = []
         try:
             where = []
@@ -198,6 +201,7 @@ class KioskService:
             await asyncio.sleep(1.0)
 
     def health(self, where: list[str]) -> dict[str, Any]:
+        """The kiosk's health entry: where it listens (``where``), pages, drops, voice, signals."""
         return {
             "state": "running",
             "listening": where,

@@ -150,6 +150,8 @@ class Voice:
         self.last_error = message
 
     def health(self) -> dict[str, Any]:
+        """The voice's health entry: enabled, mute, the prompts found, counts of prompts played /
+        skipped / failed and the last error."""
         return {
             "enabled": self.cfg.enabled,
             "mute": self.cfg.mute,
@@ -166,6 +168,7 @@ class Voice:
             await asyncio.gather(self._playing, return_exceptions=True)
 
     async def aclose(self) -> None:
+        """Stop a prompt that is still playing (at shutdown)."""
         if self._playing is not None:
             self._playing.cancel()
             await asyncio.gather(self._playing, return_exceptions=True)
@@ -182,6 +185,8 @@ class TapSignals:
         self.chirp_errors = 0
 
     def on_decision(self, view: dict[str, Any]) -> None:
+        """A decision's view (``kiosk.feed.decision_view``): the admit / exit / deny prompt
+        and, when enabled, the buzzer's tap pattern (a buzzer fault is counted, never raised)."""
         if view["allowed"]:
             self.voice.say("exit" if view["action"] == "badge_out" else "admit")
         else:
@@ -196,7 +201,9 @@ class TapSignals:
                 log.exception("buzzer chirp failed")
 
     def on_alarm(self, event: Event) -> None:
+        """A gas alarm event: the alarm prompt."""
         self.voice.say("alarm")
 
     def health(self) -> dict[str, Any]:
+        """The tap signals' health entry: chirps sent and failed."""
         return {"chirps": self.chirps, "chirp_errors": self.chirp_errors}
