@@ -25,6 +25,7 @@ from gateway.demo.harness import (
     ZONE,
     DemoUnavailable,
     demo_config,
+    demo_logging,
     demo_parts,
     run_interruptible,
     running_stage,
@@ -54,7 +55,7 @@ def run_demo(lang: str = Lang.ZH.value, keep: bool = False, capture: Path | None
     def say(words: tuple[str, str], style: str) -> None:
         console.print(f"[{style}]{words[0] if language is Lang.ZH else words[1]}[/]")
 
-    with state_dir(keep) as state:
+    with state_dir(keep) as state, demo_logging(state):
         tl = Timeline(console, language)
         console.print(f"[bold]zonegate demo[/] — {SITE}/{ZONE}, state in {state}")
 

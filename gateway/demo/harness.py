@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -82,7 +83,7 @@ class Parts:
     broker: Any = None  # gateway.local_broker.LocalBroker
     signer: Any = None  # cloud_sync.signing.Signer (central's key)
     faces: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (zh, en): what is left out
 
 
 @contextlib.asynccontextmanager
@@ -136,7 +137,12 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
             }
             parts.gps.release()
         else:
-            parts.notes.append("gpsd/gpsfake not installed: no position check in this demo")
+            parts.notes.append(
+                (
+                    "未安装 gpsd/gpsfake：本次演示不做定位检查",
+                    "gpsd/gpsfake not installed: no position check in this demo",
+                )
+            )
 
         from gateway.local_broker import LocalBroker, demo_sync
 
@@ -145,7 +151,12 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
             mqtt, parts.signer = demo_sync(parts.broker, state / "keys")
             raw["mqtt"] = mqtt.model_dump(mode="json", exclude_unset=True)
         else:
-            parts.notes.append("mosquitto not installed: no MQTT sync in this demo")
+            parts.notes.append(
+                (
+                    "未安装 mosquitto：本次演示没有 MQTT 同步",
+                    "mosquitto not installed: no MQTT sync",
+                )
+            )
 
         from gateway import face_demo
 
@@ -153,7 +164,12 @@ async def demo_parts(state: Path, raw: dict[str, Any]) -> AsyncIterator[Parts]:
             raw["identity"] = face_demo.demo_section()
             parts.faces = True
         else:
-            parts.notes.append("shared photos not found: badge-only identity in this demo")
+            parts.notes.append(
+                (
+                    "未找到共享照片：本次演示只刷卡，不做人脸核验",
+                    "shared photos not found: badge-only identity in this demo",
+                )
+            )
         yield parts
 
 
@@ -191,16 +207,32 @@ class Waiter:
 
 
 class CentralView:
-    """Which journal events central's watcher has received (by ``seq``), to await."""
+    """Which journal events central's watcher has received (``seq`` -> type), to await."""
 
     def __init__(self) -> None:
         self.seqs: set[int] = set()
+        self.types: dict[int, str] = {}
         self._changed = asyncio.Event()
 
     def saw(self, message: Any) -> None:
         """``print_events``' callback: one event central received (a ``EventMessage``)."""
         self.seqs.add(int(message.seq))
+        self.types[int(message.seq)] = str(message.type)
         self._changed.set()
+
+    async def saw_type(self, types: tuple[str, ...], after_seq: int, within_s: float) -> bool:
+        """True once an event of one of ``types`` with a seq above ``after_seq`` arrived;
+        False after ``within_s`` seconds."""
+        try:
+            async with asyncio.timeout(within_s):
+                while not any(
+                    seq > after_seq and kind in types for seq, kind in self.types.items()
+                ):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def caught_up(self, seqs: set[int], within_s: float) -> bool:
         """True once every seq in ``seqs`` was received; False after ``within_s`` seconds."""
@@ -261,12 +293,22 @@ class Stage:
         self.versions[key] = self.versions.get(key, 0) + 1
         device = self.gateway.config.device.device_id
         env = sign_command(self.parts.signer, type_, {"device": device, **body}, self.versions[key])
-        return await publish_command(
+        before = max((ev.seq for ev in self.waiter.seen), default=0)
+        if self.central is not None:
+            before = max(before, *self.central.seqs, 0)
+        reply = await publish_command(
             self.parts.broker.settings(f"demo-central-{key}-{self.versions[key]}"),
             SITE,
             device,
             env,
         )
+        if self.central is not None and reply is not None:
+            # The device journals the command's outcome (command_accepted / _rejected) as it
+            # replies: wait for central to show it, so it stands above the reply's line and not
+            # under the next step.
+            outcome = ("command_accepted", "command_rejected")
+            await self.central.saw_type(outcome, before, CENTRAL_CATCH_UP_S)
+        return reply
 
     async def central_caught_up(self) -> None:
         """Wait until central's view shows every event journaled so far (readings aside), so
@@ -290,6 +332,30 @@ def state_dir(keep: bool) -> Iterator[Path]:
             print(f"demo state kept in {path}", file=sys.stderr)
         else:
             shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def demo_logging(state: Path) -> Iterator[Path]:
+    """The gateway's log during the demo: WARNING and above into ``state/demo.log`` (kept with
+    ``--keep``), only errors on the terminal. The timeline already tells every refusal the
+    gateway logs as a warning; printed raw between its lines, in the other language, they
+    read as noise (a fresh-user finding)."""
+    root = logging.getLogger()
+    path = state / "demo.log"
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(logging.WARNING)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.ERROR)
+    to_terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(to_file)
+    root.addHandler(to_terminal)
+    try:
+        yield path
+    finally:
+        for handler in (to_file, to_terminal):
+            root.removeHandler(handler)
+            handler.close()
 
 
 @contextlib.asynccontextmanager

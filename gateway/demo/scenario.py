@@ -14,6 +14,7 @@ signed central commands, the gas simulators' values. The controller is only list
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from edge.models import (
 )
 from edge.reasons import Lang, ReasonCode, text
 from gateway.demo.harness import ZONE, DemoUnavailable, Stage
+from gateway.kiosk.guidance import STATUS_NAMES
 
 
 def demo_workers(today: date) -> list[Worker]:
@@ -189,7 +191,8 @@ class Story:
                 return ev
             codes = ev.payload["reasons"]
             shown = "; ".join(text(ReasonCode(c), self.tl.lang) for c in codes)
-            self.tl.note(f"✘ {shown} {codes}", f"✘ {shown} {codes}", "red")
+            listed = ", ".join(codes)  # as a decision shows them: [A, B]
+            self.tl.note(f"✘ {shown} [{listed}]", f"✘ {shown} [{listed}]", "red")
             if wanted == "permit_action_refused":
                 return ev
             if not set(codes) <= _TAP_AGAIN:
@@ -201,10 +204,20 @@ class Story:
         """A signed command from central, and the device's reply printed."""
         reply = await self.stage.central_command(type_, body, key)
         ok = reply is not None and reply.accepted
-        detail = "accepted" if ok else (f"{reply.reason} {reply.detail}" if reply else "no reply")
+        if ok:
+            zh, en = "已接受", "accepted"
+        elif reply is None:
+            zh, en = "无回复", "no reply"
+        else:
+            en = f"{reply.reason} {reply.detail}"
+            # The reply's detail is the device's English text; its reason codes have words.
+            known = {c.value for c in ReasonCode}
+            codes = [c for c in dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9_]+\b", en)) if c in known]
+            said = "；".join(text(ReasonCode(c), Lang.ZH) for c in codes)
+            zh = f"拒绝：{said} [{', '.join(codes)}]" if codes else f"拒绝：{en}"
         self.tl.note(
-            f"  中心签名指令 {type_} → 设备回复 {detail}",
-            f"  signed central command {type_} → reply {detail}",
+            f"  中心签名指令 {type_} → 设备回复：{zh}",
+            f"  signed central command {type_} → reply {en}",
             "dim" if ok else "red",
         )
         return reply
@@ -225,8 +238,8 @@ async def scenario(stage: Stage, tl: Timeline) -> None:
     step goes through central's signed commands)."""
     if stage.parts.broker is None or stage.parts.signer is None:
         raise DemoUnavailable("the demo needs mosquitto (apt-get install mosquitto)")
-    for note in stage.parts.notes:
-        tl.note(note, note, "dim")
+    for zh, en in stage.parts.notes:
+        tl.note(zh, en, "dim")
     s = Story(stage, tl)
     await _arrive(s)
     permit = await _issue_and_start(s)
@@ -354,8 +367,9 @@ async def _gas_rises(s: Story) -> None:
     )
     a = alarm.payload
     if "threshold" in a:
+        unit = a.get("unit", "")
         figures = (
-            f"{a['gas']} {a['value']:g} {a.get('unit', '')} > {a['threshold']:g} "
+            f"{a['gas']} {a['value']:.1f} {unit} > {a['threshold']:g} {unit} "
             f"({a['channel']}, {a.get('sensor_id', '')})"
         )
         s.tl.note(f"报警：{figures}", f"Alarm: {figures}", "bold red")
@@ -401,10 +415,9 @@ async def _air_clears_and_resume(s: Story, permit: Permit) -> None:
     await s.central("permit_resume", {"permit_id": permit.permit_id}, "permit")
     resumed = s.stage.gateway.controller.registry.permit(permit.permit_id)
     assert resumed is not None
+    zh, en = STATUS_NAMES.get(resumed.status.value, (resumed.status.value,) * 2)
     s.tl.note(
-        f"作业票 {resumed.permit_id} 状态：{resumed.status.value}",
-        f"Permit {resumed.permit_id} is {resumed.status.value}",
-        "green",
+        f"作业票 {resumed.permit_id} 状态：{zh}", f"Permit {resumed.permit_id} is {en}", "green"
     )
 
 

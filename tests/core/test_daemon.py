@@ -171,6 +171,10 @@ def test_demo_runs_and_prints_the_suspension(tmp_path: Path) -> None:
     assert "PERMIT_SUSPENDED" in out or "GAS_UNSAFE" in out
     assert "GAS_TEST_STALE" in out  # resume refused without a fresh test
     assert "is active" in out
+    # One narrated language: the gateway's warnings (refusals the timeline already tells, in
+    # the other language) go to demo.log, not between the lines; codes shown as [A, B].
+    assert "badge_in CARD-" not in proc.stderr and "rejected:" not in proc.stderr, proc.stderr
+    assert "['" not in out
     # The real parts this machine has (make test installs them all).
     from firmware_adapters.gps.gpsfake import gpsfake_available
     from gateway.face_demo import photos_available
