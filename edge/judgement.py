@@ -38,7 +38,7 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import requires_monitor_installed, requires_monitoring
+from edge.permits import recorded_failed, requires_monitor_installed, requires_monitoring
 from edge.reasons import ReasonCode
 
 EPS = 1e-9
@@ -205,7 +205,7 @@ def gas_test_reasons(
     if test is None or test.zone_id != permit.zone_id:
         return [ReasonCode.GAS_TEST_MISSING]
     out: list[ReasonCode] = []
-    if not test.passed or sample_failures(f.zone, permit.kind, test):
+    if recorded_failed(test) or sample_failures(f.zone, permit.kind, test):
         out.append(ReasonCode.GAS_TEST_FAILED)
     if missing_gases(f.zone, permit.kind, test):
         out.append(ReasonCode.GAS_TEST_INCOMPLETE)

@@ -142,13 +142,26 @@ def effective_valid_to(permit: Permit, linked: Permit | None) -> datetime:
     return permit.valid_to
 
 
+def recorded_failed(test: GasTest) -> bool:
+    """The recorded verdict says failed for a reason other than a gas not measured.
+
+    A sender's "failed" with no reasons counts. The edge records "<gas> not measured" for
+    gases ANY live permit's kind needs; whether a given permit needs them is
+    ``edge.judgement.missing_gases`` (GAS_TEST_INCOMPLETE), so those alone do not fail the
+    test for a permit whose kind does not need them.
+    """
+    if test.passed:
+        return False
+    return not test.failures or any(not f.endswith(" not measured") for f in test.failures)
+
+
 def check_gas_test(
     permit: Permit, test: GasTest | None, now: datetime, *, newer_than: datetime | None
 ) -> ReasonCode | None:
     """The start / resume gas-test rule; None when satisfied."""
     if test is None or test.zone_id != permit.zone_id:
         return ReasonCode.GAS_TEST_MISSING
-    if not test.passed:
+    if recorded_failed(test):
         return ReasonCode.GAS_TEST_FAILED
     if newer_than is not None and test.taken_at <= newer_than:
         return ReasonCode.GAS_TEST_STALE

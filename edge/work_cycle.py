@@ -291,6 +291,11 @@ class WorkCycle(PermitLifecycle):
                     codes.append(ReasonCode.PERMIT_EXPIRED)
                 if permit.status in _FROM[action]:
                     codes += self._gas_codes(permit, now, resume=action is CycleAction.RESUME)
+                    # The whole-zone judgement's reasons too (daily first hot-work test,
+                    # latest alarm, linked permit, certificates of those inside, guardian), so
+                    # a refusal lists every one, not only the first the command path meets.
+                    command = pm.Action.START if action is CycleAction.START else pm.Action.RESUME
+                    codes += self._command_reasons(permit, command)
             air = pm.check_air(
                 guards.air,
                 require_monitoring=pm.requires_monitoring(permit),

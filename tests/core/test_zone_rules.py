@@ -630,3 +630,55 @@ def test_s6_4_zone_toxics_must_have_a_pass_limit_at_check_config() -> None:
     assert "nh3" in issue.message and "h2s" in issue.message
     ok = parse_config(text.replace(", nh3", ""), "gw.yaml")
     assert ok.zone.confined_space_toxics == ("h2s",)
+
+
+def test_s5_3_1d_a_refused_terminal_start_lists_the_daily_test_among_every_reason(
+    env: Env,
+) -> None:
+    # The people's path (terminal, central action) lists every failing check: the judgement's
+    # (the day's first hot-work test) together with its own (no gas monitor installed).
+    env.worker("G1")
+    env.welder("W1")
+    lead = env.worker("L1")
+    members = (*CS_MEMBERS, PermitMember(worker_id="L1", role=Role.LEADER))
+    _to_local(env, 23, 40)
+    env.permit(level=PermitLevel.HOT_2, hours=4, members=members)
+    env.gas_test()
+    _to_local(env, 0, 5)
+    env.air.verdict = NoAirData().air_verdict()
+    out = env.ctl.perform_action(CycleAction.START, "P1", lead, via="terminal")
+    assert not out.ok
+    assert {ReasonCode.GAS_TEST_STALE, ReasonCode.NO_AIR_DATA} <= set(out.reasons)
+    assert _status(env, "P1") is PermitStatus.APPROVED
+
+
+def test_s5_3_1_a_test_lacking_only_another_kinds_gas_is_incomplete_for_that_kind_only(
+    env: Env,
+) -> None:
+    # The edge records a test as failed when it lacks a gas ANY live permit needs (here the
+    # confined space's O2); for hot work, which needs the combustible (§5.3.1), it is neither
+    # failed nor incomplete; for the confined space it is incomplete, not "failed" (§6.4).
+    env.worker("G1")
+    env.welder("W1")
+    env.permit(pid="CS1", kind=WorkKind.CONFINED_SPACE, level=PermitLevel.NONE, members=CS_MEMBERS)
+    env.permit(pid="H1", level=PermitLevel.HOT_2)
+    recorded = env.ctl.accept_gas_test(
+        GasTest(
+            zone_id="z1",
+            taken_at=env.clock.wall(),
+            source="portable:x",
+            analyst="a",
+            samples=(
+                GasTestSample(gas="lel", value=0.0, unit="%LEL"),
+                GasTestSample(gas="co", value=2.0, unit="ppm"),
+            ),
+            passed=True,
+        ),
+        actor="a",
+        via=GasTestVia.TERMINAL,
+    )
+    assert not recorded.passed and recorded.failures == ("o2 not measured",)
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("CS1", "leader")
+    assert err.value.reasons == (ReasonCode.GAS_TEST_INCOMPLETE.value,)
+    assert env.ctl.start_permit("H1", "leader").status is PermitStatus.ACTIVE
