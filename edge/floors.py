@@ -10,11 +10,15 @@ people asking "why was I refused".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from edge.air_limits import MOLECULAR_WEIGHT
+from edge.air_limits import GAS_FLOORS, MOLECULAR_WEIGHT, convert
+from edge.air_limits import O2_HIGH as O2_HIGH
+from edge.air_limits import O2_HIGH_ENRICHED as O2_HIGH_ENRICHED
+from edge.air_limits import O2_LOW as O2_LOW
 from edge.models import (
     RETEST_AFTER_BREAK,
     GasRequirement,
@@ -75,11 +79,23 @@ REQUIRED_GASES: dict[WorkKind, frozenset[str]] = {
     WorkKind.HOT_WORK: frozenset({"combustible"}),
     WorkKind.CONFINED_SPACE: frozenset({"o2", "combustible"}),
 }
-# Confined-space O2 band, % vol (§6.4); 23.5 upper bound where the zone is oxygen-enriched.
-O2_LOW, O2_HIGH, O2_HIGH_ENRICHED = 19.5, 21.0, 23.5
+# Confined-space O2 band, % vol (§6.4): O2_LOW, O2_HIGH, and O2_HIGH_ENRICHED where the zone is
+# oxygen-enriched, from edge.air_limits (one definition for the engine and the judge).
+
+
+def _pass_ppm(gas: str) -> float:
+    # Rounded DOWN to 0.01 ppm, so that rounding can never loosen the limit (17.2 for CO's
+    # 17.16 ppm, as written here before, was 0.04 ppm looser than the standard).
+    level = GAS_FLOORS[gas].limits
+    ppm = convert(level.pass_level() or 0.0, level.unit, "ppm", mw=MOLECULAR_WEIGHT[gas])
+    assert ppm is not None  # mg/m3 -> ppm with a molecular weight always converts
+    return math.floor(ppm * 100) / 100
+
+
 # Toxic pass limits for a gas test, ppm at 20 °C, from GBZ 2.1 (PC-TWA, or MAC where only a MAC
-# exists): CO 20 mg/m3, H2S MAC 10 mg/m3, NO2 5 mg/m3, SO2 5 mg/m3 (safety-rules.md §3.1).
-TOXIC_PASS_PPM: dict[str, float] = {"co": 17.2, "h2s": 7.1, "no2": 2.6, "so2": 1.9}
+# exists): CO 20 mg/m3, H2S MAC 10 mg/m3, NO2 5 mg/m3, SO2 5 mg/m3 (safety-rules.md §3.1),
+# derived from the one floor table: 17.16, 7.05, 2.61, 1.87 ppm.
+TOXIC_PASS_PPM: dict[str, float] = {g: _pass_ppm(g) for g in ("co", "h2s", "no2", "so2")}
 # mg/m3 -> ppm at 20 °C: ppm = mg/m3 * 24.04 / MW, with the one molecular-weight table.
 MOLAR_MASS: Mapping[str, float] = MOLECULAR_WEIGHT
 
