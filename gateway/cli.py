@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,25 +49,74 @@ def _setup_logging(level: str) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    import warnings
-
+    """Every problem of the config at once, as ``file:line: key: message`` in the technician's
+    language (``--lang``, else the file's own ``device.language``, else zh-CN); exit 78 on any."""
     from gateway.config import ConfigError, load_config
+    from gateway.phrasebook import pick_lang, say
 
     path: Path = args.config_file or args.config or DEFAULT_CONFIG
+    lang = pick_lang(args.lang, path)
     with warnings.catch_warnings(record=True) as caught:
         # Sections warn about valid but limited choices (a PMS5003 is an indicator only).
         warnings.simplefilter("always")
         try:
             cfg = load_config(path)
         except ConfigError as err:
-            for issue in err.issues:
-                print(issue, file=sys.stderr)
-            print(f"{len(err.issues)} error(s) in {path}", file=sys.stderr)
+            print_config_error(err, path, lang)
             return ExitCode.CONFIG
     for w in caught:
-        print(f"{path}: warning: {w.message}", file=sys.stderr)
-    print(f"{path}: OK (device {cfg.device.device_id}, zone {cfg.zone.zone_id})")
+        # The warnings' text is the section's own (English); the lead-in says what it is.
+        print(say("config.warning", lang, file=path, msg=w.message), file=sys.stderr)
+    print(say("config.ok", lang, file=path, device=cfg.device.device_id, zone=cfg.zone.zone_id))
     return ExitCode.OK
+
+
+def print_config_error(err: Any, path: Path, lang: str) -> None:
+    """``err`` (a ``gateway.config.ConfigError``) on stderr: each issue, then the count."""
+    from gateway.phrasebook import say
+
+    for line in err.lines(str(lang)):
+        print(line, file=sys.stderr)
+    print(say("config.error_count", lang, file=path, n=len(err.issues)), file=sys.stderr)
+
+
+# Commands that cannot do anything without a readable, valid config. They get it checked here,
+# once, before they start, so a missing or broken config is exit 78 (ExitCode.CONFIG) with the
+# same file:line report in the technician's language from every one of them. Left out: provision
+# (writes the config), logs (reads it only for its language), demo and central (none).
+READS_CONFIG = frozenset(
+    {
+        "run",
+        "status",
+        "selftest",
+        "import-roster",
+        "enroll",
+        "bind-badges",
+        "reset-store",
+        "permit",
+        "gps",
+    }
+)
+
+
+def config_precheck(args: argparse.Namespace) -> int | None:
+    """``ExitCode.CONFIG`` after printing the problems when the command's config cannot be
+    used, else None (the command runs and loads it itself)."""
+    from gateway.config import ConfigError, load_config
+    from gateway.phrasebook import pick_lang
+
+    path = getattr(args, "config", None)
+    if args.command not in READS_CONFIG or not isinstance(path, Path):
+        return None  # gps probe without --config runs on gpsd alone, as documented
+    with warnings.catch_warnings():
+        # The command warns when it loads the config itself; said once, not twice.
+        warnings.simplefilter("ignore")
+        try:
+            load_config(path)
+        except ConfigError as err:
+            print_config_error(err, path, pick_lang(getattr(args, "lang", None), path))
+            return ExitCode.CONFIG
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,6 +255,7 @@ def package_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gateway.phrasebook import add_lang_arg
     from gateway.version import VERSION
 
     parser = argparse.ArgumentParser(prog="zonegate", description="Hazardous-work zone gateway")
@@ -231,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", "-c", type=Path, default=None, help=f"gateway YAML (default {DEFAULT_CONFIG})"
     )
+    add_lang_arg(p)
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("status", help="zone, permits, presence and health from the stores")
@@ -268,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("check-config: give the file once, as -c FILE or as FILE")
     handler: Handler = args.func
     try:
+        refused = config_precheck(args)
+        if refused is not None:
+            return refused
         return handler(args)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

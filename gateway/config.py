@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import errno
 import types
 import typing
 import warnings
@@ -29,6 +30,7 @@ from edge.models import Zone
 from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.configbase import Section
 from firmware_adapters.outputs.config import OutputsConfig
+from gateway.config_messages import got_suffix, pydantic_message
 from gateway.errors import GatewayError
 from gateway.kiosk.config import KioskConfig
 
@@ -110,20 +112,43 @@ class GatewayConfig(Section):
 
 @dataclass(frozen=True, slots=True)
 class ConfigIssue:
+    """One problem in a config file: where (``file``, 1-based ``line`` if known, dotted key
+    ``path``) and what, in English (``message``) and zh-CN (``message_zh``; empty falls back to
+    the English). ``str()`` is the English line; ``text(lang)`` the technician's language."""
+
     file: str
     line: int | None
     path: str
     message: str
+    message_zh: str = ""
+    unreadable: bool = False
+    """The file itself could not be read (missing, no permission): nothing was checked."""
+
+    def text(self, lang: str = "en") -> str:
+        """``file:line: path: message`` in ``lang`` ("zh-CN" or "en")."""
+        message = self.message_zh if lang == "zh-CN" and self.message_zh else self.message
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return self.text("en")
 
 
 class ConfigError(GatewayError):
+    """A config that cannot be used: ``issues`` lists every problem found (at least one)."""
+
     def __init__(self, issues: list[ConfigIssue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues
+
+    @property
+    def unreadable(self) -> bool:
+        """The file could not be read at all (missing, no permission, a directory)."""
+        return any(i.unreadable for i in self.issues)
+
+    def lines(self, lang: str = "en") -> list[str]:
+        """Every issue as ``file:line: path: message`` in ``lang`` ("zh-CN" or "en")."""
+        return [i.text(lang) for i in self.issues]
 
 
 # Bounds on what the loader accepts. A gateway.yaml is a few KB; these are far above any real
@@ -139,12 +164,16 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _Bounded(Exception):
-    """A loader bound was hit; the message says which, ``line`` where."""
+    """A loader bound was hit; the message says which (English and zh-CN), ``line`` where."""
 
-    def __init__(self, line: int | None, message: str) -> None:
+    def __init__(self, line: int | None, message: str, message_zh: str) -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.message_zh = message_zh
+
+    def issue(self, file: str) -> ConfigIssue:
+        return ConfigIssue(file, self.line, "", self.message, self.message_zh)
 
 
 class _Builder:
@@ -169,13 +198,23 @@ class _Builder:
         self.lines.setdefault(path, line)
         self.values += 1
         if self.values > MAX_VALUES:
-            raise _Bounded(line, f"more than {MAX_VALUES} values (aliases expanding too far)")
+            raise _Bounded(
+                line,
+                f"more than {MAX_VALUES} values (aliases expanding too far)",
+                f"超过 {MAX_VALUES} 个值（别名展开过多）",
+            )
         if len(path) > MAX_DEPTH:
-            raise _Bounded(line, f"nested deeper than {MAX_DEPTH} levels")
+            raise _Bounded(
+                line, f"nested deeper than {MAX_DEPTH} levels", f"嵌套超过 {MAX_DEPTH} 层"
+            )
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if id(node) in self._open:
-            raise _Bounded(line, "an alias refers to the value that contains it (recursive anchor)")
+            raise _Bounded(
+                line,
+                "an alias refers to the value that contains it (recursive anchor)",
+                "别名引用了包含它自身的值（递归锚点）",
+            )
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -184,19 +223,24 @@ class _Builder:
                 return self._mapping(node, path)
         finally:
             self._open.discard(id(node))
-        raise _Bounded(line, f"unsupported YAML node {type(node).__name__}")
+        kind = type(node).__name__
+        raise _Bounded(line, f"unsupported YAML node {kind}", f"不支持的 YAML 节点 {kind}")
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         line = node.start_mark.line + 1
         if len(node.value) > MAX_SCALAR_CHARS:
-            raise _Bounded(line, f"a value longer than {MAX_SCALAR_CHARS} characters")
+            raise _Bounded(
+                line,
+                f"a value longer than {MAX_SCALAR_CHARS} characters",
+                f"值超过 {MAX_SCALAR_CHARS} 个字符",
+            )
         try:
             return self._scalars.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as err:
             # e.g. an integer of thousands of digits (Python's int() limit), a bad timestamp
             if "digits" in str(err):
-                raise _Bounded(line, "a number with too many digits") from err
-            raise _Bounded(line, f"value cannot be read: {err}") from err
+                raise _Bounded(line, "a number with too many digits", "数字位数过多") from err
+            raise _Bounded(line, f"value cannot be read: {err}", f"无法读取的值：{err}") from err
 
     def _mapping(self, node: yaml.MappingNode, path: tuple[Any, ...]) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
@@ -204,16 +248,22 @@ class _Builder:
         for knode, vnode in node.value:
             kline = knode.start_mark.line + 1
             if not isinstance(knode, yaml.ScalarNode):
-                raise _Bounded(kline, "a key must be plain text (complex mapping keys: '? ...')")
+                raise _Bounded(
+                    kline,
+                    "a key must be plain text (complex mapping keys: '? ...')",
+                    "键必须是普通文本（不支持 '? ...' 形式的复杂键）",
+                )
             if knode.tag == _MERGE_TAG:
                 self._merge(vnode, path, merged)
                 continue
             key = self._scalar(knode)
             if isinstance(key, list | dict):  # pragma: no cover - scalars build no containers
-                raise _Bounded(kline, "a key must be plain text")
+                raise _Bounded(kline, "a key must be plain text", "键必须是普通文本")
             if key in out:
                 self.issues.append(
-                    ConfigIssue(self.file, kline, _dotted((*path, key)), "duplicate key")
+                    ConfigIssue(
+                        self.file, kline, _dotted((*path, key)), "duplicate key", "重复的键"
+                    )
                 )
             self.lines[(*path, key)] = kline
             out[key] = self.build(vnode, (*path, key))
@@ -227,11 +277,33 @@ class _Builder:
         for src in sources:
             if not isinstance(src, yaml.MappingNode):
                 raise _Bounded(
-                    src.start_mark.line + 1, "'<<' (merge key) must name a mapping or a list"
+                    src.start_mark.line + 1,
+                    "'<<' (merge key) must name a mapping or a list",
+                    "'<<'（合并键）必须指向映射或列表",
                 )
             data = self.build(src, path)
             for key, value in data.items():
                 into.setdefault(key, value)
+
+
+def _too_deep(file: str) -> ConfigIssue:
+    return ConfigIssue(
+        file,
+        None,
+        "",
+        f"nested deeper than {MAX_DEPTH} levels",
+        f"嵌套超过 {MAX_DEPTH} 层",
+    )
+
+
+# Why a config cannot be read, in Chinese, for the errors a technician meets (strerror is
+# English).
+_OS_ERRORS_ZH: dict[int, str] = {
+    errno.ENOENT: "文件不存在（先运行 zonegate provision，或用 -c 指定配置文件）",
+    errno.EACCES: "没有读取权限（用 sudo 运行，或检查文件权限）",
+    errno.EISDIR: "这是一个目录，不是配置文件",
+    errno.ENOTDIR: "路径中有一部分不是目录",
+}
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -318,7 +390,15 @@ def decode_config(raw: bytes, file: str) -> str:
     """The config's text from its bytes; UTF-8 only, with a file:line error otherwise."""
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(
-            [ConfigIssue(file, None, "", f"the file is larger than {MAX_FILE_BYTES} bytes")]
+            [
+                ConfigIssue(
+                    file,
+                    None,
+                    "",
+                    f"the file is larger than {MAX_FILE_BYTES} bytes",
+                    f"文件超过 {MAX_FILE_BYTES} 字节",
+                )
+            ]
         )
     for bom, name in (
         (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -328,20 +408,38 @@ def decode_config(raw: bytes, file: str) -> str:
     ):
         if raw.startswith(bom):
             raise ConfigError(
-                [ConfigIssue(file, 1, "", f"saved as {name}: save the file as UTF-8")]
+                [
+                    ConfigIssue(
+                        file,
+                        1,
+                        "",
+                        f"saved as {name}: save the file as UTF-8",
+                        f"文件保存为 {name}：请另存为 UTF-8",
+                    )
+                ]
             )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        hint = "save the file as UTF-8"
+        hint, hint_zh = "save the file as UTF-8", "请另存为 UTF-8"
         try:
             raw.decode("gb18030")
             hint = "it looks like GBK/GB18030 (a Chinese Windows editor's default): " + hint
+            hint_zh = "看起来是 GBK/GB18030 编码（中文 Windows 编辑器的默认编码）：" + hint_zh
         except UnicodeDecodeError:
             pass
+        byte = f"0x{raw[err.start]:02x}"
         raise ConfigError(
-            [ConfigIssue(file, line, "", f"not UTF-8 (byte 0x{raw[err.start]:02x}): {hint}")]
+            [
+                ConfigIssue(
+                    file,
+                    line,
+                    "",
+                    f"not UTF-8 (byte {byte}): {hint}",
+                    f"不是 UTF-8 编码（字节 {byte}）：{hint_zh}",
+                )
+            ]
         ) from err
 
 
@@ -355,13 +453,19 @@ def _prescan(text: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _Bounded(line, f"nested deeper than {MAX_DEPTH} levels")
+                raise _Bounded(
+                    line, f"nested deeper than {MAX_DEPTH} levels", f"嵌套超过 {MAX_DEPTH} 层"
+                )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         elif isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
-                raise _Bounded(line, f"more than {MAX_ALIASES} aliases (*name)")
+                raise _Bounded(
+                    line,
+                    f"more than {MAX_ALIASES} aliases (*name)",
+                    f"别名（*name）超过 {MAX_ALIASES} 个",
+                )
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
@@ -369,23 +473,43 @@ def _compose(text: str, file: str) -> yaml.Node | None:
         _prescan(text)
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except _Bounded as err:
-        raise ConfigError([ConfigIssue(file, err.line, "", err.message)]) from err
+        raise ConfigError([err.issue(file)]) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
+        # PyYAML's problem text is English only; the Chinese says what kind of fault it is.
         problem = err.problem or str(err)
-        raise ConfigError([ConfigIssue(file, line, "", f"not valid YAML: {problem}")]) from err
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file,
+                    line,
+                    "",
+                    f"not valid YAML: {problem}",
+                    f"不是有效的 YAML（{problem}）",
+                )
+            ]
+        ) from err
     except yaml.reader.ReaderError as err:
         line = _line_at(text, err.position)
+        char = repr(err.character)
         raise ConfigError(
-            [ConfigIssue(file, line, "", f"not valid YAML: character {err.character!r}")]
+            [
+                ConfigIssue(
+                    file,
+                    line,
+                    "",
+                    f"not valid YAML: character {char}",
+                    f"不是有效的 YAML：不允许的字符 {char}",
+                )
+            ]
         ) from err
     except yaml.YAMLError as err:
-        raise ConfigError([ConfigIssue(file, None, "", f"not valid YAML: {err}")]) from err
-    except RecursionError as err:
         raise ConfigError(
-            [ConfigIssue(file, None, "", f"nested deeper than {MAX_DEPTH} levels")]
+            [ConfigIssue(file, None, "", f"not valid YAML: {err}", f"不是有效的 YAML（{err}）")]
         ) from err
+    except RecursionError as err:
+        raise ConfigError([_too_deep(file)]) from err
 
 
 def _validation_issues(
@@ -404,30 +528,33 @@ def _validation_issues(
                 explained.add((*loc[:-1], close))
     for e in err.errors():
         loc = tuple(e["loc"])
-        msg = e["msg"]
         if e["type"] == "missing" and loc in explained:
             continue
+        zh, en = pydantic_message(e)
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            en = "unknown key"
             owner = _model_at(GatewayConfig, loc[:-1])
             if owner is not None:
                 near = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
                 if near:
-                    msg += f"; did you mean '{near[0]}'?"
+                    en += f"; did you mean '{near[0]}'?"
+                    zh += f"；是否应为 '{near[0]}'？"
         elif e["type"] == "union_tag_not_found":
             tag = str(e.get("ctx", {}).get("discriminator", "'type'"))
-            msg = f"needs a {tag} key saying which kind it is"
+            en = f"needs a {tag} key saying which kind it is"
+            zh = f"需要 {tag} 键说明是哪一种"
         elif e["type"] == "union_tag_invalid":
             ctx = e.get("ctx", {})
-            msg = f"{ctx.get('discriminator', 'type')} must be one of {ctx.get('expected_tags')}"
-            msg += f" (got {ctx.get('tag')!r})"
-        elif e["type"] == "value_error":
-            msg = msg.removeprefix("Value error, ")
-        elif "input" in e and e["type"] != "missing":
-            shown = repr(e["input"])
-            msg += f" (got {shown[:80]}{'...' if len(shown) > 80 else ''})"
+            tag_key = ctx.get("discriminator", "type")
+            expected, got = ctx.get("expected_tags"), ctx.get("tag")
+            en = f"{tag_key} must be one of {expected} (got {got!r})"
+            zh = f"{tag_key} 应为以下之一：{expected}（实际为 {got!r}）"
+        elif e["type"] != "value_error" and "input" in e and e["type"] != "missing":
+            got_zh, got_en = got_suffix(e["input"])
+            en += got_en
+            zh += got_zh
         where = _in_file(data, loc)
-        issues.append(ConfigIssue(file, _line_for(lines, where), _dotted(where), msg))
+        issues.append(ConfigIssue(file, _line_for(lines, where), _dotted(where), en, zh))
     return sorted(issues, key=lambda i: (i.line or 0, i.path))
 
 
@@ -440,22 +567,36 @@ def parse_config(text: str, file: str = "<config>") -> GatewayConfig:
     issues: list[ConfigIssue] = []
     node = _compose(text, file)
     if node is None:
-        raise ConfigError([ConfigIssue(file, 1, "", "the file is empty")])
+        raise ConfigError([ConfigIssue(file, 1, "", "the file is empty", "文件为空")])
     builder = _Builder(file, issues)
     try:
         data = builder.build(node)
     except _Bounded as err:
-        raise ConfigError([ConfigIssue(file, err.line, "", err.message)]) from err
+        raise ConfigError([err.issue(file)]) from err
     except RecursionError as err:
-        raise ConfigError(
-            [ConfigIssue(file, None, "", f"nested deeper than {MAX_DEPTH} levels")]
-        ) from err
+        raise ConfigError([_too_deep(file)]) from err
     if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(file, 1, "", "the top level must be a mapping")])
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file,
+                    1,
+                    "",
+                    "the top level must be a mapping",
+                    "最外层必须是映射（键: 值）",
+                )
+            ]
+        )
     for key in data:
         if not isinstance(key, str):
             issues.append(
-                ConfigIssue(file, builder.lines.get((key,)), str(key), "a key must be text")
+                ConfigIssue(
+                    file,
+                    builder.lines.get((key,)),
+                    str(key),
+                    "a key must be text",
+                    "键必须是文本",
+                )
             )
     if issues:
         raise ConfigError(issues)
@@ -470,7 +611,17 @@ def load_config(path: Path) -> GatewayConfig:
     try:
         raw = path.read_bytes()
     except OSError as err:
+        why_zh = _OS_ERRORS_ZH.get(err.errno or 0, err.strerror or str(err))
         raise ConfigError(
-            [ConfigIssue(str(path), None, "", f"cannot read: {err.strerror}")]
+            [
+                ConfigIssue(
+                    str(path),
+                    None,
+                    "",
+                    f"cannot read: {err.strerror}",
+                    f"无法读取：{why_zh}",
+                    unreadable=True,
+                )
+            ]
         ) from err
     return parse_config(decode_config(raw, str(path)), str(path))

@@ -88,8 +88,13 @@ PHRASES: dict[str, tuple[str, str]] = {
         "two processes, so stop it first: sudo systemctl stop zonegate",
     ),
     "roster.badges_file": ("卡号文件 {file}：{msg}", "badge file {file}: {msg}"),
-    # shared
+    # shared: check-config and every command's config check
     "config.error_count": ("{file} 中有 {n} 处错误", "{n} error(s) in {file}"),
+    "config.warning": ("{file}：注意：{msg}", "{file}: warning: {msg}"),
+    "config.ok": (
+        "{file}：配置无误（设备 {device}，区域 {zone}）",
+        "{file}: OK (device {device}, zone {zone})",
+    ),
 }
 
 

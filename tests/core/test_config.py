@@ -85,7 +85,7 @@ def test_check_config_command_exit_codes(
     assert main(["check-config", str(good)]) == 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD + "  targt_gas: {}\naccess:\n  lockout_threshold: x\n")
-    assert main(["check-config", str(bad)]) == 78  # EX_CONFIG
+    assert main(["check-config", str(bad), "--lang", "en"]) == 78  # EX_CONFIG
     err = capsys.readouterr().err
     assert f"{bad}:7:" in err and f"{bad}:9:" in err and "2 error(s)" in err
 
@@ -93,7 +93,7 @@ def test_check_config_command_exit_codes(
 def test_check_config_as_installed_command(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "check-config", str(missing)],
+        [sys.executable, "-m", "gateway.cli", "check-config", str(missing), "--lang", "en"],
         capture_output=True,
         text=True,
         check=False,

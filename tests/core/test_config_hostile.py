@@ -78,7 +78,8 @@ def test_hostile_yaml_is_a_file_line_error_with_exit_78(
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
-    assert main(["check-config", "-c", str(path)]) == 78
+    # English, as the words below are (the zh-CN default is tested in test_config_language.py)
+    assert main(["check-config", "-c", str(path), "--lang", "en"]) == 78
     err = capsys.readouterr().err
     assert "Traceback" not in err
     first = err.splitlines()[0]
@@ -140,7 +141,8 @@ def test_gbk_config_through_the_installed_command(tmp_path: Path) -> None:
             check=False,
         )
         assert proc.returncode == 78, proc.stderr
-        assert f"{path}:7: not UTF-8" in proc.stderr and "Traceback" not in proc.stderr
+        # zh-CN by default (no --lang, no readable device.language): "不是 UTF-8 编码"
+        assert f"{path}:7: 不是 UTF-8" in proc.stderr and "Traceback" not in proc.stderr
 
 
 # ---------------------------------------------------------------------------------- fuzzing
