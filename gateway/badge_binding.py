@@ -23,12 +23,15 @@ from typing import Any
 from edge.models import Worker
 from edge.reasons import Lang
 from gateway.errors import GatewayError
+from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang
 
-EXIT_OK = 0
-EXIT_SKIPPED = 1
-EXIT_BAD = 2
-EXIT_DAEMON_RUNNING = 3
+# Names for the codes of the one table (gateway/exitcodes.py) this command answers with.
+EXIT_OK = ExitCode.OK
+EXIT_SKIPPED = ExitCode.FAILED
+EXIT_NO_READER = ExitCode.UNAVAILABLE
+EXIT_UNKNOWN_WORKER = ExitCode.DATA
+EXIT_DAEMON_RUNNING = ExitCode.BUSY
 
 _WORDS: dict[str, tuple[str, str]] = {
     "ask": (
@@ -81,7 +84,7 @@ async def bind_by_tapping(
     if daemon_running(cfg.storage.state_dir):
         raise BindError(EXIT_DAEMON_RUNNING, _say("running", lang))
     if cfg.badge.type == "none" or cfg.badge.port is None:
-        raise BindError(EXIT_BAD, _say("no_reader", lang))
+        raise BindError(EXIT_NO_READER, _say("no_reader", lang))
     registry = Registry(cfg.registry_path)
     clock = SystemClock(
         assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
@@ -94,7 +97,7 @@ async def bind_by_tapping(
         if worker_ids:
             unknown = [w for w in worker_ids if w not in workers]
             if unknown:
-                raise BindError(EXIT_BAD, _say("unknown", lang, ids=", ".join(unknown)))
+                raise BindError(EXIT_UNKNOWN_WORKER, _say("unknown", lang, ids=", ".join(unknown)))
             todo = [workers[w] for w in worker_ids]
         else:
             todo = sorted(
@@ -191,12 +194,13 @@ def cmd_bind_badges(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return err.code
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
-        return EXIT_BAD
+        # Normally caught before the command runs (gateway.cli.config_precheck).
+        for line in err.lines(lang.value):
+            print(line, file=sys.stderr)
+        return ExitCode.CONFIG
     except BadgeReaderError as err:
         print(f"badge reader: {err}", file=sys.stderr)
-        return EXIT_BAD
+        return EXIT_NO_READER
     ids = f": {', '.join(skipped)}" if skipped else ""
     print(_say("done", lang, bound=len(bound), skipped=len(skipped), ids=ids))
     return EXIT_SKIPPED if skipped else EXIT_OK
@@ -208,8 +212,9 @@ def register(sub: Any) -> None:
         "bind-badges",
         help="bind cards to workers by tapping them at the reader (daemon stopped)",
         description="For each worker without a card (or each --worker), tap their card at the "
-        "terminal's reader. Exit codes: 0 all bound, 1 some skipped, 2 bad config / no "
-        "reader / unknown worker, 3 the daemon is running.",
+        f"terminal's reader. Exit codes: {EXIT_OK} all bound, {EXIT_SKIPPED} some skipped, "
+        f"{EXIT_UNKNOWN_WORKER} unknown worker, {EXIT_NO_READER} no reader, "
+        f"{EXIT_DAEMON_RUNNING} the daemon is running, {ExitCode.CONFIG} bad config.",
     )
     p.add_argument("--config", "-c", type=Path, default=Path("/etc/zonegate/gateway.yaml"))
     p.add_argument("--worker", action="append", help="only these workers (repeatable)")

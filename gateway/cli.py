@@ -184,10 +184,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     zone = snap["zone"]
     running = "running" if snap.get("running") else "not running"
     clock = snap["clock"]["source"] if isinstance(snap["clock"], dict) else snap["clock"]
+    pending = sum(snap["pending"].values()) if isinstance(snap["pending"], dict) else 0
     con.print(
         f"[bold]区域 Zone[/] {zone['site']}/{zone['zone_id']} {zone.get('name', '')}  "
-        f"daemon: {running}  clock: {clock}  pending: {snap['pending']}"
+        f"daemon: {running}  clock: {clock}  pending: {pending}"
     )
+    exist = snap.get("stores_exist") or {}
+    if not snap.get("running") and exist and not any(exist.values()):
+        con.print(
+            "尚未启动过：登记库和日志在第一次启动（systemctl start zonegate）或导入名单时创建，"
+            "这不是错误 / not started yet: the registry and journal are created at the first "
+            "start or roster import; nothing is wrong",
+            markup=False,
+        )
+    elif not snap.get("running") and exist.get("journal") is False:
+        con.print(
+            "日志尚未创建（第一次启动时创建） / journal not created yet (made at the first start)",
+            markup=False,
+        )
     if "light" in snap:
         air = snap.get("air") or {}
         link = snap.get("link") or {}

@@ -1,6 +1,8 @@
 """The one table of ``zonegate`` exit codes (the README lists it for technicians and scripts).
 
-The values follow BSD sysexits where one fits, so systemd and shell scripts read them the usual
+Each number means one thing for every command (3-6 are the answers only ``gps probe`` and
+``import-roster`` give, kept at the values the README has documented since they shipped). The
+values follow BSD sysexits where one fits, so systemd and shell scripts read them the usual
 way; 78 (EX_CONFIG) is also what the unit's ``RestartPreventExitStatus=`` stops a restart loop on.
 """
 
@@ -19,6 +21,15 @@ class ExitCode(enum.IntEnum):
     problem was found, rows were left out of an import."""
     USAGE = 2
     """The command line is wrong (argparse's own code)."""
+    OUTSIDE_FENCE = 3
+    """``gps probe``: the fixes put the terminal outside the zone's geofence."""
+    CLOCK_OFF = 4
+    """``gps probe``: the system clock and GPS time differ by more than ``gps.clock_bound_s``."""
+    NO_FIX = 5
+    """``gps probe``: a fence is configured and no usable fix came within the window."""
+    PARTIAL = 6
+    """``import-roster --partial``: the good workers were written, some rows were refused (each
+    listed); the "no" answers of a whole command are ``FAILED``."""
     DATA = 65
     """EX_DATAERR: an input file (roster, photo, envelope) holds data that cannot be used."""
     NO_INPUT = 66

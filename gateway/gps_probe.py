@@ -7,9 +7,10 @@ no fence is configured). With ``--json`` the last stdout line is one JSON object
 
 While it watches, one progress line per second goes to stderr (not with ``--json``). When gpsd
 never answers, one line says so with the likely cause instead of a log line per reconnect.
-Exit codes: 0 gpsd answered and nothing is wrong; 1 gpsd never answered; 2 bad config;
-3 the position is outside the zone's fence; 4 the system clock and GPS time disagree by more
-than ``gps.clock_bound_s``; 5 a fence is configured but no valid fix came in the window.
+Exit codes (gateway/exitcodes.py, the one table): 0 gpsd answered and nothing is wrong;
+69 gpsd never answered; 78 bad or missing config; 3 the position is outside the zone's fence;
+4 the system clock and GPS time disagree by more than ``gps.clock_bound_s``; 5 a fence is
+configured but no valid fix came in the window.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from gateway.exitcodes import ExitCode
 
 DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 
-EXIT_OK = 0
-EXIT_NO_GPSD = 1
-EXIT_CONFIG = ExitCode.CONFIG  # 78, as for every config error (gateway/exitcodes.py)
-EXIT_OUTSIDE = 3
-EXIT_CLOCK = 4
-EXIT_NO_FIX = 5
+# Names for the codes of the one table (gateway/exitcodes.py) this command answers with.
+EXIT_OK = ExitCode.OK
+EXIT_NO_GPSD = ExitCode.UNAVAILABLE  # 69, as for every peer that is not there (was 1)
+EXIT_CONFIG = ExitCode.CONFIG  # 78, as for every config error
+EXIT_OUTSIDE = ExitCode.OUTSIDE_FENCE
+EXIT_CLOCK = ExitCode.CLOCK_OFF
+EXIT_NO_FIX = ExitCode.NO_FIX
 
 WORDS: dict[str, tuple[str, str]] = {
     "progress": (
@@ -247,7 +249,7 @@ def _print_table(r: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def verdict(result: dict[str, Any], clock_bound_s: float) -> int:
+def verdict(result: dict[str, Any], clock_bound_s: float) -> ExitCode:
     """The exit code for a probe's summary (module doc)."""
     if not result["connected"]:
         return EXIT_NO_GPSD

@@ -80,6 +80,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "注意：{n} 名人员没有卡号：{ids}",
         "warning: {n} worker(s) have no badge: {ids}",
     ),
+    "roster.file_required": (
+        "import-roster：请给出名单文件（.csv / .xlsx / .xls）",
+        "import-roster: FILE is required (.csv / .xlsx / .xls)",
+    ),
     "roster.file_error": ("{file}：{msg}", "{file}: {msg}"),
     "roster.daemon_running": (
         "zonegate 正在运行（状态目录 {state}），登记库不能同时写入；"

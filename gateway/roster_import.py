@@ -36,6 +36,7 @@ from edge.cert_catalogue import CERT_CATEGORY_ZH, catalogue_text
 from edge.models import Worker
 from edge.reasons import Lang
 from gateway.errors import GatewayError
+from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang, say
 from gateway.roster_parse import (
     EXPIRY_WINDOW_DAYS,
@@ -48,11 +49,7 @@ from gateway.roster_parse import (
 )
 from gateway.roster_read import COLUMNS, RosterFileError, Sheet, read_sheet
 
-EXIT_OK = 0
-EXIT_BAD_ROWS = 1
-EXIT_BAD_FILE = 2
-EXIT_DAEMON_RUNNING = 3
-EXIT_PARTIAL = 4
+# The exit codes are gateway.exitcodes.ExitCode, the one table for every command.
 
 # --------------------------------------------------------------------------------------------
 # Badges from a second file
@@ -109,10 +106,10 @@ class ImportReport:
         return [w.worker_id for w in self.parse.workers if not w.badge_ids]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.parse.ok:
-            return EXIT_OK
-        return EXIT_PARTIAL if self.written and self.partial else EXIT_BAD_ROWS
+            return ExitCode.OK
+        return ExitCode.PARTIAL if self.written and self.partial else ExitCode.FAILED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -321,10 +318,10 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
         print()
         print(say("roster.valid_values", lang))
         print(catalogue_text(zh=lang is Lang.ZH))
-        return EXIT_OK
+        return ExitCode.OK
     if args.file is None:
-        print("import-roster: FILE is required", file=sys.stderr)
-        return EXIT_BAD_FILE
+        print(say("roster.file_required", lang), file=sys.stderr)
+        return ExitCode.USAGE
     try:
         with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as bar:
             task = bar.add_task("roster", total=None)
@@ -338,11 +335,12 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
             )
     except DaemonRunning as err:
         print(say("roster.daemon_running", lang, state=err.state_dir), file=sys.stderr)
-        return EXIT_DAEMON_RUNNING
+        return ExitCode.BUSY
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
-        return EXIT_BAD_FILE
+        # Normally caught before the command runs (gateway.cli.config_precheck).
+        for line in err.lines(lang.value):
+            print(line, file=sys.stderr)
+        return ExitCode.CONFIG
     except RosterFileError as err:
         if args.json:
             print(
@@ -350,7 +348,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
                     {
                         "file": str(args.file),
                         "ok": False,
-                        "exit_code": EXIT_BAD_FILE,
+                        "exit_code": int(err.exit_code),
                         "code": err.code,
                         "rows": list(err.rows),
                         "error": str(err),
@@ -360,7 +358,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
             )
         else:
             print(say("roster.file_error", lang, file=args.file, msg=err), file=sys.stderr)
-        return EXIT_BAD_FILE
+        return err.exit_code
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -376,9 +374,10 @@ def register(sub: Any) -> None:
         description=(
             "Import workers and their special-operation certificates. Every bad row is "
             "reported; nothing is written unless --partial. Stop the daemon first. "
-            f"Exit codes: {EXIT_OK} all imported, {EXIT_BAD_ROWS} bad rows (nothing written), "
-            f"{EXIT_BAD_FILE} bad file or config, {EXIT_DAEMON_RUNNING} the daemon is running, "
-            f"{EXIT_PARTIAL} --partial imported the good workers and refused some rows."
+            f"Exit codes: {ExitCode.OK} all imported, {ExitCode.FAILED} bad rows (nothing "
+            f"written), {ExitCode.PARTIAL} --partial imported the good workers and refused some "
+            f"rows, {ExitCode.DATA} the file cannot be used, {ExitCode.NO_INPUT} it cannot be "
+            f"read, {ExitCode.BUSY} the daemon is running, {ExitCode.CONFIG} the config is wrong."
         ),
     )
     p.add_argument(
@@ -394,7 +393,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--partial",
         action="store_true",
-        help=f"import the workers whose rows are all good (exit {EXIT_PARTIAL} if rows were bad)",
+        help=(
+            f"import the workers whose rows are all good (exit {ExitCode.PARTIAL} if rows were bad)"
+        ),
     )
     p.add_argument(
         "--badges",

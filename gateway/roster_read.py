@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import GatewayError
+from gateway.exitcodes import ExitCode
 
 HEADER_SEARCH_ROWS = 10
 
@@ -120,10 +121,19 @@ class RosterFileError(GatewayError):
     ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any.
     """
 
-    def __init__(self, code: str, message: str, rows: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        rows: tuple[int, ...] = (),
+        *,
+        exit_code: ExitCode = ExitCode.DATA,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.rows = rows
+        self.exit_code = exit_code
+        """``ExitCode.NO_INPUT`` when the file cannot be read at all, else ``ExitCode.DATA``."""
 
 
 def normalise_header(text: str) -> str:
@@ -266,7 +276,11 @@ def _xlsx_grid(path: Path) -> list[list[Any]]:
     try:
         # Not read_only: the number format id of each cell is needed for the Chinese dates.
         wb = load_workbook(path, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
+    except OSError as err:
+        raise RosterFileError(
+            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+        ) from err
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as err:
         raise RosterFileError("BAD_FILE", f"not a readable .xlsx workbook: {err}") from err
     try:
         sheet = wb.worksheets[0]
@@ -383,7 +397,9 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
                 "BAD_FILE", f"use a .csv or .xlsx file (got {suffix or 'no suffix'})"
             )
     except OSError as err:
-        raise RosterFileError("BAD_FILE", f"cannot read: {err.strerror}") from err
+        raise RosterFileError(
+            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+        ) from err
     if not any(any(cell_text(c) for c in row) for row in grid):
         raise RosterFileError("BAD_FILE", "the file is empty")
     header_index, mapping = _find_header(grid, required)

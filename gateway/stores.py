@@ -215,6 +215,9 @@ def status_of_stores(
         "recent_alerts": [],
         "registry_problems": [],
         "journal_problems": [],
+        # False until the first start (or roster import) creates the store: a just-provisioned
+        # gateway has neither, which is a state to name, not a problem.
+        "stores_exist": {"registry": registry_path.exists(), "journal": journal_path.exists()},
     }
     for refused in refusals(registry_path, journal_path, config):
         out[f"{refused.store}_problems"].append(str(refused))

@@ -90,7 +90,7 @@ async def test_probe_without_gpsd_says_so_once_with_a_hint(tmp_path: Path) -> No
     port = free_port()  # nothing listens here
     config = write_config(tmp_path / "gateway.yaml", *MT3339, port)
     rc, _out, err = await run_probe("--port", str(port), "--seconds", "2", "--config", str(config))
-    assert rc == 1
+    assert rc == 69  # EX_UNAVAILABLE: a peer that is not there, in the one exit-code table
     lines = [line for line in err.splitlines() if "gpsd" in line and "[" not in line[:1]]
     assert len(lines) == 1, err  # one line, not one per reconnect
     assert "gpsd 没有运行" in lines[0] and "systemctl start gpsd" in lines[0]  # zh-CN default
@@ -102,14 +102,14 @@ def test_verdict_exit_codes() -> None:
 
     base = {"connected": True, "inside": True, "clock_offset_s": 0.2, "fence": "circle"}
     assert verdict(base, 5.0) == 0
-    assert verdict({**base, "connected": False}, 5.0) == 1
+    assert verdict({**base, "connected": False}, 5.0) == 69  # was 1 before the one table
     assert verdict({**base, "inside": False}, 5.0) == 3
     assert verdict({**base, "clock_offset_s": -252197247.0}, 5.0) == 4
     assert verdict({**base, "inside": None}, 5.0) == 5
     assert verdict({**base, "inside": None, "fence": None}, 5.0) == 0
 
 
-async def test_probe_without_gpsd_says_so_and_exits_1(tmp_path: Path) -> None:
+async def test_probe_without_gpsd_says_so_and_exits_69(tmp_path: Path) -> None:
     port = free_port()  # nothing listens here
     rc, out, _ = await run_probe(
         "--port", str(port), "--seconds", "1", "--json", "--config", str(tmp_path / "none.yaml")
@@ -126,7 +126,7 @@ async def test_probe_without_gpsd_says_so_and_exits_1(tmp_path: Path) -> None:
         "--config",
         str(write_config(tmp_path / "gateway.yaml", *MT3339, port)),
     )
-    assert rc == 1
+    assert rc == 69
     result = json.loads(out.strip().splitlines()[-1])
     assert result["connected"] is False
     assert result["fixes"] == 0

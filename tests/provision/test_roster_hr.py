@@ -14,6 +14,7 @@ import pytest
 
 from edge.cert_catalogue import CertCategory, OperationItem
 from gateway.cli import main
+from gateway.exitcodes import ExitCode
 from gateway.roster_parse import parse_date
 from tests.datasets import FIELD_CASES
 from tests.provision.conftest import ProvisionFn
@@ -192,7 +193,7 @@ def test_mixed_encoding_csv_is_refused_with_the_row(
     f = tmp_path / "mixed.csv"
     f.write_bytes("工号,姓名\nW1,张伟\n".encode() + "W2,李娜\n".encode("gbk"))
     rc, report = run_json(str(f), "-c", str(p.config), capsys=capsys)
-    assert rc == 2 and report["code"] == "ENCODING_MIXED" and report["rows"] == [3]
+    assert rc == ExitCode.DATA and report["code"] == "ENCODING_MIXED" and report["rows"] == [3]
     assert registry_workers(p) == {}
 
 
@@ -225,5 +226,5 @@ def test_field_case_mixed_encoding_is_refused(
 ) -> None:
     p = provision()
     rc, report = run_json(str(FIELD / "r4_mixed_utf8_gbk.csv"), "-c", str(p.config), capsys=capsys)
-    assert rc == 2 and report["code"] == "ENCODING_MIXED" and report["rows"] == [4]
+    assert rc == ExitCode.DATA and report["code"] == "ENCODING_MIXED" and report["rows"] == [4]
     assert registry_workers(p) == {}

@@ -19,6 +19,7 @@ from edge.models import CertCategory, EventKind
 from edge.registry import Registry
 from gateway.cli import main
 from gateway.config import load_config
+from gateway.exitcodes import ExitCode
 from tests.provision.conftest import Provisioned, ProvisionFn, running_daemon
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -265,8 +266,8 @@ def test_partial_imports_only_workers_whose_rows_are_all_good(
     p = provision()
     file = write_csv(tmp_path / "bad.csv", BAD_ROWS)
     rc, report = run_import(p, file, "--partial", capsys=capsys)
-    assert rc == 4  # the documented "partial import" code: written, some rows refused
-    assert report["written"] and report["exit_code"] == 4
+    assert rc == ExitCode.PARTIAL  # 6, documented: written, some rows refused
+    assert report["written"] and report["exit_code"] == ExitCode.PARTIAL
     # W001 is refused whole: row 12 claims its id for another person. W008's certificate
     # expired: imported, and listed as expired.
     assert set(registry_workers(p)) == {"W002", "W003", "W008"}
@@ -292,16 +293,16 @@ def test_unreadable_files_and_missing_columns_are_file_errors(
     p = provision()
     no_name = write_csv(tmp_path / "cols.csv", [["W1"]], header=["worker_id"])
     rc, report = run_import(p, no_name, capsys=capsys)
-    assert rc == 2 and report["code"] == "NO_HEADER", report
+    assert rc == ExitCode.DATA and report["code"] == "NO_HEADER", report
     assert "worker_id" in report["error"] and "no name" in report["error"]
     fake = tmp_path / "fake.xlsx"
     fake.write_text("not a zip")
     rc, report = run_import(p, fake, capsys=capsys)
-    assert rc == 2 and "not a readable .xlsx" in report["error"]
+    assert rc == ExitCode.DATA and "not a readable .xlsx" in report["error"]
     txt = tmp_path / "roster.txt"
     txt.write_text("x")
     rc, report = run_import(p, txt, capsys=capsys)
-    assert rc == 2 and ".csv or .xlsx" in report["error"]
+    assert rc == ExitCode.DATA and ".csv or .xlsx" in report["error"]
 
 
 def test_refuses_while_the_daemon_runs_on_the_same_config(
@@ -310,7 +311,7 @@ def test_refuses_while_the_daemon_runs_on_the_same_config(
     p = provision()
     file = write_csv(tmp_path / "roster.csv", GOOD_ROWS)
     with running_daemon(p.config):
-        assert main(["import-roster", str(file), "--config", str(p.config)]) == 3
+        assert main(["import-roster", str(file), "--config", str(p.config)]) == ExitCode.BUSY
         assert "sudo systemctl stop zonegate" in capsys.readouterr().err
     assert main(["import-roster", str(file), "--config", str(p.config), "--json"]) == 0
 
@@ -354,7 +355,7 @@ def test_a_bad_row_before_a_workers_good_rows_still_refuses_the_worker(
     rc, report = run_import(
         p, write_csv(tmp_path / "r.csv", rows, header=header), "--partial", capsys=capsys
     )
-    assert rc == 4
+    assert rc == ExitCode.PARTIAL
     assert [(b["row"], b["code"]) for b in report["bad_rows"]] == [(2, "MISSING_FIELD")]
     assert report["refused_workers"] == ["W020"]
     assert set(registry_workers(p)) == {"W021"}
@@ -402,7 +403,7 @@ def test_a_copy_of_the_config_at_another_path_still_sees_the_running_daemon(
     copy.write_text(p.config.read_text(encoding="utf-8"), encoding="utf-8")
     file = write_csv(tmp_path / "roster.csv", GOOD_ROWS)
     with running_daemon(p.config):
-        assert main(["import-roster", str(file), "-c", str(copy), "--lang", "en"]) == 3
+        assert main(["import-roster", str(file), "-c", str(copy), "--lang", "en"]) == ExitCode.BUSY
         assert "stop it first" in capsys.readouterr().err
         assert main(["selftest", "-c", str(copy), "--json"]) == 75  # ExitCode.BUSY
     assert registry_workers(p) == {}
