@@ -190,14 +190,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"daemon: {running}  clock: {clock}  pending: {pending}"
     )
     exist = snap.get("stores_exist") or {}
-    if not snap.get("running") and exist and not any(exist.values()):
+    # Only with no store problem: a journal missing beside a registry with history is damage
+    # (reported below with its recovery step), not a new gateway.
+    fresh = not snap.get("running") and not problems and bool(exist)
+    if fresh and not any(exist.values()):
         con.print(
             "尚未启动过：登记库和日志在第一次启动（systemctl start zonegate）或导入名单时创建，"
             "这不是错误 / not started yet: the registry and journal are created at the first "
             "start or roster import; nothing is wrong",
             markup=False,
         )
-    elif not snap.get("running") and exist.get("journal") is False:
+    elif fresh and exist.get("journal") is False:
         con.print(
             "日志尚未创建（第一次启动时创建） / journal not created yet (made at the first start)",
             markup=False,
