@@ -17,6 +17,7 @@ from edge import permits as pm
 from edge.air_response import AirResponse
 from edge.effects import ActorLike, actor_of
 from edge.effects import CommandRejected as CommandRejected
+from edge.errors import StoreError
 from edge.gate import Gate
 from edge.judgement import ZoneFacts, judge_zone, lapsed_inside
 from edge.models import (
@@ -118,9 +119,15 @@ class ZoneController(WorkCycle, AirResponse, Gate):
         """The judgement's alerts, each journaled once per episode, not once per tick.
 
         ``_raised`` holds the episodes still under way; one that ends (trust back, the person
-        out or their record renewed) is forgotten, so a later one is a new alert. Held in
-        memory: after a restart a condition still standing is announced once more.
+        out or their record renewed) is forgotten, so a later one is a new alert. The set is
+        kept in the registry after the alerts are journaled, so a restart does not announce a
+        standing episode again (a crash between the two announces it once more: at least
+        once, never lost).
         """
+        if not self._raised_loaded:
+            self._raised_loaded = True
+            doc = self.registry.get_doc("zone_state", "judgement_alerts") or {}
+            self._raised = {tuple(str(x) for x in ep) for ep in doc.get("episodes", [])}
         standing: set[tuple[str, ...]] = set()
         items: list[tuple[EventKind, EventType, dict[str, Any]]] = []
         zone_id = self.zone.zone_id
@@ -162,7 +169,16 @@ class ZoneController(WorkCycle, AirResponse, Gate):
             # Journaled in one write; held in order if the journal refuses (never raises, so
             # the timer's judgement goes on whatever the disk does).
             self._append_or_hold(items, "judgement alerts")
-        self._raised = standing
+        if standing != self._raised:
+            self._raised = standing
+            try:
+                self.registry.put_doc(
+                    "zone_state", "judgement_alerts", {"episodes": sorted(map(list, standing))}
+                )
+            except StoreError as err:
+                self.storage_failed(err, "alert episodes")  # held in memory meanwhile
+
+    _raised_loaded = False
 
     # ------------------------------------------------------------------ roster
 

@@ -368,6 +368,13 @@ async def test_invariant_8_clock_loss_is_alerted_and_validity_bounded_by_monoton
     assert alert["last_trusted"] == trusted_at.isoformat()
     assert alert["carried_until"] == (trusted_at + timedelta(hours=24)).isoformat()
     assert alert["active_permits"] == ["P1"] and body.model_dump()["inside"][0]["worker_id"] == "W1"
+    # A daemon restart in the same episode (the stores reopened by a new controller) does not
+    # announce it again.
+    again = ZoneController(
+        zone=ZONE, registry=env.registry, journal=env.journal, clock=env.clock, air=env.air
+    )
+    again.expire_due()
+    assert len(_alerts(env, EventType.CLOCK_UNTRUSTED)) == 1
     env.clock.advance(3600)
     assert [p.permit_id for p in env.ctl.expire_due()] == ["P1"]
     # Trust back, then lost again with someone inside: a new episode, a new alert.
