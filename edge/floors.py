@@ -20,6 +20,7 @@ from edge.air_limits import O2_HIGH as O2_HIGH
 from edge.air_limits import O2_HIGH_ENRICHED as O2_HIGH_ENRICHED
 from edge.air_limits import O2_LOW as O2_LOW
 from edge.models import (
+    JUDGED_TOXICS,
     RETEST_AFTER_BREAK,
     GasRequirement,
     Permit,
@@ -95,7 +96,8 @@ def _pass_ppm(gas: str) -> float:
 # Toxic pass limits for a gas test, ppm at 20 °C, from GBZ 2.1 (PC-TWA, or MAC where only a MAC
 # exists): CO 20 mg/m3, H2S MAC 10 mg/m3, NO2 5 mg/m3, SO2 5 mg/m3 (safety-rules.md §3.1),
 # derived from the one floor table: 17.16, 7.05, 2.61, 1.87 ppm.
-TOXIC_PASS_PPM: dict[str, float] = {g: _pass_ppm(g) for g in ("co", "h2s", "no2", "so2")}
+# The same gases a zone may require in every confined-space test (``Zone.confined_space_toxics``).
+TOXIC_PASS_PPM: dict[str, float] = {g: _pass_ppm(g) for g in sorted(JUDGED_TOXICS)}
 # mg/m3 -> ppm at 20 °C: ppm = mg/m3 * 24.04 / MW, with the one molecular-weight table.
 MOLAR_MASS: Mapping[str, float] = MOLECULAR_WEIGHT
 

@@ -103,8 +103,8 @@ RETEST_AFTER_BREAK: dict[tuple[WorkKind, PermitLevel], timedelta] = {
 }
 
 
-# Toxics a gas test can be judged on at the edge (GBZ 2.1 pass limits in
-# ``edge.floors.TOXIC_PASS_PPM``, which must name exactly these).
+# Toxics a gas test can be judged on at the edge: ``edge.floors.TOXIC_PASS_PPM`` gives each its
+# GBZ 2.1 pass limit (built from this set, so a zone can require only what can be judged).
 JUDGED_TOXICS = frozenset({"co", "h2s", "no2", "so2"})
 
 
