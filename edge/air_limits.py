@@ -52,6 +52,28 @@ MOLECULAR_WEIGHT: dict[str, float] = {
     "h2": 2.016,
 }
 
+# Stale data: practice raises a comms alarm when no value arrives within about 30 s
+# (safety-rules.md §4, "Stale data"); a sensor polled more slowly gets three of its intervals.
+STALENESS_PRACTICE_S = 30.0
+
+
+def staleness_loosening(sensor_id: str, staleness_s: float, interval_s: float) -> str | None:
+    """The warning for a sensor that may stay silent longer than practice allows, or None.
+
+    ``staleness_s`` is how long a silent sensor still vouches for the air; ``interval_s`` its
+    reporting interval. Warned, not tightened: a slow transmitter's own interval decides what
+    can work, and the technician must see the trade-off (issue 17 item 5).
+    """
+    bound = max(STALENESS_PRACTICE_S, 3 * interval_s)
+    if staleness_s <= bound:
+        return None
+    return (
+        f"gas.sensors {sensor_id}: staleness_s {staleness_s:g} s lets a silent sensor vouch for "
+        f"the air that long; practice is a comms alarm within {bound:g} s "
+        "(safety-rules.md §4, stale data)"
+    )
+
+
 # The O2 band's floors, % vol (GB 30871 §6.4; §5.2.7 for oxygen-enriched equipment).
 O2_LOW = 19.5
 O2_HIGH = 21.0

@@ -14,15 +14,19 @@ band and the unpermitted-work detector are ``edge.air_limits``. Example::
 
 from __future__ import annotations
 
+import warnings
+
 from pydantic import Field, field_validator, model_validator
 
 from edge.air_limits import (
     STANDARD_MOLAR_VOLUME_L,
     GasLimits,
+    LimitLooserWarning,
     OxygenBand,
     UnpermittedWorkConfig,
     builtin_limits,
     merge_limits,
+    staleness_loosening,
 )
 from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import SensorConfig, check_sensor_set
@@ -69,6 +73,10 @@ class GasConfig(Section):
     @model_validator(mode="after")
     def _consistent(self) -> GasConfig:
         check_sensor_set(self.sensors)
+        for s in self.sensors:
+            said = staleness_loosening(s.id, s.staleness_s, s.report_interval_s())
+            if said is not None:
+                warnings.warn(said, LimitLooserWarning, stacklevel=2)
         unjudged = sorted(g for g in self.measured_gases() if g not in self.limits)
         if unjudged:
             raise ValueError(

@@ -2,9 +2,10 @@
 
 Sensors are chosen by a ``type:`` discriminator (``winsen_ze``, ``modbus_rtu``, ``pms5003``);
 a new Modbus transmitter model is a register map here, not code. Each sensor config describes
-what it measures (``channel_specs()``, a tuple of ``Channel``) and how it uses its port
-(``port_use()``, a ``PortUse``), so the layers above never branch on the sensor type: a new
-sensor type is a new config class here (plus its adapter in ``wiring``).
+what it measures (``channel_specs()``, a tuple of ``Channel``), how it uses its port
+(``port_use()``, a ``PortUse``) and how often it reports (``report_interval_s()``), so the
+layers above never branch on the sensor type: a new sensor type is a new config class here
+(plus its adapter in ``wiring``).
 
 The alarm limits, the O2 band and the unpermitted-work detector are zone policy: they live in
 ``edge.air_limits``, and the whole ``gas:`` section (sensors and policy, one YAML mapping) is
@@ -163,6 +164,10 @@ class WinsenZeConfig(Section):
         """A UART module: the port is its own."""
         return PortUse(self.port)
 
+    def report_interval_s(self) -> float:
+        """Seconds between readings: the Q&A poll period, or 1 s in active upload (1 Hz)."""
+        return self.poll_interval_s if self.mode == "qa" else 1.0
+
 
 # ---- Modbus RTU transmitters
 
@@ -225,6 +230,10 @@ class ModbusRtuConfig(Section):
         """A device on an RS-485 bus: the port is shared, the line settings must agree."""
         return PortUse(self.port, f"{self.baudrate} 8{self.parity}{self.stopbits}", self.device_id)
 
+    def report_interval_s(self) -> float:
+        """Seconds between readings: the poll period."""
+        return self.poll_interval_s
+
 
 # ---- Plantower PMS5003
 
@@ -271,6 +280,10 @@ class Pms5003Config(Section):
     def port_use(self) -> PortUse:
         """A UART module: the port is its own."""
         return PortUse(self.port)
+
+    def report_interval_s(self) -> float:
+        """Seconds between frames: about 2.3 s in stable active mode (datasheet)."""
+        return 2.3
 
 
 SensorConfig = Annotated[

@@ -178,3 +178,23 @@ def test_gbz2_1_gas_test_pass_limits_in_ppm_are_never_looser_than_the_floor() ->
         exact = convert(level.pass_level() or 0, level.unit, "ppm", mw=MOLECULAR_WEIGHT[gas])
         assert exact is not None
         assert exact - 0.01 <= ppm <= exact, gas
+
+
+def test_issue17_a_staleness_far_beyond_practice_is_said_with_its_source() -> None:
+    sensor = {"type": "winsen_ze", "id": "co1", "port": "/dev/ttyAMA0", "model": "ze15"}
+    _, said = _config({"sensors": [{**sensor, "staleness_s": 600}]})
+    assert any("co1: staleness_s 600 s" in m and "within 30 s" in m for m in said)
+    _, said = _config({"sensors": [{**sensor, "staleness_s": 3}]})
+    assert said == []
+    # A transmitter polled once a minute may stay silent for three of its intervals.
+    slow = {
+        "type": "modbus_rtu",
+        "id": "tx1",
+        "port": "/dev/ttyUSB0",
+        "device_id": 1,
+        "poll_interval_s": 60,
+        "staleness_s": 150,
+        "channels": [{"gas": "o2", "unit": "%vol", "address": 0}],
+    }
+    _, said = _config({"sensors": [slow]})
+    assert said == []
