@@ -49,6 +49,11 @@ PHRASES: dict[str, tuple[str, str]] = {
         "workers with expired certificates were imported: the gate denies them with "
         "CERT_EXPIRED until a renewed certificate is imported",
     ),
+    "roster.expired_note_unwritten": (
+        "证书已过期的人员本次未导入（未写入任何人员）；导入后刷卡时将以“证书已过期”拒绝入场",
+        "workers with expired certificates were not imported (nothing was written); once "
+        "imported, the gate denies them CERT_EXPIRED until a renewed certificate is imported",
+    ),
     "roster.valid_values": (
         "可用的作业类别与操作项目（特种作业目录）：",
         "Valid categories and operation items (特种作业目录):",

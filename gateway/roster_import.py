@@ -99,11 +99,23 @@ class ImportReport:
     expiring: list[Expiring]
     written: bool
     partial: bool = False
+    dry_run: bool = False
     unmatched_badges: list[str] = field(default_factory=list)
 
     @property
     def no_badge(self) -> list[str]:
         return [w.worker_id for w in self.parse.workers if not w.badge_ids]
+
+    @property
+    def outcome(self) -> str:
+        """The one word every line of the summary follows: ``imported`` (all rows good and
+        written), ``partial`` (written, some rows refused), ``dry_run``, ``refused`` (bad rows,
+        nothing written) or ``empty`` (no worker in the file)."""
+        if self.written:
+            return "imported" if self.parse.ok else "partial"
+        if self.dry_run:
+            return "dry_run"
+        return "refused" if self.parse.problems else "empty"
 
     @property
     def exit_code(self) -> ExitCode:
@@ -115,6 +127,7 @@ class ImportReport:
         return {
             "file": self.file,
             "ok": self.parse.ok,
+            "outcome": self.outcome,
             "exit_code": self.exit_code,
             "rows": self.parse.rows,
             "header_row": self.sheet.header_row,
@@ -126,7 +139,7 @@ class ImportReport:
             "imported_workers": [w.worker_id for w in self.imported],
             "imported_certificates": sum(len(w.certificates) for w in self.imported),
             "refused_workers": self.parse.refused_workers,
-            "bad_rows": [p.as_dict() for p in self.parse.problems],
+            "bad_rows": [p.as_dict(self.sheet.headers) for p in self.parse.problems],
             "expired": [e.as_dict() for e in self.expiring if e.due == "expired"],
             "expiring_within_30_days": [e.as_dict() for e in self.expiring if e.due != "expired"],
             "badge_column": "badge_ids" in self.sheet.columns,
@@ -207,6 +220,7 @@ def import_roster(
         expiring=expiring(parsed.workers, day),
         written=write,
         partial=partial,
+        dry_run=dry_run,
         unmatched_badges=unmatched,
     )
 
@@ -244,7 +258,9 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
         for col in ("row", "worker", "problem", "reason"):
             table.add_column(say(f"roster.col.{col}", lang))
         for p in problems:
-            table.add_row(str(p.row), p.worker_id or "", p.code.value, p.message)
+            table.add_row(
+                str(p.row), p.worker_id or "", p.code.value, p.text(lang.value, sheet.headers)
+            )
         con.print(table)
         if any(p.code is RowProblemCode.UNKNOWN_CATEGORY for p in problems):
             # The catalogue once, not once per bad row.
@@ -267,7 +283,11 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
             )
         con.print(table)
         if any(e.due == "expired" for e in report.expiring):
-            con.print("[yellow]" + say("roster.expired_note", lang))
+            # Said as it is: imported only when something was written (a dry run or a refused
+            # file printed "imported" above "nothing imported").
+            written = report.outcome in ("imported", "partial")
+            key = "roster.expired_note" if written else "roster.expired_note_unwritten"
+            con.print("[yellow]" + say(key, lang))
     no_badge = report.no_badge
     if "badge_ids" not in sheet.columns and report.parse.workers:
         con.print("[yellow]" + say("roster.no_badge_column", lang, n=len(no_badge)))
@@ -277,7 +297,8 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
             + say("roster.no_badge_workers", lang, n=len(no_badge), ids=", ".join(no_badge))
         )
     certs = sum(len(w.certificates) for w in report.imported)
-    if report.written:
+    outcome = report.outcome
+    if outcome in ("imported", "partial"):
         con.print(
             "[green]"
             + say(
@@ -291,9 +312,9 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
         if report.parse.refused_workers:
             refused = ", ".join(report.parse.refused_workers)
             con.print("[yellow]" + say("roster.skipped", lang, ids=refused))
-    elif dry_run:
+    elif outcome == "dry_run":
         con.print(say("roster.dry_run", lang, n=len(report.parse.workers)))
-    elif problems:
+    elif outcome == "refused":
         con.print("[red]" + say("roster.nothing_imported", lang))
     else:
         con.print(say("roster.nothing", lang))

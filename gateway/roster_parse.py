@@ -29,11 +29,75 @@ from edge.cert_catalogue import (
     parse_cert_kind,
 )
 from edge.models import Certificate, Worker
+from gateway.config_messages import pydantic_message
 from gateway.errors import GatewayError
 from gateway.roster_read import REQUIRED_COLUMNS, excel_serial_date
 
 EXPIRY_WINDOW_DAYS = 30
 CERT_COLUMNS = ("cert_number", "issuing_authority", "valid_from", "valid_to")
+
+# What a technician calls each column when the sheet has no header for it: zh the commonest HR
+# header, en plain words. A row problem names a column by the sheet's own header first
+# (``column_label``), never by the internal key.
+COLUMN_ZH: dict[str, str] = {
+    "worker_id": "工号",
+    "name": "姓名",
+    "badge_ids": "卡号",
+    "employer": "单位",
+    "cert_number": "证号",
+    "cert_category": "作业类别",
+    "operation_item": "操作项目",
+    "issuing_authority": "发证机关",
+    "valid_from": "有效期起",
+    "valid_to": "有效期至",
+    "next_review": "复审日期",
+}
+COLUMN_EN: dict[str, str] = {
+    "worker_id": "worker id",
+    "name": "name",
+    "badge_ids": "badge",
+    "employer": "employer",
+    "cert_number": "certificate number",
+    "cert_category": "category",
+    "operation_item": "operation item",
+    "issuing_authority": "issuing authority",
+    "valid_from": "valid from",
+    "valid_to": "valid to",
+    "next_review": "next review",
+}
+# Worker / Certificate model fields whose column has another name in the sheet.
+_FIELD_COLUMN = {"number": "cert_number", "category": "cert_category"}
+
+
+def column_label(column: str, lang: str, headers: dict[str, str] | None = None) -> str:
+    """The column as the technician knows it: the sheet's header (``headers``: canonical ->
+    header cell as written), in English also the field's English name after a Chinese header;
+    without a header the zh / en default name."""
+    header = (headers or {}).get(column)
+    if lang == "zh-CN":
+        return header or COLUMN_ZH[column]
+    if header is None:
+        return COLUMN_EN[column]
+    return header if header.isascii() else f"{header} ({COLUMN_EN[column]})"
+
+
+def _lit(value: object) -> str:
+    """A value from the sheet inside a message template: its braces are not placeholders."""
+    return str(value).replace("{", "{{").replace("}", "}}")
+
+
+def _cols(columns: Sequence[str], sep: str) -> str:
+    return sep.join("{" + c + "}" for c in columns)
+
+
+class RowValueError(GatewayError, ValueError):
+    """A cell that cannot be used; ``en`` / ``zh`` are templates naming columns as
+    ``{cert_number}`` (filled by ``column_label``)."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en.format(**COLUMN_EN))
+        self.en = en
+        self.zh = zh
 
 
 class RowProblemCode(StrEnum):
@@ -123,13 +187,19 @@ def check_cert_number(text: str) -> str:
     """Normalise a certificate number; raises ValueError when it cannot be one."""
     number = text.strip().upper()
     if not _CERT_NUMBER.match(number):
-        raise ValueError(f"malformed certificate number {text!r}: 4-40 letters, digits or '-'")
+        raise RowValueError(
+            f"malformed {{cert_number}} {_lit(repr(text))}: 4-40 letters, digits or '-'",
+            f"{{cert_number}} {_lit(repr(text))} 格式不对：应为 4-40 个字母、数字或“-”",
+        )
     m = _ID_NUMBER.match(number)
     if m:  # an ID-number based certificate: the GB 11643 check digit catches typos
         digits = m.group(1)
         total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
         if _ID_CHECK[total % 11] != digits[17]:
-            raise ValueError(f"certificate number {text!r}: ID check digit does not match")
+            raise RowValueError(
+                f"{{cert_number}} {_lit(repr(text))}: ID check digit does not match",
+                f"{{cert_number}} {_lit(repr(text))}：身份证号校验位不符（多半是输错了一位）",
+            )
     return number
 
 
@@ -137,42 +207,69 @@ def parse_kind(category_text: str, item_text: str) -> tuple[CertCategory, Operat
     """The certificate's category and operation item from the two cells (either may be empty
     or hold the other level). Raises ``KindError`` with the code to report."""
     found: list[CertCategory | OperationItem] = []
-    for text in (category_text, item_text):
+    for column, text in (("cert_category", category_text), ("operation_item", item_text)):
         if text:
             try:
                 found.append(parse_cert_kind(text))
             except ValueError as err:
-                raise KindError(RowProblemCode.UNKNOWN_CATEGORY, f"{text!r}") from err
+                raise KindError(
+                    RowProblemCode.UNKNOWN_CATEGORY,
+                    f"{{{column}}} {_lit(repr(text))}: not in the catalogue of special "
+                    "operations (valid values below)",
+                    f"{{{column}}}“{_lit(text)}”不在特种作业目录中（可用的值见下）",
+                ) from err
     if not found:
-        raise KindError(RowProblemCode.MISSING_FIELD, "certificate: missing cert_category")
+        raise KindError(
+            RowProblemCode.MISSING_FIELD,
+            "certificate: missing {cert_category} or {operation_item}",
+            "证书信息缺少{cert_category}或{operation_item}",
+        )
     items = [k for k in found if isinstance(k, OperationItem)]
     cats = {category_of(k) if isinstance(k, OperationItem) else k for k in found}
     if len(cats) > 1 or len(set(items)) > 1:
         raise KindError(
             RowProblemCode.CATEGORY_MISMATCH,
-            " / ".join(kind_label(k) for k in found) + " do not belong together",
+            _lit(" / ".join(kind_label(k, zh=False) for k in found)) + " do not belong together",
+            _lit(" 与 ".join(kind_label(k) for k in found)) + " 不属于同一作业类别",
         )
     return cats.pop(), (items[0] if items else None)
 
 
-class KindError(GatewayError, ValueError):
-    def __init__(self, code: RowProblemCode, message: str) -> None:
-        super().__init__(message)
+class KindError(RowValueError):
+    """The certificate's category / operation item cells cannot be used; ``code`` says why."""
+
+    def __init__(self, code: RowProblemCode, en: str, zh: str) -> None:
+        super().__init__(en, zh)
         self.code = code
 
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
+    """Why row ``row`` was refused: ``en`` / ``zh`` are templates whose ``{column}`` fields
+    name columns as the sheet's header does (``text``)."""
+
     row: int
     code: RowProblemCode
-    message: str
+    en: str
+    zh: str
     worker_id: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def text(self, lang: str, headers: dict[str, str] | None = None) -> str:
+        """The message in ``lang`` ("zh-CN" or "en"), columns named as in ``headers``."""
+        labels = {c: column_label(c, lang, headers) for c in COLUMN_EN}
+        return (self.zh if lang == "zh-CN" else self.en).format(**labels)
+
+    @property
+    def message(self) -> str:
+        """English, with the default column names."""
+        return self.text("en")
+
+    def as_dict(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
         return {
             "row": self.row,
             "code": self.code.value,
-            "message": self.message,
+            "message": self.text("en", headers),
+            "message_zh": self.text("zh-CN", headers),
             "worker_id": self.worker_id,
         }
 
@@ -251,8 +348,8 @@ def parse_roster(
     cert_owner: dict[str, tuple[str, int]] = {}
     tainted: set[str] = set()  # ids with any bad row, even one before their first good row
 
-    def bad(row: int, code: RowProblemCode, message: str, wid: str | None) -> None:
-        out.problems.append(RowProblem(row, code, message, wid or None))
+    def bad(row: int, code: RowProblemCode, en: str, zh: str, wid: str | None) -> None:
+        out.problems.append(RowProblem(row, code, en, zh, wid or None))
         if wid:
             tainted.add(wid)
 
@@ -263,7 +360,13 @@ def parse_roster(
         wid, name = cells.get("worker_id", ""), cells.get("name", "")
         missing = [c for c in REQUIRED_COLUMNS if not cells.get(c)]
         if missing:
-            bad(row, RowProblemCode.MISSING_FIELD, f"missing {', '.join(missing)}", wid)
+            bad(
+                row,
+                RowProblemCode.MISSING_FIELD,
+                f"missing {_cols(missing, ', ')}",
+                f"缺少{_cols(missing, '、')}",
+                wid,
+            )
             continue
         if lossy and row in lossy:
             bad(
@@ -271,8 +374,10 @@ def parse_roster(
                 RowProblemCode.MALFORMED_CERT_NUMBER
                 if "cert_number" in lossy[row]
                 else RowProblemCode.INVALID,
-                f"{', '.join(lossy[row])}: Excel stored a number of more than 15 digits and "
+                f"{_cols(lossy[row], ', ')}: Excel stored a number of more than 15 digits and "
                 "rounded it; format the column as text and type it again",
+                f"{_cols(lossy[row], '、')}：Excel 把超过 15 位的数字存成了数值并已舍入；"
+                "请把该列设为文本格式后重新输入",
                 wid,
             )
             continue
@@ -287,8 +392,10 @@ def parse_roster(
             bad(
                 row,
                 RowProblemCode.DUPLICATE_WORKER,
-                f"worker {wid} already on row {entry.first_row} as {entry.name!r} with other "
-                "details: one id, two people?",
+                f"{{worker_id}} {_lit(wid)} already on row {entry.first_row} as "
+                f"{_lit(repr(entry.name))} with other details: one id, two people?",
+                f"{{worker_id}} {_lit(wid)} 已在第 {entry.first_row} 行（{_lit(entry.name)}），"
+                "其他信息却不同：同一编号，两个人？",
                 wid,
             )
             continue
@@ -300,7 +407,8 @@ def parse_roster(
             bad(
                 row,
                 RowProblemCode.DUPLICATE_BADGE,
-                f"badge {clash} already belongs to worker {badge_owner[clash]}",
+                f"{{badge_ids}} {_lit(clash)} already belongs to worker {_lit(badge_owner[clash])}",
+                f"{{badge_ids}} {_lit(clash)} 已属于 {_lit(badge_owner[clash])}",
                 wid,
             )
             continue
@@ -327,19 +435,23 @@ def parse_roster(
                 )
             )
         except ValidationError as err:
-            out.problems.append(
-                RowProblem(entry.first_row, RowProblemCode.INVALID, first_error(err), wid)
-            )
+            en, zh = first_error(err)
+            out.problems.append(RowProblem(entry.first_row, RowProblemCode.INVALID, en, zh, wid))
             out.refused_workers.append(wid)
     out.problems.sort(key=lambda p: p.row)
     return out
 
 
-def first_error(err: ValidationError) -> str:
-    """One validation error as ``field: message`` (the first; the rest follow from it)."""
+def first_error(err: ValidationError) -> tuple[str, str]:
+    """The first validation error (the rest follow from it) as ``(en, zh)`` templates
+    ``{column}: message``, the column named as the sheet does."""
     e = err.errors()[0]
-    where = ".".join(str(p) for p in e["loc"])
-    return f"{where}: {e['msg']}" if where else str(e["msg"])
+    zh, en = pydantic_message(e)
+    fields = [p for p in e["loc"] if isinstance(p, str)]
+    column = _FIELD_COLUMN.get(fields[-1], fields[-1]) if fields else None
+    if column not in COLUMN_EN:
+        return _lit(en), _lit(zh)
+    return f"{{{column}}}: {_lit(en)}", f"{{{column}}}：{_lit(zh)}"
 
 
 def _row_certificate(
@@ -347,7 +459,7 @@ def _row_certificate(
     cells: dict[str, str],
     wid: str,
     cert_owner: dict[str, tuple[str, int]],
-    bad: Callable[[int, RowProblemCode, str, str | None], None],
+    bad: Callable[[int, RowProblemCode, str, str, str | None], None],
 ) -> Certificate | None:
     kind_cells = (cells.get("cert_category", ""), cells.get("operation_item", ""))
     given = [c for c in CERT_COLUMNS if cells.get(c)]
@@ -355,31 +467,53 @@ def _row_certificate(
         return None  # a worker row without a certificate
     missing = [c for c in CERT_COLUMNS if not cells.get(c)]
     if missing:
-        bad(row, RowProblemCode.MISSING_FIELD, f"certificate: missing {', '.join(missing)}", wid)
+        bad(
+            row,
+            RowProblemCode.MISSING_FIELD,
+            f"certificate: missing {_cols(missing, ', ')}",
+            f"证书信息缺少{_cols(missing, '、')}",
+            wid,
+        )
         return None
     try:
         number = check_cert_number(cells["cert_number"])
-    except ValueError as err:
-        bad(row, RowProblemCode.MALFORMED_CERT_NUMBER, str(err), wid)
+    except RowValueError as err:
+        bad(row, RowProblemCode.MALFORMED_CERT_NUMBER, err.en, err.zh, wid)
         return None
     try:
         category, item = parse_kind(*kind_cells)
     except KindError as err:
-        bad(row, err.code, str(err), wid)
+        bad(row, err.code, err.en, err.zh, wid)
         return None
-    try:
-        valid_from = parse_date(cells["valid_from"])
-        valid_to = parse_date(cells["valid_to"])
-        review = parse_date(cells["next_review"]) if cells.get("next_review") else None
-    except ValueError as err:
-        bad(row, RowProblemCode.BAD_DATE, str(err), wid)
+    dates: dict[str, date | None] = {}
+    for column in ("valid_from", "valid_to", "next_review"):
+        text = cells.get(column, "")
+        try:
+            dates[column] = parse_date(text) if text else None
+        except ValueError as err:
+            why = (
+                f"日期 {text!r} 有歧义：月/日还是日/月？请写成 YYYY-MM-DD"
+                if "ambiguous" in str(err)
+                else f"不是日期：{text!r}（请写成 YYYY-MM-DD）"
+            )
+            bad(
+                row,
+                RowProblemCode.BAD_DATE,
+                f"{{{column}}}: {_lit(err)}",
+                f"{{{column}}}：{_lit(why)}",
+                wid,
+            )
+            return None
+    valid_from, valid_to, review = dates["valid_from"], dates["valid_to"], dates["next_review"]
+    if valid_from is None or valid_to is None:  # required: reported as missing above
         return None
     if number in cert_owner:
         owner, first = cert_owner[number]
         bad(
             row,
             RowProblemCode.DUPLICATE_CERT,
-            f"certificate {number} already on row {first} (worker {owner})",
+            f"{{cert_number}} {_lit(number)} already on row {first} (worker {_lit(owner)})",
+            f"{{cert_number}} {_lit(number)} 已在第 {first} 行（{_lit(owner)}）",
             wid,
         )
         return None
@@ -394,7 +528,8 @@ def _row_certificate(
             next_review=review,
         )
     except ValidationError as err:
-        bad(row, RowProblemCode.INVALID, first_error(err), wid)
+        en, zh = first_error(err)
+        bad(row, RowProblemCode.INVALID, en, zh, wid)
         return None
     cert_owner[number] = (wid, row)
     return cert

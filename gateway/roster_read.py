@@ -166,6 +166,9 @@ class Sheet:
     encoding: str | None = None
     lossy: dict[int, list[str]] = field(default_factory=dict)
     """Row -> columns whose cell Excel kept as a number too long for a double (> 15 digits)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Canonical column -> its header cell as the sheet writes it (``*工　号``): what a row
+    problem calls the column."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,6 +414,7 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
         unknown_columns=[h for i, h in enumerate(header) if h and i not in mapping],
         title_rows=[n + 1 for n in range(header_index) if any(cell_text(c) for c in grid[n])],
         encoding=encoding,
+        headers={canon: header[i] for i, canon in mapping.items() if i < len(header)},
     )
     for number, row in enumerate(grid[header_index + 1 :], start=header_index + 2):
         texts = [cell_text(c) for c in row]
