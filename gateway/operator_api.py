@@ -190,8 +190,26 @@ async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
     return body
 
 
+def _unknown_permit(ctx: ServiceContext, permit_id: str | None) -> web.Response | None:
+    """404 for a named permit this zone does not hold: the terminal is never armed for it (the
+    next tap, perhaps a worker leaving, would otherwise be spent on an action that cannot
+    happen)."""
+    if permit_id is None:
+        return None
+    permit = ctx.registry.permit(permit_id)
+    if permit is None or permit.zone_id != ctx.config.zone.zone_id:
+        return refusal(404, [ReasonCode.NO_PERMIT], f"no permit {permit_id} in this zone")
+    return None
+
+
 async def _armed(ctx: ServiceContext, armed: ArmedAction, timeout_s: float) -> web.Response:
-    """Arm the terminal, wait for the tap's outcome (or the timeout) and answer with it."""
+    """Arm the terminal, wait for the tap's outcome (or the timeout) and answer with it.
+
+    The arm lives only as long as the call: when the caller goes away (the kiosk page reloaded,
+    curl gave up) aiohttp cancels this handler (``handler_cancellation``) and ``finally``
+    disarms, so the next worker's tap is their own again."""
+    if (missing := _unknown_permit(ctx, armed.permit_id)) is not None:
+        return missing
     try:
         ctx.controller.arm(armed)
     except CommandRejected as err:
@@ -310,7 +328,11 @@ class OperatorApiService:
         """Serve the API on its Unix socket (mode 0660) until cancelled; ``serving`` is set once
         it accepts calls. A stale socket file in the state directory is replaced."""
         cfg = self.ctx.config.operator_api
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # handler_cancellation: a caller that hangs up cancels its handler, which disarms the
+        # terminal (aiohttp >= 3.9 lets handlers run on by default).
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, handler_cancellation=True
+        )
         await runner.setup()
         try:
             # We hold the state directory's lock: a socket file left there is a dead daemon's.

@@ -185,7 +185,15 @@ class KioskService:
 
     @staticmethod
     async def _serve(app: web.Application, host: str | None, port: int) -> web.AppRunner:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        # handler_cancellation: a page that reloads mid-action cancels its call, which disarms
+        # the terminal (see gateway.operator_api._armed); a closed event stream stops at once.
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            handler_cancellation=True,
+        )
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
