@@ -294,6 +294,13 @@ def merge_limits(configured: Mapping[str, GasLimits]) -> dict[str, GasLimits]:
     """
     out = builtin_limits()
     for gas, mine in configured.items():
+        if gas == "o2":
+            # The engine judges O2 by its band only; an entry here would be ignored, and a
+            # technician who wrote 15-25 % would believe it applied (found by a fresh-user test).
+            raise ValueError(
+                "o2 is judged by the band in gas.oxygen (low / high, % vol; GB 30871 §6.4), not "
+                "by gas.limits: move it there (a band wider than the standard's is narrowed)"
+            )
         floor = GAS_FLOORS.get(gas)
         if floor is not None:
             out[gas] = tighten(gas, mine, floor)

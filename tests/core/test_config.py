@@ -111,6 +111,8 @@ def test_check_config_as_installed_command(tmp_path: Path) -> None:
         ("co: {unit: ppm, low: 10, high: .nan}", "high must be a finite number above 0"),
         ("co: {unit: ppm, low: 10, high: .inf}", "high must be a finite number above 0"),
         ("co: {unit: ppm, low: -1, high: 30}", "low must be a finite number above 0"),
+        # O2 is judged by gas.oxygen's band; an entry here was silently ignored (fresh-user test).
+        ('o2: {unit: "%vol", low: 15, high: 25}', "o2 is judged by the band in gas.oxygen"),
     ],
 )
 def test_gas_limits_that_would_silence_an_alarm_are_config_errors(
