@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.reasons import Lang
 from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import Unit
 
@@ -57,7 +58,9 @@ MOLECULAR_WEIGHT: dict[str, float] = {
 STALENESS_PRACTICE_S = 30.0
 
 
-def staleness_loosening(sensor_id: str, staleness_s: float, interval_s: float) -> str | None:
+def staleness_loosening(
+    sensor_id: str, staleness_s: float, interval_s: float
+) -> LimitLooserWarning | None:
     """The warning for a sensor that may stay silent longer than practice allows, or None.
 
     ``staleness_s`` is how long a silent sensor still vouches for the air; ``interval_s`` its
@@ -67,10 +70,12 @@ def staleness_loosening(sensor_id: str, staleness_s: float, interval_s: float) -
     bound = max(STALENESS_PRACTICE_S, 3 * interval_s)
     if staleness_s <= bound:
         return None
-    return (
+    return LimitLooserWarning(
         f"gas.sensors {sensor_id}: staleness_s {staleness_s:g} s lets a silent sensor vouch for "
         f"the air that long; practice is a comms alarm within {bound:g} s "
-        "(safety-rules.md §4, stale data)"
+        "(safety-rules.md §4, stale data)",
+        f"gas.sensors {sensor_id}：staleness_s {staleness_s:g} 秒，传感器沉默这么久仍被视为"
+        f"在监测；通行做法是 {bound:g} 秒内报通讯故障（safety-rules.md §4，数据过期）",
     )
 
 
@@ -114,8 +119,23 @@ def convert(
 
 
 class LimitLooserWarning(UserWarning):
-    """A configured level was looser than the standard's and was tightened (check-config shows
-    it, with the clause and the value that applies)."""
+    """A configured value was looser than the standard's (check-config shows it, with the
+    clause and the value that applies). ``str()`` is the English text; ``text(lang)`` gives
+    zh-CN or English, for the technician's language."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+
+    def text(self, lang: Lang) -> str:
+        """The warning in ``lang``."""
+        return self.en if lang is Lang.EN else self.zh
+
+
+def _warn(en: str, zh: str) -> None:
+    # stacklevel 3: the validator that called the function that warns.
+    warnings.warn(LimitLooserWarning(en, zh), stacklevel=3)
 
 
 _LEVELS = ("low", "high", "twa", "stel")
@@ -233,11 +253,11 @@ def tighten(gas: str, mine: GasLimits, floor: GasFloor) -> GasLimits:
     updates: dict[str, float | None] = {}
     if mine.molecular_weight is not None and mw is not None:
         if abs(mine.molecular_weight - mw) > 0.01 * mw:
-            warnings.warn(
+            _warn(
                 f"gas.limits.{gas}.molecular_weight: {mine.molecular_weight} g/mol differs from "
                 f"{gas}'s {mw} g/mol (safety-rules.md §3.1): {mw} applies",
-                LimitLooserWarning,
-                stacklevel=2,
+                f"gas.limits.{gas}.molecular_weight：{mine.molecular_weight} g/mol 与 {gas} 的 "
+                f"{mw} g/mol 不符（safety-rules.md §3.1）：按 {mw} 执行",
             )
         updates["molecular_weight"] = None
 
@@ -261,24 +281,27 @@ def tighten(gas: str, mine: GasLimits, floor: GasFloor) -> GasLimits:
         elif ours > level * 1.001:
             updates[name] = level
             in_mine = "" if mine.unit == base.unit else f" ({_fmt(level)} {mine.unit})"
-            warnings.warn(
+            in_mine_zh = "" if mine.unit == base.unit else f"（{_fmt(level)} {mine.unit}）"
+            _warn(
                 f"gas.limits.{gas}.{name}: {ours} {mine.unit} is looser than the "
                 f"standard's {theirs} {base.unit}{in_mine} ({floor.clause(name)}): "
                 f"tightened, {_fmt(level)} {mine.unit} applies",
-                LimitLooserWarning,
-                stacklevel=2,
+                f"gas.limits.{gas}.{name}：{ours} {mine.unit} 比标准的 {theirs} {base.unit}"
+                f"{in_mine_zh}宽松（{floor.clause(name)}）："
+                f"已收紧，按 {_fmt(level)} {mine.unit} 执行",
             )
     floor_pass = base.pass_level()
     if mine.pass_limit is not None and floor_pass is not None:
         level = floor_in_mine(floor_pass)
         if mine.pass_limit > level * 1.001:
             updates["pass_limit"] = level
-            warnings.warn(
+            _warn(
                 f"gas.limits.{gas}.pass_limit: {mine.pass_limit} {mine.unit} is looser "
                 f"than the standard's {floor_pass} {base.unit} ({floor.clause('pass_limit')}): "
                 f"tightened, {_fmt(level)} {mine.unit} applies",
-                LimitLooserWarning,
-                stacklevel=2,
+                f"gas.limits.{gas}.pass_limit：{mine.pass_limit} {mine.unit} 比标准的 "
+                f"{floor_pass} {base.unit} 宽松（{floor.clause('pass_limit')}）："
+                f"已收紧，按 {_fmt(level)} {mine.unit} 执行",
             )
     if "deadband" not in mine.model_fields_set:
         updates["deadband"] = floor_in_mine(base.deadband)
@@ -338,11 +361,11 @@ class OxygenBand(Section):
     @classmethod
     def _low_floor(cls, value: float) -> float:
         if value < O2_LOW:
-            warnings.warn(
+            _warn(
                 f"gas.oxygen.low {value} % is below the standard's {O2_LOW} % (GB 30871 §6.4): "
                 f"tightened, {O2_LOW} % applies",
-                LimitLooserWarning,
-                stacklevel=2,
+                f"gas.oxygen.low {value} % 低于标准的 {O2_LOW} %（GB 30871 §6.4）："
+                f"已收紧，按 {O2_LOW} % 执行",
             )
             return O2_LOW
         return value
@@ -355,12 +378,13 @@ class OxygenBand(Section):
         if not math.isfinite(value):
             raise ValueError(f"oxygen.high must be a finite number, got {value}")
         if value > O2_HIGH_ENRICHED:
-            warnings.warn(
+            _warn(
                 f"gas.oxygen.high {value} % is above the standard's {O2_HIGH_ENRICHED} % "
                 f"(GB 30871 §6.4, §5.2.7): tightened, {O2_HIGH_ENRICHED} % applies "
                 f"({O2_HIGH} % outside oxygen-enriched zones)",
-                LimitLooserWarning,
-                stacklevel=2,
+                f"gas.oxygen.high {value} % 高于标准的 {O2_HIGH_ENRICHED} %"
+                "（GB 30871 §6.4、§5.2.7）："
+                f"已收紧，按 {O2_HIGH_ENRICHED} % 执行（非富氧区域按 {O2_HIGH} %）",
             )
             return O2_HIGH_ENRICHED
         return value
@@ -379,7 +403,7 @@ def o2_high_for(band: OxygenBand, *, oxygen_enriched: bool) -> float:
     return cap if band.high is None else min(band.high, cap)
 
 
-def o2_band_loosening(band: OxygenBand, *, oxygen_enriched: bool) -> str | None:
+def o2_band_loosening(band: OxygenBand, *, oxygen_enriched: bool) -> LimitLooserWarning | None:
     """The warning for a band upper bound the zone's kind does not allow, or None.
 
     ``OxygenBand`` alone cannot tell: 23.5 % is right for oxygen-enriched equipment and too
@@ -388,9 +412,11 @@ def o2_band_loosening(band: OxygenBand, *, oxygen_enriched: bool) -> str | None:
     applied = o2_high_for(band, oxygen_enriched=oxygen_enriched)
     if band.high is None or band.high <= applied:
         return None
-    return (
+    return LimitLooserWarning(
         f"gas.oxygen.high {band.high} % is above the standard's {applied} % for a zone that is "
-        f"not oxygen-enriched (GB 30871 §6.4): tightened, {applied} % applies"
+        f"not oxygen-enriched (GB 30871 §6.4): tightened, {applied} % applies",
+        f"gas.oxygen.high {band.high} % 高于非富氧区域标准的 {applied} %（GB 30871 §6.4）："
+        f"已收紧，按 {applied} % 执行",
     )
 
 

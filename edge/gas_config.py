@@ -21,7 +21,6 @@ from pydantic import Field, field_validator, model_validator
 from edge.air_limits import (
     STANDARD_MOLAR_VOLUME_L,
     GasLimits,
-    LimitLooserWarning,
     OxygenBand,
     UnpermittedWorkConfig,
     builtin_limits,
@@ -76,7 +75,7 @@ class GasConfig(Section):
         for s in self.sensors:
             said = staleness_loosening(s.id, s.staleness_s, s.report_interval_s())
             if said is not None:
-                warnings.warn(said, LimitLooserWarning, stacklevel=2)
+                warnings.warn(said, stacklevel=2)
         unjudged = sorted(g for g in self.measured_gases() if g not in self.limits)
         if unjudged:
             raise ValueError(

@@ -51,6 +51,7 @@ def _setup_logging(level: str) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every problem of the config at once, as ``file:line: key: message`` in the technician's
     language (``--lang``, else the file's own ``device.language``, else zh-CN); exit 78 on any."""
+    from edge.air_limits import LimitLooserWarning
     from gateway.config import ConfigError, load_config
     from gateway.phrasebook import pick_lang, say
 
@@ -65,8 +66,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print_config_error(err, path, lang)
             return ExitCode.CONFIG
     for w in caught:
-        # The warnings' text is the section's own (English); the lead-in says what it is.
-        print(say("config.warning", lang, file=path, msg=w.message), file=sys.stderr)
+        # A looser-than-the-standard warning carries zh-CN and English; others are the
+        # section's own English, after a lead-in in the technician's language.
+        msg = w.message.text(lang) if isinstance(w.message, LimitLooserWarning) else w.message
+        print(say("config.warning", lang, file=path, msg=msg), file=sys.stderr)
     print(say("config.ok", lang, file=path, device=cfg.device.device_id, zone=cfg.zone.zone_id))
     return ExitCode.OK
 

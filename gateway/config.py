@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cloud_sync.config import MqttConfig
-from edge.air_limits import LimitLooserWarning, o2_band_loosening
+from edge.air_limits import o2_band_loosening
 from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
 from edge.gas_config import GasConfig
 from edge.geofence.config import GpsConfig
@@ -94,7 +94,7 @@ class GatewayConfig(Section):
         # not (21 %); the engine applies the cap either way, check-config says so.
         loosening = o2_band_loosening(self.gas.oxygen, oxygen_enriched=self.zone.oxygen_enriched)
         if loosening is not None:
-            warnings.warn(loosening, LimitLooserWarning, stacklevel=2)
+            warnings.warn(loosening, stacklevel=2)
         return self
 
     @property

@@ -132,7 +132,8 @@ def test_gas_limits_looser_than_the_standard_are_reported_with_the_source(
     path.write_text(
         GOOD + "gas:\n  limits:\n    co: {unit: ppm, low: 400, high: 500}\n  oxygen: {low: 16}\n"
     )
-    assert main(["check-config", str(path)]) == 0  # valid, tightened, and said loudly
+    # valid, tightened, and said loudly (in English here; the zh-CN text is tested below)
+    assert main(["check-config", "--lang", "en", str(path)]) == 0
     err = capsys.readouterr().err
     # Each looser level names the clause and the value that applies instead (issue 17 item 5).
     assert (
@@ -149,5 +150,17 @@ def test_gas_limits_looser_than_the_standard_are_reported_with_the_source(
     tight.write_text(
         GOOD + "gas:\n  limits:\n    co: {unit: ppm, low: 15, high: 30, twa: 17, stel: 25}\n"
     )
-    assert main(["check-config", str(tight)]) == 0
+    assert main(["check-config", "--lang", "en", str(tight)]) == 0
     assert "looser" not in capsys.readouterr().err
+
+
+def test_gas_limits_looser_than_the_standard_are_said_in_chinese_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "loose.yaml"
+    path.write_text(GOOD + "gas:\n  limits:\n    co: {unit: ppm, high: 500}\n  oxygen: {low: 16}\n")
+    assert main(["check-config", "--lang", "zh-CN", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "gas.limits.co.high：500.0 ppm 比标准的 40.0 mg/m3（34.33 ppm）宽松" in err
+    assert "已收紧，按 34.33 ppm 执行" in err
+    assert "gas.oxygen.low 16.0 % 低于标准的 19.5 %（GB 30871 §6.4）：已收紧，按 19.5 % 执行" in err
