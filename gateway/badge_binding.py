@@ -176,12 +176,18 @@ async def _next_free_tap(
 
 
 class BindError(GatewayError):
+    """Binding cannot go on: ``code`` is the exit code (``gateway.exitcodes``), the message
+    says why in the technician's language."""
+
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
 
 
 def cmd_bind_badges(args: argparse.Namespace) -> int:
+    """``zonegate bind-badges``: tap each worker's card at the reader to bind it; exit 0 all
+    bound, 1 some skipped, 69 no reader, 65 unknown worker, 75 the daemon is running,
+    78 config error."""
     from firmware_adapters.badge.lines import BadgeReaderError
     from gateway.config import ConfigError
 

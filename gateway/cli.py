@@ -123,6 +123,9 @@ def config_precheck(args: argparse.Namespace) -> int | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``zonegate run``: the daemon until SIGTERM/SIGINT; exit 0 after a clean stop, 78 for a
+    config error, or the ``StartupError``'s code (74 a damaged or missing store, 1 any other
+    refusal to start, e.g. too little disk)."""
     from gateway.config import ConfigError, load_config
     from gateway.daemon import StartupError, run_gateway
 
@@ -262,6 +265,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``zonegate demo``: ``gateway.demo.run_demo`` (0 done, 1 mosquitto missing, 130 Ctrl-C)."""
     from gateway.demo import run_demo
 
     return run_demo(lang=args.lang, keep=args.keep, capture=args.capture)
@@ -275,6 +279,8 @@ def package_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``zonegate`` parser: the built-in commands and each ``COMMAND_MODULES`` entry's
+    ``register`` (a capability module not installed in this build is left out)."""
     from gateway.phrasebook import add_lang_arg
     from gateway.version import VERSION
 
@@ -333,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``zonegate`` with ``argv`` (default ``sys.argv[1:]``); the exit code from
+    ``gateway.exitcodes.ExitCode`` (78 before any command that finds its config broken,
+    130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     check = args.command == "check-config"

@@ -36,6 +36,9 @@ from gateway.kiosk.config import KioskConfig
 
 
 class DaemonConfig(Section):
+    """``daemon:``: how often permits are expired (s), each shutdown stage's budget (s), the
+    log level, and how long lost monitoring after a start is a wait rather than a suspension."""
+
     expiry_check_s: float = Field(default=5, gt=0, description="how often permits are expired")
     shutdown_timeout_s: float = Field(default=20, gt=0, description="per shutdown stage")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -99,10 +102,12 @@ class GatewayConfig(Section):
 
     @property
     def registry_path(self) -> Path:
+        """``<storage.state_dir>/registry.json``: workers, permits and accepted documents."""
         return self.storage.state_dir / "registry.json"
 
     @property
     def journal_path(self) -> Path:
+        """``<storage.state_dir>/journal.db``: the audit journal and its outbox (SQLite)."""
         return self.storage.state_dir / "journal.db"
 
 
