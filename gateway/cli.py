@@ -342,7 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``zonegate`` with ``argv`` (default ``sys.argv[1:]``); the exit code from
     ``gateway.exitcodes.ExitCode`` (78 before any command that finds its config broken,
     130 on Ctrl-C)."""
-    parser = build_parser()
+    try:
+        # Building the parser imports every command's module (about half a second): a Ctrl-C
+        # then printed a KeyboardInterrupt traceback (a fresh-user finding on the demo).
+        parser = build_parser()
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
     args = parser.parse_args(argv)
     check = args.command == "check-config"
     if check and args.config_file and args.config and args.config_file != args.config:
