@@ -308,32 +308,39 @@ def tighten(gas: str, mine: GasLimits, floor: GasFloor) -> GasLimits:
     return mine.model_copy(update=updates)
 
 
-def merge_limits(configured: Mapping[str, GasLimits]) -> dict[str, GasLimits]:
-    """The limits in force: the floors, each configured entry tightened against its own.
+def merge_entry(gas: str, mine: GasLimits) -> GasLimits:
+    """The limits of ``gas`` in force for the configured entry ``mine``.
 
-    Gases without a floor take the configured entry as given, but it must have a ``high``
-    (suspending) level: without one the gas could never stop work (issue 17 item 5).
-    Raises ValueError naming the gas otherwise, and as ``tighten`` does.
+    A gas with a floor is tightened against it (``tighten``). A gas without one takes the entry
+    as given, but it must have a ``high`` (suspending) level: without one the gas could never
+    stop work (issue 17 item 5). Raises ValueError naming the gas otherwise, for ``o2`` (judged
+    by ``gas.oxygen``), and as ``tighten`` does.
+    """
+    if gas == "o2":
+        # The engine judges O2 by its band only; an entry here would be ignored, and a
+        # technician who wrote 15-25 % would believe it applied (found by a fresh-user test).
+        raise ValueError(
+            "o2 is judged by the band in gas.oxygen (low / high, % vol; GB 30871 §6.4), not "
+            "by gas.limits: move it there (a band wider than the standard's is narrowed)"
+        )
+    floor = GAS_FLOORS.get(gas)
+    if floor is not None:
+        return tighten(gas, mine, floor)
+    if mine.high is None:
+        raise ValueError(
+            f"{gas}: a high (suspending) level is required: without one {gas} can never stop work"
+        )
+    return mine
+
+
+def merge_limits(configured: Mapping[str, GasLimits]) -> dict[str, GasLimits]:
+    """The limits in force: the floors, each configured entry merged by ``merge_entry``.
+
+    Raises ValueError as ``merge_entry`` does (the first entry that fails).
     """
     out = builtin_limits()
     for gas, mine in configured.items():
-        if gas == "o2":
-            # The engine judges O2 by its band only; an entry here would be ignored, and a
-            # technician who wrote 15-25 % would believe it applied (found by a fresh-user test).
-            raise ValueError(
-                "o2 is judged by the band in gas.oxygen (low / high, % vol; GB 30871 §6.4), not "
-                "by gas.limits: move it there (a band wider than the standard's is narrowed)"
-            )
-        floor = GAS_FLOORS.get(gas)
-        if floor is not None:
-            out[gas] = tighten(gas, mine, floor)
-        elif mine.high is None:
-            raise ValueError(
-                f"{gas}: a high (suspending) level is required: without one {gas} can never "
-                "stop work"
-            )
-        else:
-            out[gas] = mine
+        out[gas] = merge_entry(gas, mine)
     return out
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import warnings
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from edge.air_limits import (
     STANDARD_MOLAR_VOLUME_L,
@@ -24,7 +25,7 @@ from edge.air_limits import (
     OxygenBand,
     UnpermittedWorkConfig,
     builtin_limits,
-    merge_limits,
+    merge_entry,
     staleness_loosening,
 )
 from firmware_adapters.configbase import Section
@@ -66,8 +67,20 @@ class GasConfig(Section):
     @classmethod
     def _merge_floors(cls, v: dict[str, GasLimits]) -> dict[str, GasLimits]:
         # Adding H2S limits must not drop the CO ones, and a CO entry must not drop CO's own
-        # STEL: every entry is merged with the standard's floors (issue 17 item 5).
-        return merge_limits(v)
+        # STEL: every entry is merged with the standard's floors (issue 17 item 5). Each
+        # refused entry is reported at its own key (gas.limits.<gas>), so check-config names
+        # its line, and all of them at once.
+        out = builtin_limits()
+        errors: list[InitErrorDetails] = []
+        for gas, mine in v.items():
+            try:
+                out[gas] = merge_entry(gas, mine)
+            except ValueError as err:
+                reason = PydanticCustomError("value_error", "{reason}", {"reason": str(err)})
+                errors.append(InitErrorDetails(type=reason, loc=(gas,), input=mine))
+        if errors:
+            raise ValidationError.from_exception_data("limits", errors)
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> GasConfig:

@@ -164,3 +164,18 @@ def test_gas_limits_looser_than_the_standard_are_said_in_chinese_too(
     assert "gas.limits.co.high：500.0 ppm 比标准的 40.0 mg/m3（34.33 ppm）宽松" in err
     assert "已收紧，按 34.33 ppm 执行" in err
     assert "gas.oxygen.low 16.0 % 低于标准的 19.5 %（GB 30871 §6.4）：已收紧，按 19.5 % 执行" in err
+
+
+def test_each_refused_gas_limit_entry_is_reported_at_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gas.yaml"
+    path.write_text(
+        GOOD + "gas:\n  limits:\n    co: {unit: ppm, high: 30}\n"
+        "    hcl: {unit: ppm, low: 1}\n    h2s: {unit: '%LEL', high: 3}\n"
+    )
+    assert main(["check-config", "--lang", "en", str(path)]) == 78
+    err = capsys.readouterr().err
+    assert f"{path}:10: gas.limits.hcl: hcl: a high (suspending) level is required" in err
+    assert f"{path}:11: gas.limits.h2s: h2s: unit %LEL cannot be compared" in err
+    assert "2 error(s)" in err
