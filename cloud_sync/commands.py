@@ -120,6 +120,9 @@ class CommandTarget(Protocol):
     def remove_worker(self, worker_id: str, actor: Actor) -> Any:
         """``ZoneController.remove_worker``."""
 
+    def check_removable(self, worker_id: str) -> Any:
+        """``ZoneController.check_removable``: raises while the worker is inside."""
+
     def acknowledge_alarms(self, actor: str) -> Any:
         """``ZoneController.acknowledge_alarms``."""
 
@@ -291,6 +294,8 @@ class CommandProcessor:
             await _maybe(t.resume_permit(body.permit_id, actor, True))
             return f"permit {body.permit_id} resumed"
         if isinstance(body, RosterUpdate):
+            for worker_id in body.remove:
+                t.check_removable(worker_id)  # all or nothing: nothing applied if one is inside
             if body.workers:
                 await _maybe(t.put_workers(list(body.workers), actor))
             for worker_id in body.remove:

@@ -40,6 +40,7 @@ from edge.models import (
     Event,
     EventKind,
     EventType,
+    GasTest,
     Permit,
     PermitStatus,
     Zone,
@@ -72,6 +73,10 @@ def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
     kind = pm.ActorKind.SYSTEM if actor.startswith("system:") else pm.ActorKind.PERSON
     return pm.Actor(actor_id=actor, kind=kind, authorised=authorised)
 
+
+GAS_TEST_CLOCK_SKEW = timedelta(seconds=60)
+"""How far ahead of this gateway's clock a gas test may be dated (another device's clock): a
+test dated later is refused when recorded and never taken as the zone's latest."""
 
 # Events held while the journal cannot be written; past this the oldest non-alerts go first.
 MAX_UNJOURNALED = 2000
@@ -295,6 +300,13 @@ class ZoneEffects:
         """Journal a state note (fence entered, service health) and tell the listeners."""
         return self._emit(EventKind.SYSTEM, type_, {"zone_id": self.zone.zone_id, **payload})
 
+    def latest_gas_test(self) -> GasTest | None:
+        """The zone's newest usable gas test: dated no later than now plus
+        ``GAS_TEST_CLOCK_SKEW`` (a test from the future is never the one judged)."""
+        return self.registry.latest_gas_test(
+            self.zone.zone_id, not_after=self.clock.wall() + GAS_TEST_CLOCK_SKEW
+        )
+
     # ------------------------------------------------------------------ time
 
     def trusted_now(self) -> datetime | None:
@@ -366,7 +378,7 @@ class ZoneEffects:
             presence=presence,
             workers=workers,
             air=self.air.air_verdict(),
-            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            gas_test=self.latest_gas_test(),
             last_alarm_at=self.last_alarm_at(),
             unoccupied_since=self.unoccupied_since(),
             tz=self.tz,
@@ -381,7 +393,7 @@ class ZoneEffects:
         return pm.Guards(
             now=self.trusted_now(),
             wall=self.clock.wall(),
-            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            gas_test=self.latest_gas_test(),
             air=self.air.air_verdict(),
             linked=linked,
             require_monitoring=permit is not None and pm.requires_monitoring(permit),

@@ -75,7 +75,7 @@ class Gate(ZoneEffects):
             air=self.air.air_verdict(),
             permits=[p for p in self.registry.permits() if p.zone_id == self.zone.zone_id],
             presence=self.registry.presence(),
-            gas_test=self.registry.latest_gas_test(self.zone.zone_id),
+            gas_test=self.latest_gas_test(),
             tz=self.tz,
             cert_warn_days=self.access.cert_warn_days,
             last_alarm_at=self.last_alarm_at(),

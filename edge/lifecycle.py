@@ -132,6 +132,20 @@ class PermitLifecycle(ZoneEffects):
                 )
             if old.status in TERMINAL_STATUSES:
                 raise CommandRejected(ReasonCode.PERMIT_CLOSED, f"permit is {old.status}")
+            kept = {m.worker_id for m in permit.members}
+            dropped = sorted(
+                wid
+                for wid, entry in self.registry.presence().items()
+                if entry.get("permit_id") == permit.permit_id and wid not in kept
+            )
+            if dropped:
+                # Still inside on this permit but no longer on it: nobody would be accountable
+                # for them and the light stayed green (found by a fresh-user test).
+                raise CommandRejected(
+                    ReasonCode.WORKER_INSIDE,
+                    f"{', '.join(dropped)} inside on {permit.permit_id}: they must badge out "
+                    "before the permit drops them",
+                )
             if (old.valid_to, old.valid_from) != (permit.valid_to, permit.valid_from) and (
                 old.status is not PermitStatus.APPROVED
             ):

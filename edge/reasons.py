@@ -50,12 +50,14 @@ class ReasonCode(StrEnum):
     PERMIT_EXPIRED = "PERMIT_EXPIRED"
     PERMIT_CLOSED = "PERMIT_CLOSED"
     GUARDIAN_ABSENT = "GUARDIAN_ABSENT"
+    WORKER_INSIDE = "WORKER_INSIDE"
     LINKED_PERMIT_NOT_ACTIVE = "LINKED_PERMIT_NOT_ACTIVE"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     NOT_AUTHORISED = "NOT_AUTHORISED"
     # air
     GAS_UNSAFE = "GAS_UNSAFE"
     GAS_TEST_STALE = "GAS_TEST_STALE"
+    GAS_TEST_IN_FUTURE = "GAS_TEST_IN_FUTURE"
     GAS_TEST_MISSING = "GAS_TEST_MISSING"
     GAS_TEST_FAILED = "GAS_TEST_FAILED"
     GAS_ALARM_LATCHED = "GAS_ALARM_LATCHED"
@@ -137,14 +139,18 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
         "关联作业票未在作业中",
         "The permit this one serves is not active",
     ),
-    ReasonCode.LINKED_PERMIT_NOT_ACTIVE: (
-        "关联作业票未在作业中",
-        "The permit this one serves is not active",
+    ReasonCode.WORKER_INSIDE: (
+        "该人员仍在作业区域内，须先刷卡离开",
+        "The worker is still inside the zone; they must badge out first",
     ),
     ReasonCode.ILLEGAL_TRANSITION: ("作业票状态不允许此操作", "Permit state does not allow this"),
     ReasonCode.NOT_AUTHORISED: ("无权执行此操作", "Not authorised"),
     ReasonCode.GAS_UNSAFE: ("气体超标，禁止进入", "Dangerous air; no entry"),
     ReasonCode.GAS_TEST_STALE: ("气体分析已超时，请重新检测", "Gas test too old; test again"),
+    ReasonCode.GAS_TEST_IN_FUTURE: (
+        "气体分析时间晚于本机时间，请核对检测仪时钟",
+        "Gas test dated in the future; check the instrument's clock",
+    ),
     ReasonCode.GAS_TEST_MISSING: ("未做气体分析", "No gas test recorded"),
     ReasonCode.GAS_TEST_FAILED: ("气体分析不合格", "Gas test failed"),
     ReasonCode.GAS_ALARM_LATCHED: ("气体报警未解除确认", "Gas alarm not yet acknowledged"),

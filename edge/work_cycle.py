@@ -39,7 +39,7 @@ from pydantic import Field
 
 from edge import permits as pm
 from edge.air_limits import GasLimits, builtin_limits
-from edge.effects import CommandRejected
+from edge.effects import GAS_TEST_CLOCK_SKEW, CommandRejected
 from edge.evidence import IdentityResult
 from edge.floors import effective_gas
 from edge.gas_tests import judge_gas_test
@@ -248,7 +248,7 @@ class WorkCycle(PermitLifecycle):
                 newer_than, need = permit.suspension.at, True
         if not need:
             return codes
-        test = self.registry.latest_gas_test(self.zone.zone_id)
+        test = self.latest_gas_test()
         if test is None:
             return [ReasonCode.GAS_TEST_MISSING]
         passed, failures, missing = judge_gas_test(
@@ -440,6 +440,15 @@ class WorkCycle(PermitLifecycle):
         """
         if test.zone_id != self.zone.zone_id:
             raise CommandRejected("WRONG_ZONE", f"gas test is for zone {test.zone_id}")
+        ahead = test.taken_at - self.clock.wall()
+        if ahead > GAS_TEST_CLOCK_SKEW:
+            # A phone or detector with a wrong clock: recorded, it would be the zone's "latest"
+            # test for hours and hide every real one (found by a fresh-user test).
+            raise CommandRejected(
+                ReasonCode.GAS_TEST_IN_FUTURE,
+                f"gas test taken_at {test.taken_at.isoformat()} is "
+                f"{ahead.total_seconds():.0f} s ahead of this gateway's clock",
+            )
         if permit is None and test.permit_id:
             permit = self.registry.permit(test.permit_id)
             if permit is None:
@@ -486,6 +495,11 @@ class WorkCycle(PermitLifecycle):
             codes.append(ReasonCode.UNKNOWN_BADGE)
         if request.instrument is InstrumentKind.FIXED and self.fixed_gas_tester is None:
             codes.append(ReasonCode.NO_AIR_DATA)
+        if (
+            request.taken_at is not None
+            and request.taken_at - self.clock.wall() > GAS_TEST_CLOCK_SKEW
+        ):
+            codes.append(ReasonCode.GAS_TEST_IN_FUTURE)
         ev: dict[str, Any] = {"via": via, "rule": RULES[action], "mode": request.instrument.value}
         if codes or worker is None:
             return self._refuse(action, permit, worker, via, tuple(dict.fromkeys(codes)), ev)

@@ -29,6 +29,7 @@ from edge.models import (
     SuspensionCause,
     Worker,
 )
+from edge.reasons import ReasonCode
 from edge.work_cycle import WorkCycle
 
 log = logging.getLogger("zonegate.zone")
@@ -193,9 +194,26 @@ class ZoneController(WorkCycle, AirResponse, Gate):
         )
         return len(batch)
 
+    def check_removable(self, worker_id: str) -> None:
+        """Raise ``CommandRejected(WORKER_INSIDE)`` while ``worker_id`` is inside the zone.
+
+        Removed while inside, they could no longer badge out (their card is unknown), would
+        stay on the evacuation list for good, and as a nameless guardian would still let
+        entrants into a confined space (found by a fresh-user test). Badge out first.
+        """
+        entry = self.registry.presence().get(worker_id)
+        if entry is not None:
+            raise CommandRejected(
+                ReasonCode.WORKER_INSIDE,
+                f"{worker_id} is inside the zone (permit {entry.get('permit_id')}, "
+                f"role {entry.get('role')}): they must badge out before they are removed",
+            )
+
     def remove_worker(self, worker_id: str, actor: ActorLike) -> bool:
         """Remove a worker, erase their biometric data and lock state; journals
-        ``worker_removed``. Returns whether the worker was on the roster."""
+        ``worker_removed``. Returns whether the worker was on the roster. Raises
+        ``CommandRejected(WORKER_INSIDE)`` while they are inside (``check_removable``)."""
+        self.check_removable(worker_id)
         removed = self.registry.remove_worker(worker_id)
         for erase in list(self.on_worker_removed):
             erase(worker_id)  # biometric data goes with the roster entry (invariant 7)

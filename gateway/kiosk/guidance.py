@@ -50,6 +50,7 @@ _NEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.GAS_TEST_STALE: _GAS_TEST_FIRST,
     ReasonCode.GAS_TEST_MISSING: _GAS_TEST_FIRST,
     ReasonCode.GAS_TEST_FAILED: ("请通风后重新进行气体分析", "Ventilate, then test the air again"),
+    ReasonCode.GAS_TEST_IN_FUTURE: ("请核对检测仪时间后重测", "Fix the detector clock; retest"),
     ReasonCode.GAS_ALARM_LATCHED: ("请等待安全员确认报警", "Wait for the officer to acknowledge"),
     ReasonCode.SENSOR_STALE: _CHECK_SENSOR,
     ReasonCode.SENSOR_FAULT: _CHECK_SENSOR,
