@@ -97,6 +97,27 @@ PHRASES: dict[str, tuple[str, str]] = {
         "two processes, so stop it first: sudo systemctl stop zonegate",
     ),
     "roster.badges_file": ("卡号文件 {file}：{msg}", "badge file {file}: {msg}"),
+    # provision
+    "provision.wrote": ("已写入 {path}", "wrote {path}"),
+    "provision.credentials": (
+        "凭据在 {path}（zonegate.service 的 LoadCredential=）",
+        "credentials in {path} (LoadCredential= in zonegate.service)",
+    ),
+    "provision.register": ("在中心端登记：", "Register on the central side:"),
+    "provision.key_id": ("设备密钥编号：{id}（{kept}）", "device key id: {id} ({kept})"),
+    "provision.key_kept": (
+        "沿用原密钥，中心端无需重新登记",
+        "kept: already registered, nothing to do on central",
+    ),
+    "provision.key_new": ("新密钥，需在中心端登记", "new: register it on central"),
+    "provision.public_key": ("设备公钥（{path}）：", "device public key ({path}):"),
+    "provision.broker_account": (
+        "MQTT 账号：用户 {user}，密码为此处给出的密码（在服务器上用 mosquitto_passwd 添加）；"
+        "ACL 中的 %u 即此用户",
+        "broker account: user {user} with the password given here (mosquitto_passwd on the "
+        "broker); the ACL patterns use %u = this user",
+    ),
+    "provision.next": ("下一步：{check}；{selftest}", "next: {check}; {selftest}"),
     # shared: check-config and every command's config check
     "config.error_count": ("{file} 中有 {n} 处错误", "{n} error(s) in {file}"),
     "config.warning": ("{file}：注意：{msg}", "{file}: warning: {msg}"),

@@ -34,7 +34,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from edge.models import WORK_KIND_ZH, WorkKind
+from edge.reasons import Lang
 from gateway.errors import GatewayError
+from gateway.phrasebook import add_lang_arg, say
 
 CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
 from gateway.credentials import CREDENTIALS_DIR as CREDENTIALS_DIR  # noqa: E402
@@ -60,7 +62,29 @@ _HEADER = """\
 
 
 class ProvisionError(GatewayError):
-    """Provisioning cannot go on; the message says what to fix."""
+    """Provisioning cannot go on; the message says what to fix, in English (``str``) and
+    zh-CN (``zh``; ``text(lang)`` picks)."""
+
+    def __init__(self, en: str, zh: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh or en
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh-CN" else self.en
+
+
+class AnswerError(argparse.ArgumentTypeError, ValueError):
+    """An answer (a flag's value or a typed answer) that cannot be used. ``str`` holds both
+    languages (argparse shows it before the language is known); a prompt shows ``text(lang)``."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh = zh
+        self.en = en
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh-CN" else self.en
 
 
 @dataclass
@@ -221,31 +245,48 @@ def provision(
     try:
         cfg = parse_config(text, str(CONFIG_PATH))
     except ConfigError as err:
-        raise ProvisionError("the config would not validate:\n" + str(err)) from err
+        raise ProvisionError(
+            "the config would not validate:\n" + "\n".join(err.lines("en")),
+            "配置无法通过检查：\n" + "\n".join(err.lines("zh-CN")),
+        ) from err
     if cfg.mqtt.enabled and (central_key_pem is None or broker_password is None):
         raise ProvisionError(
             "a broker is configured: give --central-key and the broker password "
-            "(--broker-password-file, or answer the prompt)"
+            "(--broker-password-file, or answer the prompt)",
+            "已配置 MQTT 服务器：请给出 --central-key（中心公钥）和服务器密码"
+            "（--broker-password-file，或在提示时输入）",
         )
     central: Ed25519PublicKey | None = None
     if central_key_pem is not None:
         try:
             loaded = serialization.load_pem_public_key(central_key_pem)
         except ValueError as err:
-            raise ProvisionError(f"central key: not a PEM public key: {err}") from err
+            raise ProvisionError(
+                f"central key: not a PEM public key: {err}", f"中心公钥：不是 PEM 公钥（{err}）"
+            ) from err
         if not isinstance(loaded, Ed25519PublicKey):
-            raise ProvisionError("central key: not an Ed25519 public key")
+            raise ProvisionError(
+                "central key: not an Ed25519 public key", "中心公钥：不是 Ed25519 公钥"
+            )
         central = loaded
     if broker_password is not None and (not broker_password or "\n" in broker_password):
-        raise ProvisionError("broker password: empty or more than one line")
+        raise ProvisionError(
+            "broker password: empty or more than one line", "服务器密码：为空或多于一行"
+        )
     ca_pem: bytes | None = None
     if answers.get("ca_file"):
         try:
             ca_pem = Path(answers["ca_file"]).read_bytes()
         except OSError as err:
-            raise ProvisionError(f"--ca-file {answers['ca_file']}: {err.strerror}") from err
+            raise ProvisionError(
+                f"--ca-file {answers['ca_file']}: {err.strerror}",
+                f"--ca-file {answers['ca_file']}：无法读取（{err.strerror}）",
+            ) from err
         if b"-----BEGIN CERTIFICATE-----" not in ca_pem:
-            raise ProvisionError(f"--ca-file {answers['ca_file']}: not a PEM certificate")
+            raise ProvisionError(
+                f"--ca-file {answers['ca_file']}: not a PEM certificate",
+                f"--ca-file {answers['ca_file']}：不是 PEM 证书",
+            )
 
     config_path = _under(root, CONFIG_PATH)
     creds = _under(root, CREDENTIALS_DIR)
@@ -253,10 +294,13 @@ def provision(
     pub_path = _under(root, DEVICE_PUBLIC_KEY)
     existing = [p for p in (config_path, device_key_path) if p.exists()]
     if existing and not force:
+        paths = ", ".join(map(str, existing))
         raise ProvisionError(
-            f"{', '.join(map(str, existing))} already exist(s); use --force to rewrite the "
+            f"{paths} already exist(s); use --force to rewrite the "
             "config and credentials (the device key is kept; --rotate-key replaces it, and "
-            "central must then register the gateway again)"
+            "central must then register the gateway again)",
+            f"{paths} 已存在；用 --force 重写配置和凭据（设备密钥保留；--rotate-key 会换新密钥，"
+            "之后中心端须重新登记本网关）",
         )
     private: Ed25519PrivateKey | None = None
     if device_key_path.exists() and not rotate_key:
@@ -267,10 +311,15 @@ def provision(
         except (ValueError, TypeError) as err:
             raise ProvisionError(
                 f"{device_key_path}: the existing device key is unreadable ({err}); "
-                "use --rotate-key to make a new one (central must register it again)"
+                "use --rotate-key to make a new one (central must register it again)",
+                f"{device_key_path}：现有设备密钥无法读取（{err}）；用 --rotate-key 生成新密钥"
+                "（中心端须重新登记）",
             ) from err
         if not isinstance(loaded_key, Ed25519PrivateKey):
-            raise ProvisionError(f"{device_key_path}: not an Ed25519 key; use --rotate-key")
+            raise ProvisionError(
+                f"{device_key_path}: not an Ed25519 key; use --rotate-key",
+                f"{device_key_path}：不是 Ed25519 密钥；用 --rotate-key",
+            )
         private = loaded_key
 
     creds.mkdir(parents=True, exist_ok=True)
@@ -342,12 +391,14 @@ def _ask(label: str, default: str | None = None) -> str:
     return str(answer).strip()
 
 
-def _ask_until(label: str, check: Any, default: str | None = None) -> Any:
-    """Ask until ``check(answer)`` accepts it; its ValueError message is shown, plainly."""
+def _ask_until(label: str, check: Any, default: str | None = None, lang: str = "zh-CN") -> Any:
+    """Ask until ``check(answer)`` accepts it; why not is shown at once, in ``lang``."""
     while True:
         text = _ask(label, default)
         try:
             return check(text)
+        except AnswerError as err:
+            print(f"  {err.text(lang)}")
         except (ValueError, argparse.ArgumentTypeError) as err:
             print(f"  {err}")
 
@@ -355,9 +406,9 @@ def _ask_until(label: str, check: Any, default: str | None = None) -> Any:
 def _check_id(what: str) -> Any:
     def check(text: str) -> str:
         if not _ID.match(text):
-            raise ValueError(
-                f"{what}：只能用字母、数字、- 和 _，1-64 个字符 / "
-                f"{what}: letters, digits, - and _ only, 1-64 characters"
+            raise AnswerError(
+                f"{what}：只能用字母、数字、- 和 _，1-64 个字符",
+                f"{what}: letters, digits, - and _ only, 1-64 characters",
             )
         return text
 
@@ -367,33 +418,33 @@ def _check_id(what: str) -> Any:
 def _check_existing_file(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.is_file():
-        raise ValueError(f"找不到文件 / no such file: {path}")
+        raise AnswerError(f"找不到文件：{path}", f"no such file: {path}")
     return path
 
 
 def _check_port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError("端口为 1-65535 的数字 / a port is a number 1-65535")
+        raise AnswerError("端口为 1-65535 的数字", "a port is a number 1-65535")
     return int(text)
 
 
 def _parse_fence(text: str) -> tuple[float, float, float]:
     parts = [p.strip() for p in text.replace("，", ",").split(",")]
     if len(parts) != 3:
-        raise argparse.ArgumentTypeError(
-            "格式：纬度,经度,半径米，例如 31.2304,121.4737,60 / "
-            "use LAT,LON,RADIUS_M, e.g. 31.2304,121.4737,60"
+        raise AnswerError(
+            "格式：纬度,经度,半径米，例如 31.2304,121.4737,60",
+            "use LAT,LON,RADIUS_M, e.g. 31.2304,121.4737,60",
         )
     try:
         lat, lon, radius = (float(p) for p in parts)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"不是数字 / not numbers: {text}") from err
+        raise AnswerError(f"不是数字：{text}", f"not numbers: {text}") from err
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise argparse.ArgumentTypeError(
-            "纬度在 -90..90、经度在 -180..180 之间 / latitude -90..90, longitude -180..180"
+        raise AnswerError(
+            "纬度在 -90..90、经度在 -180..180 之间", "latitude -90..90, longitude -180..180"
         )
     if not 5 <= radius <= 5000:
-        raise argparse.ArgumentTypeError("半径 5-5000 米 / radius 5-5000 m")
+        raise AnswerError("半径 5-5000 米", "radius 5-5000 m")
     return lat, lon, radius
 
 
@@ -411,14 +462,15 @@ def _parse_kinds(text: str) -> list[str]:
     valid = {k.value for k in WorkKind}
     bad = [k for k in kinds if k not in valid]
     if bad or not kinds:
-        raise argparse.ArgumentTypeError(
-            f"未知的作业类别 / unknown work kind(s) {', '.join(bad) or '(none)'}; "
-            f"可选 / use: {work_kinds_text()}"
+        names = ", ".join(bad) or "(none)"
+        raise AnswerError(
+            f"未知的作业类别 {names}；可选：{work_kinds_text()}",
+            f"unknown work kind(s) {names}; use: {work_kinds_text()}",
         )
     return kinds
 
 
-def _gather(args: argparse.Namespace) -> dict[str, Any]:
+def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
     interactive = sys.stdin.isatty() and not args.yes
     answers: dict[str, Any] = {
         "device_id": args.device_id,
@@ -448,18 +500,25 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
             _check_id(label)(answers[key]) if interactive else None
             continue
         if not interactive:
-            raise ProvisionError(f"--{key.replace('_', '-')} is required (no terminal to ask)")
-        answers[key] = _ask_until(label, _check_id(label))
+            flag = f"--{key.replace('_', '-')}"
+            raise ProvisionError(
+                f"{flag} is required (no terminal to ask)", f"需要 {flag}（没有终端可以提问）"
+            )
+        answers[key] = _ask_until(label, _check_id(label), lang=lang)
     if not answers["work_kinds"] and not args.template:
         if not interactive:
-            raise ProvisionError(f"--work-kinds is required, e.g. DHZY,YXKJ ({work_kinds_text()})")
+            raise ProvisionError(
+                f"--work-kinds is required, e.g. DHZY,YXKJ ({work_kinds_text()})",
+                f"需要 --work-kinds，例如 DHZY,YXKJ（{work_kinds_text()}）",
+            )
         print(f"作业类别 Work kinds: {work_kinds_text()}")
-        answers["work_kinds"] = _ask_until("作业类别 Work kinds", _parse_kinds, "DHZY")
+        answers["work_kinds"] = _ask_until("作业类别 Work kinds", _parse_kinds, "DHZY", lang)
     if interactive and answers["fence"] is None and not args.template:
         answers["fence"] = _ask_until(
             "电子围栏 Geofence LAT,LON,RADIUS_M (留空：无 / empty: none)",
             lambda t: _parse_fence(t) if t else None,
             "",
+            lang,
         )
     if interactive and answers["broker_host"] is None:
         host = _ask("MQTT 服务器 broker host (留空：不同步 / empty: no sync)", "")
@@ -467,10 +526,12 @@ def _gather(args: argparse.Namespace) -> dict[str, Any]:
     if interactive and answers["broker_host"]:
         if answers["broker_port"] is None:
             default = "1883" if args.no_tls else "8883"
-            answers["broker_port"] = _ask_until("MQTT 端口 port", _check_port, default)
+            answers["broker_port"] = _ask_until("MQTT 端口 port", _check_port, default, lang)
         if answers["central_key"] is None:
             answers["central_key"] = _ask_until(
-                "中心公钥文件 central public key (PEM, from central)", _check_central_key
+                "中心公钥文件 central public key (PEM, from central)",
+                _check_central_key,
+                lang=lang,
             )
     return answers
 
@@ -480,11 +541,9 @@ def _check_central_key(text: str) -> Path:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except ValueError as err:
-        raise ValueError(f"不是 PEM 公钥 / not a PEM public key: {path}") from err
+        raise AnswerError(f"不是 PEM 公钥：{path}", f"not a PEM public key: {path}") from err
     if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(  # noqa: TRY004 - _ask_until shows ValueErrors to the technician
-            f"不是 Ed25519 公钥 / not an Ed25519 public key: {path}"
-        )
+        raise AnswerError(f"不是 Ed25519 公钥：{path}", f"not an Ed25519 public key: {path}")
     return path
 
 
@@ -511,15 +570,22 @@ def _load_template(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ProvisionError(f"{path}: not valid YAML: {err}") from err
+        raise ProvisionError(
+            f"{path}: not valid YAML: {err}", f"{path}：不是有效的 YAML（{err}）"
+        ) from err
     if not isinstance(loaded, dict):
-        raise ProvisionError(f"{path}: the top level must be a mapping")
+        raise ProvisionError(
+            f"{path}: the top level must be a mapping", f"{path}：最外层必须是映射（键: 值）"
+        )
     return loaded
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
+    """Gather the answers, provision, print what central registers (in ``--lang``, else the
+    ``--language`` the gateway is given, else zh-CN)."""
+    lang = str(args.lang or args.language or Lang.ZH.value)
     try:
-        answers = _gather(args)
+        answers = _gather(args, lang)
         template = _load_template(args.template) if args.template is not None else None
         for overlay in args.overlay:
             template = merge_overlay(template or {}, _load_template(overlay))
@@ -545,39 +611,46 @@ def cmd_provision(args: argparse.Namespace) -> int:
             template_text=template_text,
         )
     except ProvisionError as err:
-        print(f"provision: {err}", file=sys.stderr)
-        return EXIT_EXISTS if "already exist" in str(err) else EXIT_INVALID
+        print(f"provision: {err.text(lang)}", file=sys.stderr)
+        return EXIT_EXISTS if "already exist" in err.en else EXIT_INVALID
     except OSError as err:
         print(f"provision: {err.filename}: {err.strerror}", file=sys.stderr)
         return EXIT_INVALID
     if args.json:
         print(json.dumps({"config": str(result.config_path), **result.registration}))
         return EXIT_OK
+    _print_summary(result, args.root, lang)
+    return EXIT_OK
+
+
+def _print_summary(result: ProvisionResult, root: Path, lang: str) -> None:
+    """What was written and what central registers, in ``lang``. The registration's keys
+    (site, device_id ...) are printed as they are: central's form and the JSON use them."""
     reg = result.registration
-    print(f"wrote {result.config_path}")
-    print(f"credentials in {result.credentials_dir} (LoadCredential= in zonegate.service)")
-    print("\nRegister on the central side / 在中心端登记:")
+    print(say("provision.wrote", lang, path=result.config_path))
+    print(say("provision.credentials", lang, path=result.credentials_dir))
+    print("\n" + say("provision.register", lang))
     for key in ("site", "device_id", "zone_id", "broker_username", "topic_prefix"):
         if key in reg:
             print(f"  {key}: {reg[key]}")
-    kept = (
-        "沿用原密钥，中心端无需重新登记 / kept, already registered"
-        if reg["device_key_kept"]
-        else "新密钥，需在中心端登记 / new: register it"
-    )
-    print(f"  device key id: {reg['device_key_id']} ({kept})")
-    print(f"  device public key ({result.device_public_key}):")
+    kept = say("provision.key_kept" if reg["device_key_kept"] else "provision.key_new", lang)
+    print("  " + say("provision.key_id", lang, id=reg["device_key_id"], kept=kept))
+    print("  " + say("provision.public_key", lang, path=result.device_public_key))
     print("    " + reg["device_public_key_pem"].strip().replace("\n", "\n    "))
     if reg.get("broker_username"):
-        print(
-            f"  broker account: user {reg['broker_username']} with the password given here "
-            "(mosquitto_passwd on the broker); the ACL patterns use %u = this user"
+        print("  " + say("provision.broker_account", lang, user=reg["broker_username"]))
+    config_arg = f" -c {result.config_path}" if root != Path("/") else ""
+    creds_arg = f" --credentials {result.credentials_dir}" if root != Path("/") else ""
+    shown = result.config_path if root != Path("/") else CONFIG_PATH
+    print(
+        "\n"
+        + say(
+            "provision.next",
+            lang,
+            check=f"zonegate check-config {shown}",
+            selftest=f"zonegate selftest{config_arg}{creds_arg}",
         )
-    config_arg = f" -c {result.config_path}" if args.root != Path("/") else ""
-    creds_arg = f" --credentials {result.credentials_dir}" if args.root != Path("/") else ""
-    shown = result.config_path if args.root != Path("/") else CONFIG_PATH
-    print(f"\nnext: zonegate check-config {shown}; zonegate selftest{config_arg}{creds_arg}")
-    return EXIT_OK
+    )
 
 
 def register(sub: Any) -> None:
@@ -636,4 +709,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--yes", "-y", action="store_true", help="never prompt")
     p.add_argument("--json", action="store_true", help="print the registration as JSON")
+    add_lang_arg(p)
     p.set_defaults(func=cmd_provision)

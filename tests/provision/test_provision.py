@@ -91,7 +91,8 @@ def test_a_template_keeps_its_sections_and_an_invalid_one_writes_nothing(
     p = provision(template="daemon:\n  shutdown_timeout_s: 10\ngps:\n  enabled: false\n")
     assert load_config(p.config).daemon.shutdown_timeout_s == 10
 
-    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=1)
+    # English, as asserted (zh-CN is the default: test_provision_language.py)
+    bad = provision("--lang", "en", template="daemon:\n  shutdown_timeout: 10\n", expect=1)
     err = capsys.readouterr().err
     assert "daemon.shutdown_timeout" in err and "did you mean 'shutdown_timeout_s'" in err
     assert not bad.config.exists()
@@ -116,6 +117,8 @@ def test_refuses_to_overwrite_and_rejects_a_bad_central_key(
         "--work-kinds",
         "DHZY",
         "--yes",
+        "--lang",
+        "en",
     ]
     assert main(args) == 2
     assert "already exist" in capsys.readouterr().err
@@ -166,7 +169,19 @@ def test_without_a_terminal_a_missing_value_is_an_error_not_a_prompt(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # pytest's stdin is not a terminal: provision must say what is missing and write nothing.
-    rc = main(["provision", "--root", str(tmp_path), "--site", "plant1", "--zone-id", "z1"])
+    rc = main(
+        [
+            "provision",
+            "--root",
+            str(tmp_path),
+            "--site",
+            "plant1",
+            "--zone-id",
+            "z1",
+            "--lang",
+            "en",
+        ]
+    )
     assert rc == 1
     assert "--device-id is required" in capsys.readouterr().err
     assert not (tmp_path / "etc").exists()
@@ -224,4 +239,4 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
     assert not cfg.mqtt.enabled
     assert cfg.gps.enabled and cfg.zone.geofence is not None
     assert b"Device id" in output
-    assert b"unknown work kind(s) WELD" in output
+    assert "未知的作业类别 WELD".encode() in output  # zh-CN: the default language

@@ -193,6 +193,8 @@ def test_interactive_provision_then_selftest_names_a_broker_refusing_writes(
                 "--state-dir",
                 str(tmp_path / "state"),
                 "--assume-clock-trusted",
+                "--lang",
+                "en",
             ],
             stdin=slave,
             stdout=slave,
