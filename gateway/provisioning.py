@@ -74,7 +74,7 @@ class ProvisionError(GatewayError):
         return self.zh if lang == "zh-CN" else self.en
 
 
-class AnswerError(argparse.ArgumentTypeError, ValueError):
+class AnswerError(GatewayError, argparse.ArgumentTypeError, ValueError):
     """An answer (a flag's value or a typed answer) that cannot be used. ``str`` holds both
     languages (argparse shows it before the language is known); a prompt shows ``text(lang)``."""
 
