@@ -391,7 +391,7 @@ def register(sub: Any) -> None:
     """Add ``import-roster`` to the ``zonegate`` command."""
     p = sub.add_parser(
         "import-roster",
-        help="import workers and certificates from a .csv or .xlsx roster",
+        help="import workers and certificates from a .csv, .xlsx or .xls roster",
         description=(
             "Import workers and their special-operation certificates. Every bad row is "
             "reported; nothing is written unless --partial. Stop the daemon first. "
@@ -402,7 +402,10 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "file", type=Path, nargs="?", help="roster .csv (UTF-8, GBK or Big5) or .xlsx (first sheet)"
+        "file",
+        type=Path,
+        nargs="?",
+        help="roster .csv (UTF-8, GBK or Big5), .xlsx or .xls (first sheet)",
     )
     p.add_argument(
         "--config",

@@ -300,6 +300,45 @@ def _xlsx_grid(path: Path) -> list[list[Any]]:
         wb.close()
 
 
+def _xls_grid(path: Path) -> list[list[Any]]:
+    """An Excel 97-2003 workbook (BIFF8, still what many HR systems export) through xlrd 2.x,
+    whose one remaining job is reading .xls. Cells become ``XCell`` like the .xlsx path's, so
+    dates, Chinese date formats and leading-zero identifiers follow the same rules."""
+    import xlrd
+
+    try:
+        # formatting_info: the number format of each cell (dates, "000123" card numbers)
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except OSError as err:
+        raise RosterFileError(
+            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+        ) from err
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError) as err:
+        raise RosterFileError("BAD_FILE", f"not a readable .xls workbook: {err}") from err
+    try:
+        sheet = book.sheet_by_index(0)
+        grid: list[list[Any]] = []
+        for r in range(sheet.nrows):
+            cells: list[Any] = []
+            for c in range(sheet.ncols):
+                cell = sheet.cell(r, c)
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    value: Any = xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)
+                elif cell.ctype == xlrd.XL_CELL_EMPTY or cell.ctype == xlrd.XL_CELL_BLANK:
+                    value = None
+                else:
+                    value = cell.value
+                fmt_id = book.xf_list[cell.xf_index].format_key
+                fmt = book.format_map.get(fmt_id)
+                cells.append(XCell(value, fmt_id, (fmt.format_str if fmt else None) or "General"))
+            grid.append(cells)
+    except (xlrd.XLRDError, IndexError, KeyError, ValueError) as err:
+        raise RosterFileError("BAD_FILE", f"not a readable .xls workbook: {err}") from err
+    finally:
+        book.release_resources()
+    return grid
+
+
 def excel_serial_date(serial: float) -> date:
     """An Excel (1900 system) day number as a date; raises ValueError outside 1901-2199."""
     if not 366 <= serial < 109574:
@@ -395,9 +434,11 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
             grid, encoding = _csv_grid(path)
         elif suffix in (".xlsx", ".xlsm"):
             grid = _xlsx_grid(path)
+        elif suffix == ".xls":
+            grid = _xls_grid(path)
         else:
             raise RosterFileError(
-                "BAD_FILE", f"use a .csv or .xlsx file (got {suffix or 'no suffix'})"
+                "BAD_FILE", f"use a .csv, .xlsx or .xls file (got {suffix or 'no suffix'})"
             )
     except OSError as err:
         raise RosterFileError(

@@ -302,7 +302,7 @@ def test_unreadable_files_and_missing_columns_are_file_errors(
     txt = tmp_path / "roster.txt"
     txt.write_text("x")
     rc, report = run_import(p, txt, capsys=capsys)
-    assert rc == ExitCode.DATA and ".csv or .xlsx" in report["error"]
+    assert rc == ExitCode.DATA and ".csv, .xlsx or .xls" in report["error"]
 
 
 def test_refuses_while_the_daemon_runs_on_the_same_config(
