@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang
 
 UNIT = "zonegate.service"
 JOURNAL_SOCKET = Path("/run/systemd/journal")
 
-EXIT_OK = 0
-EXIT_NO_JOURNAL = 1
+# Codes of the one table (gateway/exitcodes.py): journald is a part that is not there.
+EXIT_OK = ExitCode.OK
+EXIT_NO_JOURNAL = ExitCode.UNAVAILABLE
 
 _WORDS = {
     "no_journal": (
@@ -68,7 +70,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "logs",
         help="follow the daemon's log (journalctl -u zonegate -f)",
-        description="Show and follow the daemon's journal. Exit 1 when journald is not there.",
+        description="Show and follow the daemon's journal. Exit 69 when journald is not there.",
     )
     p.add_argument("-n", "--lines", type=int, default=50, help="lines of history (default 50)")
     p.add_argument("--no-follow", action="store_true", help="print and exit")

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edge.models import WORK_KIND_ZH, WorkKind
 from edge.reasons import Lang
 from gateway.errors import GatewayError
+from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, say
 
 CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
@@ -49,9 +50,12 @@ DEVICE_PUBLIC_KEY = Path("/etc/zonegate/device-public-key.pem")
 # The broker CA is copied here: the unit's ProtectHome= hides a CA left in /home/pi.
 BROKER_CA = Path("/etc/zonegate/broker-ca.pem")
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_EXISTS = 2
+# Names for the codes of the one table (gateway/exitcodes.py) this command answers with.
+EXIT_OK = ExitCode.OK
+EXIT_EXISTS = ExitCode.FAILED  # refused: a config or device key is there (--force)
+EXIT_INVALID = ExitCode.DATA  # an answer, the template or a key file cannot be used
+EXIT_MISSING = ExitCode.USAGE  # a required flag is missing and there is no terminal to ask
+EXIT_NO_INPUT = ExitCode.NO_INPUT  # a file named on the command line cannot be read
 
 _HEADER = """\
 # zonegate gateway configuration, written by `zonegate provision`.
@@ -65,10 +69,11 @@ class ProvisionError(GatewayError):
     """Provisioning cannot go on; the message says what to fix, in English (``str``) and
     zh-CN (``zh``; ``text(lang)`` picks)."""
 
-    def __init__(self, en: str, zh: str | None = None) -> None:
+    def __init__(self, en: str, zh: str | None = None, code: ExitCode = ExitCode.DATA) -> None:
         super().__init__(en)
         self.en = en
         self.zh = zh or en
+        self.code = code
 
     def text(self, lang: str) -> str:
         return self.zh if lang == "zh-CN" else self.en
@@ -301,6 +306,7 @@ def provision(
             "central must then register the gateway again)",
             f"{paths} 已存在；用 --force 重写配置和凭据（设备密钥保留；--rotate-key 会换新密钥，"
             "之后中心端须重新登记本网关）",
+            EXIT_EXISTS,
         )
     private: Ed25519PrivateKey | None = None
     if device_key_path.exists() and not rotate_key:
@@ -502,7 +508,9 @@ def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
         if not interactive:
             flag = f"--{key.replace('_', '-')}"
             raise ProvisionError(
-                f"{flag} is required (no terminal to ask)", f"需要 {flag}（没有终端可以提问）"
+                f"{flag} is required (no terminal to ask)",
+                f"需要 {flag}（没有终端可以提问）",
+                EXIT_MISSING,
             )
         answers[key] = _ask_until(label, _check_id(label), lang=lang)
     if not answers["work_kinds"] and not args.template:
@@ -510,6 +518,7 @@ def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
             raise ProvisionError(
                 f"--work-kinds is required, e.g. DHZY,YXKJ ({work_kinds_text()})",
                 f"需要 --work-kinds，例如 DHZY,YXKJ（{work_kinds_text()}）",
+                EXIT_MISSING,
             )
         print(f"作业类别 Work kinds: {work_kinds_text()}")
         answers["work_kinds"] = _ask_until("作业类别 Work kinds", _parse_kinds, "DHZY", lang)
@@ -612,10 +621,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
         )
     except ProvisionError as err:
         print(f"provision: {err.text(lang)}", file=sys.stderr)
-        return EXIT_EXISTS if "already exist" in err.en else EXIT_INVALID
+        return err.code
     except OSError as err:
         print(f"provision: {err.filename}: {err.strerror}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_NO_INPUT
     if args.json:
         print(json.dumps({"config": str(result.config_path), **result.registration}))
         return EXIT_OK

@@ -24,8 +24,8 @@ def test_the_readme_table_lists_every_code_and_no_other() -> None:
 
 
 def test_the_commands_answer_from_the_table() -> None:
-    from gateway import badge_binding, gps_probe
+    from gateway import badge_binding, gps_probe, logs_cli, provisioning
 
-    for module in (gps_probe, badge_binding):
+    for module in (gps_probe, badge_binding, logs_cli, provisioning):
         codes = {v for k, v in vars(module).items() if k.startswith("EXIT_")}
         assert codes and all(isinstance(c, ExitCode) for c in codes), module.__name__

@@ -92,7 +92,7 @@ def test_a_template_keeps_its_sections_and_an_invalid_one_writes_nothing(
     assert load_config(p.config).daemon.shutdown_timeout_s == 10
 
     # English, as asserted (zh-CN is the default: test_provision_language.py)
-    bad = provision("--lang", "en", template="daemon:\n  shutdown_timeout: 10\n", expect=1)
+    bad = provision("--lang", "en", template="daemon:\n  shutdown_timeout: 10\n", expect=65)
     err = capsys.readouterr().err
     assert "daemon.shutdown_timeout" in err and "did you mean 'shutdown_timeout_s'" in err
     assert not bad.config.exists()
@@ -120,7 +120,7 @@ def test_refuses_to_overwrite_and_rejects_a_bad_central_key(
         "--lang",
         "en",
     ]
-    assert main(args) == 2
+    assert main(args) == 1  # refused (the one exit-code table; was 2, which is usage)
     assert "already exist" in capsys.readouterr().err
     assert (p.credentials / "device-key.pem").read_bytes() == key_before
 
@@ -142,7 +142,7 @@ def test_refuses_to_overwrite_and_rejects_a_bad_central_key(
             str(not_a_key),
         ]
     )
-    assert rc == 1
+    assert rc == 65  # EX_DATAERR: the key file cannot be used
     assert "central key" in capsys.readouterr().err
     assert not (root / "etc").exists()
 
@@ -182,7 +182,7 @@ def test_without_a_terminal_a_missing_value_is_an_error_not_a_prompt(
             "en",
         ]
     )
-    assert rc == 1
+    assert rc == 2  # usage: a required flag, no terminal to ask (was 1)
     assert "--device-id is required" in capsys.readouterr().err
     assert not (tmp_path / "etc").exists()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.exitcodes import ExitCode
 from tests.provision.conftest import ProvisionFn
 
 FLAGS = ["--site", "plant1", "--zone-id", "z1", "--work-kinds", "DHZY", "--yes"]
@@ -44,18 +45,18 @@ def test_errors_in_chinese_by_default_and_english_on_request(
     p = provision()
     capsys.readouterr()
     again = ["provision", "--root", str(p.root), "--device-id", "zg-1", *FLAGS]
-    assert main(again) == 2
+    assert main(again) == ExitCode.FAILED  # refused: it is there (--force)
     err = capsys.readouterr().err
     assert "已存在；用 --force 重写配置和凭据（设备密钥保留" in err and "already" not in err
-    assert main([*again, "--lang", "en"]) == 2
+    assert main([*again, "--lang", "en"]) == ExitCode.FAILED
     assert "already exist(s); use --force" in capsys.readouterr().err
 
     # no terminal to ask: the missing flag is named, in Chinese
     fresh = tmp_path / "fresh"
-    assert main(["provision", "--root", str(fresh), *FLAGS]) == 1
+    assert main(["provision", "--root", str(fresh), *FLAGS]) == ExitCode.USAGE
     assert "需要 --device-id（没有终端可以提问）" in capsys.readouterr().err
     # a template that does not validate: the config's own zh-CN messages, with file:line
-    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=1)
+    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=ExitCode.DATA)
     err = capsys.readouterr().err
     assert "配置无法通过检查" in err
     assert "daemon.shutdown_timeout: 未知的键；是否应为 'shutdown_timeout_s'？" in err

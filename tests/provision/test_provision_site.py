@@ -118,7 +118,7 @@ def test_an_overlay_merges_over_the_example_and_the_flags_still_win(
     # would not fit a file camera); the rest of identity is merged.
     assert cfg.identity.camera.type == "files" and cfg.identity.tolerance == 0.5
     assert "# card / QR reader sending one id per line" in p.config.read_text(encoding="utf-8")
-    provision("--overlay", str(tmp_path / "missing.yaml"), expect=1)
+    provision("--overlay", str(tmp_path / "missing.yaml"), expect=66)  # EX_NOINPUT
 
 
 def test_force_keeps_the_device_key_and_rotate_key_replaces_it(
