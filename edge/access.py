@@ -36,6 +36,7 @@ from edge.models import (
 from edge.permits import (
     check_air,
     effective_valid_to,
+    monitored_gases_needed,
     requires_monitor_installed,
     requires_monitoring,
 )
@@ -283,7 +284,10 @@ def _entry_reasons(
 
     must_monitor = requires_monitoring(permit)
     air_code = check_air(
-        f.air, require_monitoring=must_monitor, require_monitor=requires_monitor_installed(permit)
+        f.air,
+        require_monitoring=must_monitor,
+        require_monitor=requires_monitor_installed(permit),
+        need_gases=monitored_gases_needed(permit),
     )
     if guardian_return and air_code is not None and air_code is not ReasonCode.GAS_UNSAFE:
         air_code = None  # latched or lost monitoring: the guardian still comes to supervise

@@ -27,6 +27,9 @@ class AirVerdict:
     reasons: tuple[ReasonCode, ...] = ()
     latched: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    monitored: frozenset[str] | None = None
+    """The gases the installed fixed monitors judge (``gas_tests.canonical_gas`` names: every
+    combustible as ``lel``); None when the source does not say (a test double)."""
 
 
 class AirSource(Protocol):

@@ -31,6 +31,7 @@ from edge.air_limits import MOLECULAR_WEIGHT, GasLimits, convert, o2_high_for
 from edge.clock import Clock
 from edge.evidence import AirVerdict
 from edge.gas_config import GasConfig
+from edge.gas_tests import canonical_gas
 from edge.models import Reading, Zone
 from edge.reasons import ReasonCode
 
@@ -557,6 +558,12 @@ class ExposureEngine:
             reasons=tuple(reasons),
             latched=latched,
             details=details,
+            monitored=frozenset(
+                canonical_gas(g)
+                for s in judged
+                # A module that names its gas in each frame: what it has reported so far.
+                for g in (s.spec.gases if s.spec.gases is not None else tuple(s.channels))
+            ),
         )
 
     def warnings(self) -> list[dict[str, Any]]:

@@ -159,6 +159,17 @@ FLOORS: tuple[Floor, ...] = (
 )
 
 
+# What continuous monitoring must watch for the work to count as monitored: the combustible for
+# hot work (the explosion risk hot work exists to avoid, §5.2.6, §5.3.2), O2 and the
+# combustible for a confined space (§6.4, §6.5). A zone whose fixed monitors lack one cannot
+# run that work as monitored: a CO sensor alone kept a 一级 hot-work zone green while nothing
+# watched the combustible (found by a fresh-user test).
+MONITORED_GASES: dict[WorkKind, frozenset[str]] = {
+    WorkKind.HOT_WORK: frozenset({"lel"}),
+    WorkKind.CONFINED_SPACE: frozenset({"o2", "lel"}),
+}
+
+
 def monitoring_required(kind: WorkKind, level: PermitLevel) -> bool:
     """Whether the standard requires continuous gas monitoring for this work (see above)."""
     if kind is WorkKind.CONFINED_SPACE:

@@ -38,7 +38,12 @@ from edge.models import (
     WorkKind,
     Zone,
 )
-from edge.permits import recorded_failed, requires_monitor_installed, requires_monitoring
+from edge.permits import (
+    recorded_failed,
+    requires_monitor_installed,
+    requires_monitoring,
+    unmonitored_gases,
+)
 from edge.reasons import ReasonCode
 
 EPS = 1e-9
@@ -327,6 +332,9 @@ def _air_reasons(
         # Hot work of any level and confined space never run where no over-limit alarm could
         # stop them (§5.2.6, §5.5.2e, §6.5).
         return [ReasonCode.NO_AIR_DATA], SuspensionCause.MONITORING_LOST
+    if unmonitored_gases(air, permit):
+        # Monitored work whose monitors do not watch what it needs (floors.MONITORED_GASES).
+        return [ReasonCode.MONITOR_INCOMPLETE], SuspensionCause.MONITORING_LOST
     return [], None
 
 

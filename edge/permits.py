@@ -20,7 +20,12 @@ from pydantic import Field
 
 from edge.errors import EdgeError
 from edge.evidence import AirVerdict
-from edge.floors import MONITOR_INSTALLED_KINDS, effective_gas, monitoring_required
+from edge.floors import (
+    MONITOR_INSTALLED_KINDS,
+    MONITORED_GASES,
+    effective_gas,
+    monitoring_required,
+)
 from edge.models import (
     LIVE_STATUSES,
     GasTest,
@@ -172,13 +177,34 @@ def check_gas_test(
     return None
 
 
+def monitored_gases_needed(permit: Permit) -> frozenset[str]:
+    """The gases the zone's fixed monitors must judge for ``permit``'s continuous monitoring
+    (``edge.floors.MONITORED_GASES``); empty where the work needs no continuous monitoring."""
+    if not requires_monitoring(permit):
+        return frozenset()
+    return MONITORED_GASES.get(permit.kind, frozenset())
+
+
+def unmonitored_gases(air: AirVerdict, permit: Permit) -> frozenset[str]:
+    """The needed gases no installed monitor judges (empty when the source does not say)."""
+    if air.monitored is None:
+        return frozenset()
+    return monitored_gases_needed(permit) - air.monitored
+
+
 def check_air(
-    air: AirVerdict | None, *, require_monitoring: bool, require_monitor: bool = False
+    air: AirVerdict | None,
+    *,
+    require_monitoring: bool,
+    require_monitor: bool = False,
+    need_gases: frozenset[str] = frozenset(),
 ) -> ReasonCode | None:
     """Why the air forbids starting or resuming work (unsafe, latched, no monitoring), or None.
 
     ``require_monitor``: the work may not run where no gas monitor is installed at all
     (``NO_AIR_DATA``), although a passing fault of an installed one does not stop it.
+    ``need_gases``: the gases the installed monitors must judge (``monitored_gases_needed``);
+    one missing is ``MONITOR_INCOMPLETE``.
     """
     if air is None:
         return ReasonCode.NO_AIR_DATA if require_monitoring or require_monitor else None
@@ -190,6 +216,8 @@ def check_air(
         return air.reasons[0] if air.reasons else ReasonCode.NO_AIR_DATA
     if require_monitor and not air.monitoring_ok and ReasonCode.NO_AIR_DATA in air.reasons:
         return ReasonCode.NO_AIR_DATA
+    if air.monitored is not None and need_gases - air.monitored:
+        return ReasonCode.MONITOR_INCOMPLETE
     return None
 
 
@@ -268,6 +296,7 @@ def apply(
             guards.air,
             require_monitoring=guards.require_monitoring or requires_monitoring(permit),
             require_monitor=requires_monitor_installed(permit),
+            need_gases=monitored_gases_needed(permit),
         )
         if air_code is not None:
             raise TransitionError(air_code, "the air does not allow work")

@@ -51,6 +51,7 @@ class ReasonCode(StrEnum):
     PERMIT_CLOSED = "PERMIT_CLOSED"
     GUARDIAN_ABSENT = "GUARDIAN_ABSENT"
     WORKER_INSIDE = "WORKER_INSIDE"
+    MONITOR_INCOMPLETE = "MONITOR_INCOMPLETE"
     LINKED_PERMIT_NOT_ACTIVE = "LINKED_PERMIT_NOT_ACTIVE"
     ILLEGAL_TRANSITION = "ILLEGAL_TRANSITION"
     NOT_AUTHORISED = "NOT_AUTHORISED"
@@ -138,6 +139,10 @@ _TEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.LINKED_PERMIT_NOT_ACTIVE: (
         "关联作业票未在作业中",
         "The permit this one serves is not active",
+    ),
+    ReasonCode.MONITOR_INCOMPLETE: (
+        "固定气体监测缺少本作业必须连续监测的气体（可燃气／氧气）",
+        "The fixed gas monitors lack a gas this work must watch (combustible / O2)",
     ),
     ReasonCode.WORKER_INSIDE: (
         "该人员仍在作业区域内，须先刷卡离开",

@@ -300,6 +300,7 @@ class WorkCycle(PermitLifecycle):
                 guards.air,
                 require_monitoring=pm.requires_monitoring(permit),
                 require_monitor=pm.requires_monitor_installed(permit),
+                need_gases=pm.monitored_gases_needed(permit),
             )
             if air is not None:
                 codes.append(air)

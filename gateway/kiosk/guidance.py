@@ -57,6 +57,7 @@ _NEXT: dict[ReasonCode, tuple[str, str]] = {
     ReasonCode.SENSOR_NEGATIVE: _CHECK_SENSOR,
     ReasonCode.SENSOR_WARMING_UP: ("传感器预热中，请稍候", "Sensor warming up; wait a moment"),
     ReasonCode.NO_AIR_DATA: ("请联系技术员检查气体监测", "Ask the technician to check monitoring"),
+    ReasonCode.MONITOR_INCOMPLETE: ("请联系技术员加装探测器", "Ask for the missing detector"),
     ReasonCode.OUTSIDE_GEOFENCE: ("请联系技术员检查终端位置", "Ask the technician to check it"),
     ReasonCode.NO_GPS_FIX: ("请联系技术员检查定位", "Ask the technician to check GPS"),
     ReasonCode.CLOCK_UNTRUSTED: ("请联系技术员同步时间", "Ask the technician to sync the clock"),

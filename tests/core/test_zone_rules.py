@@ -506,6 +506,42 @@ async def test_s5_2_6_hot_work_and_confined_space_need_a_gas_monitor_installed(e
     assert not d.allowed and ReasonCode.NO_AIR_DATA in d.reasons
 
 
+async def test_s5_2_6_monitored_work_needs_monitors_that_watch_its_gases(env: Env) -> None:
+    # Found by a fresh-user test: a 一级 hot-work zone with only a CO sensor showed air safe
+    # and a green light while nothing watched the combustible. Continuous monitoring must
+    # watch the combustible for hot work and O2 + the combustible for a confined space
+    # (§5.2.6, §5.3.2, §6.4, §6.5; floors.MONITORED_GASES); 二级 hot work is not concerned.
+    env.worker("G1")
+    env.welder("W1")
+    co_only = AirVerdict(safe=True, monitoring_ok=True, monitored=frozenset({"co"}))
+    env.active_permit(pid="H1", level=PermitLevel.HOT_1)
+    env.active_permit(pid="H2", level=PermitLevel.HOT_2)
+    env.permit(pid="H1B", level=PermitLevel.HOT_1)
+    env.air.verdict = co_only
+    env.ctl.expire_due()  # the daemon's timer: the judgement of the whole zone
+    h1, h2 = env.registry.permit("H1"), env.registry.permit("H2")
+    assert h1 is not None and h1.status is PermitStatus.SUSPENDED
+    assert h1.suspension is not None and "MONITOR_INCOMPLETE" in h1.suspension.reason
+    assert h2 is not None and h2.status is PermitStatus.ACTIVE  # 二级: "as needed"
+    env.gas_test()
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("H1B", "leader")
+    assert ReasonCode.MONITOR_INCOMPLETE.value in (err.value.code, *err.value.reasons)
+    # A combustible channel installed (any alias of it): the same permit starts.
+    env.air.verdict = AirVerdict(safe=True, monitoring_ok=True, monitored=frozenset({"co", "lel"}))
+    assert env.ctl.start_permit("H1B", "leader").status is PermitStatus.ACTIVE
+    # A confined space needs O2 as well: the entrant is refused with the reason.
+    guardian = PermitMember(worker_id="G1", role=Role.GUARDIAN)
+    entrant = PermitMember(worker_id="W1", role=Role.OPERATOR)
+    env.permit(
+        pid="CS", kind=WorkKind.CONFINED_SPACE, level=PermitLevel.NONE, members=(guardian, entrant)
+    )
+    env.gas_test()
+    with pytest.raises(CommandRejected) as err:
+        env.ctl.start_permit("CS", "leader")
+    assert ReasonCode.MONITOR_INCOMPLETE.value in (err.value.code, *err.value.reasons)
+
+
 # ---------------------------------------------------------------- item 4: the daily test
 
 

@@ -198,3 +198,27 @@ def test_issue17_a_staleness_far_beyond_practice_is_said_with_its_source() -> No
     }
     _, said = _config({"sensors": [slow]})
     assert said == []
+
+
+def test_s5_2_6_the_verdict_names_the_gases_the_monitors_watch() -> None:
+    # The judgement refuses monitored work whose monitors lack its gases (floors.
+    # MONITORED_GASES): the engine says which gases its judged sensors cover, every
+    # combustible alias as "lel"; a module naming its gas per frame counts what it reported.
+    cfg, _ = _config({})
+    clock = ManualClock()
+    specs = [SensorSpec("co1", 3.0, ("co",)), SensorSpec("ex1", 3.0, ("ch4",))]
+    engine = ExposureEngine(ZONE, cfg, clock, specs)
+    assert engine.air_verdict().monitored == frozenset({"co", "lel"})
+    generic = ExposureEngine(ZONE, cfg, clock, [SensorSpec("w1", 3.0, None)])
+    assert generic.air_verdict().monitored == frozenset()
+    generic.ingest(
+        Reading(
+            sensor_id="w1",
+            gas="o2",
+            value=20.9,
+            unit="%vol",
+            source_ts=clock.wall(),
+            mono_ts=clock.mono(),
+        )
+    )
+    assert generic.air_verdict().monitored == frozenset({"o2"})
