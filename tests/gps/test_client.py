@@ -162,7 +162,11 @@ async def test_a_deadline_around_the_reports_is_never_lost() -> None:
     async with gpsd_peer(flood) as (port, _):
         client = GpsdClient("127.0.0.1", port, receive_timeout_s=5)
         rounds = 0
-        for _ in range(60):
+        # At least 60 rounds that read reports: on a loaded machine a 10 ms round may end
+        # before its first report, so rounds go on until 60 TPVs were read (a bound, not a
+        # timing claim: each round must still end at its deadline).
+        while rounds < 60 or client.stats.tpv <= 60:
+            assert rounds < 5000, f"only {client.stats.tpv} reports in {rounds} rounds"
             deadline = loop.time() + 0.01
             overrun = 0
             with contextlib.suppress(TimeoutError):
@@ -175,8 +179,7 @@ async def test_a_deadline_around_the_reports_is_never_lost() -> None:
                             overrun += 1
                             assert overrun < 2000, "the deadline was swallowed"
             rounds += 1
-    assert rounds == 60
-    assert client.stats.tpv > 60
+    assert rounds >= 60 and client.stats.tpv > 60
 
 
 async def test_client_waits_for_gpsd_to_appear_and_reconnects_after_it_closes() -> None:
