@@ -14,6 +14,7 @@ commands), ``edge.air_response`` (suspending on the air), ``edge.gate`` (badge-i
 from __future__ import annotations
 
 import collections
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -77,6 +78,13 @@ def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
 GAS_TEST_CLOCK_SKEW = timedelta(seconds=60)
 """How far ahead of this gateway's clock a gas test may be dated (another device's clock): a
 test dated later is refused when recorded and never taken as the zone's latest."""
+
+
+def _brief(payload: dict[str, Any], limit: int = 300) -> str:
+    """A payload as one short log line (JSON, cut at ``limit`` characters)."""
+    text = json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 # Events held while the journal cannot be written; past this the oldest non-alerts go first.
 MAX_UNJOURNALED = 2000
@@ -278,6 +286,13 @@ class ZoneEffects:
         self._refresh_light()
 
     def _announce(self, event: Event) -> None:
+        # One line in the daemon's log (``zonegate logs``) for what a technician looks for
+        # there: every alert and fault, and every permit change. The journal stays the record;
+        # the log was silent while the zone went red (found by a fresh-user test).
+        if event.kind in (EventKind.ALERT, EventKind.FAULT):
+            log.warning("%s %s: %s", event.kind.value, event.type, _brief(event.payload))
+        elif event.kind is EventKind.PERMIT:
+            log.info("permit %s: %s", event.type, _brief(event.payload))
         for listener in list(self.event_listeners):
             try:
                 listener(event)
