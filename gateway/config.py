@@ -23,7 +23,9 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from cloud_sync.config import MqttConfig
 from edge.air_limits import o2_band_loosening
 from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
+from edge.floors import MONITOR_INSTALLED_KINDS, MONITORED_GASES
 from edge.gas_config import GasConfig
+from edge.gas_tests import canonical_gas
 from edge.geofence.config import GpsConfig
 from edge.identity.config import IdentityConfig
 from edge.models import Zone
@@ -63,6 +65,40 @@ class OperatorApiConfig(Section):
     )
 
 
+def monitor_gaps(zone: Zone, gas: GasConfig) -> str | None:
+    """What the zone's gas monitors leave out for its work kinds, as one warning, or None.
+
+    Hot work and confined space need a judged gas sensor (else every such permit is refused
+    ``NO_AIR_DATA``); continuously monitored work (特级 / 一级 hot work, confined space) needs
+    sensors for ``edge.floors.MONITORED_GASES`` (else ``MONITOR_INCOMPLETE``). A module that
+    names its gas in each frame cannot be judged here and counts as covering everything.
+    """
+    kinds = [k for k in zone.work_kinds if k in MONITOR_INSTALLED_KINDS]
+    if not kinds:
+        return None
+    channels = [c for s in gas.sensors for c in s.channel_specs() if not c.indicator_only]
+    names = ", ".join(k.value for k in kinds)
+    if not channels:
+        return (
+            f"zone.work_kinds has {names} but no gas sensor judges the air: every such permit "
+            "will be refused NO_AIR_DATA (GB 30871 §5.2.6, §6.5); add gas.sensors"
+        )
+    if any(c.gas is None for c in channels):
+        return None
+    watched = {canonical_gas(c.gas) for c in channels if c.gas is not None}
+    lacking = sorted(
+        f"{k.value}: {', '.join(sorted(MONITORED_GASES[k] - watched))}"
+        for k in kinds
+        if k in MONITORED_GASES and MONITORED_GASES[k] - watched
+    )
+    if not lacking:
+        return None
+    return (
+        f"no gas sensor watches {'; '.join(lacking)}: 特级 / 一级 hot work and confined space "
+        "will be refused MONITOR_INCOMPLETE (GB 30871 §5.2.6, §6.5); add such a sensor"
+    )
+
+
 class GatewayConfig(Section):
     """Top level of gateway.yaml."""
 
@@ -98,6 +134,16 @@ class GatewayConfig(Section):
         loosening = o2_band_loosening(self.gas.oxygen, oxygen_enriched=self.zone.oxygen_enriched)
         if loosening is not None:
             warnings.warn(loosening, stacklevel=2)
+        return self
+
+    @model_validator(mode="after")
+    def _monitors_for_the_work_kinds(self) -> GatewayConfig:
+        # The daemon refuses hot work and confined space where no gas monitor is installed
+        # (NO_AIR_DATA) and monitored work whose monitors lack its gases (MONITOR_INCOMPLETE):
+        # say so when the file is checked, not at the first start on site.
+        said = monitor_gaps(self.zone, self.gas)
+        if said is not None:
+            warnings.warn(said, stacklevel=2)
         return self
 
     @property
