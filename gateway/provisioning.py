@@ -76,6 +76,7 @@ class ProvisionError(GatewayError):
         self.code = code
 
     def text(self, lang: str) -> str:
+        """The message in ``lang`` (``zh-CN``, else English)."""
         return self.zh if lang == "zh-CN" else self.en
 
 
@@ -89,11 +90,15 @@ class AnswerError(GatewayError, argparse.ArgumentTypeError, ValueError):
         self.en = en
 
     def text(self, lang: str) -> str:
+        """The message in ``lang`` (``zh-CN``, else English)."""
         return self.zh if lang == "zh-CN" else self.en
 
 
 @dataclass
 class ProvisionResult:
+    """What ``provision`` wrote: the config, the credentials folder, the device's public key
+    (to register at central) and its key id."""
+
     config_path: Path
     credentials_dir: Path
     device_public_key: Path

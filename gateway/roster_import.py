@@ -92,6 +92,8 @@ def bind_badges(sheet: Sheet, badges: dict[str, tuple[str, ...]]) -> list[str]:
 
 @dataclass
 class ImportReport:
+    """One import of one roster file: what was read, checked, written, and what to say."""
+
     file: str
     sheet: Sheet
     parse: RosterParse
@@ -104,6 +106,7 @@ class ImportReport:
 
     @property
     def no_badge(self) -> list[str]:
+        """Worker ids imported without a card number: they cannot badge in yet."""
         return [w.worker_id for w in self.parse.workers if not w.badge_ids]
 
     @property
@@ -119,11 +122,13 @@ class ImportReport:
 
     @property
     def exit_code(self) -> ExitCode:
+        """OK, PARTIAL (``--partial`` wrote the good rows) or FAILED (gateway.exitcodes)."""
         if self.parse.ok:
             return ExitCode.OK
         return ExitCode.PARTIAL if self.written and self.partial else ExitCode.FAILED
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as ``import-roster --json`` prints it."""
         return {
             "file": self.file,
             "ok": self.parse.ok,
@@ -329,6 +334,8 @@ def columns_text(lang: Lang) -> str:
 
 
 def cmd_import_roster(args: argparse.Namespace) -> int:
+    """``zonegate import-roster FILE``: read, check and (unless ``--dry-run``) write the
+    roster with the daemon stopped; returns a ``gateway.exitcodes.ExitCode``."""
     from rich.progress import Progress
 
     from gateway.config import ConfigError

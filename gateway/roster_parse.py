@@ -265,6 +265,7 @@ class RowProblem:
         return self.text("en")
 
     def as_dict(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """The problem in JSON, in both languages, naming columns by the sheet's ``headers``."""
         return {
             "row": self.row,
             "code": self.code.value,
@@ -287,6 +288,7 @@ class Expiring:
     days_left: int
 
     def as_dict(self) -> dict[str, Any]:
+        """The certificate's due date in JSON (``date`` ISO, ``days_left`` may be negative)."""
         return {
             "worker_id": self.worker_id,
             "name": self.name,
@@ -309,6 +311,7 @@ class RosterParse:
 
     @property
     def ok(self) -> bool:
+        """True when no row has a problem."""
         return not self.problems
 
 
@@ -323,6 +326,7 @@ class _WorkerRows:
 
 
 def split_badges(text: str) -> tuple[str, ...]:
+    """Card numbers from one cell, split on commas, semicolons, 、, bars or spaces."""
     return tuple(b for b in (p.strip() for p in re.split(r"[;,|，；、\s]+", text)) if b)
 
 
