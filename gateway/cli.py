@@ -156,6 +156,19 @@ def air_summary(air: dict[str, Any]) -> str:
     return f"{word} {reasons}".strip()
 
 
+def health_line(health: object) -> str:
+    """One service's health for ``status``: its ``state`` when it has one, else its simple
+    fields as ``key=value`` (the disk, gas and mqtt services report figures, not a state;
+    they printed as blank lines)."""
+    if not isinstance(health, dict):
+        return str(health)
+    if "state" in health:
+        return str(health["state"])
+    simple = [f"{k}={v}" for k, v in health.items() if not isinstance(v, dict | list)]
+    line = "  ".join(simple) or "-"
+    return line if len(line) <= 160 else line[:159] + "…"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The live daemon through its operator API when it runs, else the stores."""
     from rich.console import Console
@@ -225,8 +238,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{link.get('diagnosis_en')}; last error: {link.get('last_error')}"
             )
         for name, h in sorted((snap.get("health") or {}).items()):
-            state = h.get("state", "") if isinstance(h, dict) else h
-            con.print(f"  {name}: {state}")
+            con.print(f"  {name}: {health_line(h)}", markup=False)
     permits = Table(title="作业票 Permits")
     for col in ("id", "kind", "level", "status", "valid to", "members"):
         permits.add_column(col)

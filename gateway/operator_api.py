@@ -36,6 +36,7 @@ from edge.models import EventKind, GasTestSample, InstrumentKind
 from edge.reasons import Lang as _Lang
 from edge.reasons import ReasonCode, text
 from edge.work_cycle import ArmedAction, CycleAction, GasTestRequest
+from gateway.stores import recent_alerts
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -98,6 +99,8 @@ async def get_status(request: web.Request) -> web.Response:
             "link": health.get("mqtt") or health.get("sync"),
             "sensors": health.get("gas"),
             "pending": {k.value: v for k, v in ctx.journal.pending_count().items()},
+            # The same as `zonegate status` shows from the stores (the README promises them).
+            "recent_alerts": recent_alerts(ctx.journal),
         }
     )
 

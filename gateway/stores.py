@@ -199,6 +199,17 @@ def _refuse_damaged(store: str, path: Path, problems: list[str], config: Path | 
         )
 
 
+def recent_alerts(journal: Journal, limit: int = 5) -> list[dict[str, Any]]:
+    """The journal's latest ``limit`` alerts as ``zonegate status`` shows them: time (ISO),
+    type and payload."""
+    from edge.models import EventKind
+
+    return [
+        {"time": e.wall_time.isoformat(), "type": e.type, "payload": e.payload}
+        for e in journal.events(kind=EventKind.ALERT, limit=limit)
+    ]
+
+
 def status_of_stores(
     registry_path: Path, journal_path: Path, clock: Clock, config: Path | None = None
 ) -> dict[str, Any]:
@@ -237,13 +248,8 @@ def status_of_stores(
         try:
             journal = Journal(journal_path, clock, readonly=True)
             try:
-                from edge.models import EventKind
-
                 out["pending"] = {k.value: v for k, v in journal.pending_count().items()}
-                out["recent_alerts"] = [
-                    {"time": e.wall_time.isoformat(), "type": e.type, "payload": e.payload}
-                    for e in journal.events(kind=EventKind.ALERT, limit=5)
-                ]
+                out["recent_alerts"] = recent_alerts(journal)
                 out["journal_problems"] = journal.integrity_check()
             finally:
                 journal.close()

@@ -41,6 +41,10 @@ def test_status_and_permits_live_then_from_the_stores(tmp_path: Path) -> None:
         assert snap["light"] in {"red", "amber", "green"}  # the live controller's, not a store's
         assert snap["air"]["reasons"] == ["NO_AIR_DATA"]  # no sensors configured here
         assert "operator_api" in snap["health"]
+        assert isinstance(snap["recent_alerts"], list)  # as the stores' status has them
+        text = _zonegate("status", "--config", str(cfg))
+        blank = [ln for ln in text.stdout.splitlines() if ln.strip().endswith(":")]
+        assert text.returncode == 0 and blank == [], text.stdout  # every health row says something
         listed = _zonegate("permit", "list", "--config", str(cfg), "--json")
         body = json.loads(listed.stdout)
         assert body["source"] == "daemon" and body["permits"] == []
