@@ -630,6 +630,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"provision: {err.filename}: {err.strerror}", file=sys.stderr)
         return EXIT_NO_INPUT
+    except (EOFError, KeyboardInterrupt):
+        # Ctrl-D or Ctrl-C at a prompt: nothing is written before the last answer.
+        said = "已取消，未写入任何文件" if lang == Lang.ZH.value else "aborted; nothing written"
+        print(f"\nprovision: {said}", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     if args.json:
         print(json.dumps({"config": str(result.config_path), **result.registration}))
         return EXIT_OK

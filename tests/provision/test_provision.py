@@ -240,3 +240,31 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
     assert cfg.gps.enabled and cfg.zone.geofence is not None
     assert b"Device id" in output
     assert "未知的作业类别 WELD".encode() in output  # zh-CN: the default language
+
+
+def test_ctrl_d_at_a_prompt_aborts_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    # A fresh-user test got a full Python traceback (EOFError) for Ctrl-D at a prompt.
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "provision", "--root", str(tmp_path)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    os.write(master, b"zg-pty-2\nplant9\n\x04")  # two answers, then Ctrl-D at the third prompt
+    output = b""
+    while True:  # read until the child closes the terminal
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    text = output.decode(errors="replace")
+    assert proc.wait(timeout=60) == 130, text
+    assert "Traceback" not in text and "已取消，未写入任何文件" in text
+    assert not (tmp_path / "etc").exists()
