@@ -178,3 +178,17 @@ def running_daemon(config: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+
+
+def read_to_end(master: int) -> bytes:
+    """Everything a child writes to its pty until it closes the terminal (EIO or EOF)."""
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    return output

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from gateway.cli import main
 from gateway.config import load_config
-from tests.provision.conftest import BROKER_PASSWORD, DEVICE, ProvisionFn
+from tests.provision.conftest import BROKER_PASSWORD, DEVICE, ProvisionFn, read_to_end
 
 
 def _mode(path: Path) -> int:
@@ -218,15 +218,7 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
     # device id, site, zone id, work kinds, fence, broker host (empty: no sync).
     # A typo in the work kinds is asked again, not a crash.
     os.write(master, b"zg-pty-1\nplant9\nbay-1\nWELD\nDHZY,LSYD\n31.23,121.47,80\n\n")
-    output = b""
-    while True:  # read until the child closes the terminal
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
+    output = read_to_end(master)
     assert proc.wait(timeout=60) == 0, output.decode(errors="replace")
     os.close(master)
     cfg = load_config(tmp_path / "etc" / "zonegate" / "gateway.yaml")
@@ -254,15 +246,7 @@ def test_ctrl_d_at_a_prompt_aborts_cleanly_and_writes_nothing(tmp_path: Path) ->
     )
     os.close(slave)
     os.write(master, b"zg-pty-2\nplant9\n\x04")  # two answers, then Ctrl-D at the third prompt
-    output = b""
-    while True:  # read until the child closes the terminal
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
+    output = read_to_end(master)
     os.close(master)
     text = output.decode(errors="replace")
     assert proc.wait(timeout=60) == 130, text

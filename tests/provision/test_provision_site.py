@@ -26,6 +26,7 @@ from tests.provision.conftest import (
     REPO,
     Broker,
     ProvisionFn,
+    read_to_end,
     wait_port,
 )
 
@@ -159,15 +160,7 @@ def _converse(master: int, script: list[tuple[bytes, bytes]]) -> bytes:
                 output += chunk
         output = output.replace(expected, b"<" + expected + b">", 1)  # wait for the next one
         os.write(master, answer + b"\n")
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    return output
+    return output + read_to_end(master)
 
 
 def test_interactive_provision_then_selftest_names_a_broker_refusing_writes(
