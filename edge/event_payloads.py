@@ -19,7 +19,9 @@ from typing import Any
 from pydantic import Field
 
 from edge.models import (
+    KIND_OF,
     Decision,
+    EventKind,
     EventType,
     GasTest,
     Model,
@@ -552,24 +554,8 @@ class MonitoringWaitEnded(ZonePayload):
 
 
 PAYLOADS: dict[EventType, type[Model]] = {
-    **dict.fromkeys(
-        (
-            EventType.PERMIT_ISSUED,
-            EventType.PERMIT_UPDATED,
-            EventType.PERMIT_START,
-            EventType.PERMIT_SUSPEND,
-            EventType.PERMIT_RESUME,
-            EventType.PERMIT_EXPIRE,
-            EventType.PERMIT_COMPLETE,
-            EventType.PERMIT_CLOSE,
-            EventType.PERMIT_CANCEL,
-            EventType.PERMIT_REVOKE,
-            EventType.PERMIT_STATE_RECOVERED,
-            EventType.PERMIT_BREAK,
-            EventType.PERMIT_EVERYONE_OUT,
-        ),
-        PermitChange,
-    ),
+    # Every permit-kind event is a state change of one permit (edge.models' kind table).
+    **dict.fromkeys((t for t, k in KIND_OF.items() if k is EventKind.PERMIT), PermitChange),
     EventType.PERMIT_ACTION_REFUSED: PermitActionRefused,
     EventType.TERMINAL_ARMED: TerminalArmed,
     EventType.MONITORING_WAIT: MonitoringWait,
