@@ -125,10 +125,27 @@ def _envelope(args: argparse.Namespace) -> dict[str, Any]:
     if missing:
         raise ValueError("missing " + ", ".join(missing))
     text = sys.stdin.read() if str(args.body) == "-" else args.body.read_text(encoding="utf-8")
+    # What the gateway would refuse is refused here, before anything is sent: a lifetime beyond
+    # its cap for this type (CMD_TTL_TOO_LONG) or an envelope beyond its size (CMD_OVERSIZED).
+    from cloud_sync.commands import max_ttl
+    from cloud_sync.config import MqttConfig
+
+    ttl, cap = timedelta(seconds=args.ttl), max_ttl(args.type)
+    if ttl > cap:
+        raise ValueError(
+            f"--ttl {args.ttl} s is longer than a gateway accepts for {args.type} "
+            f"({int(cap.total_seconds())} s): it would be refused CMD_TTL_TOO_LONG"
+        )
     signer = Signer(load_private_key(args.key))
-    return sign_command(
-        signer, args.type, json.loads(text), args.version, ttl=timedelta(seconds=args.ttl)
-    )
+    envelope = sign_command(signer, args.type, json.loads(text), args.version, ttl=ttl)
+    size, limit = len(json.dumps(envelope).encode()), MqttConfig().max_command_bytes
+    if size > limit:
+        raise ValueError(
+            f"the signed command is {size} bytes, over the {limit} a gateway accepts by default "
+            "(mqtt.max_command_bytes): it would be refused CMD_OVERSIZED; split it (e.g. a "
+            "roster_update in parts)"
+        )
+    return envelope
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:

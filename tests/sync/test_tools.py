@@ -53,6 +53,19 @@ def test_keygen_sign_verify_through_the_cli(tmp_path: Path, capsys: Any) -> None
     bad.write_text(json.dumps({"worker_id": "W1"}))  # no device: a data error (65), not usage (2)
     assert main(["central", "sign", "badge_unlock", "--key", str(key), "--version", "1",
                  "--body", str(bad)]) == 65  # fmt: skip
+    capsys.readouterr()
+    # What a gateway would refuse is refused before sending, with the gateway's reason code
+    # (a fresh-user test signed a 30-day badge_unlock and a 1,800-worker roster unwarned).
+    assert main(["central", "sign", "badge_unlock", "--key", str(key), "--version", "1",
+                 "--body", str(body), "--ttl", str(30 * 86400)]) == 65  # fmt: skip
+    assert "CMD_TTL_TOO_LONG" in capsys.readouterr().err
+    workers = [{"worker_id": f"W{i:05d}", "name": "张三丰", "badge_ids": [f"CARD-{i:08d}"]}
+               for i in range(3000)]  # fmt: skip
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps({"device": "gw-1", "workers": workers}))
+    assert main(["central", "sign", "roster_update", "--key", str(key), "--version", "1",
+                 "--body", str(roster)]) == 65  # fmt: skip
+    assert "CMD_OVERSIZED" in capsys.readouterr().err
 
 
 def test_watch_cli_runs_against_the_broker(broker: Any, tmp_path: Path) -> None:
