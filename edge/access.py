@@ -231,10 +231,16 @@ def decide_badge_in(f: BadgeInFacts, lang: Lang = Lang.ZH) -> Decision:
         and not (p.status is PermitStatus.APPROVED and f.now is not None and f.now < p.valid_from)
     ] or [permit]
     zf = f.zone_facts()
+    by_permit: dict[str, list[str]] = {}
     for p in judged:
         m = p.member(wid)
         assert m is not None
+        before = len(reasons)
         _entry_reasons(f, zf, p, m, reasons, warnings, details)
+        by_permit[p.permit_id] = [r.value for r in reasons[before:]]
+    # Which permit said what: a worker named on two permits is told which one refused (a
+    # fresh-user test saw a hot-work entry refused for the confined-space permit's rule).
+    details["by_permit"] = by_permit
     if not reasons and wid in f.presence:
         warnings.append(ReasonCode.ALREADY_INSIDE)
     return done()

@@ -124,6 +124,8 @@ async def test_s5_s6_entry_needs_every_live_permit_naming_the_person(env: Env) -
     # The confined-space permit needs its guardian inside: the hot-work permit cannot admit.
     d = await env.ctl.badge_in("B-W1")
     assert not d.allowed and ReasonCode.GUARDIAN_ABSENT in d.reasons
+    # The decision says which permit refused: here the confined-space one, not the hot work.
+    assert d.details["by_permit"] == {"HOT1": [], "CS1": [ReasonCode.GUARDIAN_ABSENT.value]}
     env.ctl.suspend_permit("CS1", SuspensionCause.MANUAL, "stop card", "G1")
     d = await env.ctl.badge_in("B-W1")
     assert not d.allowed and ReasonCode.PERMIT_SUSPENDED in d.reasons
