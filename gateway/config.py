@@ -65,6 +65,11 @@ class OperatorApiConfig(Section):
     )
 
 
+class MonitorGapWarning(UserWarning):
+    """The zone's gas monitors leave out work it allows (``monitor_gaps``): valid, but such
+    permits will be refused on site."""
+
+
 def monitor_gaps(zone: Zone, gas: GasConfig) -> str | None:
     """What the zone's gas monitors leave out for its work kinds, as one warning, or None.
 
@@ -143,7 +148,7 @@ class GatewayConfig(Section):
         # say so when the file is checked, not at the first start on site.
         said = monitor_gaps(self.zone, self.gas)
         if said is not None:
-            warnings.warn(said, stacklevel=2)
+            warnings.warn(said, MonitorGapWarning, stacklevel=2)
         return self
 
     @property
