@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from edge.models import Reading
+from edge.air import GasService
+from edge.clock import ManualClock
+from edge.gas_config import GasConfig
+from edge.journal import Journal
+from edge.models import Reading, WorkKind, Zone
+from edge.registry import Registry
+from edge.zone import ZoneController
+from firmware_adapters.gas.config import WinsenZeConfig
 
 
 class Collector:
@@ -82,3 +89,32 @@ async def background() -> AsyncIterator[Background]:
     bg = Background()
     yield bg
     await bg.stop()
+
+
+class StoredGasZone:
+    """A gas service on one CO sensor over real stores in ``directory``, booted again at will:
+    each ``boot()`` is the daemon starting on what the last run left (restart, power cut)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.clock = ManualClock()
+        self.cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
+
+    def boot(self) -> tuple[GasService, Registry, Journal]:
+        """``(GasService, Registry, Journal)`` opened on the stores; close both when done."""
+        zone = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))
+        registry = Registry(self.dir / "registry.json")
+        journal = Journal(self.dir / "journal.db", self.clock)
+        ctl = ZoneController(zone=zone, registry=registry, journal=journal, clock=self.clock)
+        return GasService(ctl, self.cfg, self.clock, adapters=[]), registry, journal
+
+    def co(self, ppm: float) -> Reading:
+        """A CO reading in ppm, stamped now."""
+        return Reading(
+            sensor_id="co1",
+            gas="co",
+            value=ppm,
+            unit="ppm",
+            source_ts=self.clock.wall(),
+            mono_ts=self.clock.mono(),
+        )

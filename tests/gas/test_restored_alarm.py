@@ -13,29 +13,14 @@ from edge.models import EventKind, EventType, Reading, WorkKind, Zone
 from edge.registry import Registry
 from edge.zone import ZoneController
 from firmware_adapters.gas.config import WinsenZeConfig
+from tests.gas.conftest import StoredGasZone
 
 ZONE = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,))
 
 
 def test_alarm_restored_after_a_restart_keeps_its_time_and_is_not_new(tmp_path: Path) -> None:
-    clock = ManualClock()
-    cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
-
-    def boot() -> tuple[GasService, Registry, Journal]:
-        registry = Registry(tmp_path / "registry.json")
-        journal = Journal(tmp_path / "journal.db", clock)
-        ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
-        return GasService(ctl, cfg, clock, adapters=[]), registry, journal
-
-    def co(ppm: float) -> Reading:
-        return Reading(
-            sensor_id="co1",
-            gas="co",
-            value=ppm,
-            unit="ppm",
-            source_ts=clock.wall(),
-            mono_ts=clock.mono(),
-        )
+    rig = StoredGasZone(tmp_path)
+    clock, boot, co = rig.clock, rig.boot, rig.co
 
     service, registry, journal = boot()
     service.on_reading(co(85.0))

@@ -21,7 +21,7 @@ from firmware_adapters.sim.site import SimulatedSensors
 from firmware_adapters.sim.winsen import WinsenSimulator
 from gateway.config import GatewayConfig
 from gateway.daemon import Gateway
-from tests.gas.conftest import Background, Collector
+from tests.gas.conftest import Background, Collector, StoredGasZone
 
 pytestmark = pytest.mark.filterwarnings("ignore::firmware_adapters.gas.config.IndicatorOnlyWarning")
 
@@ -114,24 +114,8 @@ async def test_daemon_runs_gas_from_simulators(tmp_path: Path, ports: Path) -> N
 
 
 def test_latched_alarm_survives_a_restart(tmp_path: Path) -> None:
-    clock = ManualClock()
-    cfg = GasConfig(sensors=(WinsenZeConfig(id="co1", port="/dev/null", model="ze07"),))
-
-    def boot() -> tuple[GasService, Registry, Journal]:
-        registry = Registry(tmp_path / "registry.json")
-        journal = Journal(tmp_path / "journal.db", clock)
-        ctl = ZoneController(zone=ZONE, registry=registry, journal=journal, clock=clock)
-        return GasService(ctl, cfg, clock, adapters=[]), registry, journal
-
-    def co(ppm: float) -> Reading:
-        return Reading(
-            sensor_id="co1",
-            gas="co",
-            value=ppm,
-            unit="ppm",
-            source_ts=clock.wall(),
-            mono_ts=clock.mono(),
-        )
+    rig = StoredGasZone(tmp_path)
+    boot, co = rig.boot, rig.co
 
     service, registry, journal = boot()
     service.on_reading(co(80.0))
