@@ -11,7 +11,6 @@ people asking "why was I refused".
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -98,8 +97,6 @@ def _pass_ppm(gas: str) -> float:
 # derived from the one floor table: 17.16, 7.05, 2.61, 1.87 ppm.
 # The same gases a zone may require in every confined-space test (``Zone.confined_space_toxics``).
 TOXIC_PASS_PPM: dict[str, float] = {g: _pass_ppm(g) for g in sorted(JUDGED_TOXICS)}
-# mg/m3 -> ppm at 20 °C: ppm = mg/m3 * 24.04 / MW, with the one molecular-weight table.
-MOLAR_MASS: Mapping[str, float] = MOLECULAR_WEIGHT
 
 FLOORS: tuple[Floor, ...] = (
     Floor("gas test required before hot work and confined space", "§5.3.1, §6.3a", "always"),

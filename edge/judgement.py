@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge import floors
+from edge.air_limits import MOLECULAR_WEIGHT, convert
 from edge.cert_catalogue import OperationItem, satisfies
 from edge.evidence import AirVerdict
 from edge.models import (
@@ -137,13 +138,10 @@ def _is_combustible(gas: str) -> bool:
 
 
 def _ppm(gas: str, value: float, unit: str) -> float | None:
-    if unit == "ppm":
-        return value
-    if unit == "mg/m3" and gas in floors.MOLAR_MASS:
-        return value * 24.04 / floors.MOLAR_MASS[gas]
-    if unit == "ug/m3" and gas in floors.MOLAR_MASS:
-        return value / 1000 * 24.04 / floors.MOLAR_MASS[gas]
-    return None
+    # The one conversion (edge.air_limits), for the units a toxic sample is judged in.
+    if unit not in ("ppm", "mg/m3", "ug/m3"):
+        return None
+    return convert(value, unit, "ppm", mw=MOLECULAR_WEIGHT.get(gas))
 
 
 def sample_failures(zone: Zone, kind: WorkKind, test: GasTest) -> list[str]:
