@@ -72,13 +72,12 @@ async def bind_by_tapping(
     out: Any = sys.stdout,
 ) -> tuple[list[str], list[str]]:
     """Ask for one tap per worker; ``(bound ids, skipped ids)``. Raises ``BindError``."""
-    from edge.clock import SystemClock
     from edge.journal import Journal
     from edge.registry import Registry
-    from edge.zone import ZoneController
     from firmware_adapters.badge.lines import LineBadgeReader
     from gateway.config import load_config
     from gateway.daemon import daemon_running
+    from gateway.services import system_clock, zone_controller
 
     cfg = load_config(config_path)
     if daemon_running(cfg.storage.state_dir):
@@ -86,9 +85,7 @@ async def bind_by_tapping(
     if cfg.badge.type == "none" or cfg.badge.port is None:
         raise BindError(EXIT_NO_READER, _say("no_reader", lang))
     registry = Registry(cfg.registry_path)
-    clock = SystemClock(
-        assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
-    )
+    clock = system_clock(cfg)
     journal = Journal(cfg.journal_path, clock)
     bound: list[str] = []
     skipped: list[str] = []
@@ -107,15 +104,7 @@ async def bind_by_tapping(
             print(_say("nobody", lang), file=out)
             return bound, skipped
         owner = {b: w.worker_id for w in workers.values() for b in w.badge_ids}
-        controller = ZoneController(
-            zone=cfg.zone,
-            registry=registry,
-            journal=journal,
-            clock=clock,
-            access=cfg.access,
-            timezone=cfg.device.timezone,
-            language=cfg.device.language,
-        )
+        controller = zone_controller(cfg, registry, journal, clock)
         actor = f"bind-badges:{os.environ.get('SUDO_USER') or getpass.getuser()}"
         reader = LineBadgeReader(
             cfg.badge.port, baudrate=cfg.badge.baudrate, serial_port=cfg.badge.type == "serial"

@@ -31,12 +31,11 @@ from edge.models import EventKind, EventType
 from edge.registry import RegistryError
 from edge.service import Service
 from edge.telemetry import Telemetry
-from edge.zone import ZoneController
 from firmware_adapters.backoff import RestartBackoff
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
-from gateway.services import ServiceContext
+from gateway.services import ServiceContext, system_clock, zone_controller
 from gateway.stores import StoreRefused, open_stores, status_of_stores
 from gateway.systemd_notify import Notifier, watchdog_interval_s
 from gateway.version import VERSION
@@ -184,9 +183,7 @@ class Gateway:
     ) -> None:
         self.config = config
         self.config_path = config_path
-        self.clock = clock or SystemClock(
-            assume_trusted=config.clock.assume_trusted, gps_validity_s=config.clock.gps_validity_s
-        )
+        self.clock = clock or system_clock(config)
         self._factories = factories
         self.notifier = Notifier()
         self.services: list[Service] = []
@@ -215,15 +212,7 @@ class Gateway:
         # Created by the disk loop, in a thread: allocating and fsyncing 16 MB on a busy SD card
         # must not delay the start nor block the event loop.
         self.reserve = DiskReserve(state / RESERVE_NAME, cfg.storage.reserve_mb)
-        self.controller = ZoneController(
-            zone=cfg.zone,
-            registry=self.registry,
-            journal=self.journal,
-            clock=self.clock,
-            access=cfg.access,
-            timezone=cfg.device.timezone,
-            language=cfg.device.language,
-        )
+        self.controller = zone_controller(cfg, self.registry, self.journal, self.clock)
         self.ctx = ServiceContext(
             config=cfg,
             config_path=self.config_path,

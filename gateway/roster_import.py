@@ -170,13 +170,12 @@ def import_roster(
     ``gateway.config.ConfigError`` for a bad config and ``DaemonRunning`` when the daemon
     holds the state directory (checked before anything is opened for writing).
     """
-    from edge.clock import SystemClock
     from edge.journal import Journal
     from edge.registry import Registry
-    from edge.zone import ZoneController
     from gateway.config import load_config
     from gateway.daemon import daemon_running
     from gateway.provisioning import restore_state_ownership
+    from gateway.services import system_clock, zone_controller
 
     cfg = load_config(config_path)
     if not dry_run and daemon_running(cfg.storage.state_dir):
@@ -196,20 +195,10 @@ def import_roster(
         )
         write = not dry_run and bool(parsed.workers) and (parsed.ok or partial)
         if write:
-            clock = SystemClock(
-                assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
-            )
+            clock = system_clock(cfg)
             journal = Journal(cfg.journal_path, clock)
             try:
-                controller = ZoneController(
-                    zone=cfg.zone,
-                    registry=registry,
-                    journal=journal,
-                    clock=clock,
-                    access=cfg.access,
-                    timezone=cfg.device.timezone,
-                    language=cfg.device.language,
-                )
+                controller = zone_controller(cfg, registry, journal, clock)
                 who = actor or f"import-roster:{os.environ.get('SUDO_USER') or getpass.getuser()}"
                 controller.put_workers(parsed.workers, who)
             finally:

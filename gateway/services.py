@@ -48,6 +48,34 @@ class ServiceContext:
     """Sensor readings downsampled for central: fed by the gas service, sent by the sync."""
 
 
+def system_clock(config: GatewayConfig) -> SystemClock:
+    """The wall clock with the trust rules of ``config.clock`` (assumed trust, GPS validity)."""
+    from edge.clock import SystemClock
+
+    return SystemClock(
+        assume_trusted=config.clock.assume_trusted, gps_validity_s=config.clock.gps_validity_s
+    )
+
+
+def zone_controller(
+    config: GatewayConfig, registry: Registry, journal: Journal, clock: SystemClock
+) -> ZoneController:
+    """The zone's controller on open stores, as ``config`` sets it up (zone, access rules,
+    timezone, language): the daemon's, and the one the tools that write the stores with the
+    daemon stopped (import-roster, bind-badges) journal through."""
+    from edge.zone import ZoneController
+
+    return ZoneController(
+        zone=config.zone,
+        registry=registry,
+        journal=journal,
+        clock=clock,
+        access=config.access,
+        timezone=config.device.timezone,
+        language=config.device.language,
+    )
+
+
 def build_gas(ctx: ServiceContext) -> Service | None:
     """The daemon's factory: outputs always, the gas service when sensors are configured."""
     from edge.air import GasService
