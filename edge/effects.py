@@ -75,11 +75,6 @@ def actor_of(actor: ActorLike, *, authorised: bool = False) -> pm.Actor:
     return pm.Actor(actor_id=actor, kind=kind, authorised=authorised)
 
 
-GAS_TEST_CLOCK_SKEW = timedelta(seconds=60)
-"""How far ahead of this gateway's clock a gas test may be dated (another device's clock): a
-test dated later is refused when recorded and never taken as the zone's latest."""
-
-
 def _brief(payload: dict[str, Any], limit: int = 300) -> str:
     """A payload as one short log line (JSON, cut at ``limit`` characters)."""
     text = json.dumps(payload, ensure_ascii=False, default=str, separators=(",", ":"))
@@ -319,7 +314,7 @@ class ZoneEffects:
         """The zone's newest usable gas test: dated no later than now plus
         ``GAS_TEST_CLOCK_SKEW`` (a test from the future is never the one judged)."""
         return self.registry.latest_gas_test(
-            self.zone.zone_id, not_after=self.clock.wall() + GAS_TEST_CLOCK_SKEW
+            self.zone.zone_id, not_after=self.clock.wall() + floors.GAS_TEST_CLOCK_SKEW
         )
 
     # ------------------------------------------------------------------ time

@@ -40,6 +40,9 @@ class Floor:
 
 # Gas test no older than this before start (hot work) or before entry (confined space).
 MAX_TEST_AGE = timedelta(minutes=30)
+# How far ahead of this gateway's clock a gas test may be dated (another device's clock): a test
+# dated later is refused when recorded, never taken as the zone's latest, and stale if judged.
+GAS_TEST_CLOCK_SKEW = timedelta(seconds=60)
 # Work kinds whose start always needs a passing gas analysis, whatever the document says.
 TEST_REQUIRED_KINDS = frozenset({WorkKind.HOT_WORK, WorkKind.CONFINED_SPACE})
 # Continuous gas monitoring (a lost or faulty sensor suspends the work, §4 rule 2 of

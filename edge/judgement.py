@@ -220,7 +220,7 @@ def gas_test_reasons(
         age = f.now - test.taken_at
         limit = max_age if max_age is not None else floors.effective_gas(permit).max_test_age
         # A test from the future by more than clock skew is as doubtful as an old one.
-        if age > limit or age.total_seconds() < -60:
+        if age > limit or -age > floors.GAS_TEST_CLOCK_SKEW:
             out.append(ReasonCode.GAS_TEST_STALE)
     return list(dict.fromkeys(out))
 

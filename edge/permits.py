@@ -21,6 +21,7 @@ from pydantic import Field
 from edge.errors import EdgeError
 from edge.evidence import AirVerdict
 from edge.floors import (
+    GAS_TEST_CLOCK_SKEW,
     MONITOR_INSTALLED_KINDS,
     MONITORED_GASES,
     effective_gas,
@@ -171,7 +172,7 @@ def check_gas_test(
     if newer_than is not None and test.taken_at <= newer_than:
         return ReasonCode.GAS_TEST_STALE
     age = now - test.taken_at
-    if age > effective_gas(permit).max_test_age or age.total_seconds() < -60:
+    if age > effective_gas(permit).max_test_age or -age > GAS_TEST_CLOCK_SKEW:
         # A test from the future by more than clock skew is as doubtful as an old one.
         return ReasonCode.GAS_TEST_STALE
     return None

@@ -39,9 +39,9 @@ from pydantic import Field
 
 from edge import permits as pm
 from edge.air_limits import GasLimits, builtin_limits
-from edge.effects import GAS_TEST_CLOCK_SKEW, CommandRejected
+from edge.effects import CommandRejected
 from edge.evidence import IdentityResult
-from edge.floors import effective_gas
+from edge.floors import GAS_TEST_CLOCK_SKEW, effective_gas
 from edge.gas_tests import judge_gas_test
 from edge.lifecycle import PermitLifecycle
 from edge.models import (

@@ -26,7 +26,7 @@ import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -183,6 +183,20 @@ class GasTestApiRequest(BaseModel):
         return self
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+async def _parsed(request: web.Request, model: type[_M]) -> _M | web.Response:
+    """The request's JSON body as ``model``, or the 400 ``REQUEST_INVALID`` refusal to answer."""
+    body = await _json_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        return model.model_validate(body)
+    except ValidationError as err:
+        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+
+
 async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         body = await request.json()
@@ -236,13 +250,9 @@ async def _armed(ctx: ServiceContext, armed: ArmedAction, timeout_s: float) -> w
 async def post_action(request: web.Request) -> web.Response:
     """Arm the terminal for start / break / resume / finish / everyone_out / close."""
     ctx = request.app[CONTEXT]
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    try:
-        req = ActionRequest.model_validate(body)
-    except ValidationError as err:
-        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+    req = await _parsed(request, ActionRequest)
+    if isinstance(req, web.Response):
+        return req
     if req.action is CycleAction.GAS_TEST:
         return refusal(400, [ReasonCode.REQUEST_INVALID], "gas tests: POST /gas-tests")
     armed = ArmedAction(action=req.action, permit_id=req.permit_id)
@@ -252,13 +262,9 @@ async def post_action(request: web.Request) -> web.Response:
 async def post_gas_test(request: web.Request) -> web.Response:
     """Arm the terminal for an analyst's gas test: portable readings or fresh fixed ones."""
     ctx = request.app[CONTEXT]
-    body = await _json_body(request)
-    if isinstance(body, web.Response):
-        return body
-    try:
-        req = GasTestApiRequest.model_validate(body)
-    except ValidationError as err:
-        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+    req = await _parsed(request, GasTestApiRequest)
+    if isinstance(req, web.Response):
+        return req
     gas = GasTestRequest(
         instrument=req.mode,
         sample_point=req.sample_point,
