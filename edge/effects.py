@@ -311,11 +311,15 @@ class ZoneEffects:
         return self._emit(EventKind.SYSTEM, type_, {"zone_id": self.zone.zone_id, **payload})
 
     def latest_gas_test(self) -> GasTest | None:
-        """The zone's newest usable gas test: dated no later than now plus
-        ``GAS_TEST_CLOCK_SKEW`` (a test from the future is never the one judged)."""
-        return self.registry.latest_gas_test(
-            self.zone.zone_id, not_after=self.clock.wall() + floors.GAS_TEST_CLOCK_SKEW
-        )
+        """The zone's gas test to judge: the newest, passing over only a *passing* test dated
+        beyond now plus ``GAS_TEST_CLOCK_SKEW`` (recorded before the clock stepped back). A
+        failed test stays the one judged whatever its date: skipping it would let an older
+        passing test vouch for air a later test found bad."""
+        limit = self.clock.wall() + floors.GAS_TEST_CLOCK_SKEW
+        for test in self.registry.gas_tests(self.zone.zone_id):  # newest first
+            if test.taken_at <= limit or not test.passed:
+                return test
+        return None
 
     # ------------------------------------------------------------------ time
 

@@ -338,15 +338,11 @@ class Registry:
                 docs.sort(key=lambda d: str(d["taken_at"]))
                 t.remove(doc_ids=[d.doc_id for d in docs[: -self.GAS_TESTS_KEPT]])
 
-    def latest_gas_test(self, zone_id: str, not_after: datetime | None = None) -> GasTest | None:
-        """The zone's most recent gas test taken at or before ``not_after`` (all when None), or
-        None. A test dated later (recorded before a clock correction) must not hide the real
-        latest one: it is not the newest usable test, only the newest date."""
+    def latest_gas_test(self, zone_id: str) -> GasTest | None:
+        """The zone's most recent gas test, or None."""
         with self._guard():
             docs = self._db.table("gas_tests").search(self._q.zone_id == zone_id)
         tests = [GasTest.model_validate(d) for d in docs]
-        if not_after is not None:
-            tests = [t for t in tests if t.taken_at <= not_after]
         return max(tests, key=lambda t: t.taken_at, default=None)
 
     def gas_tests(self, zone_id: str) -> list[GasTest]:

@@ -32,6 +32,7 @@ from cloud_sync.signing import (
 )
 from cloud_sync.topics import DeviceTopics
 from edge.models import PermitStatus
+from edge.zone import CommandRejected
 from tests.core.conftest import Env
 
 TOPICS = DeviceTopics("plant", "gw-1")
@@ -157,3 +158,13 @@ async def test_a_gas_test_dated_in_the_future_is_refused_and_never_hides_a_real_
     env.gas_test()
     started = env.ctl.start_permit(p.permit_id, "leader")
     assert started.status is PermitStatus.ACTIVE
+    # A *failed* test dated ahead stays the one judged: an older passing test never vouches
+    # for air a later test found bad, whatever the clocks say.
+    failed = later.model_copy(
+        update={"test_id": "GT-BAD-AHEAD", "passed": False, "taken_at": now + timedelta(hours=3)}
+    )
+    env.registry.put_gas_test(failed)
+    env.gas_test()
+    p2 = env.permit(pid="P2")
+    with pytest.raises(CommandRejected):
+        env.ctl.start_permit(p2.permit_id, "leader")
