@@ -22,6 +22,7 @@ from typing import Any
 
 from edge.models import Worker
 from edge.reasons import Lang
+from gateway.cli_options import add_config_arg
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang
@@ -211,7 +212,7 @@ def register(sub: Any) -> None:
         f"{EXIT_UNKNOWN_WORKER} unknown worker, {EXIT_NO_READER} no reader, "
         f"{EXIT_DAEMON_RUNNING} the daemon is running, {ExitCode.CONFIG} bad config.",
     )
-    p.add_argument("--config", "-c", type=Path, default=Path("/etc/zonegate/gateway.yaml"))
+    add_config_arg(p)
     p.add_argument("--worker", action="append", help="only these workers (repeatable)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each tap")
     add_lang_arg(p)

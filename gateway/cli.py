@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.cli_options import DEFAULT_CONFIG, add_config_arg
 from gateway.exitcodes import ExitCode
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -33,7 +34,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.stores",
 )
 
-DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 # Kept for callers of the old name; the table of every code is gateway.exitcodes.ExitCode.
 EX_CONFIG = ExitCode.CONFIG
 
@@ -300,31 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zonegate {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def config_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--config",
-            "-c",
-            type=Path,
-            default=DEFAULT_CONFIG,
-            help=f"gateway YAML (default {DEFAULT_CONFIG})",
-        )
-
     p = sub.add_parser("run", help="run the gateway daemon")
-    config_arg(p)
+    add_config_arg(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate a config file; exit 78 on any error")
     p.add_argument(
         "config_file", type=Path, nargs="?", metavar="FILE", help="same as -c (older form)"
     )
-    p.add_argument(
-        "--config", "-c", type=Path, default=None, help=f"gateway YAML (default {DEFAULT_CONFIG})"
-    )
+    add_config_arg(p, parsed_default=None)
     add_lang_arg(p)
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("status", help="zone, permits, presence and health from the stores")
-    config_arg(p)
+    add_config_arg(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.cli_options import add_config_arg
 from gateway.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -32,9 +33,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
-
-
 # ---- command line
 
 
@@ -48,7 +46,7 @@ def register(subparsers: Any) -> None:
     source.add_argument("--photos", nargs="+", type=Path, metavar="FILE", help="face photos")
     source.add_argument("--camera", action="store_true", help="take shots with the terminal camera")
     p.add_argument("--shots", type=int, default=5, help="camera shots to take (default 5)")
-    p.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG, help="gateway YAML")
+    add_config_arg(p)
     p.add_argument(
         "--confirm-same-face",
         action="store_true",

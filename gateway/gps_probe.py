@@ -31,9 +31,8 @@ from edge.geofence import FenceState, GeofencePolicy
 from edge.geofence.config import GpsConfig
 from edge.models import Fix, Geofence
 from firmware_adapters.gps.client import GpsdClient, Sky
+from gateway.cli_options import DEFAULT_CONFIG, add_config_arg
 from gateway.exitcodes import ExitCode
-
-DEFAULT_CONFIG = Path("/etc/zonegate/gateway.yaml")
 
 # Names for the codes of the one table (gateway/exitcodes.py) this command answers with.
 EXIT_OK = ExitCode.OK
@@ -94,13 +93,11 @@ def register(subparsers: Any) -> None:
         default=None,
         help="output language (default: device.language of the config, else zh-CN)",
     )
-    p.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=None,
-        help=f"gateway YAML for the gate settings and the zone fence (default {DEFAULT_CONFIG} "
-        "when it exists)",
+    add_config_arg(
+        p,
+        parsed_default=None,
+        purpose="gateway YAML for the gate settings and the zone fence",
+        when=" when it exists",
     )
     p.set_defaults(func=cmd_probe)
 

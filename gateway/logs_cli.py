@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli_options import add_config_arg
 from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang
 
@@ -75,12 +76,6 @@ def register(sub: Any) -> None:
     p.add_argument("-n", "--lines", type=int, default=50, help="lines of history (default 50)")
     p.add_argument("--no-follow", action="store_true", help="print and exit")
     p.add_argument("--since", help="journalctl --since, e.g. '1 hour ago' or 2026-03-01")
-    p.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=Path("/etc/zonegate/gateway.yaml"),
-        help="gateway YAML (only for its language)",
-    )
+    add_config_arg(p, purpose="gateway YAML (only for its language)")
     add_lang_arg(p)
     p.set_defaults(func=cmd_logs)

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.cli import DEFAULT_CONFIG, EX_CONFIG
+from gateway.cli import EX_CONFIG
+from gateway.cli_options import add_config_arg
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     sub = permit.add_subparsers(dest="permit_command", required=True, metavar="PERMIT_COMMAND")
     for name, helptext in (("list", "every permit and its state"), ("show", "one permit")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+        add_config_arg(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
         if name == "show":
             p.add_argument("permit_id")

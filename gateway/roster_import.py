@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from edge.cert_catalogue import CERT_CATEGORY_ZH, catalogue_text
 from edge.models import Worker
 from edge.reasons import Lang
+from gateway.cli_options import add_config_arg
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, pick_lang, say
@@ -403,13 +404,7 @@ def register(sub: Any) -> None:
         nargs="?",
         help="roster .csv (UTF-8, GBK or Big5), .xlsx or .xls (first sheet)",
     )
-    p.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=Path("/etc/zonegate/gateway.yaml"),
-        help="gateway YAML (default /etc/zonegate/gateway.yaml)",
-    )
+    add_config_arg(p)
     p.add_argument(
         "--partial",
         action="store_true",

@@ -22,6 +22,7 @@ from typing import Any
 from edge.clock import Clock
 from edge.journal import Journal, JournalError, count_events
 from edge.registry import AtomicJSONStorage, Registry, RegistryError
+from gateway.cli_options import add_config_arg
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 
@@ -328,12 +329,11 @@ def cmd_reset_store(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``reset-store`` to the ``zonegate`` command."""
-    from gateway.cli import DEFAULT_CONFIG
 
     p = sub.add_parser(
         "reset-store",
         help="set a damaged or orphaned store aside and start an empty one on purpose",
     )
     p.add_argument("store", choices=["registry", "journal"])
-    p.add_argument("--config", "-c", type=Path, default=DEFAULT_CONFIG)
+    add_config_arg(p)
     p.set_defaults(func=cmd_reset_store)

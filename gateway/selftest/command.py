@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.reasons import Lang
+from gateway.cli_options import add_config_arg
 from gateway.exitcodes import ExitCode
 from gateway.selftest.outcome import Budgets, CheckResult, Status, Words
 from gateway.selftest.runner import run_selftest
@@ -185,13 +186,7 @@ def register(sub: Any) -> None:
         f"{EXIT_OK:d} all passed, {EXIT_FAILED:d} a check failed, {EXIT_CONFIG:d} config error, "
         f"{EXIT_DAEMON_RUNNING:d} the daemon is running.",
     )
-    p.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=Path("/etc/zonegate/gateway.yaml"),
-        help="gateway YAML (default /etc/zonegate/gateway.yaml)",
-    )
+    add_config_arg(p)
     p.add_argument(
         "--credentials",
         type=Path,
