@@ -4,6 +4,7 @@ real ``zonegate provision`` command, and a real mosquitto with passwords and the
 from __future__ import annotations
 
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -38,6 +39,21 @@ class Provisioned:
     config: Path
     credentials: Path
     state_dir: Path
+
+
+def broker_flags(port: int, password_file: Path, central_key: Path) -> tuple[str, ...]:
+    """``zonegate provision`` flags for a plain-TCP mosquitto on this machine."""
+    return (
+        "--broker-host",
+        "127.0.0.1",
+        "--broker-port",
+        str(port),
+        "--no-tls",
+        "--broker-password-file",
+        str(password_file),
+        "--central-key",
+        str(central_key),
+    )
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 10.0) -> None:
@@ -178,6 +194,23 @@ def running_daemon(config: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
+
+
+def zonegate_on_pty(*args: str, cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m gateway.cli ARGS`` with a pty as its terminal, as a technician's shell runs it
+    (the prompts and the tables see a TTY). Returns the process and the pty's master end; close
+    it when done."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=cwd,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    return proc, master
 
 
 def read_to_end(master: int) -> bytes:

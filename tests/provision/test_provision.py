@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from gateway.cli import main
 from gateway.config import load_config
-from tests.provision.conftest import BROKER_PASSWORD, DEVICE, ProvisionFn, read_to_end
+from tests.provision.conftest import (
+    BROKER_PASSWORD,
+    DEVICE,
+    ProvisionFn,
+    read_to_end,
+    zonegate_on_pty,
+)
 
 
 def _mode(path: Path) -> int:
@@ -206,15 +209,7 @@ def test_a_template_that_enables_mqtt_gets_credentials_not_a_password_file(
 
 
 def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "provision", "--root", str(tmp_path)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
-    os.close(slave)
+    proc, master = zonegate_on_pty("provision", "--root", str(tmp_path))
     # device id, site, zone id, work kinds, fence, broker host (empty: no sync).
     # A typo in the work kinds is asked again, not a crash.
     os.write(master, b"zg-pty-1\nplant9\nbay-1\nWELD\nDHZY,LSYD\n31.23,121.47,80\n\n")
@@ -236,15 +231,7 @@ def test_interactive_provision_asks_for_what_the_flags_left_out(tmp_path: Path) 
 
 def test_ctrl_d_at_a_prompt_aborts_cleanly_and_writes_nothing(tmp_path: Path) -> None:
     # A fresh-user test got a full Python traceback (EOFError) for Ctrl-D at a prompt.
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "provision", "--root", str(tmp_path)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
-    os.close(slave)
+    proc, master = zonegate_on_pty("provision", "--root", str(tmp_path))
     os.write(master, b"zg-pty-2\nplant9\n\x04")  # two answers, then Ctrl-D at the third prompt
     output = read_to_end(master)
     os.close(master)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pty
 import select
 import subprocess
 import sys
@@ -26,8 +25,10 @@ from tests.provision.conftest import (
     REPO,
     Broker,
     ProvisionFn,
+    broker_flags,
     read_to_end,
     wait_port,
+    zonegate_on_pty,
 )
 
 EXAMPLE = REPO / "config" / "gateway.example.yaml"
@@ -171,30 +172,19 @@ def test_interactive_provision_then_selftest_names_a_broker_refusing_writes(
     with mosquitto(tmp_path / "broker", acl) as broker:
         root = tmp_path / "root"
         started = time.monotonic()
-        master, slave = pty.openpty()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "provision",
-                "--root",
-                str(root),
-                "--template",
-                str(EXAMPLE),
-                "--no-tls",
-                "--state-dir",
-                str(tmp_path / "state"),
-                "--assume-clock-trusted",
-                "--lang",
-                "en",
-            ],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            close_fds=True,
+        proc, master = zonegate_on_pty(
+            "provision",
+            "--root",
+            str(root),
+            "--template",
+            str(EXAMPLE),
+            "--no-tls",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--assume-clock-trusted",
+            "--lang",
+            "en",
         )
-        os.close(slave)
         out = _converse(
             master,
             [
@@ -267,15 +257,7 @@ def test_selftest_passes_writes_with_the_repository_acl(
     pw = tmp_path / "pw"
     pw.write_text(BROKER_PASSWORD + "\n")
     p = provision(
-        "--broker-host",
-        "127.0.0.1",
-        "--broker-port",
-        str(broker.port),
-        "--no-tls",
-        "--broker-password-file",
-        str(pw),
-        "--central-key",
-        str(central_key),
+        *broker_flags(broker.port, pw, central_key),
     )
     results = asyncio.run(
         run_selftest(

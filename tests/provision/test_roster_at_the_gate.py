@@ -24,7 +24,7 @@ from edge.models import EventKind
 from gateway.cli import main
 from gateway.config import load_config
 from tests.broker_config import render_acl
-from tests.provision.conftest import BROKER_PASSWORD, DEVICE, SITE, ProvisionFn
+from tests.provision.conftest import BROKER_PASSWORD, DEVICE, SITE, ProvisionFn, broker_flags
 from tests.provision.test_provision_site import mosquitto
 from tests.provision.test_roster_hr import hr_workbook
 
@@ -67,15 +67,7 @@ def test_imported_workers_badge_in_with_the_right_reasons(
         fifo = tmp_path / "badge.fifo"
         os.mkfifo(fifo)
         p = provision(
-            "--broker-host",
-            "127.0.0.1",
-            "--broker-port",
-            str(broker.port),
-            "--no-tls",
-            "--broker-password-file",
-            str(pw),
-            "--central-key",
-            str(tmp_path / "central" / "central.pub"),
+            *broker_flags(broker.port, pw, tmp_path / "central" / "central.pub"),
             template=f"badge:\n  type: file\n  port: {fifo}\n  mode: in\n",
         )
         book = hr_workbook(tmp_path / "hr.xlsx")

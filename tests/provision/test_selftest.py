@@ -20,6 +20,7 @@ from tests.provision.conftest import (
     Broker,
     Provisioned,
     ProvisionFn,
+    broker_flags,
     running_daemon,
 )
 
@@ -152,15 +153,7 @@ def _provision_with_broker(
     pw = tmp_path / "broker-password"
     pw.write_text(password + "\n")
     return provision(
-        "--broker-host",
-        "127.0.0.1",
-        "--broker-port",
-        str(broker.port),
-        "--no-tls",
-        "--broker-password-file",
-        str(pw),
-        "--central-key",
-        str(central_key),
+        *broker_flags(broker.port, pw, central_key),
     )
 
 

@@ -17,7 +17,7 @@ from gateway.cli import main
 from gateway.config import load_config
 from gateway.selftest import Budgets, CheckResult, Status, run_selftest
 from tests.datasets import FACES, NMEA_DIR
-from tests.provision.conftest import BROKER_PASSWORD, Broker, ProvisionFn
+from tests.provision.conftest import BROKER_PASSWORD, Broker, ProvisionFn, broker_flags
 
 NMEA = NMEA_DIR
 MT3339 = (44.06884, -121.31419)  # where mt3339.log stands (Bend, Oregon)
@@ -140,15 +140,7 @@ async def test_a_fully_provisioned_gateway_passes_selftest(
         p = provision(
             "--fence",
             f"{MT3339[0]},{MT3339[1]},100",
-            "--broker-host",
-            "127.0.0.1",
-            "--broker-port",
-            str(broker.port),
-            "--no-tls",
-            "--broker-password-file",
-            str(pw),
-            "--central-key",
-            str(central_key),
+            *broker_flags(broker.port, pw, central_key),
             template=template + _gps_template(fake.port),
         )
         assert main(["check-config", str(p.config)]) == 0

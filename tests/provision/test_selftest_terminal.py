@@ -4,16 +4,13 @@ test pattern; and what it says when nobody is there."""
 from __future__ import annotations
 
 import os
-import pty
 import select
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from gateway.config import load_config
 from gateway.selftest import Status, run_selftest
-from tests.provision.conftest import ProvisionFn
+from tests.provision.conftest import ProvisionFn, zonegate_on_pty
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,29 +36,18 @@ def test_a_card_tapped_during_selftest_is_read(provision: ProvisionFn, tmp_path:
     fifo = tmp_path / "badge.fifo"
     os.mkfifo(fifo)
     p = provision(template=f"badge:\n  type: file\n  port: {fifo}\n  mode: in\n")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "selftest",
-            "-c",
-            str(p.config),
-            "--credentials",
-            str(p.credentials),
-            "--lang",
-            "en",
-            "--tap-seconds",
-            "30",
-        ],
+    proc, master = zonegate_on_pty(
+        "selftest",
+        "-c",
+        str(p.config),
+        "--credentials",
+        str(p.credentials),
+        "--lang",
+        "en",
+        "--tap-seconds",
+        "30",
         cwd=REPO,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
     )
-    os.close(slave)
     try:
         out = _read_until(master, b"tap a card on the reader")
         fd = os.open(fifo, os.O_WRONLY)
