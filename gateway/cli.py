@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -111,6 +112,8 @@ def config_precheck(args: argparse.Namespace) -> int | None:
     path = getattr(args, "config", None)
     if args.command not in READS_CONFIG or not isinstance(path, Path):
         return None  # gps probe without --config runs on gpsd alone, as documented
+    if getattr(args, "columns", False):
+        return None  # import-roster --columns prints the header table: no gateway needed
     with warnings.catch_warnings():
         # The command warns when it loads the config itself; said once, not twice.
         warnings.simplefilter("ignore")
@@ -361,6 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``zonegate ... | head``): stop quietly as other Unix tools do,
+        # and point stdout at /dev/null so the interpreter's final flush does not raise again
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.FAILED
 
 
 if __name__ == "__main__":

@@ -81,6 +81,15 @@ PHRASES: dict[str, tuple[str, str]] = {
         "with a 卡号/badge_ids column, a second file (--badges FILE with worker_id,badge_ids), "
         "or by tapping cards: zonegate bind-badges",
     ),
+    "roster.kept_badges": (
+        "{n} 名人员在名单中没有卡号：保留其已绑定的卡号",
+        "{n} worker(s) have no card in the sheet: their cards already bound are kept",
+    ),
+    "roster.kept_roles": (
+        "名单中没有“站点角色”列：保留 {n} 名人员原有的站点角色（安全员、分析人）",
+        "the sheet has no site_roles column: {n} worker(s) keep their site roles "
+        "(safety officer, analyst)",
+    ),
     "roster.no_badge_workers": (
         "注意：{n} 名人员没有卡号：{ids}",
         "warning: {n} worker(s) have no badge: {ids}",

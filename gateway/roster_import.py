@@ -150,6 +150,8 @@ class ImportReport:
             "expiring_within_30_days": [e.as_dict() for e in self.expiring if e.due != "expired"],
             "badge_column": "badge_ids" in self.sheet.columns,
             "workers_without_badge": self.no_badge,
+            "kept_badges": self.parse.kept_badges,
+            "kept_site_roles": self.parse.kept_roles,
             "badge_file_unknown_workers": self.unmatched_badges,
         }
 
@@ -284,7 +286,11 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
             key = "roster.expired_note" if written else "roster.expired_note_unwritten"
             con.print("[yellow]" + say(key, lang))
     no_badge = report.no_badge
-    if "badge_ids" not in sheet.columns and report.parse.workers:
+    if report.parse.kept_badges:
+        con.print(say("roster.kept_badges", lang, n=len(report.parse.kept_badges)))
+    if report.parse.kept_roles:
+        con.print(say("roster.kept_roles", lang, n=len(report.parse.kept_roles)))
+    if "badge_ids" not in sheet.columns and no_badge:
         con.print("[yellow]" + say("roster.no_badge_column", lang, n=len(no_badge)))
     elif no_badge:
         con.print(

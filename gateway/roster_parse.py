@@ -28,7 +28,7 @@ from edge.cert_catalogue import (
     kind_label,
     parse_cert_kind,
 )
-from edge.models import Certificate, Worker
+from edge.models import Certificate, SiteRole, Worker
 from gateway.config_messages import pydantic_message
 from gateway.errors import GatewayError
 from gateway.roster_read import REQUIRED_COLUMNS, excel_serial_date
@@ -51,6 +51,7 @@ COLUMN_ZH: dict[str, str] = {
     "valid_from": "有效期起",
     "valid_to": "有效期至",
     "next_review": "复审日期",
+    "site_roles": "站点角色",
 }
 COLUMN_EN: dict[str, str] = {
     "worker_id": "worker id",
@@ -64,6 +65,19 @@ COLUMN_EN: dict[str, str] = {
     "valid_from": "valid from",
     "valid_to": "valid to",
     "next_review": "next review",
+    "site_roles": "site roles",
+}
+# What a site_roles cell may say (case-folded), and the role each word names.
+SITE_ROLE_WORDS: dict[str, SiteRole] = {
+    "safety_officer": SiteRole.SAFETY_OFFICER,
+    "安全员": SiteRole.SAFETY_OFFICER,
+    "专职安全员": SiteRole.SAFETY_OFFICER,
+    "安全监督员": SiteRole.SAFETY_OFFICER,
+    "analyst": SiteRole.ANALYST,
+    "分析人": SiteRole.ANALYST,
+    "分析员": SiteRole.ANALYST,
+    "气体分析人": SiteRole.ANALYST,
+    "气体分析员": SiteRole.ANALYST,
 }
 # Worker / Certificate model fields whose column has another name in the sheet.
 _FIELD_COLUMN = {"number": "cert_number", "category": "cert_category"}
@@ -308,6 +322,10 @@ class RosterParse:
     workers: list[Worker] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     refused_workers: list[str] = field(default_factory=list)
+    kept_badges: list[str] = field(default_factory=list)
+    """Worker ids whose cards came from the registry: the sheet gave none for them."""
+    kept_roles: list[str] = field(default_factory=list)
+    """Worker ids whose site roles came from the registry: the sheet has no such column."""
 
     @property
     def ok(self) -> bool:
@@ -321,6 +339,7 @@ class _WorkerRows:
     name: str
     badges: tuple[str, ...]
     employer: str | None
+    roles: set[SiteRole] = field(default_factory=set)
     rows: list[int] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
 
@@ -328,6 +347,19 @@ class _WorkerRows:
 def split_badges(text: str) -> tuple[str, ...]:
     """Card numbers from one cell, split on commas, semicolons, 、, bars or spaces."""
     return tuple(b for b in (p.strip() for p in re.split(r"[;,|，；、\s]+", text)) if b)
+
+
+def split_roles(text: str) -> tuple[set[SiteRole], list[str]]:
+    """The site roles one cell names (split like badges) and the words that name none."""
+    roles: set[SiteRole] = set()
+    unknown: list[str] = []
+    for word in split_badges(text):
+        role = SITE_ROLE_WORDS.get(word.casefold())
+        if role is None:
+            unknown.append(word)
+        else:
+            roles.add(role)
+    return roles, unknown
 
 
 def parse_roster(
@@ -340,10 +372,15 @@ def parse_roster(
     """Check every row; return the workers whose rows are all good and every problem found.
 
     ``existing`` is the registry's roster: a badge already held by another worker there is a
-    duplicate too. ``lossy`` names cells a spreadsheet rounded (``roster_read.Sheet.lossy``).
+    duplicate too. A worker the sheet gives no card keeps the cards the registry has for them
+    (bound with ``bind-badges`` or ``--badges`` on an earlier import: a monthly re-import of an
+    HR sheet without a card column must not unbind every card), and without a ``site_roles``
+    column their site roles; the registry's document version is kept.
+    ``lossy`` names cells a spreadsheet rounded (``roster_read.Sheet.lossy``).
     ``progress(done, total)`` is called once per row.
     """
     out = RosterParse()
+    known = {w.worker_id: w for w in existing or []}
     by_id: dict[str, _WorkerRows] = {}
     badge_owner: dict[str, str] = {}
     for w in existing or []:
@@ -357,7 +394,9 @@ def parse_roster(
         if wid:
             tainted.add(wid)
 
+    columns: set[str] = set()
     for row, cells in rows:
+        columns |= cells.keys()
         out.rows += 1
         if progress is not None:
             progress(out.rows, len(rows))
@@ -387,6 +426,18 @@ def parse_roster(
             continue
         badges = split_badges(cells.get("badge_ids", ""))
         employer = cells.get("employer") or None
+        roles, unknown_roles = split_roles(cells.get("site_roles", ""))
+        if unknown_roles:
+            bad(
+                row,
+                RowProblemCode.INVALID,
+                f"{{site_roles}}: {_lit(', '.join(unknown_roles))} is not a site role: use "
+                "安全员 / safety_officer (authorises a resume) or 分析人 / analyst (gas tests)",
+                f"{{site_roles}}：{_lit('、'.join(unknown_roles))} 不是站点角色：可填 安全员"
+                "（可批准恢复作业）或 分析人（可做气体检测）",
+                wid,
+            )
+            continue
         entry = by_id.get(wid)
         if entry is None:
             entry = by_id[wid] = _WorkerRows(row, name, badges, employer)
@@ -406,6 +457,7 @@ def parse_roster(
         else:
             entry.badges = entry.badges or badges
         entry.rows.append(row)
+        entry.roles |= roles
         clash = next((b for b in badges if badge_owner.get(b, wid) != wid), None)
         if clash is not None:
             bad(
@@ -428,14 +480,24 @@ def parse_roster(
         if wid in tainted:
             out.refused_workers.append(wid)
             continue
+        before = known.get(wid)
+        badges, site_roles = entry.badges, tuple(sorted(entry.roles))
+        if before is not None and not badges and before.badge_ids:
+            badges = before.badge_ids
+            out.kept_badges.append(wid)
+        if before is not None and "site_roles" not in columns and before.site_roles:
+            site_roles = before.site_roles
+            out.kept_roles.append(wid)
         try:
             out.workers.append(
                 Worker(
                     worker_id=wid,
                     name=entry.name,
-                    badge_ids=entry.badges,
+                    badge_ids=badges,
                     certificates=tuple(entry.certificates),
                     employer=entry.employer,
+                    site_roles=site_roles,
+                    version=before.version if before is not None else 0,
                 )
             )
         except ValidationError as err:

@@ -82,6 +82,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "cert_category": ("cert_category", "category", "作业类别", "证书类别", "作业种类", "工种"),
     "operation_item": ("operation_item", "item", "操作项目", "准操项目", "作业项目"),
     "issuing_authority": ("issuing_authority", "authority", "发证机关", "发证单位", "发证部门"),
+    # Standing roles (安全员 may authorise a resume, 分析人 may take gas tests): a column of its
+    # own name only; a generic "角色" / "岗位" column in an HR sheet holds job titles instead.
+    "site_roles": ("site_roles", "site_role", "站点角色", "现场角色", "安全角色"),
     "valid_from": (
         "valid_from",
         "有效期起",

@@ -66,3 +66,29 @@ def test_selftest_speaks_the_configs_language_or_lang(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "all checks passed" in out and "fix to try" in out
+
+
+def test_the_roster_header_table_needs_no_gateway(tmp_path: Path) -> None:
+    # A technician reads the accepted headers before anything is provisioned: the command
+    # failed on the missing /etc/zonegate/gateway.yaml it does not use.
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "import-roster", "--columns", "--lang", "zh-CN",
+         "-c", str(tmp_path / "absent.yaml")],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "站点角色" in proc.stdout and "特种作业操作证号" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_a_closed_pipe_ends_the_output_quietly() -> None:
+    # ``zonegate import-roster --columns | head -1``: no BrokenPipeError traceback.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "import-roster", "--columns"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err
