@@ -236,6 +236,23 @@ class CertificateLapsedInside(ZonePayload):
     inside: list[InsideEntry]
 
 
+class AlertEnded(ZonePayload):
+    """An episode of a judgement alert (``clock_untrusted``, ``certificate_lapsed_inside``)
+    ended, so central can close it: said once, at the first judgement tick after it ended
+    (``daemon.expiry_check_s``). A later episode of the same alert is a new alert."""
+
+    alert: str = Field(description="the alert's type: clock_untrusted or certificate_lapsed_inside")
+    worker_id: str | None = Field(
+        default=None, description="the person, for certificate_lapsed_inside"
+    )
+    why: str = Field(
+        description="clock_trusted (NTP or GPS time back), no_work (no active permit and nobody "
+        "inside any more), left_zone (the person badged out or was checked out) or "
+        "certificate_valid (the record was renewed or the permit needing it ended)"
+    )
+    inside: list[InsideEntry]
+
+
 class UnpermittedWorkSuspected(ZonePayload):
     """Fume or particulates rose while no permit was active."""
 
@@ -573,6 +590,7 @@ PAYLOADS: dict[EventType, type[Model]] = {
     EventType.GAS_ALARM_RESTORED: GasAlarmRestored,
     EventType.CLOCK_UNTRUSTED: ClockUntrusted,
     EventType.CERTIFICATE_LAPSED_INSIDE: CertificateLapsedInside,
+    EventType.ALERT_ENDED: AlertEnded,
     EventType.STORAGE_RECOVERED: StorageRecovered,
     EventType.JOURNAL_RESET: JournalReset,
     EventType.GAS_TEST_RECORDED: GasTestRecorded,

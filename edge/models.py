@@ -565,6 +565,7 @@ class EventType(StrEnum):
     GAS_ALARM_RESTORED = "gas_alarm_restored"
     CLOCK_UNTRUSTED = "clock_untrusted"  # trust lost while work is under way (invariant 8)
     CERTIFICATE_LAPSED_INSIDE = "certificate_lapsed_inside"  # 令第30号, GB 30871 §4.9
+    ALERT_ENDED = "alert_ended"  # a clock_untrusted / certificate_lapsed_inside episode ended
     # gas tests
     GAS_TEST_RECORDED = "gas_test_recorded"
     # access
@@ -630,6 +631,7 @@ _KINDS: dict[EventKind, tuple[EventType, ...]] = {
         EventType.GAS_ALARM_RESTORED,
         EventType.CLOCK_UNTRUSTED,
         EventType.CERTIFICATE_LAPSED_INSIDE,
+        EventType.ALERT_ENDED,
     ),
     EventKind.GAS_TEST: (EventType.GAS_TEST_RECORDED,),
     EventKind.ACCESS: (

@@ -166,6 +166,8 @@ class ZoneController(WorkCycle, AirResponse, Gate):
                     "inside": self.inside(),
                 }
                 items.append((EventKind.ALERT, EventType.CERTIFICATE_LAPSED_INSIDE, payload))
+        for ended in sorted(self._raised - standing):
+            items.append((EventKind.ALERT, EventType.ALERT_ENDED, self._ended(ended, facts)))
         if items:
             # Journaled in one write; held in order if the journal refuses (never raises, so
             # the timer's judgement goes on whatever the disk does).
@@ -180,6 +182,22 @@ class ZoneController(WorkCycle, AirResponse, Gate):
                 self.storage_failed(err, "alert episodes")  # held in memory meanwhile
 
     _raised_loaded = False
+
+    def _ended(self, episode: tuple[str, ...], facts: ZoneFacts) -> dict[str, Any]:
+        """The ``alert_ended`` payload for ``episode`` (an alert type, then its person)."""
+        alert, *rest = episode
+        worker_id = rest[0] if rest else None
+        if worker_id is None:
+            why = "clock_trusted" if facts.clock_trusted else "no_work"
+        else:
+            why = "certificate_valid" if worker_id in facts.presence else "left_zone"
+        return {
+            "zone_id": self.zone.zone_id,
+            "alert": alert,
+            "worker_id": worker_id,
+            "why": why,
+            "inside": self.inside(),
+        }
 
     # ------------------------------------------------------------------ roster
 

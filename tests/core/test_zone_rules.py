@@ -379,9 +379,19 @@ async def test_invariant_8_clock_loss_is_alerted_and_validity_bounded_by_monoton
     assert len(_alerts(env, EventType.CLOCK_UNTRUSTED)) == 1
     env.clock.advance(3600)
     assert [p.permit_id for p in env.ctl.expire_due()] == ["P1"]
-    # Trust back, then lost again with someone inside: a new episode, a new alert.
+    # Trust back: the episode's end is said once, so central can close the alert.
     env.clock.trusted = True
     env.ctl.expire_due()
+    env.ctl.expire_due()
+    (ended,) = _alerts(env, EventType.ALERT_ENDED)
+    validate_payload(EventType.ALERT_ENDED, ended)
+    assert (ended["alert"], ended["why"], ended["worker_id"]) == (
+        "clock_untrusted",
+        "clock_trusted",
+        None,
+    )
+    assert [e["worker_id"] for e in ended["inside"]] == ["W1"]
+    # Lost again with someone inside: a new episode, a new alert.
     env.clock.trusted = False
     env.ctl.expire_due()
     assert len(_alerts(env, EventType.CLOCK_UNTRUSTED)) == 2
@@ -420,6 +430,17 @@ async def test_order_30_certificate_lapsing_inside_alerts_and_blocks_resume(env:
     with pytest.raises(CommandRejected) as err:
         env.ctl.resume_permit("P1", "officer", authorised=True)
     assert ReasonCode.CERT_EXPIRED.value in err.value.reasons
+    assert _alerts(env, EventType.ALERT_ENDED) == []
+    # The person leaves: the episode ends, said once with why.
+    assert (await env.ctl.badge_out("B-W1")).allowed
+    env.ctl.expire_due()
+    env.ctl.expire_due()
+    (ended,) = _alerts(env, EventType.ALERT_ENDED)
+    assert (ended["alert"], ended["worker_id"], ended["why"]) == (
+        "certificate_lapsed_inside",
+        "W1",
+        "left_zone",
+    )
 
 
 # ---------------------------------------------------------------- hot work: test and monitor
