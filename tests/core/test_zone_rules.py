@@ -384,13 +384,13 @@ async def test_invariant_8_clock_loss_is_alerted_and_validity_bounded_by_monoton
     env.ctl.expire_due()
     env.ctl.expire_due()
     (ended,) = _alerts(env, EventType.ALERT_ENDED)
-    body = validate_payload(EventType.ALERT_ENDED, ended).model_dump()
+    ended_body = validate_payload(EventType.ALERT_ENDED, ended).model_dump()
     assert (ended["alert"], ended["why"], ended["worker_id"]) == (
         "clock_untrusted",
         "clock_trusted",
         None,
     )
-    assert [e["worker_id"] for e in body["inside"]] == ["W1"]
+    assert [e["worker_id"] for e in ended_body["inside"]] == ["W1"]
     # Lost again with someone inside: a new episode, a new alert.
     env.clock.trusted = False
     env.ctl.expire_due()
