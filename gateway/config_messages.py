@@ -7,13 +7,18 @@ https://docs.pydantic.dev/2.14/errors/validation_errors/), whose ``ctx`` carries
 expected values. English keeps pydantic's message, which the tests and the README quote.
 
 A ``value_error`` is one of the project's own validators (e.g. "co: a high (suspending) level is
-required"); its text is English and is kept, after a Chinese lead-in, rather than guessed at.
+required"). They raise ``firmware_adapters.bilingual.BilingualValueError``, which pydantic keeps
+in ``ctx["error"]``: its own zh-CN and English are shown. A plain ``ValueError`` (a validator
+not converted yet; tests/core/test_bilingual_validators.py lists them) keeps its English after a
+Chinese lead-in rather than being guessed at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from firmware_adapters.bilingual import BilingualValueError
 
 # type -> Chinese message; ``{name}`` placeholders are filled from the error's ``ctx``.
 ZH_BY_TYPE: dict[str, str] = {
@@ -84,11 +89,15 @@ def pydantic_message(error: Mapping[str, Any]) -> tuple[str, str]:
 
     ``error`` has pydantic's keys: ``type``, ``msg``, optional ``ctx`` and ``input``. The
     English is pydantic's ``msg`` (a validator's own text for ``value_error``); the Chinese comes
-    from ``ZH_BY_TYPE``, or, for a type not in it, a Chinese lead-in before the English.
+    from ``ZH_BY_TYPE``, or, for a type not in it, a Chinese lead-in before the English. A
+    ``value_error`` whose ``ctx["error"]`` is a ``BilingualValueError`` gives its own pair.
     """
     kind = str(error["type"])
     en = str(error["msg"])
     ctx: Mapping[str, Any] = error.get("ctx") or {}
+    raised = ctx.get("error")
+    if kind == "value_error" and isinstance(raised, BilingualValueError):
+        return raised.zh, raised.en
     if kind in ("value_error", "assertion_error"):
         en = en.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         return f"取值无效：{en}", en

@@ -17,8 +17,10 @@ from edge.errors import EdgeError
 from firmware_adapters.errors import DeviceError
 from gateway.errors import GatewayError
 
-# Errors that are also something else on purpose: a ValueError a parser raises, a sim's own.
-EXEMPT = {"BadLine", "GpsFakeError", "_Bounded", "ConfigIssue"}
+# Errors that are also something else on purpose: a ValueError a parser raises, a sim's own,
+# the bilingual ValueError validators raise (pydantic turns only a ValueError into a config error;
+# it is no device's failure).
+EXEMPT = {"BadLine", "GpsFakeError", "_Bounded", "ConfigIssue", "BilingualValueError"}
 # Modules that need hardware or the face stack to import here.
 SKIP_MODULES = {"firmware_adapters.camera.picamera"}
 
