@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 
 
@@ -113,13 +114,25 @@ class MqttConfig(Section):
     @model_validator(mode="after")
     def _consistent(self) -> MqttConfig:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
+            raise BilingualValueError(
+                "cert_file and key_file go together",
+                "cert_file 与 key_file 须同时填写",
+            )
         if self.password_file is not None and self.password_credential is not None:
-            raise ValueError("give password_file or password_credential, not both")
+            raise BilingualValueError(
+                "give password_file or password_credential, not both",
+                "password_file 与 password_credential 只能填一个",
+            )
         if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+            raise BilingualValueError(
+                "backoff_max_s must be at least backoff_initial_s",
+                "backoff_max_s 不能小于 backoff_initial_s",
+            )
         if self.enabled and self.central_public_key is None:
-            raise ValueError("central_public_key is required: commands are accepted only signed")
+            raise BilingualValueError(
+                "central_public_key is required: commands are accepted only signed",
+                "必须填写 central_public_key：只接受经中心签名的指令",
+            )
         return self
 
     def password(self) -> str | None:
@@ -128,9 +141,11 @@ class MqttConfig(Section):
         if self.password_credential is not None:
             creds = os.environ.get("CREDENTIALS_DIRECTORY")
             if not creds:
-                raise ValueError(
+                raise BilingualValueError(
                     f"password_credential {self.password_credential!r} set but "
-                    "$CREDENTIALS_DIRECTORY is not (add LoadCredential= to the unit)"
+                    "$CREDENTIALS_DIRECTORY is not (add LoadCredential= to the unit)",
+                    f"已设 password_credential {self.password_credential!r}，但未设 "
+                    "$CREDENTIALS_DIRECTORY（请在服务单元中加 LoadCredential=）",
                 )
             path = Path(creds) / self.password_credential
         if path is None:

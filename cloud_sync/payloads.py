@@ -29,6 +29,7 @@ from edge.models import (
     Permit,
     Worker,
 )
+from firmware_adapters.bilingual import BilingualValueError
 
 WIRE_VERSION = 1
 
@@ -153,7 +154,10 @@ class EventMessage(Wire):
     @model_validator(mode="after")
     def _typed_payload(self, info: ValidationInfo) -> EventMessage:
         if KIND_OF[self.type] is not self.kind:
-            raise ValueError(f"type {self.type.value} is of kind {KIND_OF[self.type].value}")
+            raise BilingualValueError(
+                f"type {self.type.value} is of kind {KIND_OF[self.type].value}",
+                f"事件类型 {self.type.value} 属于 {KIND_OF[self.type].value} 类",
+            )
         open_ = isinstance(info.context, dict) and info.context.get("payload") == "open"
         # A summarised event carries a summary here; its full payload comes as detail parts.
         if not open_ and self.detail is None:
@@ -380,9 +384,14 @@ class JournalReplay(CommandBody):
     @model_validator(mode="after")
     def _range(self) -> JournalReplay:
         if self.last_seq < self.first_seq:
-            raise ValueError("last_seq must be at least first_seq")
+            raise BilingualValueError(
+                "last_seq must be at least first_seq", "last_seq 不能小于 first_seq"
+            )
         if self.last_seq - self.first_seq >= MAX_REPLAY:
-            raise ValueError(f"at most {MAX_REPLAY} events per replay")
+            raise BilingualValueError(
+                f"at most {MAX_REPLAY} events per replay",
+                f"每次重发最多 {MAX_REPLAY} 个事件",
+            )
         return self
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.reasons import Lang
+from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import Unit
 
@@ -118,19 +118,10 @@ def convert(
     return None
 
 
-class LimitLooserWarning(UserWarning):
+class LimitLooserWarning(BilingualWarning):
     """A configured value was looser than the standard's (check-config shows it, with the
     clause and the value that applies). ``str()`` is the English text; ``text(lang)`` gives
     zh-CN or English, for the technician's language."""
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
-
-    def text(self, lang: Lang) -> str:
-        """The warning in ``lang``."""
-        return self.en if lang is Lang.EN else self.zh
 
 
 def _warn(en: str, zh: str) -> None:
@@ -173,9 +164,15 @@ class GasLimits(Section):
         for name in (*_LEVELS, "pass_limit"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number above 0, got {value}")
+                raise BilingualValueError(
+                    f"{name} must be a finite number above 0, got {value}",
+                    f"{name} 应为大于 0 的有限数字（实际为 {value}）",
+                )
         if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError("low alarm level is above the high level")
+            raise BilingualValueError(
+                "low alarm level is above the high level",
+                f"低报值（一级报警值）{self.low} 高于高报值（二级报警值）{self.high}",
+            )
         return self
 
     def pass_level(self) -> float | None:
@@ -264,9 +261,11 @@ def tighten(gas: str, mine: GasLimits, floor: GasFloor) -> GasLimits:
     def floor_in_mine(value: float) -> float:
         converted = convert(value, base.unit, mine.unit, mw=mw)
         if converted is None:
-            raise ValueError(
+            raise BilingualValueError(
                 f"{gas}: unit {mine.unit} cannot be compared with the standard's {base.unit} "
-                f"({floor.clause('high')}); give the levels in {base.unit}"
+                f"({floor.clause('high')}); give the levels in {base.unit}",
+                f"{gas}：单位 {mine.unit} 无法与标准的 {base.unit} 比较"
+                f"（{floor.clause('high')}）；请以 {base.unit} 填写各报警值",
             )
         return converted
 
@@ -319,16 +318,20 @@ def merge_entry(gas: str, mine: GasLimits) -> GasLimits:
     if gas == "o2":
         # The engine judges O2 by its band only; an entry here would be ignored, and a
         # technician who wrote 15-25 % would believe it applied (found by a fresh-user test).
-        raise ValueError(
+        raise BilingualValueError(
             "o2 is judged by the band in gas.oxygen (low / high, % vol; GB 30871 §6.4), not "
-            "by gas.limits: move it there (a band wider than the standard's is narrowed)"
+            "by gas.limits: move it there (a band wider than the standard's is narrowed)",
+            "氧气按 gas.oxygen 的含量范围判定（low / high，% vol；GB 30871 §6.4），"
+            "不在 gas.limits 中：请移到 gas.oxygen（比标准宽的范围会被收窄）",
         )
     floor = GAS_FLOORS.get(gas)
     if floor is not None:
         return tighten(gas, mine, floor)
     if mine.high is None:
-        raise ValueError(
-            f"{gas}: a high (suspending) level is required: without one {gas} can never stop work"
+        raise BilingualValueError(
+            f"{gas}: a high (suspending) level is required: without one {gas} can never stop work",
+            f"{gas}：必须设高报值 high（二级报警值，达到即暂停作业）：没有它，{gas} 超标也"
+            "永远不会停止作业",
         )
     return mine
 
@@ -383,7 +386,10 @@ class OxygenBand(Section):
         if value is None:
             return None
         if not math.isfinite(value):
-            raise ValueError(f"oxygen.high must be a finite number, got {value}")
+            raise BilingualValueError(
+                f"oxygen.high must be a finite number, got {value}",
+                f"oxygen.high 应为有限数字（实际为 {value}）",
+            )
         if value > O2_HIGH_ENRICHED:
             _warn(
                 f"gas.oxygen.high {value} % is above the standard's {O2_HIGH_ENRICHED} % "
@@ -399,7 +405,10 @@ class OxygenBand(Section):
     @model_validator(mode="after")
     def _band(self) -> OxygenBand:
         if self.high is not None and not self.low < self.high < 100:
-            raise ValueError(f"oxygen.high must be above oxygen.low and below 100, got {self.high}")
+            raise BilingualValueError(
+                f"oxygen.high must be above oxygen.low and below 100, got {self.high}",
+                f"oxygen.high 应高于 oxygen.low 且低于 100（实际为 {self.high}）",
+            )
         return self
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from edge.reasons import Lang
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 
 
@@ -30,8 +31,9 @@ class DeviceConfig(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(
-                f"unknown timezone {value!r}: use an IANA name such as Asia/Shanghai"
+            raise BilingualValueError(
+                f"unknown timezone {value!r}: use an IANA name such as Asia/Shanghai",
+                f"未知的时区 {value!r}：请用 IANA 名称，如 Asia/Shanghai",
             ) from err
         return value
 
@@ -102,7 +104,10 @@ class TelemetryConfig(Section):
     @model_validator(mode="after")
     def _history_not_faster(self) -> TelemetryConfig:
         if self.journal_interval_s < self.interval_s:
-            raise ValueError("journal_interval_s must be at least interval_s")
+            raise BilingualValueError(
+                "journal_interval_s must be at least interval_s",
+                "journal_interval_s 不能小于 interval_s",
+            )
         return self
 
 

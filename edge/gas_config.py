@@ -28,6 +28,7 @@ from edge.air_limits import (
     merge_entry,
     staleness_loosening,
 )
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 from firmware_adapters.gas.config import SensorConfig, check_sensor_set
 
@@ -76,7 +77,11 @@ class GasConfig(Section):
             try:
                 out[gas] = merge_entry(gas, mine)
             except ValueError as err:
-                reason = PydanticCustomError("value_error", "{reason}", {"reason": str(err)})
+                # The raised error rides along in ctx, as pydantic does for a validator's
+                # own ValueError: config_messages shows a BilingualValueError's zh-CN.
+                reason = PydanticCustomError(
+                    "value_error", "{reason}", {"reason": str(err), "error": err}
+                )
                 errors.append(InitErrorDetails(type=reason, loc=(gas,), input=mine))
         if errors:
             raise ValidationError.from_exception_data("limits", errors)
@@ -91,9 +96,11 @@ class GasConfig(Section):
                 warnings.warn(said, stacklevel=2)
         unjudged = sorted(g for g in self.measured_gases() if g not in self.limits)
         if unjudged:
-            raise ValueError(
+            raise BilingualValueError(
                 f"no alarm limits for {', '.join(unjudged)}: add gas.limits.<gas> "
-                "(a gas without limits can never raise an alarm)"
+                "(a gas without limits can never raise an alarm)",
+                f"{'、'.join(unjudged)} 没有报警值：请添加 gas.limits.<气体>"
+                "（没有报警值的气体永远不会报警）",
             )
         return self
 

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from edge.cert_catalogue import CERT_CATEGORY_ZH as CERT_CATEGORY_ZH
 from edge.cert_catalogue import CertCategory as CertCategory
 from edge.cert_catalogue import OperationItem as OperationItem
-from edge.cert_catalogue import category_of
+from edge.cert_catalogue import category_of, kind_label
 from edge.reasons import ReasonCode
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.readings import Fix as Fix
 from firmware_adapters.readings import Reading as Reading
 
@@ -130,15 +131,33 @@ class Certificate(Model):
     @model_validator(mode="after")
     def _window(self) -> Certificate:
         if self.operation_item is not None and category_of(self.operation_item) != self.category:
-            raise ValueError(
+            raise BilingualValueError(
                 f"operation item {self.operation_item.value} is not in category "
-                f"{self.category.value}"
+                f"{self.category.value}",
+                f"操作项目 {kind_label(self.operation_item)} 不属于作业类别 "
+                f"{kind_label(self.category)}",
             )
         if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
+            raise BilingualValueError(
+                "valid_to must be after valid_from",
+                "有效期止（valid_to）应晚于有效期起（valid_from）",
+            )
         if self.valid_to > _add_years(self.valid_from, CERT_VALIDITY_YEARS) + timedelta(days=1):
-            raise ValueError(f"a certificate is valid {CERT_VALIDITY_YEARS} years at most")
+            raise BilingualValueError(
+                f"a certificate is valid {CERT_VALIDITY_YEARS} years at most",
+                f"特种作业操作证有效期最长 {CERT_VALIDITY_YEARS} 年",
+            )
         return self
+
+
+def _span_zh(span: timedelta) -> str:
+    # "8 小时", "7 天", "30 分钟": a validity limit as a technician reads it.
+    minutes = int(span.total_seconds()) // 60
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)} 天"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} 小时"
+    return f"{minutes} 分钟"
 
 
 def _add_years(d: date, years: int) -> date:
@@ -185,7 +204,7 @@ class LatLon(Model):
     @classmethod
     def _finite(cls, v: float) -> float:
         if not math.isfinite(v):
-            raise ValueError("coordinate must be finite")
+            raise BilingualValueError("coordinate must be finite", "坐标应为有限数字")
         return v
 
 
@@ -254,9 +273,11 @@ class Zone(Model):
         names = tuple(dict.fromkeys(v.strip().lower() for v in value))
         unknown = [n for n in names if n not in JUDGED_TOXICS]
         if unknown:
-            raise ValueError(
+            raise BilingualValueError(
                 f"no GBZ 2.1 pass limit for {', '.join(unknown)}: use "
-                + ", ".join(sorted(JUDGED_TOXICS))
+                + ", ".join(sorted(JUDGED_TOXICS)),
+                f"{'、'.join(unknown)} 在 GBZ 2.1 中没有可判定的合格限值：可用 "
+                + "、".join(sorted(JUDGED_TOXICS)),
             )
         return names
 
@@ -359,25 +380,47 @@ class Permit(Model):
 
     @model_validator(mode="after")
     def _rules(self) -> Permit:
+        kind_zh = WORK_KIND_ZH[self.kind]
         if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
-            raise ValueError("validity times must carry a timezone")
+            raise BilingualValueError(
+                "validity times must carry a timezone",
+                "作业许可证的有效期时间须带时区（如 +08:00）",
+            )
         if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
+            raise BilingualValueError(
+                "valid_to must be after valid_from",
+                "有效期止（valid_to）应晚于有效期起（valid_from）",
+            )
         allowed = LEVELS_BY_KIND.get(self.kind, frozenset({PermitLevel.NONE}))
         if self.level not in allowed:
-            raise ValueError(f"level {self.level} is not a level of {self.kind.name}")
+            raise BilingualValueError(
+                f"level {self.level} is not a level of {self.kind.name}",
+                f"级别 {self.level} 不是{kind_zh}（{self.kind.value}）的级别",
+            )
         limit = MAX_VALIDITY.get((self.kind, self.level))
         if limit is not None and self.valid_to - self.valid_from > limit:
-            raise ValueError(f"{self.kind.name}/{self.level} is valid {limit} at most (GB 30871)")
+            raise BilingualValueError(
+                f"{self.kind.name}/{self.level} is valid {limit} at most (GB 30871)",
+                f"{kind_zh}（{self.kind.value}/{self.level}）作业许可证有效期最长 "
+                f"{_span_zh(limit)}（GB 30871）",
+            )
         ids = [m.worker_id for m in self.members]
         if len(ids) != len(set(ids)):
-            raise ValueError("a worker is named twice on the permit")
+            raise BilingualValueError(
+                "a worker is named twice on the permit", "同一人员在作业许可证上出现了两次"
+            )
         if self.kind is WorkKind.CONFINED_SPACE and not any(
             m.role is Role.GUARDIAN for m in self.members
         ):
-            raise ValueError("a confined-space permit names a guardian (监护人)")
+            raise BilingualValueError(
+                "a confined-space permit names a guardian (监护人)",
+                "受限空间作业许可证必须指定监护人",
+            )
         if (self.status is PermitStatus.SUSPENDED) != (self.suspension is not None):
-            raise ValueError("suspension details are present exactly when suspended")
+            raise BilingualValueError(
+                "suspension details are present exactly when suspended",
+                "仅当作业许可证处于中止状态时才有中止详情（suspension）",
+            )
         return self
 
     def member(self, worker_id: str) -> PermitMember | None:
@@ -465,7 +508,9 @@ class GasTest(Model):
     @model_validator(mode="after")
     def _instrument(self) -> GasTest:
         if self.taken_at.tzinfo is None:
-            raise ValueError("taken_at must carry a timezone")
+            raise BilingualValueError(
+                "taken_at must carry a timezone", "气体检测时间 taken_at 须带时区（如 +08:00）"
+            )
         if self.instrument is None:
             kind, _, ident = self.source.partition(":")
             inst = GasInstrument(

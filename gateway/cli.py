@@ -52,7 +52,7 @@ def _setup_logging(level: str) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every problem of the config at once, as ``file:line: key: message`` in the technician's
     language (``--lang``, else the file's own ``device.language``, else zh-CN); exit 78 on any."""
-    from edge.air_limits import LimitLooserWarning
+    from firmware_adapters.bilingual import BilingualWarning
     from gateway.config import ConfigError, load_config
     from gateway.phrasebook import pick_lang, say
 
@@ -67,9 +67,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             print_config_error(err, path, lang)
             return ExitCode.CONFIG
     for w in caught:
-        # A looser-than-the-standard warning carries zh-CN and English; others are the
-        # section's own English, after a lead-in in the technician's language.
-        msg = w.message.text(lang) if isinstance(w.message, LimitLooserWarning) else w.message
+        # The sections' warnings carry zh-CN and English (BilingualWarning); anything else (a
+        # library's) is shown as it is, after a lead-in in the technician's language.
+        msg = w.message.text(lang) if isinstance(w.message, BilingualWarning) else w.message
         print(say("config.warning", lang, file=path, msg=msg), file=sys.stderr)
     print(say("config.ok", lang, file=path, device=cfg.device.device_id, zone=cfg.zone.zone_id))
     return ExitCode.OK

@@ -28,8 +28,9 @@ from edge.gas_config import GasConfig
 from edge.gas_tests import canonical_gas
 from edge.geofence.config import GpsConfig
 from edge.identity.config import IdentityConfig
-from edge.models import Zone
+from edge.models import WORK_KIND_ZH, Zone
 from firmware_adapters.badge.config import BadgeConfig
+from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
 from firmware_adapters.outputs.config import OutputsConfig
 from gateway.config_messages import got_suffix, pydantic_message
@@ -65,12 +66,12 @@ class OperatorApiConfig(Section):
     )
 
 
-class MonitorGapWarning(UserWarning):
+class MonitorGapWarning(BilingualWarning):
     """The zone's gas monitors leave out work it allows (``monitor_gaps``): valid, but such
-    permits will be refused on site."""
+    permits will be refused on site (``en``, ``zh``)."""
 
 
-def monitor_gaps(zone: Zone, gas: GasConfig) -> str | None:
+def monitor_gaps(zone: Zone, gas: GasConfig) -> MonitorGapWarning | None:
     """What the zone's gas monitors leave out for its work kinds, as one warning, or None.
 
     Hot work and confined space need a judged gas sensor (else every such permit is refused
@@ -83,24 +84,33 @@ def monitor_gaps(zone: Zone, gas: GasConfig) -> str | None:
         return None
     channels = [c for s in gas.sensors for c in s.channel_specs() if not c.indicator_only]
     names = ", ".join(k.value for k in kinds)
+    names_zh = "、".join(f"{k.value} {WORK_KIND_ZH[k]}" for k in kinds)
     if not channels:
-        return (
+        return MonitorGapWarning(
             f"zone.work_kinds has {names} but no gas sensor judges the air: every such permit "
-            "will be refused NO_AIR_DATA (GB 30871 §5.2.6, §6.5); add gas.sensors"
+            "will be refused NO_AIR_DATA (GB 30871 §5.2.6, §6.5); add gas.sensors",
+            f"zone.work_kinds 含 {names_zh}，但没有能判定气体的传感器：此类作业许可证"
+            "都将以“无气体监测数据”（NO_AIR_DATA）被拒绝（GB 30871 §5.2.6、§6.5）；"
+            "请添加 gas.sensors",
         )
     if any(c.gas is None for c in channels):
         return None
     watched = {canonical_gas(c.gas) for c in channels if c.gas is not None}
-    lacking = sorted(
-        f"{k.value}: {', '.join(sorted(MONITORED_GASES[k] - watched))}"
+    gaps = [
+        (k, sorted(MONITORED_GASES[k] - watched))
         for k in kinds
         if k in MONITORED_GASES and MONITORED_GASES[k] - watched
-    )
-    if not lacking:
+    ]
+    if not gaps:
         return None
-    return (
+    lacking = sorted(f"{k.value}: {', '.join(g)}" for k, g in gaps)
+    lacking_zh = sorted(f"{k.value} {WORK_KIND_ZH[k]}：{'、'.join(g)}" for k, g in gaps)
+    return MonitorGapWarning(
         f"no gas sensor watches {'; '.join(lacking)}: 特级 / 一级 hot work and confined space "
-        "will be refused MONITOR_INCOMPLETE (GB 30871 §5.2.6, §6.5); add such a sensor"
+        "will be refused MONITOR_INCOMPLETE (GB 30871 §5.2.6, §6.5); add such a sensor",
+        f"没有传感器监测 {'；'.join(lacking_zh)}：特级、一级动火作业和受限空间作业将以"
+        "“缺少必须连续监测的气体”（MONITOR_INCOMPLETE）被拒绝（GB 30871 §5.2.6、§6.5）；"
+        "请添加相应传感器",
     )
 
 
@@ -127,8 +137,9 @@ class GatewayConfig(Section):
     def _fence_is_enforced(self) -> GatewayConfig:
         # A fence nobody checks reads as "inside": fail at load time instead (invariant 1).
         if self.zone.geofence is not None and not self.gps.enabled:
-            raise ValueError(
-                "zone.geofence is set but gps.enabled is false: enable GPS or remove the fence"
+            raise BilingualValueError(
+                "zone.geofence is set but gps.enabled is false: enable GPS or remove the fence",
+                "已设电子围栏 zone.geofence，但 gps.enabled 为 false：请启用 GPS 或删除围栏",
             )
         return self
 
@@ -148,7 +159,7 @@ class GatewayConfig(Section):
         # say so when the file is checked, not at the first start on site.
         said = monitor_gaps(self.zone, self.gas)
         if said is not None:
-            warnings.warn(said, MonitorGapWarning, stacklevel=2)
+            warnings.warn(said, stacklevel=2)
         return self
 
     @property

@@ -36,6 +36,7 @@ from edge.models import EventKind, GasTestSample, InstrumentKind
 from edge.reasons import Lang as _Lang
 from edge.reasons import ReasonCode, text
 from edge.work_cycle import ArmedAction, CycleAction, GasTestRequest
+from firmware_adapters.bilingual import BilingualValueError
 from gateway.stores import recent_alerts
 
 if TYPE_CHECKING:
@@ -177,9 +178,14 @@ class GasTestApiRequest(BaseModel):
     def _portable(self) -> GasTestApiRequest:
         if self.mode is InstrumentKind.PORTABLE:
             if not self.instrument_id or not self.samples:
-                raise ValueError("portable tests name the instrument_id and give samples")
+                raise BilingualValueError(
+                    "portable tests name the instrument_id and give samples",
+                    "便携式检测须填写仪器编号 instrument_id 并给出检测数据 samples",
+                )
             if self.taken_at is not None and self.taken_at.tzinfo is None:
-                raise ValueError("taken_at needs a timezone")
+                raise BilingualValueError(
+                    "taken_at needs a timezone", "检测时间 taken_at 须带时区（如 +08:00）"
+                )
         return self
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.camera.config import CameraConfig, Picamera2Config
 from firmware_adapters.configbase import Section
 
@@ -162,9 +163,15 @@ class IdentityConfig(Section):
     @model_validator(mode="after")
     def _cache_outlives_a_tick(self) -> IdentityConfig:
         if self.tracker.cache_s < 1 / self.tracker.fps:
-            raise ValueError("tracker.cache_s must be longer than one tracker frame")
+            raise BilingualValueError(
+                "tracker.cache_s must be longer than one tracker frame",
+                "tracker.cache_s 应长于跟踪器的一帧（1 / tracker.fps 秒）",
+            )
         if self.quality.min_brightness >= self.quality.max_brightness:
-            raise ValueError("quality.min_brightness must be below quality.max_brightness")
+            raise BilingualValueError(
+                "quality.min_brightness must be below quality.max_brightness",
+                "quality.min_brightness 应低于 quality.max_brightness",
+            )
         return self
 
     def store_path(self, state_dir: Path) -> Path:

@@ -34,13 +34,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
 
 Unit = Literal["ppm", "ppb", "mg/m3", "%vol", "%LEL", "ug/m3"]
 
 
-class IndicatorOnlyWarning(UserWarning):
-    """A configured sensor can only indicate a trend, never judge compliance."""
+class IndicatorOnlyWarning(BilingualWarning):
+    """A configured sensor can only indicate a trend, never judge compliance (``en``, ``zh``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,10 @@ class WinsenZeConfig(Section):
     @model_validator(mode="after")
     def _qa_needs_gas(self) -> WinsenZeConfig:
         if self.mode == "qa" and (self.gas is None or self.unit is None):
-            raise ValueError("Q&A mode replies carry no gas code: set `gas` and `unit`")
+            raise BilingualValueError(
+                "Q&A mode replies carry no gas code: set `gas` and `unit`",
+                "问答模式（qa）的应答不含气体代码：请设置 `gas` 和 `unit`",
+            )
         return self
 
     def channel_specs(self) -> tuple[Channel, ...]:
@@ -262,9 +266,12 @@ class Pms5003Config(Section):
     @model_validator(mode="after")
     def _indicator_only(self) -> Pms5003Config:
         warnings.warn(
-            f"sensor {self.id}: PMS5003 is a fume-activity indicator only; it cannot judge "
-            "welding-fume compliance (4 mg/m3 gravimetric) and will not suspend permits",
-            IndicatorOnlyWarning,
+            IndicatorOnlyWarning(
+                f"sensor {self.id}: PMS5003 is a fume-activity indicator only; it cannot judge "
+                "welding-fume compliance (4 mg/m3 gravimetric) and will not suspend permits",
+                f"传感器 {self.id}：PMS5003 只能指示是否有焊接烟尘活动，不能判定电焊烟尘是否"
+                "超标（4 mg/m3，称重法），也不会暂停作业许可证",
+            ),
             stacklevel=2,
         )
         return self
@@ -292,7 +299,7 @@ SensorConfig = Annotated[
 
 
 def check_sensor_set(sensors: Sequence[SensorConfig]) -> None:
-    """Raise ValueError when the sensors cannot be wired together as configured.
+    """Raise ``BilingualValueError`` when the sensors cannot be wired together as configured.
 
     Ids must be unique; a UART sensor needs its port alone; devices sharing a bus port must
     agree on its line settings and have distinct addresses.
@@ -300,7 +307,9 @@ def check_sensor_set(sensors: Sequence[SensorConfig]) -> None:
     ids = [s.id for s in sensors]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
-        raise ValueError(f"duplicate sensor ids: {', '.join(dupes)}")
+        raise BilingualValueError(
+            f"duplicate sensor ids: {', '.join(dupes)}", f"传感器 id 重复：{'、'.join(dupes)}"
+        )
     uses = [s.port_use() for s in sensors]
     lines: dict[str, str] = {}
     addresses: set[tuple[str, int | None]] = set()
@@ -308,11 +317,20 @@ def check_sensor_set(sensors: Sequence[SensorConfig]) -> None:
         if use.line is None:
             continue
         if lines.setdefault(use.port, use.line) != use.line:
-            raise ValueError(f"transmitters on {use.port} disagree on baud/parity/stop")
+            raise BilingualValueError(
+                f"transmitters on {use.port} disagree on baud/parity/stop",
+                f"{use.port} 上各变送器的波特率/校验位/停止位不一致",
+            )
         if (use.port, use.address) in addresses:
-            raise ValueError(f"two transmitters at address {use.address} on {use.port}")
+            raise BilingualValueError(
+                f"two transmitters at address {use.address} on {use.port}",
+                f"{use.port} 上有两个变送器的地址都是 {use.address}",
+            )
         addresses.add((use.port, use.address))
     alone = [u.port for u in uses if u.line is None]
     shared = sorted({p for p in alone if alone.count(p) > 1} | (set(alone) & set(lines)))
     if shared:
-        raise ValueError(f"a UART sensor needs its own port: {', '.join(shared)}")
+        raise BilingualValueError(
+            f"a UART sensor needs its own port: {', '.join(shared)}",
+            f"串口（UART）传感器须独占一个端口：{'、'.join(shared)}",
+        )

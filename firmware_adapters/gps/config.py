@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 
 
@@ -33,5 +34,8 @@ class GpsdConfig(Section):
     @model_validator(mode="after")
     def _backoff(self) -> GpsdConfig:
         if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s must be at least reconnect_initial_s")
+            raise BilingualValueError(
+                "reconnect_max_s must be at least reconnect_initial_s",
+                "reconnect_max_s 不能小于 reconnect_initial_s",
+            )
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 
 
@@ -38,5 +39,8 @@ class OutputsConfig(Section):
             if p is not None
         ]
         if len(pins) != len(set(pins)):
-            raise ValueError("two outputs share a GPIO pin")
+            raise BilingualValueError(
+                "two outputs share a GPIO pin",
+                "两个输出（灯、蜂鸣器、继电器）用了同一个 GPIO 引脚",
+            )
         return self

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.configbase import Section
 
 
@@ -50,7 +51,8 @@ class KioskConfig(Section):
     @model_validator(mode="after")
     def _ports_differ(self) -> KioskConfig:
         if self.lan_port is not None and self.lan_port == self.port:
-            raise ValueError(
-                "kiosk.lan_port must differ from kiosk.port (the LAN view is read-only)"
+            raise BilingualValueError(
+                "kiosk.lan_port must differ from kiosk.port (the LAN view is read-only)",
+                "kiosk.lan_port 不能与 kiosk.port 相同（局域网页面是只读的）",
             )
         return self

@@ -121,7 +121,7 @@ def test_gas_limits_that_would_silence_an_alarm_are_config_errors(
     # Issue 17 item 5: each of these let CO at 400 ppm raise no alarm, and check-config said OK.
     path = tmp_path / "gas.yaml"
     path.write_text(GOOD + f"gas:\n  limits:\n    {limits}\n")
-    assert main(["check-config", str(path)]) == 78
+    assert main(["check-config", "--lang", "en", str(path)]) == 78
     assert message in capsys.readouterr().err
 
 
