@@ -103,6 +103,36 @@ READS_CONFIG = frozenset(
 )
 
 
+# Commands that read the secrets (broker password, face-encoding key): run by hand on a gateway
+# whose secrets are sealed, they get them decrypted into a private RAM directory for as long as
+# they run (gateway.credential_sealing.unsealed_credentials), as systemd gives them to the unit.
+NEEDS_SECRETS = frozenset({"run", "selftest", "enroll"})
+
+
+def run_with_secrets(handler: Handler, args: argparse.Namespace) -> int:
+    """``handler(args)``; for a ``NEEDS_SECRETS`` command with sealed credentials (in
+    ``$CREDENTIALS_DIRECTORY``, else ``--credentials``, else /etc/zonegate/credentials) inside
+    an unsealed session. ``ExitCode.NO_PERMISSION`` when not root, or the ``SealError``'s code
+    when a credential does not decrypt, after saying why in the technician's language."""
+    if args.command not in NEEDS_SECRETS:
+        return handler(args)
+    from gateway.credential_sealing import SealError, unsealed_credentials
+    from gateway.credentials import CREDENTIALS_DIR
+    from gateway.phrasebook import pick_lang
+
+    env = os.environ.get("CREDENTIALS_DIRECTORY")
+    named = getattr(args, "credentials", None)
+    source = Path(env) if env else named if isinstance(named, Path) else CREDENTIALS_DIR
+    try:
+        with unsealed_credentials(source):
+            return handler(args)
+    except SealError as err:
+        config = getattr(args, "config", None)
+        lang = pick_lang(getattr(args, "lang", None), config if isinstance(config, Path) else None)
+        print(f"zonegate {args.command}: {err.text(lang.value)}", file=sys.stderr)
+        return err.code
+
+
 def config_precheck(args: argparse.Namespace) -> int | None:
     """``ExitCode.CONFIG`` after printing the problems when the command's config cannot be
     used, else None (the command runs and loads it itself)."""
@@ -361,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refused = config_precheck(args)
         if refused is not None:
             return refused
-        return handler(args)
+        return run_with_secrets(handler, args)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:

@@ -160,7 +160,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         )
         return ExitCode.DATA
     try:
-        store = open_store(identity, cfg.storage.state_dir)
+        from gateway.credentials import identity_with_key_found
+
+        state_dir = cfg.storage.state_dir
+        store = open_store(identity_with_key_found(identity, state_dir), state_dir)
     except (StoreError, OSError) as err:
         console.print(f"[red]face store: {err}[/red]")
         return ExitCode.STORE

@@ -43,6 +43,9 @@ class ExitCode(enum.IntEnum):
     message gives the recovery step."""
     BUSY = 75
     """EX_TEMPFAIL: the daemon holds the state directory; stop it and try again."""
+    NO_PERMISSION = 77
+    """EX_NOPERM: the command needs root (sealed secrets only root can unseal); run it with
+    sudo."""
     CONFIG = 78
     """EX_CONFIG: the config file is wrong (every problem printed as file:line)."""
     INTERRUPTED = 130

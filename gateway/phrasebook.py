@@ -112,6 +112,20 @@ PHRASES: dict[str, tuple[str, str]] = {
         "凭据在 {path}（zonegate.service 的 LoadCredential=）",
         "credentials in {path} (LoadCredential= in zonegate.service)",
     ),
+    "provision.sealed": (
+        "已用 systemd-creds 封存（--with-key={mode}）：{names}；磁盘上不留明文",
+        "sealed with systemd-creds (--with-key={mode}): {names}; no plaintext left on disk",
+    ),
+    "provision.dropin": (
+        "服务通过 {path} 加载（LoadCredentialEncrypted=）；请执行 systemctl daemon-reload",
+        "the service loads them through {path} (LoadCredentialEncrypted=); run "
+        "systemctl daemon-reload",
+    ),
+    "provision.sealed_here": (
+        "注意：以本机的密钥封存，只有本机能解封；为另一台设备制作镜像时，请在该设备上封存",
+        "note: sealed with this machine's key, only this machine can unseal them; for an "
+        "image meant for another device, seal on that device",
+    ),
     "provision.register": ("在中心端登记：", "Register on the central side:"),
     "provision.key_id": ("设备密钥编号：{id}（{kept}）", "device key id: {id} ({kept})"),
     "provision.key_kept": (

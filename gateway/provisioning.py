@@ -6,6 +6,9 @@ broker password as systemd credentials under ``/etc/zonegate/credentials`` (load
 unit's ``LoadCredential=``; never written into the YAML) and prints what central must
 register. Every value can come from a flag; a missing one is asked for on a terminal.
 ``--root DIR`` writes under another root (an image being built, or a test).
+``--seal [MODE]`` seals the secrets with ``systemd-creds`` (``gateway.credential_sealing``):
+the device key, the broker password and the face-encoding key become ``<name>.cred`` files, a
+unit drop-in loads them with ``LoadCredentialEncrypted=``, and no plaintext copy stays on disk.
 ``--overlay FILE`` (repeatable) merges a site's own YAML over the template before the flags are
 applied (``merge_overlay``): the shipped example stays the base and the site keeps only what
 differs (its serial ports, intervals, a camera) in a small file of its own.
@@ -24,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.models import WORK_KIND_ZH, WorkKind
 from edge.reasons import Lang
+from gateway.credential_sealing import (
+    CRED_SUFFIX,
+    DROPIN,
+    SEAL_MODES,
+    SealError,
+    dropin_text,
+    find_systemd_creds,
+    seal,
+    seal_mark,
+    sealed_names,
+    unseal,
+)
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, say
@@ -46,6 +62,11 @@ from gateway.credentials import SERVICE_CREDENTIALS_DIR as SERVICE_CREDENTIALS_D
 CRED_MQTT_PASSWORD = "mqtt-password"  # noqa: S105 - a credential *name*, not a secret
 CRED_CENTRAL_KEY = "central-public-key.pem"
 CRED_DEVICE_KEY = "device-key.pem"
+# The face-encoding key (identity.key_file), moved from the state directory when sealed.
+CRED_IDENTITY_KEY = "identity-key"
+# What --seal encrypts; the central key is public and stays a plain credential.
+SEALED_SECRETS = (CRED_DEVICE_KEY, CRED_MQTT_PASSWORD, CRED_IDENTITY_KEY)
+_IDENTITY_KEY_BYTES = 32
 DEVICE_PUBLIC_KEY = Path("/etc/zonegate/device-public-key.pem")
 # The broker CA is copied here: the unit's ProtectHome= hides a CA left in /home/pi.
 BROKER_CA = Path("/etc/zonegate/broker-ca.pem")
@@ -105,6 +126,8 @@ class ProvisionResult:
     device_key_id: str
     central_key_id: str | None
     registration: dict[str, Any]
+    sealed_with: str | None = None
+    dropin: Path | None = None
 
 
 def key_fingerprint(public_key: Ed25519PublicKey) -> str:
@@ -189,6 +212,11 @@ def build_config(answers: dict[str, Any], template: dict[str, Any] | None = None
         doc.setdefault("storage", {})["state_dir"] = str(answers["state_dir"])
     if answers.get("assume_clock_trusted"):
         doc.setdefault("clock", {})["assume_trusted"] = True
+    if answers.get("sealed"):
+        # The face-encoding key is a sealed credential now, no longer a file beside the store.
+        identity = doc.get("identity") or {}
+        identity["key_file"] = str(SERVICE_CREDENTIALS_DIR / CRED_IDENTITY_KEY)
+        doc["identity"] = identity
     mqtt = doc.get("mqtt") or {}
     if answers.get("broker_host") or mqtt.get("enabled"):
         # Secrets only as credentials, whatever the template said about password files.
@@ -229,6 +257,68 @@ def render_config(doc: dict[str, Any], template_text: str | None = None) -> str:
     return header + body
 
 
+def _rooted(root: Path, path: Path) -> Path:
+    """``path`` as seen under ``root``: a path already inside it (a test's state dir) as is."""
+    if root == Path("/") or path.is_relative_to(root):
+        return path
+    return _under(root, path)
+
+
+def _existing_secret(creds: Path, name: str) -> bytes | None:
+    """A secret already provisioned in ``creds``: sealed (decrypted), else plain, else None."""
+    cred = creds / f"{name}{CRED_SUFFIX}"
+    if cred.exists():
+        return unseal(name, cred)
+    plain = creds / name
+    return plain.read_bytes() if plain.exists() else None
+
+
+def _identity_key(
+    root: Path, creds: Path, state_dir: Path, template: dict[str, Any] | None
+) -> tuple[bytes, Path]:
+    """The face-encoding key to seal and the plaintext file it came from (removed once sealed).
+
+    An already sealed key is kept; else the plaintext key of the state directory (or the
+    template's ``identity.key_file``) is taken over, so the enrolled faces stay readable; else
+    a new random key. A face store without any key is refused: a new key cannot read it.
+    """
+    named = ((template or {}).get("identity") or {}).get("key_file")
+    plain = Path(named) if named else state_dir / "device.key"
+    if plain.is_relative_to(SERVICE_CREDENTIALS_DIR):
+        plain = state_dir / "device.key"
+    plain = _rooted(root, plain)
+    sealed = _existing_secret(creds, CRED_IDENTITY_KEY) if sealed_names(creds) else None
+    if sealed is not None:
+        return sealed, plain
+    if plain.exists():
+        key = plain.read_bytes()
+        if len(key) < _IDENTITY_KEY_BYTES:
+            raise ProvisionError(
+                f"{plain}: the face-encoding key is shorter than {_IDENTITY_KEY_BYTES} bytes",
+                f"{plain}：人脸特征加密密钥短于 {_IDENTITY_KEY_BYTES} 字节",
+            )
+        return key, plain
+    store = _rooted(root, state_dir / "faces.enc")
+    if store.exists():
+        raise ProvisionError(
+            f"{store} holds enrolled faces but their key ({plain}) is not there: sealing a new "
+            "key would leave them unreadable; restore the key, or erase the store and enrol "
+            "again (zonegate reset-store)",
+            f"{store} 中有已采集的人脸，但其密钥（{plain}）不在：封存新密钥会使其无法读取；"
+            "请恢复该密钥，或清除人脸库后重新采集（zonegate reset-store）",
+        )
+    return secrets.token_bytes(_IDENTITY_KEY_BYTES), plain
+
+
+def _seal_mode(creds: Path) -> str:
+    """The mode the credentials in ``creds`` were sealed with (``auto`` when not recorded)."""
+    try:
+        mode = seal_mark(creds).read_text(encoding="utf-8").strip()
+    except OSError:
+        return "auto"
+    return mode if mode in SEAL_MODES else "auto"
+
+
 def provision(
     answers: dict[str, Any],
     *,
@@ -239,18 +329,29 @@ def provision(
     force: bool = False,
     rotate_key: bool = False,
     template_text: str | None = None,
+    seal_with: str | None = None,
 ) -> ProvisionResult:
     """Validate, then write config, keys and credentials under ``root``.
 
     Nothing is written if the config does not validate, the central key is not an Ed25519
     public key, or (without ``force``) a config or device key is already there. ``force``
     rewrites the config and credentials but keeps an existing device key (central knows the
-    gateway by it); only ``rotate_key`` makes a new one, which central must register again.
+    gateway by it) and, when none is given, the broker password and central key; only
+    ``rotate_key`` makes a new device key, which central must register again.
     ``template_text`` is the template as written: its comments are kept in the config.
+
+    ``seal_with`` (a ``SEAL_MODES`` value) seals the secrets with ``systemd-creds``; a gateway
+    sealed before is re-sealed with its recorded mode when it is None. Raises
+    ``ProvisionError``, or ``SealError`` when ``systemd-creds`` is missing or refuses.
     """
     from gateway.config import ConfigError, parse_config
 
-    doc = build_config(answers, template)
+    creds = _under(root, CREDENTIALS_DIR)
+    if seal_with is None and sealed_names(creds):
+        seal_with = _seal_mode(creds)  # once sealed, a plain --force keeps it sealed
+    if seal_with is not None:
+        find_systemd_creds()  # missing or too old: said before anything else
+    doc = build_config({**answers, "sealed": seal_with is not None}, template)
     text = render_config(doc, template_text)
     try:
         cfg = parse_config(text, str(CONFIG_PATH))
@@ -259,6 +360,30 @@ def provision(
             "the config would not validate:\n" + "\n".join(err.lines("en")),
             "配置无法通过检查：\n" + "\n".join(err.lines("zh-CN")),
         ) from err
+    config_path = _under(root, CONFIG_PATH)
+    device_key_path = creds / CRED_DEVICE_KEY
+    device_key_cred = creds / f"{CRED_DEVICE_KEY}{CRED_SUFFIX}"
+    pub_path = _under(root, DEVICE_PUBLIC_KEY)
+    existing = [p for p in (config_path, device_key_path, device_key_cred) if p.exists()]
+    if existing and not force:
+        paths = ", ".join(map(str, existing))
+        raise ProvisionError(
+            f"{paths} already exist(s); use --force to rewrite the "
+            "config and credentials (the device key is kept; --rotate-key replaces it, and "
+            "central must then register the gateway again)",
+            f"{paths} 已存在；用 --force 重写配置和凭据（设备密钥保留；--rotate-key 会换新密钥，"
+            "之后中心端须重新登记本网关）",
+            EXIT_EXISTS,
+        )
+    if force and cfg.mqtt.enabled:
+        # Re-provisioning keeps what was given before unless a new value is given now.
+        if broker_password is None:
+            kept = _existing_secret(creds, CRED_MQTT_PASSWORD)
+            lines = kept.decode("utf-8", "replace").splitlines() if kept else []
+            broker_password = lines[0] if lines and lines[0] else None
+        if central_key_pem is None:
+            kept = _existing_secret(creds, CRED_CENTRAL_KEY)
+            central_key_pem = kept or None
     if cfg.mqtt.enabled and (central_key_pem is None or broker_password is None):
         raise ProvisionError(
             "a broker is configured: give --central-key and the broker password "
@@ -298,54 +423,50 @@ def provision(
                 f"--ca-file {answers['ca_file']}：不是 PEM 证书",
             )
 
-    config_path = _under(root, CONFIG_PATH)
-    creds = _under(root, CREDENTIALS_DIR)
-    device_key_path = creds / CRED_DEVICE_KEY
-    pub_path = _under(root, DEVICE_PUBLIC_KEY)
-    existing = [p for p in (config_path, device_key_path) if p.exists()]
-    if existing and not force:
-        paths = ", ".join(map(str, existing))
-        raise ProvisionError(
-            f"{paths} already exist(s); use --force to rewrite the "
-            "config and credentials (the device key is kept; --rotate-key replaces it, and "
-            "central must then register the gateway again)",
-            f"{paths} 已存在；用 --force 重写配置和凭据（设备密钥保留；--rotate-key 会换新密钥，"
-            "之后中心端须重新登记本网关）",
-            EXIT_EXISTS,
-        )
     private: Ed25519PrivateKey | None = None
-    if device_key_path.exists() and not rotate_key:
+    source = device_key_cred if device_key_cred.exists() else device_key_path
+    if source.exists() and not rotate_key:
         try:
             loaded_key = serialization.load_pem_private_key(
-                device_key_path.read_bytes(), password=None
+                _existing_secret(creds, CRED_DEVICE_KEY) or b"", password=None
             )
         except (ValueError, TypeError) as err:
             raise ProvisionError(
-                f"{device_key_path}: the existing device key is unreadable ({err}); "
+                f"{source}: the existing device key is unreadable ({err}); "
                 "use --rotate-key to make a new one (central must register it again)",
-                f"{device_key_path}：现有设备密钥无法读取（{err}）；用 --rotate-key 生成新密钥"
+                f"{source}：现有设备密钥无法读取（{err}）；用 --rotate-key 生成新密钥"
                 "（中心端须重新登记）",
             ) from err
         if not isinstance(loaded_key, Ed25519PrivateKey):
             raise ProvisionError(
-                f"{device_key_path}: not an Ed25519 key; use --rotate-key",
-                f"{device_key_path}：不是 Ed25519 密钥；用 --rotate-key",
+                f"{source}: not an Ed25519 key; use --rotate-key",
+                f"{source}：不是 Ed25519 密钥；用 --rotate-key",
             )
         private = loaded_key
-
-    creds.mkdir(parents=True, exist_ok=True)
-    creds.chmod(0o700)
     key_kept = private is not None
     if private is None:
         private = Ed25519PrivateKey.generate()
-        _write_private(
-            device_key_path,
-            private.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    password_bytes = b"" if broker_password is None else broker_password.encode() + b"\n"
+    # Sealed: everything is encrypted (in memory, through systemd-creds' pipes) before the
+    # first file is written, so a refused mode (tpm2 without a TPM) leaves nothing half done.
+    sealed: dict[str, bytes] = {}
+    identity_plain: Path | None = None
+    if seal_with is not None:
+        identity_key, identity_plain = _identity_key(root, creds, cfg.storage.state_dir, template)
+        plaintexts = {
+            CRED_DEVICE_KEY: private_pem,
+            CRED_MQTT_PASSWORD: password_bytes,
+            CRED_IDENTITY_KEY: identity_key,
+        }
+        sealed = {name: seal(name, data, seal_with) for name, data in plaintexts.items()}
+
+    creds.mkdir(parents=True, exist_ok=True)
+    creds.chmod(0o700)
     public_pem = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -358,12 +479,25 @@ def provision(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     _write_private(creds / CRED_CENTRAL_KEY, central_pem)
-    password_bytes = b"" if broker_password is None else broker_password.encode() + b"\n"
-    _write_private(creds / CRED_MQTT_PASSWORD, password_bytes)
+    dropin: Path | None = None
+    if seal_with is not None:
+        for name, blob in sealed.items():
+            _write_private(creds / f"{name}{CRED_SUFFIX}", blob)
+            (creds / name).unlink(missing_ok=True)  # a plaintext copy from before sealing
+        _write_public(seal_mark(creds), f"{seal_with}\n".encode())
+        dropin = _under(root, DROPIN)
+        _write_public(dropin, dropin_text(list(sealed), CREDENTIALS_DIR, seal_with).encode())
+    else:
+        if not key_kept or not device_key_path.exists():
+            _write_private(device_key_path, private_pem)
+        _write_private(creds / CRED_MQTT_PASSWORD, password_bytes)
     if ca_pem is not None:
         _write_public(_under(root, BROKER_CA), ca_pem)
     # The config last: its presence means the rest is in place.
     _write_public(config_path, text.encode("utf-8"))
+    if identity_plain is not None:
+        # Only now: the config names the sealed key, and the store stays readable under it.
+        identity_plain.unlink(missing_ok=True)
 
     device_key_id = key_fingerprint(private.public_key())
     registration: dict[str, Any] = {
@@ -385,6 +519,8 @@ def provision(
         device_key_id=device_key_id,
         central_key_id=key_fingerprint(central) if central else None,
         registration=registration,
+        sealed_with=seal_with,
+        dropin=dropin,
     )
 
 
@@ -623,8 +759,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
             force=args.force,
             rotate_key=args.rotate_key,
             template_text=template_text,
+            seal_with=args.seal,
         )
-    except ProvisionError as err:
+    except (ProvisionError, SealError) as err:
         print(f"provision: {err.text(lang)}", file=sys.stderr)
         return err.code
     except OSError as err:
@@ -636,7 +773,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print(f"\nprovision: {said}", file=sys.stderr)
         return ExitCode.INTERRUPTED
     if args.json:
-        print(json.dumps({"config": str(result.config_path), **result.registration}))
+        out = {"config": str(result.config_path), **result.registration}
+        print(json.dumps({**out, "sealed": result.sealed_with}))
         return EXIT_OK
     _print_summary(result, args.root, lang)
     return EXIT_OK
@@ -648,6 +786,12 @@ def _print_summary(result: ProvisionResult, root: Path, lang: str) -> None:
     reg = result.registration
     print(say("provision.wrote", lang, path=result.config_path))
     print(say("provision.credentials", lang, path=result.credentials_dir))
+    if result.sealed_with is not None:
+        names = ", ".join(SEALED_SECRETS)
+        print(say("provision.sealed", lang, mode=result.sealed_with, names=names))
+        print(say("provision.dropin", lang, path=result.dropin))
+        if root != Path("/"):
+            print(say("provision.sealed_here", lang))
     print("\n" + say("provision.register", lang))
     for key in ("site", "device_id", "zone_id", "broker_username", "topic_prefix"):
         if key in reg:
@@ -725,6 +869,16 @@ def register(sub: Any) -> None:
         "--rotate-key",
         action="store_true",
         help="make a new device key (central must register the gateway again)",
+    )
+    p.add_argument(
+        "--seal",
+        nargs="?",
+        const="auto",
+        choices=SEAL_MODES,
+        default=None,
+        help="seal the device key, broker password and face-encoding key with systemd-creds "
+        "(auto: the TPM2 where there is one, plus the host key; host; tpm2; host+tpm2); "
+        "a gateway sealed before stays sealed on --force",
     )
     p.add_argument("--yes", "-y", action="store_true", help="never prompt")
     p.add_argument("--json", action="store_true", help="print the registration as JSON")

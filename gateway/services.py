@@ -145,10 +145,12 @@ def build_identity(ctx: ServiceContext) -> Service | None:
     )
     from edge.identity.store import StoreError
     from firmware_adapters.camera.config import build_camera
+    from gateway.credentials import identity_with_key_found
 
     controller = ctx.controller
     try:
-        store = open_store(config, ctx.config.storage.state_dir)
+        state_dir = ctx.config.storage.state_dir
+        store = open_store(identity_with_key_found(config, state_dir), state_dir)
     except (StoreError, OSError) as err:
         log.exception("face store unusable, every badge-in will be denied")
         controller.identity = IdentityUnavailable(str(err))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what zonegate needs on a fresh Debian / Raspberry Pi OS machine: the system packages
-# the tests and demo talk to (real mosquitto, gpsd + gpsfake, systemd-analyze, Chromium for the
-# kiosk page), then .venv with the project. As root it runs apt-get itself; otherwise it stops
+# the tests and demo talk to (real mosquitto, gpsd + gpsfake, systemd-analyze and systemd-creds,
+# Chromium for the kiosk page), then .venv with the project. As root it runs apt-get itself; otherwise it stops
 # with the exact command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ command -v mosquitto_passwd >/dev/null 2>&1 || need_pkgs+=(mosquitto-clients)
 command -v gpsd >/dev/null 2>&1 || [ -x /usr/sbin/gpsd ] || need_pkgs+=(gpsd)
 command -v gpsfake >/dev/null 2>&1 || need_pkgs+=(gpsd-clients)
 command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
+# `provision --seal` and its tests seal with the real systemd-creds (systemd 250+, same package).
+command -v systemd-creds >/dev/null 2>&1 || need_pkgs+=(systemd)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 # The central ingest's tests start a private PostgreSQL from Debian's server binaries.

@@ -1,7 +1,8 @@
 """``zonegate selftest``: does this gateway's hardware and plumbing work, and if not, why.
 
 One check per configured capability, each beside its capability in this package: ``storage``
-(disk room, sound stores), ``clock`` (trusted time), ``gas`` (every sensor answers and the air
+(disk room, sound stores), ``sealing`` (the secrets sealed with systemd-creds, not plain
+files), ``clock`` (trusted time), ``gas`` (every sensor answers and the air
 it reads is below every alarm level, watched for ``--gas-seconds``), ``gps`` (a valid fix inside
 the zone's fence), ``broker`` (central's key, the login, the ACL both ways), ``camera`` (a face
 in the frames), ``badge`` (a tapped card is read) and ``outputs`` (a test pattern the technician

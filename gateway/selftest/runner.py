@@ -16,6 +16,7 @@ from gateway.selftest.gas import check_gas
 from gateway.selftest.gps import check_gps
 from gateway.selftest.outcome import CRASHED, Ask, Budgets, CheckResult, Status
 from gateway.selftest.outputs import check_outputs
+from gateway.selftest.sealing import check_sealing
 from gateway.selftest.storage import check_disk, check_stores
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ async def run_selftest(
     ask: Ask | None = None,
     lang: str = Lang.ZH.value,
 ) -> list[CheckResult]:
-    """Run every check and return them in table order: disk, clock, stores, gas (one per
+    """Run every check and return them in table order: disk, clock, stores, secrets (sealed
+    or plain), gas (one per
     sensor), gps, camera, central key and broker, badge reader, outputs.
 
     The unattended, networked checks run concurrently within their ``budgets``; the ones that
@@ -38,7 +40,11 @@ async def run_selftest(
     (``CHECK_CRASHED``), never an exception out of here.
     """
     b = budgets or Budgets()
-    results: list[CheckResult] = [check_disk(cfg), check_stores(cfg)]
+    results: list[CheckResult] = [
+        check_disk(cfg),
+        check_stores(cfg),
+        check_sealing(cfg, credentials_dir),
+    ]
 
     async def guarded(name: str, check: Awaitable[list[CheckResult]]) -> list[CheckResult]:
         try:
