@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from firmware_adapters.bilingual import BilingualWarning
 from gateway.cli_options import DEFAULT_CONFIG, add_config_arg
 from gateway.exitcodes import ExitCode
 
@@ -52,27 +53,37 @@ def _setup_logging(level: str) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Every problem of the config at once, as ``file:line: key: message`` in the technician's
     language (``--lang``, else the file's own ``device.language``, else zh-CN); exit 78 on any."""
-    from firmware_adapters.bilingual import BilingualWarning
-    from gateway.config import ConfigError, load_config
+    from gateway.config import ConfigError
     from gateway.phrasebook import pick_lang, say
 
     path: Path = args.config_file or args.config or DEFAULT_CONFIG
     lang = pick_lang(args.lang, path)
+    try:
+        cfg = load_config_saying_warnings(path, lang)
+    except ConfigError as err:
+        print_config_error(err, path, lang)
+        return ExitCode.CONFIG
+    print(say("config.ok", lang, file=path, device=cfg.device.device_id, zone=cfg.zone.zone_id))
+    return ExitCode.OK
+
+
+def load_config_saying_warnings(path: Path, lang: str) -> Any:
+    """``gateway.config.load_config(path)`` (a ``GatewayConfig``), its warnings printed on
+    stderr in ``lang`` as ``file: warning: message`` (a looser limit tightened, a monitor gap,
+    an indicator-only sensor); raises ``ConfigError`` as ``load_config`` does."""
+    from gateway.config import load_config
+    from gateway.phrasebook import say
+
     with warnings.catch_warnings(record=True) as caught:
         # Sections warn about valid but limited choices (a PMS5003 is an indicator only).
         warnings.simplefilter("always")
-        try:
-            cfg = load_config(path)
-        except ConfigError as err:
-            print_config_error(err, path, lang)
-            return ExitCode.CONFIG
+        cfg = load_config(path)
     for w in caught:
         # The sections' warnings carry zh-CN and English (BilingualWarning); anything else (a
         # library's) is shown as it is, after a lead-in in the technician's language.
         msg = w.message.text(lang) if isinstance(w.message, BilingualWarning) else w.message
         print(say("config.warning", lang, file=path, msg=msg), file=sys.stderr)
-    print(say("config.ok", lang, file=path, device=cfg.device.device_id, zone=cfg.zone.zone_id))
-    return ExitCode.OK
+    return cfg
 
 
 def print_config_error(err: Any, path: Path, lang: str) -> None:
@@ -135,8 +146,10 @@ def run_with_secrets(handler: Handler, args: argparse.Namespace) -> int:
 
 def config_precheck(args: argparse.Namespace) -> int | None:
     """``ExitCode.CONFIG`` after printing the problems when the command's config cannot be
-    used, else None (the command runs and loads it itself)."""
-    from gateway.config import ConfigError, load_config
+    used, else None (the command runs and loads it itself). The config's warnings are printed
+    here, in the technician's language (``--lang``, else ``device.language``, else zh-CN; the
+    daemon's go to the journal in the device's language)."""
+    from gateway.config import ConfigError
     from gateway.phrasebook import pick_lang
 
     path = getattr(args, "config", None)
@@ -144,14 +157,12 @@ def config_precheck(args: argparse.Namespace) -> int | None:
         return None  # gps probe without --config runs on gpsd alone, as documented
     if getattr(args, "columns", False):
         return None  # import-roster --columns prints the header table: no gateway needed
-    with warnings.catch_warnings():
-        # The command warns when it loads the config itself; said once, not twice.
-        warnings.simplefilter("ignore")
-        try:
-            load_config(path)
-        except ConfigError as err:
-            print_config_error(err, path, pick_lang(getattr(args, "lang", None), path))
-            return ExitCode.CONFIG
+    lang = pick_lang(getattr(args, "lang", None), path)
+    try:
+        load_config_saying_warnings(path, lang)
+    except ConfigError as err:
+        print_config_error(err, path, lang)
+        return ExitCode.CONFIG
     return None
 
 
@@ -391,7 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         refused = config_precheck(args)
         if refused is not None:
             return refused
-        return run_with_secrets(handler, args)
+        with warnings.catch_warnings():
+            # The precheck said the config's warnings in the technician's language; the
+            # command's own load_config would repeat them in English, with a source line.
+            warnings.simplefilter("ignore", BilingualWarning)
+            return run_with_secrets(handler, args)
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:

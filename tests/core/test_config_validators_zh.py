@@ -166,3 +166,32 @@ def test_check_config_warnings_in_the_chosen_language(tmp_path: Path) -> None:
         assert line.startswith(f"{path}: warning: ")
         assert en_text in line, line
         assert zh_text not in line, line
+
+
+def test_selftest_says_the_configs_warnings_once_in_the_chosen_language(tmp_path: Path) -> None:
+    # Every command that reads the config says its warnings before it starts (the daemon's go
+    # to the journal the same way); the command's own load must not repeat them in English
+    # with a Python source line.
+    path = tmp_path / "gateway.yaml"
+    state = f"storage:\n  state_dir: {tmp_path / 'state'}\n  reserve_mb: 0\n"
+    path.write_text(state + WARNED, encoding="utf-8")
+    for lang, prefix, pick, other in (
+        ("zh-CN", f"{path}：注意：", 0, 1),
+        ("en", f"{path}: warning: ", 1, 0),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "selftest", "-c", str(path), "--lang", lang],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        said = [line for line in proc.stderr.splitlines() if line.startswith(prefix)]
+        assert len(said) == len(WARNINGS), proc.stderr
+        for line, texts in zip(said, WARNINGS, strict=True):
+            assert texts[pick] in line, line
+        for texts in WARNINGS:
+            assert texts[other] not in proc.stderr
+            assert proc.stderr.count(texts[pick]) == 1, proc.stderr
+        assert "Warning:" not in proc.stderr  # Python's own warning format
