@@ -68,7 +68,10 @@ def read_badge_file(path: Path) -> dict[str, tuple[str, ...]]:
         if badges:
             if cells["worker_id"] in out:
                 raise RosterFileError(
-                    "DUPLICATE_WORKER", f"row {row}: worker {cells['worker_id']} twice", (row,)
+                    "DUPLICATE_WORKER",
+                    f"row {row}: worker {cells['worker_id']} twice",
+                    (row,),
+                    zh=f"第 {row} 行：工号 {cells['worker_id']} 出现了两次",
                 )
             out[cells["worker_id"]] = badges
     return out
@@ -190,7 +193,9 @@ def import_roster(
         try:
             unmatched = bind_badges(sheet, read_badge_file(badges_file))
         except RosterFileError as err:
-            raise RosterFileError(err.code, f"{badges_file}: {err}", err.rows) from err
+            raise RosterFileError(
+                err.code, f"{badges_file}: {err}", err.rows, zh=f"{badges_file}：{err.zh}"
+            ) from err
     registry = Registry(cfg.registry_path)
     try:
         parsed = parse_roster(
@@ -376,12 +381,16 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
                         "code": err.code,
                         "rows": list(err.rows),
                         "error": str(err),
+                        "error_zh": err.zh,
                     },
                     ensure_ascii=False,
                 )
             )
         else:
-            print(say("roster.file_error", lang, file=args.file, msg=err), file=sys.stderr)
+            print(
+                say("roster.file_error", lang, file=args.file, msg=err.text(lang)),
+                file=sys.stderr,
+            )
         return err.exit_code
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))

@@ -122,6 +122,7 @@ class RosterFileError(GatewayError):
     """The file as a whole cannot be used: wrong type, unreadable, no header, bad encoding.
 
     ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any.
+    ``str()`` is the English message, ``zh`` the same in Chinese; ``text(lang)`` picks one.
     """
 
     def __init__(
@@ -130,13 +131,19 @@ class RosterFileError(GatewayError):
         message: str,
         rows: tuple[int, ...] = (),
         *,
+        zh: str,
         exit_code: ExitCode = ExitCode.DATA,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.rows = rows
+        self.zh = zh
         self.exit_code = exit_code
         """``ExitCode.NO_INPUT`` when the file cannot be read at all, else ``ExitCode.DATA``."""
+
+    def text(self, lang: str) -> str:
+        """The message in ``lang`` (``"en"`` English, else zh-CN)."""
+        return str(self) if str(lang) == "en" else self.zh
 
 
 def normalise_header(text: str) -> str:
@@ -221,6 +228,9 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
             f"rows {_ranges(legacy_rows)} are not UTF-8 while rows {_ranges(utf8_rows)} are: "
             "rows pasted from another file; save the whole sheet again as 'CSV UTF-8'",
             tuple(legacy_rows),
+            zh=f"第 {_ranges(legacy_rows, '、')} 行不是 UTF-8 编码，"
+            f"而第 {_ranges(utf8_rows, '、')} 行是："
+            "这些行是从别的文件粘贴来的；请把整张表重新另存为“CSV UTF-8（逗号分隔）”",
         )
     candidates: list[tuple[str, str]] = []
     for enc in ("gb18030", "big5"):
@@ -240,6 +250,7 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
             "ENCODING_UNKNOWN",
             "the file reads as GBK and as Big5 with different names; save it as 'CSV UTF-8'",
             tuple(legacy_rows),
+            zh="按 GBK 和按 Big5 读出的姓名不同，无法判断编码；请另存为“CSV UTF-8（逗号分隔）”",
         )
     if candidates:
         return candidates[0]
@@ -248,12 +259,18 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         f"rows {_ranges(legacy_rows)} are neither UTF-8, GBK nor Big5 text; "
         "save the sheet as 'CSV UTF-8'",
         tuple(legacy_rows),
+        zh=f"第 {_ranges(legacy_rows, '、')} 行既不是 UTF-8，也不是 GBK 或 Big5 文本；"
+        "请另存为“CSV UTF-8（逗号分隔）”",
     )
 
 
-def _ranges(rows: list[int]) -> str:
-    shown = ", ".join(map(str, rows[:10]))
-    return shown + (f" (+{len(rows) - 10} more)" if len(rows) > 10 else "")
+def _ranges(rows: list[int], sep: str = ", ") -> str:
+    # The first ten row numbers; "、" and "等 N 行" for the Chinese message.
+    shown = sep.join(map(str, rows[:10]))
+    if len(rows) <= 10:
+        return shown
+    more = len(rows) - 10
+    return shown + (f" (+{more} more)" if sep == ", " else f" 等另 {more} 行")
 
 
 def _csv_grid(path: Path) -> tuple[list[list[Any]], str]:
@@ -284,10 +301,17 @@ def _xlsx_grid(path: Path) -> list[list[Any]]:
         wb = load_workbook(path, data_only=True)
     except OSError as err:
         raise RosterFileError(
-            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+            "BAD_FILE",
+            f"cannot read: {err.strerror}",
+            zh=f"无法读取：{err.strerror}",
+            exit_code=ExitCode.NO_INPUT,
         ) from err
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise RosterFileError("BAD_FILE", f"not a readable .xlsx workbook: {err}") from err
+        raise RosterFileError(
+            "BAD_FILE",
+            f"not a readable .xlsx workbook: {err}",
+            zh=f"不是可读取的 .xlsx 工作簿（{err}）",
+        ) from err
     try:
         sheet = wb.worksheets[0]
         grid: list[list[Any]] = []
@@ -314,10 +338,17 @@ def _xls_grid(path: Path) -> list[list[Any]]:
         book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
     except OSError as err:
         raise RosterFileError(
-            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+            "BAD_FILE",
+            f"cannot read: {err.strerror}",
+            zh=f"无法读取：{err.strerror}",
+            exit_code=ExitCode.NO_INPUT,
         ) from err
     except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError) as err:
-        raise RosterFileError("BAD_FILE", f"not a readable .xls workbook: {err}") from err
+        raise RosterFileError(
+            "BAD_FILE",
+            f"not a readable .xls workbook: {err}",
+            zh=f"不是可读取的 .xls 工作簿（{err}）",
+        ) from err
     try:
         sheet = book.sheet_by_index(0)
         grid: list[list[Any]] = []
@@ -336,7 +367,11 @@ def _xls_grid(path: Path) -> list[list[Any]]:
                 cells.append(XCell(value, fmt_id, (fmt.format_str if fmt else None) or "General"))
             grid.append(cells)
     except (xlrd.XLRDError, IndexError, KeyError, ValueError) as err:
-        raise RosterFileError("BAD_FILE", f"not a readable .xls workbook: {err}") from err
+        raise RosterFileError(
+            "BAD_FILE",
+            f"not a readable .xls workbook: {err}",
+            zh=f"不是可读取的 .xls 工作簿（{err}）",
+        ) from err
     finally:
         book.release_resources()
     return grid
@@ -411,17 +446,31 @@ def _find_header(grid: list[list[Any]], required: tuple[str, ...]) -> tuple[int,
             return index, mapping
         if mapping and (best is None or len(mapping) > len(best[1])):
             best = (index, mapping)
-    seen = ""
+    seen = seen_zh = ""
     if best is not None:
         row = [cell_text(c) for c in grid[best[0]] if cell_text(c)]
         missing = [c for c in required if c not in best[1].values()]
         seen = f"; row {best[0] + 1} has {', '.join(row)} but no {', '.join(missing)}"
+        seen_zh = (
+            f"；第 {best[0] + 1} 行有 {'、'.join(row)}，但没有 "
+            f"{'、'.join(_zh_header(c) for c in missing)}"
+        )
     raise RosterFileError(
         "NO_HEADER",
         f"no header row in the first {HEADER_SEARCH_ROWS} rows naming the required columns "
         f"{' and '.join(required)}{seen}; "
         "see `zonegate import-roster --columns` for every accepted header",
+        zh=f"前 {HEADER_SEARCH_ROWS} 行中没有含必填列 "
+        f"{'、'.join(_zh_header(c) for c in required)} 的表头行{seen_zh}；"
+        "可用的表头见 zonegate import-roster --columns",
     )
+
+
+def _zh_header(column: str) -> str:
+    # The column as a Chinese sheet heads it: its first Chinese spelling (工号, 姓名), with the
+    # canonical name the English message uses.
+    zh = next((a for a in COLUMNS[column] if not a.isascii()), column)
+    return f"{zh}（{column}）"
 
 
 def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Sheet:
@@ -441,14 +490,19 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
             grid = _xls_grid(path)
         else:
             raise RosterFileError(
-                "BAD_FILE", f"use a .csv, .xlsx or .xls file (got {suffix or 'no suffix'})"
+                "BAD_FILE",
+                f"use a .csv, .xlsx or .xls file (got {suffix or 'no suffix'})",
+                zh=f"请使用 .csv、.xlsx 或 .xls 文件（实际为 {suffix or '无扩展名'}）",
             )
     except OSError as err:
         raise RosterFileError(
-            "BAD_FILE", f"cannot read: {err.strerror}", exit_code=ExitCode.NO_INPUT
+            "BAD_FILE",
+            f"cannot read: {err.strerror}",
+            zh=f"无法读取：{err.strerror}",
+            exit_code=ExitCode.NO_INPUT,
         ) from err
     if not any(any(cell_text(c) for c in row) for row in grid):
-        raise RosterFileError("BAD_FILE", "the file is empty")
+        raise RosterFileError("BAD_FILE", "the file is empty", zh="文件为空")
     header_index, mapping = _find_header(grid, required)
     header = [cell_text(c) for c in grid[header_index]]
     sheet = Sheet(

@@ -122,3 +122,53 @@ def test_every_row_expired_and_one_bad_row_is_not_called_imported(
     out = capsys.readouterr().out
     assert "证书已过期的人员已导入" in out and "未导入任何人员" not in out
     assert set(registry_workers(p)) == {"E1", "E2", "E3"}
+
+
+def test_file_errors_and_the_models_own_checks_in_the_technicians_language(
+    provision: ProvisionFn,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under zh-CN these were English: the file-level refusals (a row pasted from a GBK file, no
+    # header) and the certificate model's own checks (validity order, at most 6 years).
+    monkeypatch.setenv("COLUMNS", "250")
+    p = provision()
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(
+        (HEADER + "\n").encode()
+        + f"B1,甲,0001,HJ-2020-0001,熔化焊接与热切割作业,局,{_day(-10)},{_day(100)}\n".encode()
+        + f"B2,乙,0002,HJ-2020-0002,熔化焊接与热切割作业,局,{_day(-10)},{_day(100)}\n".encode("gbk")
+    )
+    assert main(["import-roster", str(mixed), "-c", str(p.config)]) == ExitCode.DATA
+    err = capsys.readouterr().err
+    assert f"{mixed}：第 3 行不是 UTF-8 编码，而第 1、2 行是" in err
+    assert "CSV UTF-8" in err and "are not UTF-8" not in err
+    assert main(["import-roster", str(mixed), "-c", str(p.config), "--lang", "en"]) == ExitCode.DATA
+    assert "rows 3 are not UTF-8" in capsys.readouterr().err
+
+    headless = tmp_path / "headless.csv"
+    headless.write_text("工号,单位\nB1,局\n", encoding="utf-8")
+    assert main(["import-roster", str(headless), "-c", str(p.config)]) == ExitCode.DATA
+    err = capsys.readouterr().err
+    assert "前 10 行中没有含必填列 工号（worker_id）、姓名（name） 的表头行" in err
+    assert "第 1 行有 工号、单位，但没有 姓名（name）" in err
+    assert "no header row" not in err
+
+    file = _csv(
+        tmp_path / "certs.csv",
+        [
+            f"C1,丙,0011,HJ-2020-0011,熔化焊接与热切割作业,局,{_day(-10)},{_day(-20)}",
+            f"C2,丁,0012,HJ-2020-0012,熔化焊接与热切割作业,局,{_day(-10)},{_day(365 * 7)}",
+        ],
+    )
+    rc, report = _json(file, p.config, capsys)
+    assert rc == ExitCode.FAILED
+    zh = {b["row"]: b["message_zh"] for b in report["bad_rows"]}
+    en = {b["row"]: b["message"] for b in report["bad_rows"]}
+    assert "应晚于有效期起" in zh[2] and "must be after" not in zh[2]
+    assert en[2] == "valid_to must be after valid_from"
+    assert "特种作业操作证有效期最长 6 年" in zh[3] and "years at most" not in zh[3]
+    assert main(["import-roster", str(file), "-c", str(p.config)]) == ExitCode.FAILED
+    out = capsys.readouterr().out
+    assert "特种作业操作证有效期最长 6 年" in out and "取值无效" not in out
