@@ -4,7 +4,8 @@
 them where systemd shows them to the running unit (``LoadCredential=`` ->
 ``/run/credentials/zonegate.service``). Run by hand (``zonegate run`` on a bench, a technician's
 ``selftest``), the same files are found through ``$CREDENTIALS_DIRECTORY``, as systemd would set
-it: ``sudo CREDENTIALS_DIRECTORY=/etc/zonegate/credentials zonegate run``.
+it: ``sudo CREDENTIALS_DIRECTORY=/etc/zonegate/credentials zonegate run``. Sealed credentials
+(``provision --seal``) are decrypted for such a run first (``gateway.credential_sealing``).
 """
 
 from __future__ import annotations

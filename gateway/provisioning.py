@@ -82,7 +82,8 @@ _HEADER = """\
 # zonegate gateway configuration, written by `zonegate provision`.
 # Validate after editing:  zonegate check-config {config}
 # Secrets are not in this file: the broker password and the central public key are systemd
-# credentials in {creds} (LoadCredential= in zonegate.service).
+# credentials in {creds} (LoadCredential= in zonegate.service; when sealed with
+# `zonegate provision --seal`, LoadCredentialEncrypted= in zonegate.service.d/sealed.conf).
 """
 
 
@@ -274,7 +275,7 @@ def _existing_secret(creds: Path, name: str) -> bytes | None:
 
 
 def _identity_key(
-    root: Path, creds: Path, state_dir: Path, template: dict[str, Any] | None
+    root: Path, creds: Path, state_dir: Path, store: Path, template: dict[str, Any] | None
 ) -> tuple[bytes, Path]:
     """The face-encoding key to seal and the plaintext file it came from (removed once sealed).
 
@@ -298,7 +299,7 @@ def _identity_key(
                 f"{plain}：人脸特征加密密钥短于 {_IDENTITY_KEY_BYTES} 字节",
             )
         return key, plain
-    store = _rooted(root, state_dir / "faces.enc")
+    store = _rooted(root, store)
     if store.exists():
         raise ProvisionError(
             f"{store} holds enrolled faces but their key ({plain}) is not there: sealing a new "
@@ -457,7 +458,9 @@ def provision(
     sealed: dict[str, bytes] = {}
     identity_plain: Path | None = None
     if seal_with is not None:
-        identity_key, identity_plain = _identity_key(root, creds, cfg.storage.state_dir, template)
+        state_dir = cfg.storage.state_dir
+        store = cfg.identity.store_path(state_dir)
+        identity_key, identity_plain = _identity_key(root, creds, state_dir, store, template)
         plaintexts = {
             CRED_DEVICE_KEY: private_pem,
             CRED_MQTT_PASSWORD: password_bytes,

@@ -101,7 +101,7 @@ if [ -e /etc/zonegate/gateway.yaml ]; then
   say "zonegate (re)started; follow it with: journalctl -u zonegate -f"
 else
   say "installed and enabled. Next:"
-  say "  sudo zonegate provision            # config, device key, broker credentials"
+  say "  sudo zonegate provision --seal     # config, device key, broker credentials (sealed)"
   say "  sudo zonegate selftest             # sensors, camera, GPS, broker, clock, disk"
   say "  sudo systemctl start zonegate"
 fi

@@ -65,9 +65,12 @@ def check_sealing(cfg: GatewayConfig, credentials_dir: Path) -> CheckResult:
         return SECRETS_UNREADABLE.result("secrets", Status.FAIL, dir=credentials_dir)
     sealed = [n for n in sealed_names(credentials_dir) if n in SEALED_SECRETS]
     plain = [n for n in SEALED_SECRETS if n in present]
-    key = cfg.identity.key_path(cfg.storage.state_dir)
-    if not key.is_relative_to(SERVICE_CREDENTIALS_DIR) and key.exists():
-        plain.append(str(key))  # the face-encoding key beside the store it encrypts
+    # The face-encoding key beside the store it encrypts: where the config names it, and the
+    # default place a key from before sealing (or a restored backup) would be.
+    state = cfg.storage.state_dir
+    for key in dict.fromkeys([cfg.identity.key_path(state), state / "device.key"]):
+        if not key.is_relative_to(SERVICE_CREDENTIALS_DIR) and key.exists():
+            plain.append(str(key))
     details = {"sealed": sealed, "plain": plain}
     if sealed and not plain:
         return SECRETS_SEALED.result("secrets", Status.PASS, details, names=", ".join(sealed))

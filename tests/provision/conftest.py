@@ -74,6 +74,7 @@ class Broker:
     port: int
     proc: subprocess.Popen[bytes] | None
     tls_port: int = 0
+    log: Path | None = None  # mosquitto's own log: who logged in
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Broke
     try:
         wait_port(port, proc)
         wait_port(tls_port, proc)
-        yield Broker(port, proc, tls_port)
+        yield Broker(port, proc, tls_port, d / "mosquitto.log")
     finally:
         proc.kill()
         proc.wait(timeout=10)

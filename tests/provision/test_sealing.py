@@ -28,12 +28,15 @@ from gateway.config import load_config
 from gateway.credential_sealing import ram_directory
 from gateway.exitcodes import ExitCode
 from gateway.provisioning import SEALED_SECRETS
+from tests.conditions import until
 from tests.datasets import face_photo
 from tests.provision.conftest import (
     BROKER_PASSWORD,
+    DEVICE,
     Broker,
     Provisioned,
     ProvisionFn,
+    running_daemon,
 )
 
 SYSTEMD_CREDS = shutil.which("systemd-creds")
@@ -321,14 +324,43 @@ def test_a_plain_gateway_warns_not_sealed_with_the_fix(
     assert "device-key.pem" in secrets["reason"]
     assert "zonegate provision --force --seal" in secrets["fix"]
     assert "zonegate provision --force --seal" in secrets["fix_zh"]
-    # Sealed afterwards: the same check passes.
-    pw_args = ["--force", "--seal", "host"]
+    # Sealed afterwards (bare --seal: systemd-creds' auto, the host key where no TPM): passes.
+    pw_args = ["--force", "--seal"]
     args = ["provision", "--root", str(p.root), "--device-id", "zg-test-1", "--site", "plant1"]
     args += ["--zone-id", "weld-bay-3", "--work-kinds", "DHZY", "--state-dir", str(p.state_dir)]
     assert main([*args, "--assume-clock-trusted", "--yes", *pw_args]) == 0
+    assert (p.credentials.parent / "credentials.sealed").read_text() == "auto\n"
     rc, report = selftest(p, capsys)
     secrets = next(c for c in report["checks"] if c["name"] == "secrets")
     assert rc == 0 and secrets["status"] == "pass", secrets
+    # A plaintext face key back beside the store (restored from an old backup): said.
+    p.state_dir.mkdir(parents=True, exist_ok=True)
+    (p.state_dir / "device.key").write_bytes(os.urandom(32))
+    rc, report = selftest(p, capsys)
+    secrets = next(c for c in report["checks"] if c["name"] == "secrets")
+    assert secrets["status"] == "warn" and secrets["code"] == "SECRETS_PARTLY_SEALED", secrets
+    assert str(p.state_dir / "device.key") in secrets["reason"]
+
+
+def test_faces_whose_key_is_lost_are_not_sealed_under_a_new_key(
+    provision: ProvisionFn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    p = provision(template=FACES_ON, expect=0)
+    p.state_dir.mkdir(parents=True, exist_ok=True)
+    store = p.state_dir / "faces.enc"
+    store.write_bytes(b"ZGFACE1\n" + os.urandom(64))  # enrolled faces; their device.key lost
+    args = ["provision", "--root", str(p.root), "--device-id", "zg-test-1", "--site", "plant1"]
+    args += ["--zone-id", "weld-bay-3", "--work-kinds", "DHZY", "--state-dir", str(p.state_dir)]
+    capsys.readouterr()
+    rc = main([*args, "--yes", "--force", "--seal", "host", "--lang", "en"])
+    err = capsys.readouterr().err
+    assert rc == ExitCode.DATA, err
+    assert "holds enrolled faces but their key" in err and "reset-store" in err
+    assert sorted(f.name for f in p.credentials.iterdir()) == [
+        "central-public-key.pem",
+        "device-key.pem",
+        "mqtt-password",
+    ]  # nothing sealed, nothing removed
 
 
 def test_sealing_a_gateway_with_enrolled_faces_keeps_them_readable_by_hand(
@@ -416,3 +448,29 @@ def test_not_root_a_sealed_gateway_says_to_use_sudo(
     err = capsys.readouterr().err
     assert rc == ExitCode.NO_PERMISSION, err
     assert "only root can unseal" in err and "sudo" in err
+
+
+async def test_the_daemon_run_by_hand_logs_in_with_the_sealed_password(
+    provision: ProvisionFn,
+    broker: Broker,
+    central_key: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = provision(*with_broker(broker, central_key, tmp_path, BROKER_PASSWORD), "--seal", "host")
+    assert broker.log is not None
+    log = broker.log
+
+    def logins() -> int:
+        return log.read_text(errors="replace").count(f"u'{DEVICE}'")
+
+    before, dirs_before = logins(), private_dirs()
+    # `sudo CREDENTIALS_DIRECTORY=/etc/zonegate/credentials zonegate run`, as the README says.
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(p.credentials))
+    with running_daemon(p.config):
+        await until(lambda: logins() > before, 30, "the daemon's login at the broker")
+        (private,) = private_dirs() - dirs_before  # the daemon's own decrypted copy, in RAM
+        assert private.stat().st_mode & 0o777 == 0o700
+        assert (private / "mqtt-password").read_bytes() == BROKER_PASSWORD.encode() + b"\n"
+    # A staged stop (SIGTERM) removes it with the process.
+    assert private_dirs() == dirs_before
