@@ -311,6 +311,14 @@ def test_selftest_by_hand_unseals_the_broker_password_and_says_sealed(
     assert checks["secrets"]["code"] == "SECRETS_SEALED"
     assert private_dirs() == before  # the decrypted copies are gone with the command
     assert "CREDENTIALS_DIRECTORY" not in os.environ
+    # Named the way the README's run-by-hand line does, without --credentials: the same.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CREDENTIALS_DIRECTORY", str(p.credentials))
+        rc = main(["selftest", "-c", str(p.config), "--broker-seconds", "5", "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    checks = {c["name"]: c for c in report["checks"]}
+    assert rc == 0 and checks["broker"]["status"] == "pass", checks["broker"]
+    assert checks["secrets"]["code"] == "SECRETS_SEALED", checks["secrets"]
 
 
 def test_a_plain_gateway_warns_not_sealed_with_the_fix(
