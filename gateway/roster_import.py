@@ -67,11 +67,12 @@ def read_badge_file(path: Path) -> dict[str, tuple[str, ...]]:
         badges = split_badges(cells.get("badge_ids", ""))
         if badges:
             if cells["worker_id"] in out:
+                wid = cells["worker_id"]
                 raise RosterFileError(
                     "DUPLICATE_WORKER",
-                    f"row {row}: worker {cells['worker_id']} twice",
+                    f"row {row}: worker {wid} twice",
+                    f"第 {row} 行：工号 {wid} 出现了两次",
                     (row,),
-                    zh=f"第 {row} 行：工号 {cells['worker_id']} 出现了两次",
                 )
             out[cells["worker_id"]] = badges
     return out
@@ -143,6 +144,8 @@ class ImportReport:
             "title_rows": self.sheet.title_rows,
             "footer_rows": self.sheet.footer_rows,
             "encoding": self.sheet.encoding,
+            "delimiter": self.sheet.delimiter,
+            "read_as": self.sheet.read_as,
             "ignored_columns": self.sheet.unknown_columns,
             "written": self.written,
             "imported_workers": [w.worker_id for w in self.imported],
@@ -193,9 +196,7 @@ def import_roster(
         try:
             unmatched = bind_badges(sheet, read_badge_file(badges_file))
         except RosterFileError as err:
-            raise RosterFileError(
-                err.code, f"{badges_file}: {err}", err.rows, zh=f"{badges_file}：{err.zh}"
-            ) from err
+            raise err.about(badges_file) from err
     registry = Registry(cfg.registry_path)
     try:
         parsed = parse_roster(
@@ -239,12 +240,24 @@ class DaemonRunning(GatewayError):
 # CLI
 
 
+# A workbook whose file name says .csv: (zh, en), said before anything else.
+_READ_AS = {
+    kind: (
+        f"此文件是 Excel 工作簿（.{kind}），只是扩展名为 .csv：已按工作簿读取",
+        f"this is an Excel workbook (.{kind}) saved or renamed as .csv: read as a workbook",
+    )
+    for kind in ("xlsx", "xls")
+}
+
+
 def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
     con = Console(highlight=False)
     sheet = report.sheet
+    if sheet.read_as is not None:
+        con.print("[yellow]" + _READ_AS[sheet.read_as][lang is Lang.EN], markup=True)
     if sheet.title_rows:
         rows = ", ".join(map(str, sheet.title_rows))
         con.print(say("roster.title_rows", lang, rows=rows, header=sheet.header_row))
@@ -258,7 +271,13 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
     if problems:
         table = Table(title=say("roster.bad_rows", lang, n=len(problems)))
         for col in ("row", "worker", "problem", "reason"):
-            table.add_column(say(f"roster.col.{col}", lang))
+            # fold: a Chinese reason has no spaces to wrap at, and rich's default ellipsis cut
+            # it off at 80 columns ("身份证号校验位不…"): the reason is the point of the table.
+            table.add_column(
+                say(f"roster.col.{col}", lang),
+                overflow="fold",
+                no_wrap=col in ("row", "problem"),
+            )
         for p in problems:
             table.add_row(
                 str(p.row), p.worker_id or "", p.code.value, p.text(lang.value, sheet.headers)
@@ -271,7 +290,7 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
     if report.expiring:
         table = Table(title=say("roster.expiring", lang, days=EXPIRY_WINDOW_DAYS))
         for col in ("worker", "name", "certificate", "category", "due", "date", "days"):
-            table.add_column(say(f"roster.col.{col}", lang))
+            table.add_column(say(f"roster.col.{col}", lang), overflow="fold")
         for e in report.expiring:
             category = CERT_CATEGORY_ZH[e.category] if lang is Lang.ZH else e.category.value
             table.add_row(
@@ -380,17 +399,15 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
                         "exit_code": int(err.exit_code),
                         "code": err.code,
                         "rows": list(err.rows),
-                        "error": str(err),
+                        "error": err.en,
                         "error_zh": err.zh,
                     },
                     ensure_ascii=False,
                 )
             )
         else:
-            print(
-                say("roster.file_error", lang, file=args.file, msg=err.text(lang)),
-                file=sys.stderr,
-            )
+            msg = err.text(lang.value)
+            print(say("roster.file_error", lang, file=args.file, msg=msg), file=sys.stderr)
         return err.exit_code
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))

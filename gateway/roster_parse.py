@@ -79,6 +79,11 @@ SITE_ROLE_WORDS: dict[str, SiteRole] = {
     "气体分析人": SiteRole.ANALYST,
     "气体分析员": SiteRole.ANALYST,
 }
+# Cells that must be one line: a line break in them is a stray CSV quote that swallowed the
+# next rows, or an Alt+Enter, never part of a name or an identifier. (The badge cell is left
+# out: a line break there separates two cards, as ``split_badges`` reads it.)
+ONE_LINE_COLUMNS = ("worker_id", "name", "cert_number")
+_LINE_BREAK = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
 # Worker / Certificate model fields whose column has another name in the sheet.
 _FIELD_COLUMN = {"number": "cert_number", "category": "cert_category"}
 
@@ -409,6 +414,19 @@ def parse_roster(
                 f"missing {_cols(missing, ', ')}",
                 f"缺少{_cols(missing, '、')}",
                 wid,
+            )
+            continue
+        broken = [c for c in ONE_LINE_COLUMNS if _LINE_BREAK.search(cells.get(c, ""))]
+        if broken:
+            shown = "; ".join(repr(cells[c]) for c in broken)
+            bad(
+                row,
+                RowProblemCode.INVALID,
+                f"{_cols(broken, ', ')} holds a line break ({_lit(shown)}): a name or an id is "
+                "one line (a stray quote in the CSV, or Alt+Enter in Excel?)",
+                f"{_cols(broken, '、')}中有换行（{_lit(shown)}）：姓名和编号只能是一行"
+                "（CSV 中多了一个引号，或在 Excel 中按了 Alt+Enter？）",
+                wid if "worker_id" not in broken else None,
             )
             continue
         if lossy and row in lossy:

@@ -14,9 +14,17 @@ What HR offices send, and what this module does about it:
   trailing ``(必填)`` dropped, case-folded; then looked up in ``COLUMNS`` (the alias table, also
   printed by ``zonegate import-roster --columns``).
 - **Encodings**: UTF-8 (with or without BOM), GBK/GB18030 (Excel "CSV" in a Chinese locale),
-  Big5 (traditional Chinese). A file mixing UTF-8 and legacy rows, or one that is neither
-  clearly GBK nor clearly Big5, is refused with the row numbers: text that did not decode
-  cleanly is never stored.
+  Big5 (traditional Chinese), UTF-16 with a BOM (Excel "Unicode 文本"). A file mixing UTF-8 and
+  legacy rows, or one that is neither clearly GBK nor clearly Big5, is refused with the row
+  numbers: text that did not decode cleanly is never stored.
+- **Separators**: comma, semicolon (Excel where the decimal mark is a comma) or tab: the one
+  under which the header row is found.
+- **A stray quote mark**: a quoted cell that swallowed the rows below it refuses the file with
+  its row number (``UNBALANCED_QUOTE``): those rows are not rows any more, so a row-by-row report
+  (and ``--partial``) could not be honest about them. Row numbers count physical lines, as the
+  technician's editor does, also after a well-formed multi-line cell.
+- **A workbook named .csv** (zip or OLE2 bytes): read as the .xlsx / .xls it is (``read_as``).
+- **Messages**: every ``RosterFileError`` carries zh-CN and English (``text(lang)``).
 - **Cells as Excel shows them**: a number cell formatted ``000000`` is read as the six digits the
   card sends; dates in every built-in date format, the Chinese ones (numFmtId 27-36, 50-58,
   which openpyxl does not know and would give as serial numbers) included.
@@ -25,6 +33,7 @@ What HR offices send, and what this module does about it:
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import re
 import unicodedata
@@ -121,29 +130,62 @@ _EXCEL_EPOCH = datetime(1899, 12, 30)
 class RosterFileError(GatewayError):
     """The file as a whole cannot be used: wrong type, unreadable, no header, bad encoding.
 
-    ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any.
-    ``str()`` is the English message, ``zh`` the same in Chinese; ``text(lang)`` picks one.
+    ``code`` is stable for ``--json`` consumers; ``rows`` the row numbers at fault, if any;
+    ``en`` / ``zh`` the message in English and zh-CN (``text``); ``str()`` is the English.
     """
 
     def __init__(
         self,
         code: str,
-        message: str,
+        en: str,
+        zh: str,
         rows: tuple[int, ...] = (),
         *,
-        zh: str,
         exit_code: ExitCode = ExitCode.DATA,
     ) -> None:
-        super().__init__(message)
+        super().__init__(en)
         self.code = code
-        self.rows = rows
+        self.en = en
         self.zh = zh
+        self.rows = rows
         self.exit_code = exit_code
         """``ExitCode.NO_INPUT`` when the file cannot be read at all, else ``ExitCode.DATA``."""
 
     def text(self, lang: str) -> str:
-        """The message in ``lang`` (``"en"`` English, else zh-CN)."""
-        return str(self) if str(lang) == "en" else self.zh
+        """The message in ``lang`` ("zh-CN" or "en")."""
+        return self.en if lang == "en" else self.zh
+
+    def about(self, file: Path) -> RosterFileError:
+        """The same error naming ``file`` first (a second file, such as ``--badges``)."""
+        return RosterFileError(
+            self.code,
+            f"{file}: {self.en}",
+            f"{file}：{self.zh}",
+            self.rows,
+            exit_code=self.exit_code,
+        )
+
+
+# OS errors a technician meets, in Chinese (strerror is English whatever the locale of a
+# service account); the English is strerror itself.
+_OS_ERROR_ZH = {
+    errno.ENOENT: "文件不存在",
+    errno.EACCES: "没有读取权限（用 sudo，或检查文件权限）",
+    errno.EPERM: "没有读取权限（用 sudo，或检查文件权限）",
+    errno.EISDIR: "这是一个目录，不是文件",
+    errno.EIO: "读盘出错（U 盘或存储卡可能已损坏）",
+}
+
+
+def cannot_read(err: OSError) -> RosterFileError:
+    """``RosterFileError`` (exit ``NO_INPUT``) for a file the system would not give us."""
+    zh = _OS_ERROR_ZH.get(err.errno or 0, err.strerror or str(err))
+    return RosterFileError(
+        "BAD_FILE",
+        f"cannot read: {err.strerror or err}",
+        f"无法读取：{zh}",
+        exit_code=ExitCode.NO_INPUT,
+    )
 
 
 def normalise_header(text: str) -> str:
@@ -179,6 +221,10 @@ class Sheet:
     headers: dict[str, str] = field(default_factory=dict)
     """Canonical column -> its header cell as the sheet writes it (``*工　号``): what a row
     problem calls the column."""
+    delimiter: str | None = None
+    """The CSV separator found (``,``, ``;`` or a tab); None for a workbook."""
+    read_as: str | None = None
+    """``"xlsx"`` / ``"xls"`` for a workbook whose file name says .csv (read as a workbook)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,8 +252,45 @@ def _in_gb2312(text: str) -> bool:
     return True
 
 
+def _rows_en(rows: list[int]) -> str:
+    """``row 4`` / ``rows 2, 3`` / ``rows 1, ..., 10 (+18 more)``."""
+    shown = ", ".join(map(str, rows[:10]))
+    more = f" (+{len(rows) - 10} more)" if len(rows) > 10 else ""
+    return f"{'row' if len(rows) == 1 else 'rows'} {shown}{more}"
+
+
+def _rows_zh(rows: list[int]) -> str:
+    """``第 4 行`` / ``第 2、3 行`` / ``第 1、…、10 行（另有 18 行）``."""
+    shown = "、".join(map(str, rows[:10]))
+    more = f"（另有 {len(rows) - 10} 行）" if len(rows) > 10 else ""
+    return f"第 {shown} 行{more}"
+
+
+def _be(rows: list[int]) -> str:
+    return "is" if len(rows) == 1 else "are"
+
+
+# What Excel writes for "Unicode 文本 (*.txt)": UTF-16 little-endian with a byte-order mark.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode_csv(raw: bytes) -> tuple[str, str]:
-    """``(text, encoding)``; raises ``RosterFileError`` rather than guess wrong."""
+    """``(text, encoding)``; raises ``RosterFileError`` rather than guess wrong.
+
+    UTF-16 with a byte-order mark (Excel's "Unicode 文本"), UTF-8 (BOM or not), then GBK or
+    Big5 when only one of them reads as Chinese text.
+    """
+    if raw.startswith(_UTF16_BOMS):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise RosterFileError(
+                "ENCODING_UNKNOWN",
+                f"the file starts as UTF-16 (Excel 'Unicode text') but breaks off at byte "
+                f"{err.start}; save the sheet again as 'CSV UTF-8'",
+                f"文件开头是 UTF-16（Excel“Unicode 文本”），但在第 {err.start} 字节处损坏；"
+                "请重新另存为“CSV UTF-8（逗号分隔）”",
+            ) from err
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -225,12 +308,12 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
     if utf8_rows:
         raise RosterFileError(
             "ENCODING_MIXED",
-            f"rows {_ranges(legacy_rows)} are not UTF-8 while rows {_ranges(utf8_rows)} are: "
-            "rows pasted from another file; save the whole sheet again as 'CSV UTF-8'",
+            f"{_rows_en(legacy_rows)} {_be(legacy_rows)} not UTF-8 while "
+            f"{_rows_en(utf8_rows)} {_be(utf8_rows)}: rows pasted from another file; "
+            "save the whole sheet again as 'CSV UTF-8'",
+            f"{_rows_zh(legacy_rows)}不是 UTF-8 编码，而{_rows_zh(utf8_rows)}是：多半是从别的文件"
+            "粘贴来的行；请把整张表重新另存为“CSV UTF-8（逗号分隔）”",
             tuple(legacy_rows),
-            zh=f"第 {_ranges(legacy_rows, '、')} 行不是 UTF-8 编码，"
-            f"而第 {_ranges(utf8_rows, '、')} 行是："
-            "这些行是从别的文件粘贴来的；请把整张表重新另存为“CSV UTF-8（逗号分隔）”",
         )
     candidates: list[tuple[str, str]] = []
     for enc in ("gb18030", "big5"):
@@ -249,34 +332,72 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         raise RosterFileError(
             "ENCODING_UNKNOWN",
             "the file reads as GBK and as Big5 with different names; save it as 'CSV UTF-8'",
+            "此文件按 GBK 和按 Big5 都能读出，但姓名不同，无法判断；"
+            "请重新另存为“CSV UTF-8（逗号分隔）”",
             tuple(legacy_rows),
-            zh="按 GBK 和按 Big5 读出的姓名不同，无法判断编码；请另存为“CSV UTF-8（逗号分隔）”",
         )
     if candidates:
         return candidates[0]
     raise RosterFileError(
         "ENCODING_UNKNOWN",
-        f"rows {_ranges(legacy_rows)} are neither UTF-8, GBK nor Big5 text; "
+        f"{_rows_en(legacy_rows)} {_be(legacy_rows)} neither UTF-8, GBK nor Big5 text; "
         "save the sheet as 'CSV UTF-8'",
+        f"{_rows_zh(legacy_rows)}既不是 UTF-8，也不是 GBK 或 Big5 文本；"
+        "请把表格另存为“CSV UTF-8（逗号分隔）”",
         tuple(legacy_rows),
-        zh=f"第 {_ranges(legacy_rows, '、')} 行既不是 UTF-8，也不是 GBK 或 Big5 文本；"
-        "请另存为“CSV UTF-8（逗号分隔）”",
     )
 
 
-def _ranges(rows: list[int], sep: str = ", ") -> str:
-    # The first ten row numbers; "、" and "等 N 行" for the Chinese message.
-    shown = sep.join(map(str, rows[:10]))
-    if len(rows) <= 10:
-        return shown
-    more = len(rows) - 10
-    return shown + (f" (+{more} more)" if sep == ", " else f" 等另 {more} 行")
+# Separators Excel writes: "," (CSV), ";" (CSV where the decimal mark is a comma), tab
+# ("Unicode 文本" and "文本文件(制表符分隔)").
+DELIMITERS = (",", "\t", ";")
 
 
-def _csv_grid(path: Path) -> tuple[list[list[Any]], str]:
-    text, encoding = decode_csv(path.read_bytes())
-    # One grid row per physical line, so row numbers match the technician's editor.
-    return [list(r) for r in csv.reader(io.StringIO(text))], encoding
+def _split_csv(text: str, delimiter: str) -> list[list[Any]]:
+    """The grid of ``text``, one grid row per *physical line* (row numbers then match the
+    technician's editor): a record whose quoted cell runs over k lines is followed by k-1
+    empty rows. A cell that swallowed further records (a stray quote) raises ``RosterFileError``.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    grid: list[list[Any]] = []
+    for record in reader:
+        first = len(grid) + 1
+        last = reader.line_num
+        grid.append(list(record))
+        grid.extend([] for _ in range(last - first))
+        for cell in record:
+            _, newline, rest = cell.partition("\n")
+            if newline and delimiter in rest:
+                swallowed = list(range(first + 1, last + 1))
+                raise RosterFileError(
+                    "UNBALANCED_QUOTE",
+                    f'row {first}: a quote mark (") opens a cell that runs on to row {last}, '
+                    f"so {_rows_en(swallowed)} {'was' if len(swallowed) == 1 else 'were'} read "
+                    "as part of that one cell: a stray quote mark; remove it (or close it) and "
+                    "import again",
+                    f'第 {first} 行：一个引号（"）开始的单元格一直延续到第 {last} 行，'
+                    f"{_rows_zh(swallowed)}都被读成了这一个单元格：多半是误输入的引号；"
+                    "请删掉（或补全）这个引号后重新导入",
+                    (first, *swallowed),
+                )
+    return grid
+
+
+def _csv_grid(raw: bytes, required: tuple[str, ...]) -> tuple[list[list[Any]], str, str]:
+    """``(grid, encoding, delimiter)``: the delimiter is the one under which a header naming
+    ``required`` is found (a semicolon file split on commas has no such header); comma when
+    none is, so the NO_HEADER error then reads the file as most people save it."""
+    text, encoding = decode_csv(raw)
+    for delimiter in DELIMITERS:
+        if delimiter != "," and delimiter not in text:
+            continue
+        try:
+            grid = _split_csv(text, delimiter)
+            _find_header(grid, required)
+        except RosterFileError:
+            continue
+        return grid, encoding, delimiter
+    return _split_csv(text, ","), encoding, ","
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,26 +413,29 @@ class XCell:
     fmt: str
 
 
-def _xlsx_grid(path: Path) -> list[list[Any]]:
+def _not_a_workbook(kind: str, err: Exception) -> RosterFileError:
+    return RosterFileError(
+        "BAD_FILE",
+        f"not a readable {kind} workbook: {err}",
+        f"不是可读的 {kind} 工作簿（{err}）：请在 Excel 中打开并重新另存为 {kind}",
+    )
+
+
+def _xlsx_grid(source: Path | bytes) -> list[list[Any]]:
+    """The first sheet of an .xlsx workbook, from its path or (a workbook renamed .csv) its
+    bytes: openpyxl refuses a *path* whose suffix is not a workbook's."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         # Not read_only: the number format id of each cell is needed for the Chinese dates.
-        wb = load_workbook(path, data_only=True)
+        wb = load_workbook(
+            io.BytesIO(source) if isinstance(source, bytes) else source, data_only=True
+        )
     except OSError as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"cannot read: {err.strerror}",
-            zh=f"无法读取：{err.strerror}",
-            exit_code=ExitCode.NO_INPUT,
-        ) from err
+        raise cannot_read(err) from err
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"not a readable .xlsx workbook: {err}",
-            zh=f"不是可读取的 .xlsx 工作簿（{err}）",
-        ) from err
+        raise _not_a_workbook(".xlsx", err) from err
     try:
         sheet = wb.worksheets[0]
         grid: list[list[Any]] = []
@@ -327,7 +451,7 @@ def _xlsx_grid(path: Path) -> list[list[Any]]:
         wb.close()
 
 
-def _xls_grid(path: Path) -> list[list[Any]]:
+def _xls_grid(source: Path | bytes) -> list[list[Any]]:
     """An Excel 97-2003 workbook (BIFF8, still what many HR systems export) through xlrd 2.x,
     whose one remaining job is reading .xls. Cells become ``XCell`` like the .xlsx path's, so
     dates, Chinese date formats and leading-zero identifiers follow the same rules."""
@@ -335,20 +459,14 @@ def _xls_grid(path: Path) -> list[list[Any]]:
 
     try:
         # formatting_info: the number format of each cell (dates, "000123" card numbers)
-        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        if isinstance(source, bytes):
+            book = xlrd.open_workbook(file_contents=source, formatting_info=True, on_demand=True)
+        else:
+            book = xlrd.open_workbook(str(source), formatting_info=True, on_demand=True)
     except OSError as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"cannot read: {err.strerror}",
-            zh=f"无法读取：{err.strerror}",
-            exit_code=ExitCode.NO_INPUT,
-        ) from err
+        raise cannot_read(err) from err
     except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError) as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"not a readable .xls workbook: {err}",
-            zh=f"不是可读取的 .xls 工作簿（{err}）",
-        ) from err
+        raise _not_a_workbook(".xls", err) from err
     try:
         sheet = book.sheet_by_index(0)
         grid: list[list[Any]] = []
@@ -367,11 +485,7 @@ def _xls_grid(path: Path) -> list[list[Any]]:
                 cells.append(XCell(value, fmt_id, (fmt.format_str if fmt else None) or "General"))
             grid.append(cells)
     except (xlrd.XLRDError, IndexError, KeyError, ValueError) as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"not a readable .xls workbook: {err}",
-            zh=f"不是可读取的 .xls 工作簿（{err}）",
-        ) from err
+        raise _not_a_workbook(".xls", err) from err
     finally:
         book.release_resources()
     return grid
@@ -446,11 +560,11 @@ def _find_header(grid: list[list[Any]], required: tuple[str, ...]) -> tuple[int,
             return index, mapping
         if mapping and (best is None or len(mapping) > len(best[1])):
             best = (index, mapping)
-    seen = seen_zh = ""
+    seen_en = seen_zh = ""
     if best is not None:
         row = [cell_text(c) for c in grid[best[0]] if cell_text(c)]
         missing = [c for c in required if c not in best[1].values()]
-        seen = f"; row {best[0] + 1} has {', '.join(row)} but no {', '.join(missing)}"
+        seen_en = f"; row {best[0] + 1} has {', '.join(row)} but no {', '.join(missing)}"
         seen_zh = (
             f"；第 {best[0] + 1} 行有 {'、'.join(row)}，但没有 "
             f"{'、'.join(_zh_header(c) for c in missing)}"
@@ -458,9 +572,9 @@ def _find_header(grid: list[list[Any]], required: tuple[str, ...]) -> tuple[int,
     raise RosterFileError(
         "NO_HEADER",
         f"no header row in the first {HEADER_SEARCH_ROWS} rows naming the required columns "
-        f"{' and '.join(required)}{seen}; "
+        f"{' and '.join(required)}{seen_en}; "
         "see `zonegate import-roster --columns` for every accepted header",
-        zh=f"前 {HEADER_SEARCH_ROWS} 行中没有含必填列 "
+        f"前 {HEADER_SEARCH_ROWS} 行中没有含必填列 "
         f"{'、'.join(_zh_header(c) for c in required)} 的表头行{seen_zh}；"
         "可用的表头见 zonegate import-roster --columns",
     )
@@ -473,6 +587,11 @@ def _zh_header(column: str) -> str:
     return f"{zh}（{column}）"
 
 
+# The first bytes of a workbook: .xlsx is a zip archive, .xls an OLE2 compound file.
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Sheet:
     """The header found, the data rows as ``(row number, {canonical column: text})``.
 
@@ -481,28 +600,34 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
     """
     suffix = path.suffix.lower()
     encoding: str | None = None
+    delimiter: str | None = None
+    read_as: str | None = None
     try:
         if suffix == ".csv":
-            grid, encoding = _csv_grid(path)
+            raw = path.read_bytes()
+            # An Excel workbook renamed (or "saved") as .csv: read it as the workbook it is,
+            # and say so, rather than report 28 rows of undecodable text.
+            if raw.startswith(_ZIP_MAGIC):
+                grid, read_as = _xlsx_grid(raw), "xlsx"
+            elif raw.startswith(_OLE2_MAGIC):
+                grid, read_as = _xls_grid(raw), "xls"
+            else:
+                grid, encoding, delimiter = _csv_grid(raw, required)
         elif suffix in (".xlsx", ".xlsm"):
             grid = _xlsx_grid(path)
         elif suffix == ".xls":
             grid = _xls_grid(path)
         else:
+            got = suffix or "no suffix"
             raise RosterFileError(
                 "BAD_FILE",
-                f"use a .csv, .xlsx or .xls file (got {suffix or 'no suffix'})",
-                zh=f"请使用 .csv、.xlsx 或 .xls 文件（实际为 {suffix or '无扩展名'}）",
+                f"use a .csv, .xlsx or .xls file (got {got})",
+                f"请使用 .csv、.xlsx 或 .xls 文件（此文件为 {suffix or '无扩展名'}）",
             )
     except OSError as err:
-        raise RosterFileError(
-            "BAD_FILE",
-            f"cannot read: {err.strerror}",
-            zh=f"无法读取：{err.strerror}",
-            exit_code=ExitCode.NO_INPUT,
-        ) from err
+        raise cannot_read(err) from err
     if not any(any(cell_text(c) for c in row) for row in grid):
-        raise RosterFileError("BAD_FILE", "the file is empty", zh="文件为空")
+        raise RosterFileError("BAD_FILE", "the file is empty", "文件是空的")
     header_index, mapping = _find_header(grid, required)
     header = [cell_text(c) for c in grid[header_index]]
     sheet = Sheet(
@@ -512,6 +637,8 @@ def read_sheet(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Shee
         unknown_columns=[h for i, h in enumerate(header) if h and i not in mapping],
         title_rows=[n + 1 for n in range(header_index) if any(cell_text(c) for c in grid[n])],
         encoding=encoding,
+        delimiter=delimiter,
+        read_as=read_as,
         headers={canon: header[i] for i, canon in mapping.items() if i < len(header)},
     )
     for number, row in enumerate(grid[header_index + 1 :], start=header_index + 2):

@@ -145,7 +145,7 @@ def test_file_errors_and_the_models_own_checks_in_the_technicians_language(
     assert f"{mixed}：第 3 行不是 UTF-8 编码，而第 1、2 行是" in err
     assert "CSV UTF-8" in err and "are not UTF-8" not in err
     assert main(["import-roster", str(mixed), "-c", str(p.config), "--lang", "en"]) == ExitCode.DATA
-    assert "rows 3 are not UTF-8" in capsys.readouterr().err
+    assert "row 3 is not UTF-8" in capsys.readouterr().err  # "rows 3 are": finding 14
 
     headless = tmp_path / "headless.csv"
     headless.write_text("工号,单位\nB1,局\n", encoding="utf-8")
