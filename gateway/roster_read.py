@@ -498,12 +498,46 @@ def excel_serial_date(serial: float) -> date:
     return (_EXCEL_EPOCH + timedelta(days=serial)).date()
 
 
-def _zero_pad(value: int, fmt: str) -> str:
-    # "000000" shows 123 as 000123; a card reader sends what is printed on the card.
-    digits = re.sub(r'"[^"]*"|\\.', "", fmt.split(";")[0])
-    if digits and set(digits) <= {"0", "#"}:
-        return str(value).zfill(digits.count("0"))
-    return str(value)
+# One token of a number format's first section: a quoted literal, a backslash-escaped
+# character, a [colour] / [$-804] locale tag, a run of digit placeholders, or one other char.
+_FMT_TOKEN = re.compile(
+    r'"(?P<quoted>[^"]*)"|\\(?P<escaped>.)|(?P<tag>\[[^\]]*\])|(?P<digits>[0#?]+)|(?P<other>.)'
+)
+# Characters Excel shows as they are without quotes (ECMA-376 Part 1, 18.8.31 numFmts).
+_PLAIN_LITERALS = frozenset("$-+/():!^&'~{}<>= ")
+
+
+def shown_integer(value: int, fmt: str) -> str:
+    """A whole number as a number format made only of literals and one run of digit
+    placeholders shows it: ``"W"000`` shows 7 as ``W007``, ``000000`` 123 as ``000123``,
+    ``0"号"`` 12 as ``12号`` (an identifier "as the cell shows it": README, issue 13 finding
+    17). Any other format (thousands separators, decimals, conditions, scaling) gives the bare
+    number, as before: those are quantities, not identifiers.
+
+    Hand-written on purpose: openpyxl and xlrd do not format numbers, and the SheetJS port
+    ``ssf`` 0.2.2 fails at construction with current Babel (``KeyError: 'decimal'``).
+    """
+    section = fmt.split(";")[0]
+    if value < 0 or not section or section.lower() == "general":
+        return str(value)
+    out: list[str] = []
+    runs = 0
+    for m in _FMT_TOKEN.finditer(section):
+        if m["quoted"] is not None:
+            out.append(m["quoted"])
+        elif m["escaped"] is not None:
+            out.append(m["escaped"])
+        elif m["tag"] is not None:
+            if not re.fullmatch(r"\[(\$-[0-9A-Fa-f]+|[A-Za-z]+|Color\d+)\]", m["tag"]):
+                return str(value)  # a condition such as [>100]: not an identifier format
+        elif m["digits"] is not None:
+            runs += 1
+            out.append(str(value).zfill(m["digits"].count("0")))
+        elif m["other"] in _PLAIN_LITERALS:
+            out.append(m["other"])
+        else:
+            return str(value)  # ".", ",", "%", "E+", "@", a letter: not an identifier format
+    return "".join(out) if runs == 1 else str(value)
 
 
 def cell_text(cell: Any, column: str | None = None) -> str:
@@ -519,7 +553,7 @@ def cell_text(cell: Any, column: str | None = None) -> str:
                 except ValueError:
                     return str(value)
             if float(value).is_integer():
-                return _zero_pad(int(value), cell.fmt)
+                return shown_integer(int(value), cell.fmt)
         return cell_text(value, column)
     if cell is None:
         return ""
