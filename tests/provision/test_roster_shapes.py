@@ -198,3 +198,49 @@ def test_the_chinese_bad_row_table_folds_the_whole_reason_at_80_columns(
     body = [line.split("│") for line in out.splitlines() if line.count("│") == 5]
     folded = "".join(cells[4].strip() for cells in body)
     assert folded == reason.replace(" ", ""), out
+
+
+def _workbook(path: Path, rows: list[tuple[Any, ...]], formats: dict[str, str]) -> Path:
+    """A workbook whose cells at ``formats`` (``"A2"``) carry an Excel number format."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in rows:
+        ws.append(list(row))
+    for ref, fmt in formats.items():
+        ws[ref].number_format = fmt
+    wb.save(path)
+    return path
+
+
+def test_identifiers_keep_the_literal_prefix_their_number_format_shows(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Finding 17: 7 formatted "W"000 (Excel shows W007) was stored as 007.
+    p = provision()
+    header = ("工号", "姓名", "卡号")
+    shown = _workbook(
+        tmp_path / "ids.xlsx",
+        [header, (7, "张三", 123), (8, "李四", 42)],
+        {"A2": '"W"000', "C2": '"NO."000000', "A3": "\\W000", "C3": '0"号"'},
+    )
+    rc, report = _json(capsys, shown, p.config)
+    assert rc == ExitCode.OK, report
+    assert _imported(p) == {"W007": ("张三", ("NO.000123",)), "W008": ("李四", ("42号",))}
+    # And so it meets a real W007 typed as text in the same sheet: one id, two people.
+    clash = _workbook(
+        tmp_path / "clash.xlsx", [header, (7, "张三", ""), ("W007", "王五", "")], {"A2": '"W"000'}
+    )
+    rc, report = _json(capsys, clash, p.config, "--dry-run")
+    assert rc == ExitCode.FAILED
+    assert [(b["row"], b["code"], b["worker_id"]) for b in report["bad_rows"]] == [
+        (3, "DUPLICATE_WORKER", "W007")
+    ]
+    # A quantity format is not an identifier format: the bare number, as before.
+    plain = _workbook(
+        tmp_path / "plain.xlsx", [header, (1234, "赵六", 5678)], {"A2": "#,##0", "C2": "0.00"}
+    )
+    rc, report = _json(capsys, plain, p.config, "--dry-run")
+    assert rc == ExitCode.OK and report["imported_workers"] == [], report
+    rc, report = _json(capsys, plain, p.config)
+    assert "1234" in _imported(p)
