@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.provisioning",
     "gateway.selftest",
     "gateway.roster_import",
+    "gateway.roster_view",
     "gateway.permit_cli",
     "gateway.logs_cli",
     "gateway.badge_binding",
@@ -105,6 +106,7 @@ READS_CONFIG = frozenset(
         "status",
         "selftest",
         "import-roster",
+        "roster",
         "enroll",
         "bind-badges",
         "reset-store",
@@ -216,6 +218,46 @@ def health_line(health: object) -> str:
     return line if len(line) <= 160 else line[:159] + "…"
 
 
+# What ``zonegate status`` prints around the data: (zh-CN, English), chosen like every
+# technician command's words (``--lang``, else device.language, else zh-CN).
+STATUS_WORDS: dict[str, tuple[str, str]] = {
+    "zone": ("区域", "Zone"),
+    "daemon": ("守护进程", "daemon"),
+    "running": ("运行中", "running"),
+    "not_running": ("未运行", "not running"),
+    "clock": ("时钟", "clock"),
+    "pending": ("待上传", "pending"),
+    "api_silent": (
+        "守护进程在运行，但其本地操作接口无应答：{err}（改为读取存储）",
+        "daemon running but its operator API does not answer: {err} (reading the stores)",
+    ),
+    "light": ("信号灯", "light"),
+    "air": ("空气", "air"),
+    "link": ("上行链路", "link"),
+    "link_why": ("链路 [{code}] {why}；最近错误：{err}", "link [{code}] {why}; last error: {err}"),
+    "permits": ("作业票", "Permits"),
+    "col.id": ("编号", "id"),
+    "col.kind": ("作业类型", "kind"),
+    "col.level": ("级别", "level"),
+    "col.status": ("状态", "status"),
+    "col.valid_to": ("有效期至", "valid to"),
+    "col.members": ("人员", "members"),
+    "inside": ("区域内人员", "Inside"),
+    "col.worker": ("工号", "worker"),
+    "col.permit": ("作业票", "permit"),
+    "col.role": ("角色", "role"),
+    "col.since": ("进入时间", "since"),
+    "alert": ("告警", "alert"),
+    "store_problem": ("存储问题：", "store problem: "),
+}
+
+
+def status_word(key: str, lang: str, **values: object) -> str:
+    """``STATUS_WORDS[key]`` in ``lang`` ("zh-CN" or "en")."""
+    zh, en = STATUS_WORDS[key]
+    return (en if lang == "en" else zh).format(**values)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """The live daemon through its operator API when it runs, else the stores."""
     from rich.console import Console
@@ -223,6 +265,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from gateway.config import ConfigError, load_config
     from gateway.daemon import daemon_running, status_snapshot
+    from gateway.phrasebook import pick_lang
+
+    lang = pick_lang(args.lang, args.config).value
+
+    def w(key: str, **values: object) -> str:
+        return status_word(key, lang, **values)
 
     try:
         cfg = load_config(args.config)
@@ -238,7 +286,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             if code == 200:
                 snap = body
         except (OSError, TimeoutError) as err:
-            print(f"daemon running but its operator API does not answer: {err}", file=sys.stderr)
+            print(w("api_silent", err=err), file=sys.stderr)
     if snap is None:
         snap = status_snapshot(cfg, args.config)
         snap["running"] = daemon_running(cfg.storage.state_dir)
@@ -248,12 +296,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         return ExitCode.STORE if problems else ExitCode.OK
     con = Console()
     zone = snap["zone"]
-    running = "running" if snap.get("running") else "not running"
+    running = w("running") if snap.get("running") else w("not_running")
     clock = snap["clock"]["source"] if isinstance(snap["clock"], dict) else snap["clock"]
     pending = sum(snap["pending"].values()) if isinstance(snap["pending"], dict) else 0
+    sep = "：" if lang != "en" else ": "
     con.print(
-        f"[bold]区域 Zone[/] {zone['site']}/{zone['zone_id']} {zone.get('name', '')}  "
-        f"daemon: {running}  clock: {clock}  pending: {pending}"
+        f"[bold]{w('zone')}[/] {zone['site']}/{zone['zone_id']} {zone.get('name', '')}  "
+        f"{w('daemon')}{sep}{running}  {w('clock')}{sep}{clock}  {w('pending')}{sep}{pending}"
     )
     exist = snap.get("stores_exist") or {}
     # Only with no store problem: a journal missing beside a registry with history is damage
@@ -275,20 +324,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         air = snap.get("air") or {}
         link = snap.get("link") or {}
         con.print(
-            f"light: {snap['light']}  空气 air: {air_summary(air)}  "
-            f"link: {link.get('state', link.get('connected', '-'))}"
+            f"{w('light')}{sep}{snap['light']}  {w('air')}{sep}{air_summary(air)}  "
+            f"{w('link')}{sep}{link.get('state', link.get('connected', '-'))}",
+            markup=False,
         )
         if link.get("diagnosis") not in (None, "OK"):
             # Why the link is down, in the technician's words (cloud_sync.link.LinkDiagnosis).
+            why = link.get("diagnosis_en") if lang == "en" else link.get("diagnosis_zh")
             con.print(
-                f"  link [{link['diagnosis']}] {link.get('diagnosis_zh')} / "
-                f"{link.get('diagnosis_en')}; last error: {link.get('last_error')}"
+                "  " + w("link_why", code=link["diagnosis"], why=why, err=link.get("last_error")),
+                markup=False,
             )
         for name, h in sorted((snap.get("health") or {}).items()):
             con.print(f"  {name}: {health_line(h)}", markup=False)
-    permits = Table(title="作业票 Permits")
-    for col in ("id", "kind", "level", "status", "valid to", "members"):
-        permits.add_column(col)
+    permits = Table(title=w("permits"))
+    for col in ("id", "kind", "level", "status", "valid_to", "members"):
+        permits.add_column(w(f"col.{col}"))
     for p in snap["permits"]:
         permits.add_row(
             p["permit_id"],
@@ -299,9 +350,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             ", ".join(m["worker_id"] for m in p["members"]),
         )
     con.print(permits)
-    inside = Table(title="区域内人员 Inside")
+    inside = Table(title=w("inside"))
     for col in ("worker", "permit", "role", "since"):
-        inside.add_column(col)
+        inside.add_column(w(f"col.{col}"))
     presence = snap["presence"]
     rows = (
         presence
@@ -314,12 +365,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     con.print(inside)
     for a in snap.get("recent_alerts", []):
-        con.print(f"[red]alert[/] {a['time']} {a['type']}")
+        con.print(f"[red]{w('alert')}[/] {a['time']} {a['type']}")
     for prob in problems:
         # markup=False: a path or message may hold [brackets]. soft_wrap: the recovery step
         # holds a command and a path the technician copies; rich hard-wrapped it at 80 columns
         # when piped, splitting it wherever the path's length put the edge.
-        con.print("store problem: " + prob, style="red", markup=False, soft_wrap=True)
+        con.print(w("store_problem") + prob, style="red", markup=False, soft_wrap=True)
     return ExitCode.STORE if problems else ExitCode.OK
 
 
@@ -362,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="zone, permits, presence and health from the stores")
     add_config_arg(p)
     p.add_argument("--json", action="store_true")
+    add_lang_arg(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="run a whole simulated zone and print its timeline")

@@ -123,6 +123,7 @@ COMMANDS: list[list[str]] = [
     ["status", "--json"],
     ["selftest", "--unattended"],
     ["import-roster", "roster.csv"],
+    ["roster"],
     ["enroll", "W001", "--photos", "a.jpg"],
     ["bind-badges"],
     ["reset-store", "journal"],

@@ -36,7 +36,7 @@ def test_status_right_after_provisioning_names_the_state_and_exits_0(
     proc = _status(p.config)
     assert proc.returncode == ExitCode.OK, proc.stderr
     assert "尚未启动过" in proc.stdout and "not started yet" in proc.stdout
-    assert "pending: 0" in proc.stdout
+    assert "待上传：0" in proc.stdout  # zh-CN labels (finding 19); English with --lang en
     assert "store problem" not in proc.stdout and "Traceback" not in proc.stderr
     # reading the status wrote nothing
     assert not (p.state_dir / "journal.db").exists()
