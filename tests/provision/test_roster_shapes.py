@@ -16,6 +16,7 @@ from gateway.cli import main
 from gateway.exitcodes import ExitCode
 from tests.provision.conftest import ProvisionFn
 from tests.provision.test_roster_import import registry_workers
+from tests.xls_biff8 import Num, write_xls
 
 
 def _run(
@@ -244,3 +245,23 @@ def test_identifiers_keep_the_literal_prefix_their_number_format_shows(
     assert rc == ExitCode.OK and report["imported_workers"] == [], report
     rc, report = _json(capsys, plain, p.config)
     assert "1234" in _imported(p)
+
+
+def test_an_xls_workbook_named_csv_is_read_as_the_workbook(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An Excel 97-2003 file (OLE2 bytes) that an HR system exported with a .csv name.
+    p = provision()
+    f = write_xls(
+        tmp_path / "export.csv",
+        [
+            ["工号", "姓名", "卡号"],
+            ["W030", "甲", Num(123, "000000")],
+            [Num(7, '"W"000'), "乙", None],  # finding 17 in a .xls: shown as W007
+        ],
+    )
+    assert f.read_bytes()[:4] == b"\xd0\xcf\x11\xe0"
+    rc, report = _json(capsys, f, p.config)
+    assert rc == ExitCode.OK, report
+    assert report["read_as"] == "xls"
+    assert _imported(p) == {"W030": ("甲", ("000123",)), "W007": ("乙", ())}
