@@ -33,6 +33,44 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+# ---- what a verdict says to the technician
+
+# Each rejection in the words of a photo being judged (edge.reasons' texts speak to a worker at
+# the terminal camera: "look at the camera").
+VERDICT_ZH: dict[str, str] = {
+    "FACE_NOT_FOUND": "照片中没有找到人脸",
+    "MULTIPLE_FACES": "照片中不止一个人",
+    "FACE_QUALITY": "人脸质量不合格",
+    "FACE_MISMATCH": "与其他照片不像同一个人",
+    "IMAGE_UNREADABLE": "照片无法读取",
+    "IMAGE_TOO_LARGE": "照片太大",
+}
+# pipeline.quality_problem's gate codes.
+QUALITY_ZH: dict[str, str] = {
+    "too_small": "人脸太小",
+    "cut_off": "人脸有一部分在画面外",
+    "too_dark": "太暗",
+    "too_bright": "太亮",
+    "clipped": "过曝或过暗的部分太多",
+    "blurred": "模糊",
+}
+
+
+def verdict_text(verdict: ImageVerdict, zh: bool) -> str:
+    """Why an image was rejected: ``FACE_QUALITY 人脸质量不合格（太暗）`` or the English
+    ``FACE_QUALITY too_dark``; empty for a kept image."""
+    if verdict.reason is None:
+        return ""
+    code = verdict.reason.value
+    if not zh:
+        return " ".join(x for x in (code, verdict.detail or "") if x)
+    detail = verdict.detail_zh
+    if verdict.reason.value == "FACE_QUALITY" and detail is not None:
+        detail = QUALITY_ZH.get(detail, detail)
+    said = f"{code} {VERDICT_ZH.get(code, '')}".strip()
+    return f"{said}（{detail}）" if detail else said
+
+
 # ---- command line
 
 
@@ -165,7 +203,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         state_dir = cfg.storage.state_dir
         store = open_store(identity_with_key_found(identity, state_dir), state_dir)
     except (StoreError, OSError) as err:
-        console.print(f"[red]face store: {err}[/red]")
+        console.print(f"[red]{say('人脸数据库', 'face store')}: {err}[/red]")
         return ExitCode.STORE
     frames = _camera_frames(identity, args.shots) if args.camera else photo_frames(args.photos)
     total = args.shots if args.camera else len(args.photos)
@@ -187,7 +225,11 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             progress.update(task, description=say("采集", "enrolling") + f" {args.worker_id}")
 
             def advance(verdict: ImageVerdict) -> None:
-                progress.update(task, advance=1, description=f"judged {Path(verdict.source).name}")
+                progress.update(
+                    task,
+                    advance=1,
+                    description=say("已判定", "judged") + f" {Path(verdict.source).name}",
+                )
 
             try:
                 result = enrol(pipeline, frames, advance)
@@ -196,7 +238,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
                 return ExitCode.UNAVAILABLE
         table = Table(*(("照片", "结果", "原因") if zh else ("image", "result", "why")))
         for v in result.verdicts:
-            why = " ".join(x for x in ((v.reason.value if v.reason else ""), v.detail or "") if x)
+            why = verdict_text(v, zh)
             table.add_row(
                 Path(v.source).name,
                 f"[green]{say('采用', 'kept')}[/green]"
@@ -225,23 +267,40 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         except SameFaceError as err:
             names = _worker_names(cfg.registry_path, [o.worker_id for o in err.others])
             for other in err.others:
+                who = f"{other.worker_id} {names.get(other.worker_id, '')}".strip()
                 console.print(
-                    f"[red]FACE_ENROLLED_ELSEWHERE: this face is already enrolled as "
-                    f"{other.worker_id} {names.get(other.worker_id, '')} "
-                    f"(distance {other.distance:.2f}); nothing stored[/red]"
+                    "[red]FACE_ENROLLED_ELSEWHERE: "
+                    + say(
+                        f"这张脸已经登记为 {who}（距离 {other.distance:.2f}）；未保存任何数据",
+                        f"this face is already enrolled as {who} "
+                        f"(distance {other.distance:.2f}); nothing stored",
+                    )
+                    + "[/red]"
                 )
             console.print(
-                "[red]the terminal could not tell these records apart. If they really are two "
-                "people (twins), run again with --confirm-same-face[/red]"
+                "[red]"
+                + say(
+                    "终端无法区分这两份记录。如果确实是两个人（如双胞胎），"
+                    "请加 --confirm-same-face 再运行",
+                    "the terminal could not tell these records apart. If they really are two "
+                    "people (twins), run again with --confirm-same-face",
+                )
+                + "[/red]"
             )
             return ExitCode.FAILED
         except (StoreError, OSError) as err:
-            console.print(f"[red]face store: {err}[/red]")
+            console.print(f"[red]{say('人脸数据库', 'face store')}: {err}[/red]")
             return ExitCode.STORE
         for other in same:
             console.print(
-                f"[yellow]stored although the face is within {other.distance:.2f} of "
-                f"{other.worker_id} (confirmed with --confirm-same-face)[/yellow]"
+                "[yellow]"
+                + say(
+                    f"已保存，尽管这张脸与 {other.worker_id} 的距离只有 {other.distance:.2f}"
+                    "（已用 --confirm-same-face 确认）",
+                    f"stored although the face is within {other.distance:.2f} of "
+                    f"{other.worker_id} (confirmed with --confirm-same-face)",
+                )
+                + "[/yellow]"
             )
         console.print(
             "[green]"

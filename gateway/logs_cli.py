@@ -52,11 +52,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
     lang = pick_lang(args.lang, args.config)
     zh, en = _WORDS["no_journal"]
     words = en if lang.value == "en" else zh
+    zh_why = lang.value != "en"
     if shutil.which("journalctl") is None:
-        print(words.format(why="journalctl not installed"), file=sys.stderr)
+        why = "未安装 journalctl" if zh_why else "journalctl not installed"
+        print(words.format(why=why), file=sys.stderr)
         return EXIT_NO_JOURNAL
     if not JOURNAL_SOCKET.exists():
-        print(words.format(why=f"{JOURNAL_SOCKET} missing"), file=sys.stderr)
+        why = f"没有 {JOURNAL_SOCKET}" if zh_why else f"{JOURNAL_SOCKET} missing"
+        print(words.format(why=why), file=sys.stderr)
         return EXIT_NO_JOURNAL
     try:
         # A fixed program and options; --since is one argv element, never a shell string.

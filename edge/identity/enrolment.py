@@ -30,12 +30,15 @@ from firmware_adapters.camera.files import PhotoRefused, load_photo
 
 @dataclass(frozen=True, slots=True)
 class ImageVerdict:
-    """Why one enrolment image was kept or rejected."""
+    """Why one enrolment image was kept or rejected: ``reason``, its ``detail`` in English and
+    ``detail_zh`` the particulars in Chinese (``2 张人脸``, ``距离 0.85``; for ``FACE_QUALITY``
+    the gate's code, ``too_dark``, which the command words)."""
 
     source: str
     reason: ReasonCode | None = None
     detail: str | None = None
     encoding: Encoding | None = None
+    detail_zh: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,10 +89,15 @@ def assess(pipeline: FacePipeline, frame: Frame, source: str) -> ImageVerdict:
     if not boxes:
         return ImageVerdict(source, ReasonCode.FACE_NOT_FOUND)
     if len(boxes) > 1:
-        return ImageVerdict(source, ReasonCode.MULTIPLE_FACES, f"{len(boxes)} faces")
+        return ImageVerdict(
+            source,
+            ReasonCode.MULTIPLE_FACES,
+            f"{len(boxes)} faces",
+            detail_zh=f"{len(boxes)} 张人脸",
+        )
     problem = pipeline.quality_problem(frame, boxes[0])
     if problem is not None:
-        return ImageVerdict(source, ReasonCode.FACE_QUALITY, problem)
+        return ImageVerdict(source, ReasonCode.FACE_QUALITY, problem, detail_zh=problem)
     encoding = pipeline.encode(frame, boxes[0], pipeline.config.enrol_jitters)
     return ImageVerdict(source, encoding=encoding)
 
@@ -97,8 +105,9 @@ def assess(pipeline: FacePipeline, frame: Frame, source: str) -> ImageVerdict:
 def refused(source: str, err: Exception) -> ImageVerdict:
     """The verdict for an image that could not be decoded (reason code from the loader)."""
     if isinstance(err, PhotoRefused) and err.code == "IMAGE_TOO_LARGE":
-        return ImageVerdict(source, ReasonCode.IMAGE_TOO_LARGE, err.detail)
-    return ImageVerdict(source, ReasonCode.IMAGE_UNREADABLE, f"unreadable: {err}")
+        return ImageVerdict(source, ReasonCode.IMAGE_TOO_LARGE, err.detail, detail_zh=err.detail_zh)
+    zh = err.detail_zh if isinstance(err, PhotoRefused) else str(err)
+    return ImageVerdict(source, ReasonCode.IMAGE_UNREADABLE, f"unreadable: {err}", detail_zh=zh)
 
 
 def enrol(
@@ -140,7 +149,8 @@ def _drop_outliers(verdicts: list[ImageVerdict], tolerance: float) -> list[Image
         distance = far.get(id(v), 0.0)
         if distance > tolerance:
             detail = f"differs from the other images ({distance:.2f})"
-            v = ImageVerdict(v.source, ReasonCode.FACE_MISMATCH, detail)
+            detail_zh = f"距离 {distance:.2f}"
+            v = ImageVerdict(v.source, ReasonCode.FACE_MISMATCH, detail, detail_zh=detail_zh)
         out.append(v)
     return out
 

@@ -28,12 +28,14 @@ def load_rgb(path: Path) -> Image:
 
 
 class PhotoRefused(CameraError):
-    """A photo that is not decoded: ``code`` is ``IMAGE_TOO_LARGE`` or ``IMAGE_UNREADABLE``."""
+    """A photo that is not decoded: ``code`` is ``IMAGE_TOO_LARGE`` or ``IMAGE_UNREADABLE``;
+    ``detail`` (also ``str()``) says why in English, ``detail_zh`` in Chinese."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, detail_zh: str) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.detail_zh = detail_zh
 
 
 PHOTO_MAX_SIDE_PX = 2400
@@ -62,7 +64,7 @@ def load_photo(
     try:
         rgb = _decode_bounded(img, path, max_side_px, max_decode_pixels)
     except (OSError, SyntaxError, ValueError, MemoryError) as err:
-        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}") from err
+        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}", f"{path}：{err}") from err
     finally:
         img.close()
     return to_rgb(rgb, PixelOrder.RGB)
@@ -74,7 +76,9 @@ def _decode_bounded(
     width, height = img.size
     declared = f"{width} x {height} px"
     if width <= 0 or height <= 0:
-        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: empty image ({declared})")
+        raise PhotoRefused(
+            "IMAGE_UNREADABLE", f"{path}: empty image ({declared})", f"{path}：空图像（{declared}）"
+        )
     factor = min(1.0, max_side_px / max(width, height))
     # JPEG only: the decoder skips DCT detail (1/2 .. 1/8 scale); img.size becomes the reduced one.
     img.draft("RGB", (max(1, int(width * factor)), max(1, int(height * factor))))
@@ -83,6 +87,8 @@ def _decode_bounded(
             "IMAGE_TOO_LARGE",
             f"{path}: {declared} ({width * height / 1e6:.0f} MP) cannot be decoded in bounded "
             f"memory; send it at most {max_decode_pixels / 1e6:.0f} MP or as JPEG",
+            f"{path}：{declared}（{width * height / 1e6:.0f} 百万像素）太大，无法在有限内存中解码；"
+            f"请提供不超过 {max_decode_pixels / 1e6:.0f} 百万像素的照片，或 JPEG 格式",
         )
     with warnings.catch_warnings():
         # The size was bounded above; Pillow's own bomb warning adds nothing.
@@ -100,12 +106,14 @@ def _open_header(path: Path) -> PILImage.Image:
     except PILImage.DecompressionBombError:
         pass
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}") from err
+        raise PhotoRefused("IMAGE_UNREADABLE", f"{path}: {err}", f"{path}：{err}") from err
     try:
         return JpegImagePlugin.JpegImageFile(path)
     except (SyntaxError, OSError):
         raise PhotoRefused(
-            "IMAGE_TOO_LARGE", f"{path}: too many pixels to decode in bounded memory"
+            "IMAGE_TOO_LARGE",
+            f"{path}: too many pixels to decode in bounded memory",
+            f"{path}：像素太多，无法在有限内存中解码",
         ) from None
 
 

@@ -137,7 +137,10 @@ def test_enroll_command_refuses_the_same_face_and_names_the_worker(
     assert zonegate([base[0], "W2", *base[1:], *again]) == 1
     out = capsys.readouterr().out
     assert "FACE_ENROLLED_ELSEWHERE" in out and "W1" in out and "Obama" in out
-    assert "nothing stored" in out
+    assert "未保存任何数据" in out and "nothing stored" not in out  # the site's zh-CN
+    assert zonegate([base[0], "W2", *base[1:], *again, "--lang", "en"]) == 1
+    out = capsys.readouterr().out
+    assert "already enrolled as W1" in out and "nothing stored" in out
     store = EncodingStore(site.state / "faces.enc", site.state / "device.key")
     assert store.worker_ids() == ["W1"]
     args = [base[0], "W2", *base[1:], *again, "--confirm-same-face"]
@@ -146,3 +149,35 @@ def test_enroll_command_refuses_the_same_face_and_names_the_worker(
         "W1",
         "W2",
     ]
+
+
+def test_enroll_says_why_each_photo_was_rejected_in_the_technicians_language(
+    site: Site,  # noqa: F811 - the fixture imported above
+    faces: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under zh-CN the reasons were codes with English details ("MULTIPLE_FACES 2 faces").
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps table cells at the terminal's width
+    photos = [
+        str(faces / "obama.jpg"),
+        str(faces / "noface_chelsea.png"),
+        str(faces / "kit_with_rose.jpg"),
+        str(faces / "biden.jpg"),
+        str(faces / "obama_knn_test1.jpg"),
+        str(tmp_path / "missing.jpg"),
+    ]
+    base = ["enroll", "W1", "--config", str(site.config_path), "--photos", *photos]
+    assert zonegate([*base, "--lang", "zh-CN"]) == 0
+    zh = capsys.readouterr().out
+    assert "FACE_NOT_FOUND 照片中没有找到人脸" in zh
+    assert "MULTIPLE_FACES 照片中不止一个人（2 张人脸）" in zh
+    assert "FACE_MISMATCH 与其他照片不像同一个人（距离 " in zh
+    assert f"IMAGE_UNREADABLE 照片无法读取（{tmp_path / 'missing.jpg'}：" in zh
+    for english in ("2 faces", "differs from", "unreadable:", "judged"):
+        assert english not in zh
+    assert zonegate([*base, "--lang", "en"]) == 0
+    en = capsys.readouterr().out
+    assert "MULTIPLE_FACES 2 faces" in en and "FACE_MISMATCH differs from the other images" in en
+    assert "照片" not in en
