@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable
@@ -132,6 +131,8 @@ async def probe(
         receive_timeout_s=config.receive_timeout_s,
         backoff_initial_s=min(config.reconnect_initial_s, 0.5),
         backoff_max_s=min(config.reconnect_max_s, 2.0),
+        # The client would log every failed reconnect; the probe says it once, with the cause.
+        log_failures=False,
     )
     suspects: list[dict[str, Any]] = []
     ever_connected = False
@@ -154,10 +155,6 @@ async def probe(
                     }
                 )
 
-    # The client logs every failed reconnect; the probe says it once, with the cause.
-    gps_log = logging.getLogger("firmware_adapters.gps")
-    level = gps_log.level
-    gps_log.setLevel(logging.CRITICAL)
     tick = asyncio.create_task(ticker(), name="gps-probe-progress")
     try:
         with contextlib.suppress(TimeoutError):
@@ -175,7 +172,6 @@ async def probe(
         tick.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await tick
-        gps_log.setLevel(level)
     ever_connected = ever_connected or client.stats.connects > 0
     t = policy.tracker
     t.check_stale(time.monotonic())

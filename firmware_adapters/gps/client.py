@@ -334,7 +334,10 @@ class GpsdClient:
     """Reports from gpsd for as long as it runs, reconnecting with capped, jittered backoff.
 
     ``connected`` is set while gpsd is streaming to us (it acknowledged the WATCH) and cleared
-    when the connection is lost, so a caller can await it instead of polling a flag.
+    when the connection is lost, so a caller can await it instead of polling a flag. Each lost
+    or refused connection is logged (the daemon's journal) unless ``log_failures`` is False: a
+    command that reports ``stats.last_error`` itself, once and in the technician's language
+    (selftest, gps probe), would otherwise print an English line per reconnect.
     """
 
     def __init__(
@@ -346,9 +349,11 @@ class GpsdClient:
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         rng: random.Random | None = None,
+        log_failures: bool = True,
     ) -> None:
         self.host = host
         self.port = port
+        self.log_failures = log_failures
         self.receive_timeout_s = receive_timeout_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
@@ -378,10 +383,12 @@ class GpsdClient:
                         self._backoff.reset()
                         yield report
                     self.stats.disconnects += 1
-                    log.warning("gpsd at %s:%d closed the connection", self.host, self.port)
+                    if self.log_failures:
+                        log.warning("gpsd at %s:%d closed the connection", self.host, self.port)
             except GpsdError as err:
                 self.stats.last_error = str(err)
-                log.warning("gpsd: %s", err)
+                if self.log_failures:
+                    log.warning("gpsd: %s", err)
             finally:
                 self.connected.clear()
             await asyncio.sleep(self._backoff.next_delay())

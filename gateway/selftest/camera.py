@@ -30,6 +30,15 @@ CAMERA_ERROR = Words(
     "检查排线/USB 和 identity.camera；zonegate 用户须在 video 组",
     "check the ribbon cable / USB and identity.camera; the zonegate user needs video",
 )
+NO_PICAMERA2 = Words(
+    "CAMERA_NO_PICAMERA2",
+    "未安装 picamera2（树莓派摄像头的库）",
+    "picamera2 is not installed (the Raspberry Pi camera library)",
+    "sudo apt install python3-picamera2；zonegate 的虚拟环境须以 --system-site-packages 创建；"
+    "或在 identity.camera 中选用其他摄像头类型",
+    "apt install python3-picamera2; the venv needs --system-site-packages; or choose another "
+    "identity.camera type",
+)
 NO_FACE = Words(
     "CAMERA_NO_FACE",
     "读取了 {read} 帧，但没有找到人脸",
@@ -78,6 +87,8 @@ def check_camera(cfg: GatewayConfig, frames: int) -> CheckResult:
         finally:
             camera.close()
     except CameraError as err:
+        if isinstance(err.__cause__, ImportError):
+            return NO_PICAMERA2.result("camera", Status.FAIL, details)
         return CAMERA_ERROR.result("camera", Status.FAIL, details, read=read, error=err)
     details["frames"] = read
     return NO_FACE.result("camera", Status.FAIL, details, read=read)

@@ -4,6 +4,7 @@ technician at the gateway watches and confirms (only a person can see a lamp lig
 from __future__ import annotations
 
 import asyncio
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from edge.reasons import Lang
@@ -59,6 +60,8 @@ async def check_outputs(
     """Run the test pattern (red, amber, green, buzzer, relay on and off) and ask the
     technician (in ``lang``) whether they saw and heard it; ends on red with the relay
     released (safe). ``details["read_back"]`` holds the pins' states after each step."""
+    from gpiozero.exc import PinFactoryFallback
+
     from firmware_adapters.outputs.signals import Light
     from firmware_adapters.outputs.stacklight import OutputsError, StackLight
 
@@ -66,10 +69,14 @@ async def check_outputs(
     pins = {"red": o.red_pin, "amber": o.amber_pin, "green": o.green_pin}
     pins |= {"buzzer": o.buzzer_pin, "relay": o.relay_pin}
     details: dict[str, Any] = {"pins": pins, "mock": o.mock}
-    try:
-        light = StackLight(o)
-    except OutputsError as err:
-        return PINS_UNUSABLE.result("outputs", Status.FAIL, details, error=err)
+    with warnings.catch_warnings():
+        # gpiozero warns in English for each pin library it cannot load (lgpio, RPi.GPIO, ...)
+        # before it settles or gives up: this check's line says the outcome.
+        warnings.simplefilter("ignore", PinFactoryFallback)
+        try:
+            light = StackLight(o)
+        except OutputsError as err:
+            return PINS_UNUSABLE.result("outputs", Status.FAIL, details, error=err)
     seen: list[dict[str, bool]] = []
     # Mock pins are read back, not watched: no need to hold each step.
     step = 0.0 if o.mock else PATTERN_STEP_S

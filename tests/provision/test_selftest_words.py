@@ -5,13 +5,18 @@ and English with the same placeholders, and the table shows the chosen language 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
 import re
 import string
+import subprocess
+import sys
 
 import pytest
 
 import gateway.selftest
+from firmware_adapters.tcpports import free_port
 from gateway.cli import main
 from gateway.selftest import Words
 from tests.provision.conftest import ProvisionFn
@@ -71,3 +76,44 @@ def test_a_failing_check_speaks_the_chosen_language(
     assert "free space (apt-get clean, journalctl --vacuum-size=100M) or a bigger SD card" in en
     assert "FAIL" in en and "fix to try" in en
     assert not CJK.search(en.replace("三号焊接区", ""))  # nothing Chinese in the English table
+
+
+def test_no_english_line_around_the_chinese_table(
+    provision: ProvisionFn,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A zh-CN selftest on a bench with no gpsd, no GPIO library and no picamera2 printed the
+    # gps client's "gpsd: cannot connect ..." once per reconnect, gpiozero's PinFactoryFallback
+    # warnings, and picamera2's install hint in English only (issue 13 item 3 sweep).
+    monkeypatch.setenv("COLUMNS", "400")
+    p = provision(
+        template=f"gps:\n  enabled: true\n  port: {free_port()}\n"
+        "outputs:\n  mock: false\n"
+        "identity:\n  enabled: true\n  camera: {type: picamera2}\n"
+    )
+    args = ["selftest", "-c", str(p.config), "--credentials", str(p.credentials), "--unattended"]
+    # A real process: pytest would capture the log lines that a terminal shows.
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args, "--gps-seconds", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert proc.returncode == 1
+    out, err = proc.stdout, proc.stderr
+    # Only the config's own warning (in Chinese) precedes the table; each fact is on its line.
+    assert all(CJK.search(line) for line in err.splitlines()), err
+    assert "gpsd:" not in err and "PinFactoryFallback" not in err
+    assert "无法连接 gpsd" in out and "输出引脚不可用" in out
+    assert main([*args, "--gps-seconds", "1", "--json"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out.splitlines()[-1])["checks"]}
+    assert checks["gps"]["code"] == "GPS_GPSD_UNREACHABLE"
+    assert checks["outputs"]["code"] == "OUTPUTS_PINS"
+    # Without the face models the check stops before the camera (CAMERA_NO_MODELS).
+    if checks["camera"]["code"] != "CAMERA_NO_MODELS":
+        assert checks["camera"]["code"] == "CAMERA_NO_PICAMERA2"
+        assert "未安装 picamera2" in checks["camera"]["reason_zh"]
+        assert "apt install python3-picamera2" in checks["camera"]["fix_zh"]
