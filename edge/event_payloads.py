@@ -379,7 +379,7 @@ class GasAdapterCrashed(ZonePayload):
 class GpsSuspect(ZonePayload):
     """A fix the geofence distrusts: time going backwards or a jump no vehicle makes."""
 
-    kind: str = Field(description="time_backwards or position_jump")
+    kind: str = Field(description="time_backwards, position_jump or clock_mismatch")
     back_s: float | None = Field(default=None, description="time_backwards: seconds back")
     position: GpsPosition | None = None
     distance_m: float | None = None
@@ -389,6 +389,12 @@ class GpsSuspect(ZonePayload):
     implied_speed_mps: float | None = None
     reported_speed_mps: float | None = None
     gps_time_consistent: bool | None = None
+    offset_s: float | None = Field(
+        default=None, description="clock_mismatch: synchronised clock minus GPS time, seconds"
+    )
+    allowed_s: float | None = Field(
+        default=None, description="clock_mismatch: gps.position_time_bound_s"
+    )
     from_: GpsPosition | None = Field(default=None, alias="from")
     to: GpsPosition | None = None
 

@@ -20,6 +20,7 @@ from edge.cert_catalogue import CERT_CATEGORY_ZH as CERT_CATEGORY_ZH
 from edge.cert_catalogue import CertCategory as CertCategory
 from edge.cert_catalogue import OperationItem as OperationItem
 from edge.cert_catalogue import category_of, kind_label
+from edge.combustibles import combustible
 from edge.reasons import ReasonCode
 from firmware_adapters.bilingual import BilingualValueError
 from firmware_adapters.readings import Fix as Fix
@@ -239,6 +240,22 @@ class TargetGas(Model):
 
     name: str = Field(default="methane")
     lel_vol_percent: float = Field(default=5.0, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _lel_of_a_known_gas(self) -> TargetGas:
+        # A wrong LEL moves every %LEL -> % vol conversion and the §5.3.2 criterion itself: 0.5
+        # for methane (the fraction typed for the percent) passes 30 %LEL as 0.15 % vol.
+        gas = combustible(self.name)
+        if gas is not None and not gas.accepts(self.lel_vol_percent):
+            raise BilingualValueError(
+                f"lel_vol_percent {self.lel_vol_percent:g} is not the LEL of {gas.name} "
+                f"({gas.span()} % vol, NIOSH / IEC 60079-20-1): every %LEL reading and the "
+                "GB 30871 §5.3.2 pass criterion depend on it; give the published value",
+                f"lel_vol_percent {self.lel_vol_percent:g} 不是{gas.zh}（{gas.name}）的爆炸下限"
+                f"（{gas.span()} % vol，NIOSH / IEC 60079-20-1）：所有 %LEL 读数的换算和 "
+                "GB 30871 §5.3.2 的合格标准都取决于它；请填写公布值",
+            )
+        return self
 
     @property
     def pass_limit_vol_percent(self) -> float:

@@ -22,13 +22,14 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from cloud_sync.config import MqttConfig
 from edge.air_limits import o2_band_loosening
+from edge.combustibles import closest_combustible, combustible
 from edge.config import AccessConfig, ClockConfig, DeviceConfig, StorageConfig, TelemetryConfig
 from edge.floors import MONITOR_INSTALLED_KINDS, MONITORED_GASES
 from edge.gas_config import GasConfig
 from edge.gas_tests import canonical_gas
 from edge.geofence.config import GpsConfig
 from edge.identity.config import IdentityConfig
-from edge.models import WORK_KIND_ZH, Zone
+from edge.models import WORK_KIND_ZH, CircleFence, Zone
 from firmware_adapters.badge.config import BadgeConfig
 from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
@@ -114,6 +115,118 @@ def monitor_gaps(zone: Zone, gas: GasConfig) -> MonitorGapWarning | None:
     )
 
 
+class SafeguardWeakenedWarning(BilingualWarning):
+    """A valid setting that weakens a check of the gate (a bench or demo setting left in a site
+    config, a looser threshold) or that the gateway could not check (``en``, ``zh``)."""
+
+
+# Loopback hosts where plain MQTT (no TLS) carries nothing over a network.
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+# The GPS horizontal error and face-mismatch lockout above which check-config says so: the
+# defaults (50 m, 3 tries) with room for a site's own choice.
+_EPH_SAID_M = 50.0
+_LOCKOUT_SAID = 5
+# Below this a circle fence is inside a consumer receiver's own error (provision refuses it).
+_FENCE_MIN_RADIUS_M = 5.0
+
+
+def weakened_safeguards(cfg: GatewayConfig) -> list[SafeguardWeakenedWarning]:
+    """Each setting of ``cfg`` that weakens a gate check, as one warning (zh-CN and English).
+
+    None of them is an error: each has a use on a bench or in a demo. A technician who copies
+    a bench config to a site must hear about it, as check-config says about looser gas limits.
+    """
+    out: list[SafeguardWeakenedWarning] = []
+
+    def say(en: str, zh: str) -> None:
+        out.append(SafeguardWeakenedWarning(en, zh))
+
+    if cfg.clock.assume_trusted:
+        say(
+            "clock.assume_trusted is true: permit and certificate validity are judged by this "
+            "device's clock without NTP or GPS (bench / demo only; never on a site)",
+            "clock.assume_trusted 为 true：作业许可证和证书的有效期按本机时钟判断，不经 NTP 或 "
+            "GPS 核验（仅用于试验台和演示，现场不得使用）",
+        )
+    gps = cfg.gps
+    if gps.enabled and gps.allow_simulated:
+        say(
+            "gps.allow_simulated is true: simulated (gpsd status 8) fixes place the terminal "
+            "inside the fence (demo only; never on a site)",
+            "gps.allow_simulated 为 true：模拟定位（gpsd 状态 8）也算在围栏内（仅用于演示，"
+            "现场不得使用）",
+        )
+    if cfg.zone.geofence is not None and gps.enabled and not gps.require_fix:
+        say(
+            "gps.require_fix is false: badge-ins are accepted without a GPS fix inside the fence",
+            "gps.require_fix 为 false：没有围栏内的 GPS 定位也允许刷卡入场",
+        )
+    elif cfg.zone.geofence is not None and gps.enabled and gps.no_fix_policy == "warn":
+        say(
+            "gps.no_fix_policy is warn: without a GPS fix a badge-in is allowed with a warning "
+            "instead of denied NO_GPS_FIX",
+            "gps.no_fix_policy 为 warn：没有 GPS 定位时刷卡只提示、仍放行，而不是以“无 GPS 定位”"
+            "（NO_GPS_FIX）拒绝",
+        )
+    if gps.enabled and gps.max_eph_m > _EPH_SAID_M:
+        say(
+            f"gps.max_eph_m is {gps.max_eph_m:g} m: fixes that uncertain still place the "
+            f"terminal (default {_EPH_SAID_M:g} m)",
+            f"gps.max_eph_m 为 {gps.max_eph_m:g} 米：水平误差这么大的定位仍被采用"
+            f"（默认 {_EPH_SAID_M:g} 米）",
+        )
+    fence = cfg.zone.geofence
+    if isinstance(fence, CircleFence) and fence.radius_m < _FENCE_MIN_RADIUS_M:
+        say(
+            f"zone.geofence.radius_m is {fence.radius_m:g} m, inside a GPS receiver's own error: "
+            "the terminal will mostly be judged outside the fence (metres, not kilometres?)",
+            f"zone.geofence.radius_m 为 {fence.radius_m:g} 米，小于 GPS 本身的误差：终端将经常被"
+            "判为在围栏外（单位是米，不是千米）",
+        )
+    if cfg.access.lockout_threshold > _LOCKOUT_SAID:
+        say(
+            f"access.lockout_threshold is {cfg.access.lockout_threshold}: a badge is locked only "
+            f"after that many face mismatches (default 3)",
+            f"access.lockout_threshold 为 {cfg.access.lockout_threshold}：人脸不符这么多次后才"
+            "锁定工卡（默认 3 次）",
+        )
+    ident = cfg.identity
+    if ident.enabled and ident.multiple_faces == "largest":
+        say(
+            "identity.multiple_faces is largest: with several faces in view the largest is "
+            "judged, so a colleague can badge in holding the card in front of the owner",
+            "identity.multiple_faces 为 largest：画面中有多张人脸时只核验最大的一张，"
+            "他人可在持卡人身后代刷",
+        )
+    if ident.enabled and ident.camera.type == "files":
+        say(
+            "identity.camera.type is files: faces are read from image files, not from the "
+            "person at the terminal (tests / demo only)",
+            "identity.camera.type 为 files：人脸取自图片文件而非终端前的人（仅用于测试和演示）",
+        )
+    mqtt = cfg.mqtt
+    if mqtt.enabled and not mqtt.tls and mqtt.host not in _LOOPBACK:
+        say(
+            f"mqtt.tls is false for {mqtt.host}: the broker password, permits and access events "
+            "cross the network in clear",
+            f"mqtt.tls 为 false（{mqtt.host}）：服务器密码、作业许可证和出入记录以明文在网络上传输",
+        )
+    target = cfg.zone.target_gas
+    if combustible(target.name) is None:
+        near = closest_combustible(target.name)
+        hint_en = f" (did you mean {near}?)" if near else ""
+        hint_zh = f"（是否应为 {near}？）" if near else ""
+        say(
+            f"zone.target_gas.name {target.name!r} is not a gas zonegate knows{hint_en}: its "
+            f"LEL {target.lel_vol_percent:g} % vol could not be checked, and every %LEL reading "
+            "and the GB 30871 §5.3.2 criterion depend on it",
+            f"zone.target_gas.name {target.name!r} 不是已知的可燃气体{hint_zh}：其爆炸下限 "
+            f"{target.lel_vol_percent:g} % vol 无法核对，而所有 %LEL 读数的换算和 GB 30871 §5.3.2 "
+            "的合格标准都取决于它",
+        )
+    return out
+
+
 class GatewayConfig(Section):
     """Top level of gateway.yaml."""
 
@@ -159,6 +272,13 @@ class GatewayConfig(Section):
         # say so when the file is checked, not at the first start on site.
         said = monitor_gaps(self.zone, self.gas)
         if said is not None:
+            warnings.warn(said, stacklevel=2)
+        return self
+
+    @model_validator(mode="after")
+    def _weakened_safeguards(self) -> GatewayConfig:
+        # Said at every load, as the other warnings: check-config prints them, the daemon logs.
+        for said in weakened_safeguards(self):
             warnings.warn(said, stacklevel=2)
         return self
 

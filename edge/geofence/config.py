@@ -78,3 +78,10 @@ class GpsConfig(GpsdConfig):
     clock_bound_s: float = Field(
         default=2.0, gt=0, description="warn when the system clock differs from GPS time by more"
     )
+    position_time_bound_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="a fix whose time differs from a clock synchronised by NTP (or earlier by "
+        "GPS) by more than this is not a position: a replayed or spoofed stream",
+    )

@@ -11,6 +11,9 @@ from edge.geofence.tracker import FenceState, FixOutcome, GeofenceTracker
 from edge.models import Fix, Geofence, Position
 from edge.reasons import ReasonCode
 
+# Clock trust sources that know real time independently of the fix being judged.
+_SYNCHRONISED = frozenset({"ntp", "gps"})
+
 
 class GeofencePolicy:
     """The zone's position evidence (``edge.evidence.PositionSource``) fed by a tracker."""
@@ -21,8 +24,20 @@ class GeofencePolicy:
         self.tracker = GeofenceTracker(config, fence)
 
     def update(self, fix: Fix) -> FixOutcome:
-        """Feed one fix to the tracker; returns what it did."""
-        return self.tracker.update(fix)
+        """Feed one fix to the tracker; returns what it did.
+
+        When the wall clock is synchronised (trust source ``ntp``, or ``gps`` from earlier
+        agreeing fixes), the fix's time is checked against it: a stream years or minutes away
+        from real time is a replay or a spoofer (reference/gps.md §6: "GPS time disagreeing with
+        NTP-disciplined system time"). An assumed clock (bench) or none cannot tell which side
+        is wrong, so then the fix is not checked (check-config warns about assume_trusted).
+        """
+        offset: float | None = None
+        if fix.time is not None and self.clock.trust().source in _SYNCHRONISED:
+            # The clock's now, taken back to when the report was received.
+            received = self.clock.wall().timestamp() - (self.clock.mono() - fix.mono_ts)
+            offset = received - fix.time.timestamp()
+        return self.tracker.update(fix, offset)
 
     def position(self) -> Position | None:
         """The last valid position, or None."""

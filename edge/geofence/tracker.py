@@ -40,6 +40,7 @@ class FixReject(StrEnum):
     TIME_BACKWARDS = "TIME_BACKWARDS"  # spliced or replayed data
     NO_ERROR_ESTIMATE = "NO_ERROR_ESTIMATE"  # no eph: quality unknown
     ERROR_TOO_LARGE = "ERROR_TOO_LARGE"  # eph above max_eph_m
+    CLOCK_MISMATCH = "CLOCK_MISMATCH"  # GPS time far from a synchronised clock: replay / spoof
 
 
 class FenceState(StrEnum):
@@ -109,6 +110,7 @@ class GeofenceTracker:
         self._pending: FenceState | None = None
         self._pending_count = 0
         self._pending_since = 0.0
+        self._clock_mismatch = False  # a clock_mismatch suspect event was said for this episode
 
     # ---- public
 
@@ -117,8 +119,14 @@ class GeofenceTracker:
         """Enough consecutive 3D fixes with consistent time to compare GPS time with the clock."""
         return self.consecutive_3d >= self.config.clock_fixes
 
-    def update(self, fix: Fix) -> FixOutcome:
-        """Gate one TPV, flag jumps, and move the fence state; returns what happened."""
+    def update(self, fix: Fix, clock_offset_s: float | None = None) -> FixOutcome:
+        """Gate one TPV, flag jumps, and move the fence state; returns what happened.
+
+        ``clock_offset_s`` is a synchronised wall clock minus the fix's GPS time (seconds), when
+        the caller has such a clock; beyond ``position_time_bound_s`` the fix is rejected
+        ``CLOCK_MISMATCH`` and the fence state falls to UNKNOWN at once (a replayed recording or
+        a spoofer: their positions are not where the terminal is). None skips the check.
+        """
         out = FixOutcome(fix)
         prev, self._prev = self._prev, fix
         if prev is not None and self._same_epoch(prev, fix):
@@ -128,6 +136,8 @@ class GeofenceTracker:
         self.fixes += 1
         out.events.extend(self.check_stale(fix.mono_ts))
         reject = self._basic_gate(fix, out)
+        if reject is None and clock_offset_s is not None:
+            reject = self._clock_gate(fix, clock_offset_s, out)
         if reject is None:
             self._flag_jump(fix, out)
             reject = self._error_gate(fix)
@@ -225,6 +235,28 @@ class GeofenceTracker:
             )
             return FixReject.TIME_BACKWARDS
         return None
+
+    def _clock_gate(self, fix: Fix, offset_s: float, out: FixOutcome) -> FixReject | None:
+        if abs(offset_s) <= self.config.position_time_bound_s:
+            self._clock_mismatch = False
+            return None
+        if not self._clock_mismatch:  # one suspect event per disagreement, not one per fix
+            self._clock_mismatch = True
+            out.events.append(
+                GeoEvent(
+                    "suspect",
+                    {
+                        "kind": "clock_mismatch",
+                        "offset_s": round(offset_s, 3),
+                        "allowed_s": self.config.position_time_bound_s,
+                        "position": _pos(fix),
+                    },
+                )
+            )
+        # Whatever state earlier fixes built is not evidence any more.
+        self.state = FenceState.UNKNOWN
+        self._pending = None
+        return FixReject.CLOCK_MISMATCH
 
     def _error_gate(self, fix: Fix) -> FixReject | None:
         if fix.eph_m is None or not math.isfinite(fix.eph_m):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.clock import SystemClock
+from edge.clock import SystemClock, Trust
 from edge.config import DeviceConfig, StorageConfig
 from edge.evidence import FixedAir
 from edge.geofence import GeofencePolicy
@@ -63,6 +63,13 @@ class RecordingClock(SystemClock):
         super().mark_gps_synced()
 
 
+class NtpClock(RecordingClock):
+    """The real clock, as the kernel reports it when NTP has synchronised it (a site)."""
+
+    def trust(self) -> Trust:
+        return Trust(True, "ntp")
+
+
 @dataclass
 class Env:
     ctx: ServiceContext
@@ -71,7 +78,12 @@ class Env:
     clock: RecordingClock
 
 
-def make_env(tmp_path: Path, gps: GpsConfig, fence: CircleFence | None) -> Env:
+def make_env(
+    tmp_path: Path,
+    gps: GpsConfig,
+    fence: CircleFence | None,
+    clock: RecordingClock | None = None,
+) -> Env:
     zone = Zone(site="plant", zone_id="z1", work_kinds=(WorkKind.HOT_WORK,), geofence=fence)
     cfg = GatewayConfig(
         device=DeviceConfig(device_id="gw1"),
@@ -79,7 +91,7 @@ def make_env(tmp_path: Path, gps: GpsConfig, fence: CircleFence | None) -> Env:
         storage=StorageConfig(state_dir=tmp_path),
         gps=gps,
     )
-    clock = RecordingClock()
+    clock = clock or RecordingClock()
     registry = Registry(cfg.registry_path)
     journal = Journal(cfg.journal_path, clock)
     controller = ZoneController(
@@ -239,6 +251,77 @@ def service_for(env: Env) -> GpsService:
         journal=env.journal,
         clock=env.clock,
     )
+
+
+@requires_gpsfake
+async def test_a_replayed_recording_is_no_position_against_an_ntp_clock(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    # A fresh-user test admitted a worker on a GPS stream 7.9 years off the clock: a replay
+    # (or spoofer) standing inside the fence. With the clock synchronised by NTP, such fixes are
+    # not positions: the fence never reads inside and a badge-in gets NO_GPS_FIX.
+    async with GpsFake(NMEA_DIR / "bt451.log", tmp_path) as fake:
+        gps = GpsConfig(enabled=True, port=fake.port, max_eph_m=100.0, receive_timeout_s=30)
+        fence = CircleFence(center=BT451_STATIONARY, radius_m=300)
+        env = make_env(tmp_path, gps, fence, clock=NtpClock())
+        env_factory.append(env)
+        service = build_service(env.ctx)
+        assert isinstance(service, GpsService)
+        task = asyncio.create_task(service.run())
+        try:
+            await asyncio.wait_for(service.client.connected.wait(), 10)
+            fake.release()
+            assert await fake.wait() == 0
+            deadline = time.monotonic() + 10
+            while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    t = service.policy.tracker
+    assert service.client.stats.tpv == 30
+    assert t.enters == 0 and t.valid == 0
+    assert t.rejected["CLOCK_MISMATCH"] > 0
+    [suspect] = [
+        e for e in env.journal.events(EventKind.FAULT, "gps_suspect")
+        if e.payload["kind"] == "clock_mismatch"
+    ]  # fmt: skip
+    assert abs(suspect.payload["offset_s"]) > 86_400 and suspect.payload["allowed_s"] == 60.0
+    verdict = service.policy.position_verdict()
+    assert (verdict.ok, verdict.reason) == (False, ReasonCode.NO_GPS_FIX)
+
+
+def test_a_stream_turning_to_a_replay_drops_the_fence_to_unknown_at_once(
+    tmp_path: Path, env_factory: list[Env]
+) -> None:
+    gps = GpsConfig(enabled=True, dwell_samples=2)
+    fence = CircleFence(center=BT451_STATIONARY, radius_m=300)
+    env = make_env(tmp_path, gps, fence, clock=NtpClock())
+    env_factory.append(env)
+    svc = GpsService(
+        config=gps,
+        policy=GeofencePolicy(gps, fence, env.clock),
+        client=GpsdClient(port=1),  # never started: fixes are handed in directly
+        controller=env.controller,
+        journal=env.journal,
+        clock=env.clock,
+    )
+    now = datetime.now(UTC)
+    for i in range(3):  # live fixes, on time: inside
+        svc.handle_fix(synthetic(now - timedelta(seconds=3 - i)))
+    assert svc.policy.position_verdict().ok
+    for i in range(3):  # the same place, but a day ahead: a spoofer's (or a replay's) time
+        svc.handle_fix(synthetic(now + timedelta(days=1, seconds=i)))
+    verdict = svc.policy.position_verdict()
+    assert (verdict.ok, verdict.reason) == (False, ReasonCode.NO_GPS_FIX)
+    kinds = [e.payload["kind"] for e in env.journal.events(EventKind.FAULT, "gps_suspect")]
+    assert kinds == ["clock_mismatch"]  # said once for the episode, not once per fix
+    # Live again: the spoofed fixes' times were ahead, so live time now runs "backwards" once
+    # (that fix is rejected too); then evidence again after the dwell.
+    for i in range(4):
+        svc.handle_fix(synthetic(datetime.now(UTC) + timedelta(seconds=i)))
+    assert svc.policy.position_verdict().ok
 
 
 def test_gps_time_agreeing_with_the_clock_marks_it_synced(
