@@ -16,6 +16,7 @@ from edge.config import DeviceConfig, StorageConfig
 from edge.evidence import FixedAir
 from edge.geofence import GeofencePolicy
 from edge.geofence.config import GpsConfig
+from edge.geofence.tracker import FixReject
 from edge.journal import Journal
 from edge.models import (
     CertCategory,
@@ -282,7 +283,7 @@ async def test_a_replayed_recording_is_no_position_against_an_ntp_clock(
     t = service.policy.tracker
     assert service.client.stats.tpv == 30
     assert t.enters == 0 and t.valid == 0
-    assert t.rejected["CLOCK_MISMATCH"] > 0
+    assert t.rejected[FixReject.CLOCK_MISMATCH] > 0
     [suspect] = [
         e for e in env.journal.events(EventKind.FAULT, "gps_suspect")
         if e.payload["kind"] == "clock_mismatch"
