@@ -52,6 +52,11 @@ _WORDS: dict[str, tuple[str, str]] = {
         "no badge reader configured (badge.type: none)",
     ),
     "unknown": ("登记库中没有人员 {ids}", "not in the registry: {ids}"),
+    "reader_failed": (
+        "无法打开读卡器：{error}。请检查 badge.port（ls /dev/serial/by-id），"
+        "以及 zonegate 用户是否在 dialout 组",
+        "badge reader: {error}",
+    ),
     "running": (
         "zonegate 正在运行并占用读卡器；请先停止：sudo systemctl stop zonegate",
         "zonegate is running and holds the reader; stop it first: sudo systemctl stop zonegate",
@@ -195,7 +200,7 @@ def cmd_bind_badges(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return ExitCode.CONFIG
     except BadgeReaderError as err:
-        print(f"badge reader: {err}", file=sys.stderr)
+        print(_say("reader_failed", lang, error=err), file=sys.stderr)
         return EXIT_NO_READER
     ids = f": {', '.join(skipped)}" if skipped else ""
     print(_say("done", lang, bound=len(bound), skipped=len(skipped), ids=ids))

@@ -8,6 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from gateway.exitcodes import ExitCode
 from tests.provision.conftest import ProvisionFn
 from tests.provision.test_roster_import import registry_workers, write_csv
 
@@ -75,3 +78,24 @@ def test_tapping_cards_binds_them_in_order_and_refuses_a_taken_card(
     assert workers["A1"].badge_ids == ("000101",)
     assert workers["A2"].badge_ids == ("000102",)
     assert workers["A3"].badge_ids == ("C-3",)
+
+
+def test_a_reader_that_cannot_be_opened_is_said_in_the_technicians_language(
+    provision: ProvisionFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Printed as "badge reader: <English error>" under zh-CN (issue 13 item 3 sweep).
+    gone = tmp_path / "no-such-reader"
+    p = provision(template=f"badge:\n  type: file\n  port: {gone}\n  mode: in\n")
+    roster = write_csv(
+        tmp_path / "r.csv", [["A1", "甲", "", ""]], header=["工号", "姓名", "卡号", "单位"]
+    )
+    from gateway.cli import main
+
+    assert main(["import-roster", str(roster), "-c", str(p.config)]) == 0
+    capsys.readouterr()
+    args = ["bind-badges", "-c", str(p.config), "--timeout", "2"]
+    assert main(args) == ExitCode.UNAVAILABLE
+    err = capsys.readouterr().err
+    assert "无法打开读卡器" in err and "badge.port" in err and "badge reader:" not in err
+    assert main([*args, "--lang", "en"]) == ExitCode.UNAVAILABLE
+    assert "badge reader: " in capsys.readouterr().err
