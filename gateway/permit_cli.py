@@ -15,6 +15,43 @@ from typing import Any
 
 from gateway.cli import EX_CONFIG
 from gateway.cli_options import add_config_arg
+from gateway.phrasebook import add_lang_arg, pick_lang
+
+# The table in the technician's language (GB 30871 terms); codes stay beside the Chinese.
+STATUS_ZH = {
+    "approved": "已批准",
+    "active": "作业中",
+    "suspended": "中止",
+    "expired": "已过期",
+    "completed": "完工",
+    "closed": "已关闭",
+    "cancelled": "已取消",
+    "revoked": "已收回",
+}
+ROLE_ZH = {
+    "operator": "作业人员",
+    "guardian": "监护人",
+    "leader": "作业负责人",
+    "analyst": "分析人",
+}
+LEVEL_ZH = {
+    "hot_special": "特级动火",
+    "hot_1": "一级动火",
+    "hot_2": "二级动火",
+    "height_1": "一级高处",
+    "height_2": "二级高处",
+    "height_3": "三级高处",
+    "height_4": "四级高处",
+    "lift_1": "一级吊装",
+    "lift_2": "二级吊装",
+    "lift_3": "三级吊装",
+    "none": "—",
+}
+COLUMNS = {
+    "zh": ("编号", "作业类别", "级别", "状态", "有效期起", "有效期止", "人员"),
+    "en": ("id", "kind", "level", "status", "valid from", "valid to", "members"),
+}
+SOURCE_ZH = {"daemon": "守护进程", "stores": "本地存储"}
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +64,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         if name == "show":
             p.add_argument("permit_id")
+        add_lang_arg(p)
         p.set_defaults(func=cmd_permit)
 
 
@@ -80,30 +118,50 @@ def cmd_permit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(body, ensure_ascii=False, default=str))
         return 0 if status == 200 else 1
+    zh = pick_lang(getattr(args, "lang", None), args.config).value != "en"
     if status != 200:
         codes = ", ".join(r.get("code", "?") for r in body.get("reasons", []))
-        print(f"{codes}: {body.get('detail', '')}", file=sys.stderr)
+        detail = body.get("detail", "")
+        if zh and codes == "NO_PERMIT" and args.permit_command == "show":
+            print(f"{codes}：没有编号为 {args.permit_id} 的作业许可证", file=sys.stderr)
+        else:
+            print(f"{codes}: {detail}", file=sys.stderr)
         return 1
     from rich.console import Console
     from rich.table import Table
 
+    from edge.models import WORK_KIND_ZH, WorkKind
+
     con = Console()
     permits = body["permits"] if "permits" in body else [body["permit"]]
-    table = Table(title=f"作业票 Permits ({source})")
-    for col in ("id", "kind", "level", "status", "valid from", "valid to", "members"):
+    title = f"作业许可证（{SOURCE_ZH.get(source, source)}）" if zh else f"Permits ({source})"
+    table = Table(title=title)
+    for col in COLUMNS["zh" if zh else "en"]:
         table.add_column(col)
+
+    def word(words_zh: dict[str, str], value: str) -> str:
+        return words_zh.get(value, value) if zh else value
+
+    kinds_zh = {k.value: f"{k.value} {WORK_KIND_ZH[k]}" for k in WorkKind}
     for p in permits:
         table.add_row(
             p["permit_id"],
-            p["kind"],
-            p["level"],
-            p["status"],
+            word(kinds_zh, p["kind"]),
+            word(LEVEL_ZH, p["level"]),
+            word(STATUS_ZH, p["status"]),
             p["valid_from"],
             p["valid_to"],
-            ", ".join(f"{m['worker_id']} ({m['role']})" for m in p["members"]),
+            ", ".join(f"{m['worker_id']} ({word(ROLE_ZH, m['role'])})" for m in p["members"]),
         )
     con.print(table)
     for h in body.get("history", []):
         actor = (h.get("actor") or {}).get("actor_id")
-        con.print(f"{h['time']} {h['type']}: {h['from']} -> {h['to']} by {actor} {h['reason']}")
+        if zh:
+            line = (
+                f"{h['time']} {h['type']}：{word(STATUS_ZH, h['from'])} → "
+                f"{word(STATUS_ZH, h['to'])}，操作人 {actor} {h['reason']}"
+            )
+        else:
+            line = f"{h['time']} {h['type']}: {h['from']} -> {h['to']} by {actor} {h['reason']}"
+        con.print(line)
     return 0

@@ -309,14 +309,23 @@ def cmd_reset_store(args: argparse.Namespace) -> int:
         for issue in err.issues:
             print(issue, file=sys.stderr)
         return ExitCode.CONFIG
+    from gateway.phrasebook import pick_lang
+
+    zh = pick_lang(getattr(args, "lang", None), args.config).value != "en"
     if daemon_running(cfg.storage.state_dir):
-        print("the zonegate daemon is running: stop it first (systemctl stop zonegate)")
+        print(
+            "zonegate 正在运行：请先停止（sudo systemctl stop zonegate）"
+            if zh
+            else "the zonegate daemon is running: stop it first (systemctl stop zonegate)"
+        )
         return ExitCode.BUSY
     clock = SystemClock(assume_trusted=cfg.clock.assume_trusted)
     try:
         moved = reset_store(args.store, cfg.registry_path, cfg.journal_path, clock)
     except (RegistryError, JournalError, OSError) as err:
-        print(f"cannot reset the {args.store}: {err}", file=sys.stderr)
+        what = {"registry": "登记库", "journal": "审计日志"}.get(args.store, args.store)
+        said = f"无法重置{what}：{err}" if zh else f"cannot reset the {args.store}: {err}"
+        print(said, file=sys.stderr)
         return ExitCode.STORE
     print(
         json.dumps(
@@ -336,4 +345,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("store", choices=["registry", "journal"])
     add_config_arg(p)
+    from gateway.phrasebook import add_lang_arg
+
+    add_lang_arg(p)
     p.set_defaults(func=cmd_reset_store)

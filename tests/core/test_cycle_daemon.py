@@ -343,6 +343,19 @@ async def _site(tmp: Path, *, faces: bool = False) -> AsyncIterator[tuple[Any, C
             await asyncio.gather(watcher, return_exceptions=True)
 
 
+async def _permit_list(cfg: Path, lang: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "gateway.cli", "permit", "list", "-c", str(cfg), "--lang", lang),
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "250"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
 def _decision(e: EventMessage, worker: str) -> bool:
     return e.payload.get("worker_id") == worker
 
@@ -386,6 +399,12 @@ async def test_the_whole_cycle_on_public_surfaces_survives_sigkill(tmp_path: Pat
         started = await central.event("permit_start")
         assert started.payload["actor"]["actor_id"] == "L01"
         assert started.payload["evidence"]["gas_test_id"] == "T3"
+        # The technician reads it with `zonegate permit list`, in zh-CN or English.
+        zh = await _permit_list(daemon.cfg, "zh-CN")
+        assert "作业许可证（守护进程）" in zh and "DHZY 动火作业" in zh and "一级动火" in zh
+        assert "作业中" in zh and "L01 (作业负责人)" in zh and "G01 (监护人)" in zh
+        en = await _permit_list(daemon.cfg, "en")
+        assert "Permits (daemon)" in en and "active" in en and "L01 (leader)" in en
 
         mark = central.mark()
         daemon.tap("CARD-G01")

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.exitcodes import ExitCode
 from gateway.operator_api import call
 from tests.conditions import until
 from tests.core.test_daemon import REPO, _config, _start_until_ready
@@ -52,6 +53,10 @@ def test_status_and_permits_live_then_from_the_stores(tmp_path: Path) -> None:
         assert missing.returncode == 1
         assert json.loads(missing.stdout)["reasons"][0]["code"] == "NO_PERMIT"
         assert json.loads(missing.stdout)["reasons"][0]["zh"] == "本区域无有效作业票"
+        said = _zonegate("permit", "show", "P-none", "--config", str(cfg), "--lang", "zh-CN")
+        assert said.returncode == 1 and "没有编号为 P-none 的作业许可证" in said.stderr
+        busy = _zonegate("reset-store", "journal", "--config", str(cfg), "--lang", "zh-CN")
+        assert busy.returncode == ExitCode.BUSY and "zonegate 正在运行：请先停止" in busy.stdout
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0
