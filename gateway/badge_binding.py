@@ -75,9 +75,14 @@ async def bind_by_tapping(
     *,
     timeout_s: float,
     lang: Lang,
-    out: Any = sys.stdout,
+    out: Any = None,
 ) -> tuple[list[str], list[str]]:
-    """Ask for one tap per worker; ``(bound ids, skipped ids)``. Raises ``BindError``."""
+    """Ask for one tap per worker on ``out`` (default: ``sys.stdout`` at call time);
+    ``(bound ids, skipped ids)``. Raises ``BindError``."""
+    # Looked up per call: a default of sys.stdout is bound at import, and a caller that
+    # replaced sys.stdout since (pytest's capture, a redirecting wrapper) would write to the
+    # old, possibly closed, stream.
+    out = sys.stdout if out is None else out
     from edge.journal import Journal
     from edge.registry import Registry
     from firmware_adapters.badge.lines import LineBadgeReader
