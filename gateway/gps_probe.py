@@ -246,11 +246,14 @@ def verdict(result: dict[str, Any], clock_bound_s: float) -> ExitCode:
     """The exit code for a probe's summary (module doc)."""
     if not result["connected"]:
         return EXIT_NO_GPSD
-    if result["inside"] is False:
-        return EXIT_OUTSIDE
+    # Clock before fence: GPS time far from the clock makes every position doubtful (a replay,
+    # a spoofer or a week-rollover receiver), so "outside" would send the technician to the
+    # fence when the stream itself is wrong (a fresh-user test got exit 3 for a 7.9-year offset).
     offset = result["clock_offset_s"]
     if offset is not None and abs(offset) > clock_bound_s:
         return EXIT_CLOCK
+    if result["inside"] is False:
+        return EXIT_OUTSIDE
     if result["fence"] is not None and result["inside"] is None:
         return EXIT_NO_FIX
     return EXIT_OK

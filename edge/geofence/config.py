@@ -82,6 +82,6 @@ class GpsConfig(GpsdConfig):
         default=60.0,
         gt=0,
         le=3600,
-        description="a fix whose time differs from a clock synchronised by NTP (or earlier by "
-        "GPS) by more than this is not a position: a replayed or spoofed stream",
+        description="a fix whose time differs from a trusted clock (NTP, earlier GPS, or "
+        "clock.assume_trusted) by more than this is not a position: a replayed or spoofed stream",
     )

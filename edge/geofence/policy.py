@@ -11,8 +11,8 @@ from edge.geofence.tracker import FenceState, FixOutcome, GeofenceTracker
 from edge.models import Fix, Geofence, Position
 from edge.reasons import ReasonCode
 
-# Clock trust sources that know real time independently of the fix being judged.
-_SYNCHRONISED = frozenset({"ntp", "gps"})
+# Clock trust sources that claim real time independently of the fix being judged.
+_SYNCHRONISED = frozenset({"ntp", "gps", "assumed"})
 
 
 class GeofencePolicy:
@@ -26,11 +26,12 @@ class GeofencePolicy:
     def update(self, fix: Fix) -> FixOutcome:
         """Feed one fix to the tracker; returns what it did.
 
-        When the wall clock is synchronised (trust source ``ntp``, or ``gps`` from earlier
-        agreeing fixes), the fix's time is checked against it: a stream years or minutes away
-        from real time is a replay or a spoofer (reference/gps.md §6: "GPS time disagreeing with
-        NTP-disciplined system time"). An assumed clock (bench) or none cannot tell which side
-        is wrong, so then the fix is not checked (check-config warns about assume_trusted).
+        When the wall clock is trusted as real time (trust source ``ntp``, ``gps`` from earlier
+        agreeing fixes, or ``assumed``: the operator vouches for it on a bench), the fix's time
+        is checked against it: a stream years or minutes away from real time is a replay or a
+        spoofer (reference/gps.md §6: "GPS time disagreeing with NTP-disciplined system time"),
+        not the terminal's position. Without trust (``none``) the fix cannot be checked; a
+        ``ManualClock`` (``manual``) runs simulated time for tests and replays.
         """
         offset: float | None = None
         if fix.time is not None and self.clock.trust().source in _SYNCHRONISED:

@@ -53,15 +53,39 @@ BT451_STATIONARY = LatLon(lat=55.79702, lon=23.56902)
 
 
 class RecordingClock(SystemClock):
-    """The real clock (trusted, as on a bench), counting how often GPS time was accepted."""
+    """The real clock (trusted, as on a bench, unless ``assume_trusted`` is false), counting how
+    often GPS time was accepted."""
 
-    def __init__(self) -> None:
-        super().__init__(assume_trusted=True)
+    def __init__(self, *, assume_trusted: bool = True) -> None:
+        super().__init__(assume_trusted=assume_trusted)
         self.gps_synced = 0
 
     def mark_gps_synced(self) -> None:
         self.gps_synced += 1
         super().mark_gps_synced()
+
+
+class VouchedLaterClock(RecordingClock):
+    """The real clock, unsynchronised until ``vouch()`` (then trusted, as ``assume_trusted``).
+
+    While unsynchronised GPS time cannot be checked against it, so a years-old replay is still
+    judged as positions (and the mismatch warned); a permit then needs the trust ``vouch`` gives.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(assume_trusted=False)
+        self.vouched = False
+
+    def vouch(self) -> None:
+        self.vouched = True
+
+    def trust(self) -> Trust:
+        return Trust(True, "assumed") if self.vouched else super().trust()
+
+
+def unsynchronised() -> VouchedLaterClock:
+    """A ``VouchedLaterClock`` not yet vouched for."""
+    return VouchedLaterClock()
 
 
 class NtpClock(RecordingClock):
@@ -131,9 +155,13 @@ def test_disabled_gps_builds_no_service(tmp_path: Path, env_factory: list[Env]) 
 async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
     tmp_path: Path, env_factory: list[Env]
 ) -> None:
+    # The recording is years old: judged only because the clock is not synchronised (against a
+    # trusted clock it is no position at all, see the replay test below).
     async with GpsFake(NMEA_DIR / "bt451.log", tmp_path) as fake:
         gps = GpsConfig(enabled=True, port=fake.port, max_eph_m=100.0, receive_timeout_s=30)
-        env = make_env(tmp_path, gps, CircleFence(center=BT451_STATIONARY, radius_m=300))
+        env = make_env(
+            tmp_path, gps, CircleFence(center=BT451_STATIONARY, radius_m=300), unsynchronised()
+        )
         env_factory.append(env)
         service = build_service(env.ctx)
         assert isinstance(service, GpsService)
@@ -175,6 +203,8 @@ async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
     assert (verdict.ok, verdict.reason) == (False, ReasonCode.OUTSIDE_GEOFENCE)
     assert verdict.position is not None
     assert verdict.position.error_m is not None
+    assert isinstance(env.clock, VouchedLaterClock)
+    env.clock.vouch()  # a permit starts only on a trusted clock
     decision = await badge_in_with_a_valid_permit(env)
     assert not decision.allowed
     assert ReasonCode.OUTSIDE_GEOFENCE in decision.reasons
@@ -342,7 +372,10 @@ def test_gps_time_agreeing_with_the_clock_marks_it_synced(
 def test_gps_time_far_from_the_clock_warns_once_and_gives_no_trust(
     tmp_path: Path, env_factory: list[Env]
 ) -> None:
-    env = make_env(tmp_path, GpsConfig(enabled=True, clock_fixes=3, clock_bound_s=2.0), None)
+    # An unsynchronised clock: against a trusted one such fixes are no position at all
+    # (test_a_replayed_recording_is_no_position_against_an_ntp_clock).
+    gps = GpsConfig(enabled=True, clock_fixes=3, clock_bound_s=2.0)
+    env = make_env(tmp_path, gps, None, unsynchronised())
     env_factory.append(env)
     svc = service_for(env)
     off = timedelta(minutes=5)

@@ -81,10 +81,11 @@ async def test_probe_table_says_outside_for_a_fence_elsewhere(tmp_path: Path) ->
         # 8 s, not 3: the verdict needs the dwell's valid fixes inside the window, and the 3 s
         # window failed once in a whole-suite run under load (the failure's output was lost).
         rc, out, err = await run_probe("--seconds", "8", "--lang", "en", "--config", str(config))
-    assert rc == 3, err  # outside the fence: non-zero, ahead of the clock check
+    # The replay's GPS time is years off the clock: that is said first (exit 4), the fence
+    # verdict stays in the table.
+    assert rc == 4, err
     assert "OUTSIDE" in out
     assert "valid" in out
-    assert "outside the zone's fence" in err
     assert "[1/8 s] gpsd connected" in err  # progress while it watches
 
 
@@ -107,6 +108,7 @@ def test_verdict_exit_codes() -> None:
     assert verdict({**base, "connected": False}, 5.0) == 69  # was 1 before the one table
     assert verdict({**base, "inside": False}, 5.0) == 3
     assert verdict({**base, "clock_offset_s": -252197247.0}, 5.0) == 4
+    assert verdict({**base, "clock_offset_s": -252197247.0, "inside": False}, 5.0) == 4
     assert verdict({**base, "inside": None}, 5.0) == 5
     assert verdict({**base, "inside": None, "fence": None}, 5.0) == 0
 
