@@ -448,8 +448,9 @@ def _cycle_example(extra: dict[str, Any]) -> ConfigDict:
 class PermitCycleCommand(CommandBody):
     """A person's permit action confirmed on a phone through central. ``by`` must be named on
     the permit in the role the action needs (leader for start and finish; leader or a roster
-    safety officer for close); the edge applies every check it applies at the terminal and
-    refuses with every failing reason code (``CMD_REFUSED``, detail lists the codes)."""
+    safety officer for close); the edge applies every check it applies at the terminal (at a
+    start or resume also the certificate ``by``'s own role on the permit requires) and refuses
+    with every failing reason code (``CMD_REFUSED``, detail lists the codes)."""
 
     permit_id: str
     by: str = Field(min_length=1, description="worker id of the person who confirmed")

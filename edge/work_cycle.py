@@ -43,6 +43,7 @@ from edge.effects import CommandRejected
 from edge.evidence import IdentityResult
 from edge.floors import GAS_TEST_CLOCK_SKEW, effective_gas
 from edge.gas_tests import judge_gas_test
+from edge.judgement import cert_reasons
 from edge.lifecycle import PermitLifecycle
 from edge.models import (
     LIVE_STATUSES,
@@ -340,6 +341,8 @@ class WorkCycle(PermitLifecycle):
         judged = permit is not None or not found  # no role to judge on an unknown permit
         if worker is not None and judged and not self._role_ok(action, permit, worker):
             codes.append(ReasonCode.ROLE_NOT_ALLOWED)
+        if permit is not None and worker is not None:
+            codes += self._own_cert_codes(action, permit, worker)
         if permit is not None:
             codes += self.action_checks(action, permit)
         codes = list(dict.fromkeys(codes))
@@ -368,6 +371,24 @@ class WorkCycle(PermitLifecycle):
             permit=new.model_dump(mode="json"),
             details={"rule": RULES[action]},
         )
+
+    def _own_cert_codes(
+        self, action: CycleAction, permit: Permit, worker: Worker
+    ) -> list[ReasonCode]:
+        """The certificate the acting person's own role on ``permit`` requires, at a start or a
+        resume: a leader whose certificate for that role lapsed (or whose review is overdue)
+        could not badge in, so they do not set others to work either (令第30号 Art. 19-21;
+        a fresh-user test saw central start a permit "by" a leader the gate refused). A
+        safety officer resuming by site role is not a member and needs none."""
+        if action not in (CycleAction.START, CycleAction.RESUME):
+            return []
+        member = permit.member(worker.worker_id)
+        if member is None or member.required_cert is None:
+            return []
+        now = self.trusted_now()
+        if now is None:
+            return []  # action_checks says CLOCK_UNTRUSTED for the whole action
+        return cert_reasons(worker, member.required_cert, now.astimezone(self.tz).date())
 
     def _do(
         self, action: CycleAction, permit: Permit, actor: pm.Actor, ev: dict[str, Any]

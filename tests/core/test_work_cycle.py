@@ -11,6 +11,7 @@ from edge.evidence import AirVerdict
 from edge.gas_config import GasConfig
 from edge.gas_tests import judge_gas_test
 from edge.models import (
+    CertCategory,
     EventKind,
     GasTest,
     GasTestSample,
@@ -26,7 +27,7 @@ from edge.models import (
 from edge.reasons import ReasonCode
 from edge.work_cycle import CycleAction, parse_action_line
 from firmware_adapters.outputs.signals import Light
-from tests.core.conftest import ZONE, Env
+from tests.core.conftest import ZONE, Env, cert
 
 R = ReasonCode
 MEMBERS = (
@@ -233,3 +234,29 @@ def test_unsafe_air_during_the_restart_wait_suspends_at_once(env: Env) -> None:
 )
 def test_badge_lines_name_an_action_by_prefix(line: str, parsed: object) -> None:
     assert parse_action_line(line) == parsed
+
+
+def test_order_30_a_leader_whose_own_certificate_lapsed_cannot_start_the_work(env: Env) -> None:
+    # The leader's role on this permit needs a work-at-height certificate whose 3-yearly review
+    # is overdue: the gate would refuse them, so they do not set others to work either, at the
+    # terminal or confirmed on a phone through central (a fresh-user test saw central start a
+    # permit "by" such a leader). Someone else's lapsed certificate outside does not block it.
+    _people(env)
+    issued = env.today - timedelta(days=3 * 365 + 30)  # review derived at issue + 3 years
+    height = cert(CertCategory.HEIGHT, issued, issued + timedelta(days=6 * 365 - 1))
+    env.worker("L1", height)
+    members = (
+        PermitMember(worker_id="L1", role=Role.LEADER, required_cert=CertCategory.HEIGHT),
+        *MEMBERS[1:],
+    )
+    env.permit(members=members)
+    _test(env, *GOOD)
+    out = env.ctl.perform_action(CycleAction.START, "P1", env.registry.worker("L1"), via="terminal")
+    assert not out.ok and out.reasons == (R.CERT_REVIEW_OVERDUE,)
+    out = env.ctl.central_permit_action("start", "P1", "L1", "central-ops")
+    assert not out.ok and out.reasons == (R.CERT_REVIEW_OVERDUE,)
+    assert env.registry.permit("P1").status is PermitStatus.APPROVED  # type: ignore[union-attr]
+    # Renewed (a review recorded): the same leader starts it.
+    env.worker("L1", cert(CertCategory.HEIGHT, issued, height.valid_to, env.today))
+    out = env.ctl.central_permit_action("start", "P1", "L1", "central-ops")
+    assert out.ok, out.reasons
