@@ -793,6 +793,25 @@ def parse_config(text: str, file: str = "<config>") -> GatewayConfig:
         raise ConfigError(_validation_issues(err, data, builder.lines, file)) from err
 
 
+def key_lines(text: str, file: str) -> dict[str, int]:
+    """Every key path of a YAML text, dotted as ``ConfigIssue.path`` gives it
+    (``gas.sensors[0].port``), mapped to its 1-based line in ``file``.
+
+    For a file merged into another (a provisioning template or overlay): an issue found in the
+    merged config can be reported at the line that gave the key. ``{}`` when the text cannot
+    be composed (that file's own error is reported where it is read).
+    """
+    try:
+        node = _compose(text, file)
+        if node is None:
+            return {}
+        builder = _Builder(file, [])
+        builder.build(node)
+    except (ConfigError, _Bounded, RecursionError):
+        return {}
+    return {_dotted(path): line for path, line in builder.lines.items() if path}
+
+
 def load_config(path: Path) -> GatewayConfig:
     """Read and validate ``path``; raise ``ConfigError`` (file:line issues) on any problem."""
     try:

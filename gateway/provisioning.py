@@ -32,6 +32,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from cryptography.hazmat.primitives import serialization
@@ -320,6 +321,74 @@ def _seal_mode(creds: Path) -> str:
     return mode if mode in SEAL_MODES else "auto"
 
 
+# The config keys a flag of ``provision`` sets: an issue there is the flag's, not a file's.
+_FLAG_OF_KEY = {
+    "device.device_id": ("device_id", "--device-id"),
+    "device.timezone": ("timezone", "--timezone"),
+    "device.language": ("language", "--language"),
+    "zone.site": ("site", "--site"),
+    "zone.zone_id": ("zone_id", "--zone-id"),
+    "zone.name": ("zone_name", "--zone-name"),
+    "zone.work_kinds": ("work_kinds", "--work-kinds"),
+    "zone.geofence": ("fence", "--fence"),
+    "storage.state_dir": ("state_dir", "--state-dir"),
+    "mqtt.host": ("broker_host", "--broker-host"),
+    "mqtt.port": ("broker_port", "--broker-port"),
+    "mqtt.username": ("broker_username", "--broker-username"),
+}
+
+
+def _prefixes(path: str) -> list[str]:
+    """``gas.sensors[0].port`` -> its key paths, longest first (down to ``gas``)."""
+    cuts = [i for i, ch in enumerate(path) if ch in ".[" and i > 0]
+    return [path, *(path[:i] for i in reversed(cuts))]
+
+
+def _place_issues(
+    issues: list[Any], answers: dict[str, Any], sources: list[tuple[str, str]]
+) -> tuple[list[str], list[str], ExitCode]:
+    """Each issue of the merged config said where the technician can fix it: the flag that
+    set the key, else the template/overlay line that gave it (the last file giving the longest
+    part of the key path wins: it is what the merge kept), else the merged text as is.
+    Returns the English lines, the zh-CN lines and the exit code (2 for a flag, 78 for a file,
+    65 when neither is known)."""
+    from gateway.config import ConfigIssue, key_lines
+
+    lines = [(name, key_lines(text, name)) for name, text in sources]
+    en: list[str] = []
+    zh: list[str] = []
+    flagged = filed = False
+    for issue in issues:
+        flag = next(
+            (
+                f
+                for key, (answer, f) in _FLAG_OF_KEY.items()
+                if answers.get(answer)
+                and (issue.path == key or issue.path.startswith((key + ".", key + "[")))
+            ),
+            None,
+        )
+        if flag is not None:
+            flagged = True
+            en.append(f"{flag}: {issue.message}")
+            zh.append(f"{flag}：{issue.message_zh or issue.message}")
+            continue
+        best: tuple[int, str, int] | None = None
+        for name, known in lines:  # in merge order: a later file wins a tie
+            for prefix in _prefixes(issue.path) if issue.path else []:
+                if prefix in known:
+                    if best is None or len(prefix) >= best[0]:
+                        best = (len(prefix), name, known[prefix])
+                    break
+        if best is not None:
+            filed = True
+            issue = ConfigIssue(best[1], best[2], issue.path, issue.message, issue.message_zh)
+        en.append(issue.text("en"))
+        zh.append(issue.text("zh-CN"))
+    code = EXIT_MISSING if flagged else ExitCode.CONFIG if filed else EXIT_INVALID
+    return en, zh, code
+
+
 def provision(
     answers: dict[str, Any],
     *,
@@ -331,6 +400,7 @@ def provision(
     rotate_key: bool = False,
     template_text: str | None = None,
     seal_with: str | None = None,
+    sources: list[tuple[str, str]] | None = None,
 ) -> ProvisionResult:
     """Validate, then write config, keys and credentials under ``root``.
 
@@ -340,6 +410,10 @@ def provision(
     gateway by it) and, when none is given, the broker password and central key; only
     ``rotate_key`` makes a new device key, which central must register again.
     ``template_text`` is the template as written: its comments are kept in the config.
+
+    ``sources`` are the template and overlay files as (path, text), in merge order: a config
+    issue is reported at the file:line that gave the key (exit 78), one a flag gave names the
+    flag (exit 2), not the line of the config not yet written.
 
     ``seal_with`` (a ``SEAL_MODES`` value) seals the secrets with ``systemd-creds``; a gateway
     sealed before is re-sealed with its recorded mode when it is None. Raises
@@ -357,9 +431,11 @@ def provision(
     try:
         cfg = parse_config(text, str(CONFIG_PATH))
     except ConfigError as err:
+        en, zh, code = _place_issues(err.issues, answers, sources or [])
         raise ProvisionError(
-            "the config would not validate:\n" + "\n".join(err.lines("en")),
-            "配置无法通过检查：\n" + "\n".join(err.lines("zh-CN")),
+            "the config would not validate:\n" + "\n".join(en),
+            "配置无法通过检查：\n" + "\n".join(zh),
+            code,
         ) from err
     config_path = _under(root, CONFIG_PATH)
     device_key_path = creds / CRED_DEVICE_KEY
@@ -386,11 +462,13 @@ def provision(
             kept = _existing_secret(creds, CRED_CENTRAL_KEY)
             central_key_pem = kept or None
     if cfg.mqtt.enabled and (central_key_pem is None or broker_password is None):
+        # A flag left out: the command line is wrong (exit 2), no input file is.
         raise ProvisionError(
             "a broker is configured: give --central-key and the broker password "
             "(--broker-password-file, or answer the prompt)",
             "已配置 MQTT 服务器：请给出 --central-key（中心公钥）和服务器密码"
             "（--broker-password-file，或在提示时输入）",
+            EXIT_MISSING,
         )
     central: Ed25519PublicKey | None = None
     if central_key_pem is not None:
@@ -620,6 +698,33 @@ def _parse_kinds(text: str) -> list[str]:
     return kinds
 
 
+def _check_flags(answers: dict[str, Any]) -> None:
+    """Refuse a flag's value the config would refuse, naming the flag and saying in words
+    what it takes (exit 2: the command line is wrong), before a prompt or a file is read."""
+    for key in ("device_id", "site", "zone_id"):
+        value = answers[key]
+        if value and not _ID.match(value):
+            flag = f"--{key.replace('_', '-')}"
+            raise ProvisionError(
+                f"{flag} {value!r}: only ASCII letters, digits, - and _, 1-64 characters "
+                "(no spaces, no Chinese characters: it is part of MQTT topics and file names)",
+                f"{flag} {value!r}：只能用 ASCII 字母、数字、- 和 _，1-64 个字符"
+                "（不能有空格或汉字：它是 MQTT 主题和文件名的一部分）",
+                EXIT_MISSING,
+            )
+    timezone = answers["timezone"]
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ProvisionError(
+                f"--timezone {timezone!r}: not a known time zone; use an IANA name such as "
+                "Asia/Shanghai",
+                f"--timezone {timezone!r}：未知的时区；请用 IANA 名称，如 Asia/Shanghai",
+                EXIT_MISSING,
+            ) from None
+
+
 def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
     interactive = sys.stdin.isatty() and not args.yes
     answers: dict[str, Any] = {
@@ -645,9 +750,9 @@ def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
         "site": "厂区 Site",
         "zone_id": "区域编号 Zone id",
     }
+    _check_flags(answers)
     for key, label in prompts.items():
         if answers[key]:
-            _check_id(label)(answers[key]) if interactive else None
             continue
         if not interactive:
             flag = f"--{key.replace('_', '-')}"
@@ -742,6 +847,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
         template = _load_template(args.template) if args.template is not None else None
         for overlay in args.overlay:
             template = merge_overlay(template or {}, _load_template(overlay))
+        sources = [
+            (str(path), path.read_text(encoding="utf-8"))
+            for path in ([args.template] if args.template is not None else []) + args.overlay
+        ]
         template_text = (
             args.template.read_text(encoding="utf-8") if args.template is not None else None
         )
@@ -763,6 +872,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
             rotate_key=args.rotate_key,
             template_text=template_text,
             seal_with=args.seal,
+            sources=sources,
         )
     except (ProvisionError, SealError) as err:
         print(f"provision: {err.text(lang)}", file=sys.stderr)

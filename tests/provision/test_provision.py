@@ -95,9 +95,12 @@ def test_a_template_keeps_its_sections_and_an_invalid_one_writes_nothing(
     assert load_config(p.config).daemon.shutdown_timeout_s == 10
 
     # English, as asserted (zh-CN is the default: test_provision_language.py)
-    bad = provision("--lang", "en", template="daemon:\n  shutdown_timeout: 10\n", expect=65)
+    # A wrong template is a wrong config file: 78, at the template's own line (not at the line
+    # of the config provision would have written).
+    bad = provision("--lang", "en", template="daemon:\n  shutdown_timeout: 10\n", expect=78)
     err = capsys.readouterr().err
-    assert "daemon.shutdown_timeout" in err and "did you mean 'shutdown_timeout_s'" in err
+    assert "template3.yaml:2: daemon.shutdown_timeout" in err
+    assert "did you mean 'shutdown_timeout_s'" in err
     assert not bad.config.exists()
     assert not bad.credentials.exists()
 

@@ -56,7 +56,7 @@ def test_errors_in_chinese_by_default_and_english_on_request(
     assert main(["provision", "--root", str(fresh), *FLAGS]) == ExitCode.USAGE
     assert "需要 --device-id（没有终端可以提问）" in capsys.readouterr().err
     # a template that does not validate: the config's own zh-CN messages, with file:line
-    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=ExitCode.DATA)
+    bad = provision(template="daemon:\n  shutdown_timeout: 10\n", expect=ExitCode.CONFIG)
     err = capsys.readouterr().err
     assert "配置无法通过检查" in err
     assert "daemon.shutdown_timeout: 未知的键；是否应为 'shutdown_timeout_s'？" in err
