@@ -181,8 +181,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
+        # Normally said by config_precheck already; the file may have changed since.
+        from gateway.phrasebook import pick_lang
+
+        print_config_error(err, args.config, pick_lang(None, args.config))
         return ExitCode.CONFIG
     _setup_logging(cfg.daemon.log_level)
     try:

@@ -160,8 +160,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
-        for issue in err.issues:
-            console.print(f"[red]{issue}[/red]")
+        for line in err.lines("zh-CN" if zh else "en"):
+            console.print(line, style="red", markup=False)
         return ExitCode.CONFIG
     identity = cfg.identity
     from gateway.daemon import daemon_running

@@ -270,8 +270,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     try:
         config, fence, source = _load(args.config)
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
+        for line in err.lines(lang.value):
+            print(line, file=sys.stderr)
         return EXIT_CONFIG
     host = args.host or config.host
     port = args.port or config.port

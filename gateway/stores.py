@@ -302,16 +302,17 @@ def cmd_reset_store(args: argparse.Namespace) -> int:
     from edge.clock import SystemClock
     from gateway.config import ConfigError, load_config
     from gateway.daemon import daemon_running
+    from gateway.phrasebook import pick_lang
 
+    lang = pick_lang(getattr(args, "lang", None), args.config)
+    zh = lang.value != "en"
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
+        # Normally said by config_precheck already; the file may have changed since.
+        for line in err.lines(lang.value):
+            print(line, file=sys.stderr)
         return ExitCode.CONFIG
-    from gateway.phrasebook import pick_lang
-
-    zh = pick_lang(getattr(args, "lang", None), args.config).value != "en"
     if daemon_running(cfg.storage.state_dir):
         print(
             "zonegate 正在运行：请先停止（sudo systemctl stop zonegate）"

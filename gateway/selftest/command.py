@@ -126,8 +126,11 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
-        for issue in err.issues:
-            print(issue, file=sys.stderr)
+        # Normally said by config_precheck already; the file may have changed since.
+        from gateway.phrasebook import pick_lang
+
+        for line in err.lines(pick_lang(args.lang, args.config).value):
+            print(line, file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "config": str(args.config), "error": str(err)}))
         return int(EXIT_CONFIG)
