@@ -148,6 +148,19 @@ PHRASES: dict[str, tuple[str, str]] = {
         "{file}：配置无误（设备 {device}，区域 {zone}）",
         "{file}: OK (device {device}, zone {zone})",
     ),
+    # import-roster: the 3-yearly review (issue 13 #29)
+    "roster.due.review_overdue": ("逾期未复审", "review overdue"),
+    "roster.review_derived": (
+        "带 * 的复审日期：名单没有“复审日期”列/值，按发证日期 + 3 年推算（令第30号第二十一条，"
+        "与门禁判定相同）",
+        "review dates marked *: the sheet has no 复审日期 (next review), taken as valid_from + "
+        "3 years (令第30号 Art. 21), as the gate judges it",
+    ),
+    "roster.review_overdue_note": (
+        "逾期未复审的人员刷卡时将以“特种作业操作证逾期未复审”拒绝入场：请复审后重新导入（含复审日期）",
+        "workers whose review is overdue are denied at the gate with CERT_REVIEW_OVERDUE: "
+        "import them again with the review date once reviewed",
+    ),
 }
 
 

@@ -153,7 +153,10 @@ class ImportReport:
             "refused_workers": self.parse.refused_workers,
             "bad_rows": [p.as_dict(self.sheet.headers) for p in self.parse.problems],
             "expired": [e.as_dict() for e in self.expiring if e.due == "expired"],
-            "expiring_within_30_days": [e.as_dict() for e in self.expiring if e.due != "expired"],
+            "review_overdue": [e.as_dict() for e in self.expiring if e.due == "review_overdue"],
+            "expiring_within_30_days": [
+                e.as_dict() for e in self.expiring if e.due in ("expires", "review")
+            ],
             "badge_column": "badge_ids" in self.sheet.columns,
             "workers_without_badge": self.no_badge,
             "kept_badges": self.parse.kept_badges,
@@ -299,10 +302,15 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
                 e.number,
                 category,
                 say(f"roster.due.{e.due}", lang),
-                e.on.isoformat(),
+                e.on.isoformat() + ("*" if e.derived else ""),
                 str(e.days_left),
             )
         con.print(table)
+        if any(e.derived for e in report.expiring):
+            # Once, not per row: the sheet had no 复审日期 for these (marked *).
+            con.print(say("roster.review_derived", lang))
+        if any(e.due == "review_overdue" for e in report.expiring):
+            con.print("[yellow]" + say("roster.review_overdue_note", lang))
         if any(e.due == "expired" for e in report.expiring):
             # Said as it is: imported only when something was written (a dry run or a refused
             # file printed "imported" above "nothing imported").

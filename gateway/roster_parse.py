@@ -28,6 +28,7 @@ from edge.cert_catalogue import (
     kind_label,
     parse_cert_kind,
 )
+from edge.judgement import review_due
 from edge.models import Certificate, SiteRole, Worker
 from gateway.config_messages import pydantic_message
 from gateway.errors import GatewayError
@@ -302,9 +303,12 @@ class Expiring:
     name: str
     number: str
     category: CertCategory
-    due: str  # "expired", "expires" or "review"
+    due: str  # "expired", "expires", "review" or "review_overdue"
     on: date
     days_left: int
+    # The review date was not in the sheet (no 复审日期): derived as the gate derives it,
+    # valid_from + 3 years (令第30号 Art. 21, edge.judgement.review_due).
+    derived: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The certificate's due date in JSON (``date`` ISO, ``days_left`` may be negative)."""
@@ -316,6 +320,7 @@ class Expiring:
             "due": self.due,
             "date": self.on.isoformat(),
             "days_left": self.days_left,
+            "derived_from_valid_from": self.derived,
         }
 
 
@@ -620,18 +625,37 @@ def _row_certificate(
 
 
 def expiring(workers: list[Worker], today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[Expiring]:
-    """Certificates already expired, and those that expire or whose review (复审) falls due
-    within ``days``; oldest first."""
+    """Certificates already expired, those whose review (复审) is overdue, and those that
+    expire or fall due for review within ``days``; oldest first.
+
+    The review date is the one the gate judges (``edge.judgement.review_due``): as recorded,
+    else valid_from + 3 years (令第30号 Art. 21), marked ``derived``. An expired certificate is
+    listed as expired only (the gate denies CERT_EXPIRED before it looks at the review)."""
     horizon = today + timedelta(days=days)
     out: list[Expiring] = []
     for w in workers:
         for c in w.certificates:
-            for due, on in (("expires", c.valid_to), ("review", c.next_review)):
-                if on is None or on > horizon:
+            for due, on in (("expires", c.valid_to), ("review", review_due(c))):
+                if on > horizon:
                     continue
                 if due == "expires" and on < today:
                     due = "expired"
+                if due == "review":
+                    if c.valid_to < today:
+                        continue
+                    if on < today:  # the gate refuses when today > review date
+                        due = "review_overdue"
+                derived = due.startswith("review") and c.next_review is None
                 out.append(
-                    Expiring(w.worker_id, w.name, c.number, c.category, due, on, (on - today).days)
+                    Expiring(
+                        w.worker_id,
+                        w.name,
+                        c.number,
+                        c.category,
+                        due,
+                        on,
+                        (on - today).days,
+                        derived,
+                    )
                 )
     return sorted(out, key=lambda e: (e.on, e.worker_id))
