@@ -69,6 +69,9 @@ ZH_BY_TYPE: dict[str, str] = {
 
 
 def _fill(template: str, ctx: Mapping[str, Any]) -> str:
+    if isinstance(ctx.get("expected"), str):
+        # pydantic lists choices as "'a', 'b' or 'c'": a Chinese list takes 、 throughout.
+        ctx = {**ctx, "expected": ctx["expected"].replace(" or ", "、").replace(", ", "、")}
     try:
         return template.format(**ctx)
     except (KeyError, IndexError, ValueError):

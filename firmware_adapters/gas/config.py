@@ -32,12 +32,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
 
-Unit = Literal["ppm", "ppb", "mg/m3", "%vol", "%LEL", "ug/m3"]
+# Units as Chinese standards and data sheets print them (GBZ 2.1 writes mg/m³, vendors µg/m³,
+# % LEL), folded to the one spelling the code compares.
+_UNIT_SPELLINGS = {
+    "mg/m³": "mg/m3",
+    "µg/m³": "ug/m3",
+    "μg/m³": "ug/m3",
+    "µg/m3": "ug/m3",
+    "μg/m3": "ug/m3",
+    "ug/m³": "ug/m3",
+    "%lel": "%LEL",
+    "% lel": "%LEL",
+    "%vol": "%vol",
+    "% vol": "%vol",
+    "%v/v": "%vol",
+    "ppm": "ppm",
+    "ppb": "ppb",
+}
+
+
+def _unit_spelling(value: object) -> object:
+    if isinstance(value, str):
+        return _UNIT_SPELLINGS.get(value.strip().casefold(), value)
+    return value
+
+
+Unit = Annotated[
+    Literal["ppm", "ppb", "mg/m3", "%vol", "%LEL", "ug/m3"], BeforeValidator(_unit_spelling)
+]
 
 
 class IndicatorOnlyWarning(BilingualWarning):
