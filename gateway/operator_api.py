@@ -37,6 +37,7 @@ from edge.reasons import Lang as _Lang
 from edge.reasons import ReasonCode, text
 from edge.work_cycle import ArmedAction, CycleAction, GasTestRequest
 from firmware_adapters.bilingual import BilingualValueError
+from gateway.config_messages import pydantic_message
 from gateway.stores import recent_alerts
 
 if TYPE_CHECKING:
@@ -200,7 +201,8 @@ async def _parsed(request: web.Request, model: type[_M]) -> _M | web.Response:
     try:
         return model.model_validate(body)
     except ValidationError as err:
-        return refusal(400, [ReasonCode.REQUEST_INVALID], _first_error(err))
+        zh, en = _first_error(err)
+        return refusal(400, [ReasonCode.REQUEST_INVALID], en, detail_zh=zh)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | web.Response:
@@ -290,9 +292,14 @@ async def get_gas_tests(request: web.Request) -> web.Response:
     return ok({"gas_tests": [t.model_dump(mode="json") for t in tests]})
 
 
-def _first_error(err: ValidationError) -> str:
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    """``(zh, en)`` of the first problem: ``loc: message``, 300 characters at most (the English
+    is pydantic's message as before; the Chinese from ``gateway.config_messages``)."""
     e = err.errors()[0]
-    return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"[:300]
+    where = ".".join(str(p) for p in e["loc"])
+    zh, _ = pydantic_message(e)
+    en = f"{where}: {e['msg']}"
+    return (f"{where}：{zh}" if where else zh)[:300], en[:300]
 
 
 def build_app(ctx: ServiceContext) -> web.Application:

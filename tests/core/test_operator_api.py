@@ -53,6 +53,11 @@ def test_status_and_permits_live_then_from_the_stores(tmp_path: Path) -> None:
         assert missing.returncode == 1
         assert json.loads(missing.stdout)["reasons"][0]["code"] == "NO_PERMIT"
         assert json.loads(missing.stdout)["reasons"][0]["zh"] == "本区域无有效作业票"
+        # A request the API refuses says why in both languages (the validator's own words).
+        status, refused = call(sock, "POST", "/gas-tests", {"mode": "portable"})
+        assert status == 400 and refused["reasons"][0]["code"] == "REQUEST_INVALID"
+        assert "portable tests name the instrument_id and give samples" in refused["detail"]
+        assert "便携式检测须填写仪器编号 instrument_id" in refused["detail_zh"]
         said = _zonegate("permit", "show", "P-none", "--config", str(cfg), "--lang", "zh-CN")
         assert said.returncode == 1 and "没有编号为 P-none 的作业许可证" in said.stderr
         busy = _zonegate("reset-store", "journal", "--config", str(cfg), "--lang", "zh-CN")
