@@ -17,35 +17,30 @@ from __future__ import annotations
 ENGLISH = "en"
 
 
-class BilingualValueError(ValueError):
+class Bilingual(Exception):
+    """The two texts of an error or a warning: English (``en``, also ``str()``) and zh-CN."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+
+    def text(self, lang: str) -> str:
+        """The text in ``lang`` (``"en"`` is English; anything else zh-CN)."""
+        return self.en if str(lang) == ENGLISH else self.zh
+
+
+class BilingualValueError(Bilingual, ValueError):
     """A ``ValueError`` with its message in English (``en``, also ``str()``) and zh-CN (``zh``).
 
     Raise it from a pydantic validator whose message a technician or a worker can read; keep
     clause references (GB 30871 §6.4, GBZ 2.1) in both.
     """
 
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
 
-    def text(self, lang: str) -> str:
-        """The message in ``lang`` (``"en"`` is English; anything else zh-CN)."""
-        return self.en if str(lang) == ENGLISH else self.zh
-
-
-class BilingualWarning(UserWarning):
+class BilingualWarning(Bilingual, UserWarning):
     """A warning with its English (``en``, also ``str()``) and zh-CN (``zh``) text.
 
     check-config prints ``text(lang)``; subclasses name the kind of warning (a looser limit, a
     monitor gap, an indicator-only sensor) so callers can filter them with ``warnings``.
     """
-
-    def __init__(self, en: str, zh: str) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
-
-    def text(self, lang: str) -> str:
-        """The warning in ``lang`` (``"en"`` is English; anything else zh-CN)."""
-        return self.en if str(lang) == ENGLISH else self.zh

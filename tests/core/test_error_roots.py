@@ -19,8 +19,8 @@ from gateway.errors import GatewayError
 
 # Errors that are also something else on purpose: a ValueError a parser raises, a sim's own,
 # the bilingual ValueError validators raise (pydantic turns only a ValueError into a config error;
-# it is no device's failure).
-EXEMPT = {"BadLine", "GpsFakeError", "_Bounded", "ConfigIssue", "BilingualValueError"}
+# it is no device's failure) and the two texts it shares with the bilingual warnings.
+EXEMPT = {"BadLine", "GpsFakeError", "_Bounded", "ConfigIssue", "BilingualValueError", "Bilingual"}
 # Modules that need hardware or the face stack to import here.
 SKIP_MODULES = {"firmware_adapters.camera.picamera"}
 

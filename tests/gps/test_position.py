@@ -143,6 +143,24 @@ def env_factory(tmp_path: Path) -> Iterator[list[Env]]:
         e.ctx.registry.close()
 
 
+async def replay_all(service: GpsService, fake: GpsFake) -> None:
+    """Run ``service`` while gpsfake replays its whole log; return once the client has read it
+    all (gpsd goes away when gpsfake exits)."""
+    task = asyncio.create_task(service.run())
+    try:
+        await asyncio.wait_for(service.client.connected.wait(), 10)
+        fake.release()
+        assert await fake.wait() == 0
+        deadline = time.monotonic() + 10
+        while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        assert not service.client.connected.is_set()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 def test_disabled_gps_builds_no_service(tmp_path: Path, env_factory: list[Env]) -> None:
     env = make_env(tmp_path, GpsConfig(enabled=False), None)
     env_factory.append(env)
@@ -166,20 +184,7 @@ async def test_terminal_moved_jump_and_clock_warning_from_a_real_gpsd(
         service = build_service(env.ctx)
         assert isinstance(service, GpsService)
         assert env.controller.position is service.policy
-        task = asyncio.create_task(service.run())
-        try:
-            await asyncio.wait_for(service.client.connected.wait(), 10)
-            fake.release()
-            assert await fake.wait() == 0
-            # gpsd is gone once gpsfake has exited; wait for the client to have read it all.
-            deadline = time.monotonic() + 10
-            while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            assert not service.client.connected.is_set()
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await replay_all(service, fake)
 
     assert service.client.stats.tpv == 30
     t = service.policy.tracker
@@ -298,18 +303,7 @@ async def test_a_replayed_recording_is_no_position_against_an_ntp_clock(
         env_factory.append(env)
         service = build_service(env.ctx)
         assert isinstance(service, GpsService)
-        task = asyncio.create_task(service.run())
-        try:
-            await asyncio.wait_for(service.client.connected.wait(), 10)
-            fake.release()
-            assert await fake.wait() == 0
-            deadline = time.monotonic() + 10
-            while service.client.connected.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await replay_all(service, fake)
     t = service.policy.tracker
     assert service.client.stats.tpv == 30
     assert t.enters == 0 and t.valid == 0
