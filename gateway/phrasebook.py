@@ -161,6 +161,24 @@ PHRASES: dict[str, tuple[str, str]] = {
         "workers whose review is overdue are denied at the gate with CERT_REVIEW_OVERDUE: "
         "import them again with the review date once reviewed",
     ),
+    # import-roster: a re-import changes existing workers (issue 13 #15, #20b)
+    "roster.updated": (
+        "已更新名单中已有的 {n} 名人员（以本表为准，旧的姓名/证书被替换）：",
+        "updated {n} worker(s) already on the roster (this sheet replaces name / certificates):",
+    ),
+    "roster.updated_unwritten": (
+        "导入后将更新名单中已有的 {n} 名人员（本次未写入）：",
+        "{n} worker(s) already on the roster would be updated (nothing written):",
+    ),
+    "roster.upd.name": ("姓名 {old} -> {new}", "name {old} -> {new}"),
+    "roster.upd.certs_removed": ("删除证书 {certs}", "certificates removed: {certs}"),
+    "roster.upd.certs_added": ("新增证书 {certs}", "certificates added: {certs}"),
+    "roster.upd.badges": ("卡号 {old} -> {new}", "cards {old} -> {new}"),
+    "roster.badge_file_unknown": (
+        "注意：卡号文件中有 {n} 个工号不在本名单中，其卡号未绑定：{ids}",
+        "warning: {n} worker id(s) in the badge file are not in this roster; their cards "
+        "were not bound: {ids}",
+    ),
 }
 
 

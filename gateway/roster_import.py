@@ -7,7 +7,9 @@ zone controller (journaled) and prints the summary in zh-CN or English.
 Headers may be English or Chinese (the alias table ``roster_read.COLUMNS``, printed by
 ``--columns``); the certificate's category and operation item come from the national catalogue
 (``edge.cert_catalogue``). Nothing is written while a bad row remains unless ``--partial``.
-Workers already in the registry but absent from the file are kept.
+Workers already in the registry but absent from the file are kept; a worker in both takes the
+file's name and certificates (cards and site roles the file does not carry are kept), and the
+summary lists each such change.
 
 Exit codes (also in ``--help`` and the README):
 
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from edge.cert_catalogue import CERT_CATEGORY_ZH, catalogue_text
@@ -49,6 +51,9 @@ from gateway.roster_parse import (
     split_badges,
 )
 from gateway.roster_read import COLUMNS, RosterFileError, Sheet, read_sheet
+
+if TYPE_CHECKING:  # rich is imported when printing only (startup time)
+    from rich.console import Console
 
 # The exit codes are gateway.exitcodes.ExitCode, the one table for every command.
 
@@ -162,6 +167,7 @@ class ImportReport:
             "kept_badges": self.parse.kept_badges,
             "kept_site_roles": self.parse.kept_roles,
             "badge_file_unknown_workers": self.unmatched_badges,
+            "updated_workers": [c.as_dict() for c in self.parse.updated],
         }
 
 
@@ -329,6 +335,18 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
             "[yellow]"
             + say("roster.no_badge_workers", lang, n=len(no_badge), ids=", ".join(no_badge))
         )
+    if report.unmatched_badges:
+        con.print(
+            "[yellow]"
+            + say(
+                "roster.badge_file_unknown",
+                lang,
+                n=len(report.unmatched_badges),
+                ids=", ".join(report.unmatched_badges),
+            )
+        )
+    if report.parse.updated:
+        _print_updates(con, report, lang)
     certs = sum(len(w.certificates) for w in report.imported)
     outcome = report.outcome
     if outcome in ("imported", "partial"):
@@ -351,6 +369,33 @@ def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
         con.print("[red]" + say("roster.nothing_imported", lang))
     else:
         con.print(say("roster.nothing", lang))
+
+
+def _print_updates(con: Console, report: ImportReport, lang: Lang) -> None:
+    """One line per worker already in the registry whose name, certificates or cards the
+    sheet replaces: a re-import must not change them without a word (issue 13 #15)."""
+    sep = "、" if lang is Lang.ZH else ", "
+    key = "roster.updated" if report.written else "roster.updated_unwritten"
+    con.print("[yellow]" + say(key, lang, n=len(report.parse.updated)), markup=True)
+    for c in report.parse.updated:
+        parts = []
+        if c.name_before != c.name_after:
+            parts.append(say("roster.upd.name", lang, old=c.name_before, new=c.name_after))
+        if c.certs_removed:
+            parts.append(say("roster.upd.certs_removed", lang, certs=sep.join(c.certs_removed)))
+        if c.certs_added:
+            parts.append(say("roster.upd.certs_added", lang, certs=sep.join(c.certs_added)))
+        if set(c.badges_before) != set(c.badges_after):
+            parts.append(
+                say(
+                    "roster.upd.badges",
+                    lang,
+                    old=sep.join(c.badges_before) or "-",
+                    new=sep.join(c.badges_after) or "-",
+                )
+            )
+        joiner = "；" if lang is Lang.ZH else "; "
+        con.print(f"  {c.worker_id} {c.name_after}: {joiner.join(parts)}", markup=False)
 
 
 def columns_text(lang: Lang) -> str:

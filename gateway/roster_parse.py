@@ -324,6 +324,55 @@ class Expiring:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerChange:
+    """What a re-import changes for a worker already in the registry (the sheet replaces the
+    name and the certificates: issue 13 #15)."""
+
+    worker_id: str
+    name_before: str
+    name_after: str
+    certs_removed: tuple[str, ...]
+    """Certificate numbers in the registry that the sheet does not carry: gone after import."""
+    certs_added: tuple[str, ...]
+    badges_before: tuple[str, ...]
+    badges_after: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The change in ``import-roster --json`` (``name`` only when it changes)."""
+        out: dict[str, Any] = {"worker_id": self.worker_id}
+        if self.name_before != self.name_after:
+            out["name"] = {"before": self.name_before, "after": self.name_after}
+        out["certificates_removed"] = list(self.certs_removed)
+        out["certificates_added"] = list(self.certs_added)
+        if self.badges_before != self.badges_after:
+            out["badges"] = {"before": list(self.badges_before), "after": list(self.badges_after)}
+        return out
+
+
+def worker_change(before: Worker, after: Worker) -> WorkerChange | None:
+    """The change from ``before`` (registry) to ``after`` (sheet), or None when the name,
+    certificate numbers and cards are the same."""
+    old = [c.number for c in before.certificates]
+    new = [c.number for c in after.certificates]
+    change = WorkerChange(
+        worker_id=after.worker_id,
+        name_before=before.name,
+        name_after=after.name,
+        certs_removed=tuple(n for n in old if n not in new),
+        certs_added=tuple(n for n in new if n not in old),
+        badges_before=tuple(before.badge_ids),
+        badges_after=tuple(after.badge_ids),
+    )
+    same = (
+        change.name_before == change.name_after
+        and not change.certs_removed
+        and not change.certs_added
+        and set(change.badges_before) == set(change.badges_after)
+    )
+    return None if same else change
+
+
 @dataclass
 class RosterParse:
     """The outcome of checking rows: good workers, every problem, the workers refused."""
@@ -336,6 +385,8 @@ class RosterParse:
     """Worker ids whose cards came from the registry: the sheet gave none for them."""
     kept_roles: list[str] = field(default_factory=list)
     """Worker ids whose site roles came from the registry: the sheet has no such column."""
+    updated: list[WorkerChange] = field(default_factory=list)
+    """Workers already in the registry whose name, certificates or cards the sheet changes."""
 
     @property
     def ok(self) -> bool:
@@ -527,6 +578,11 @@ def parse_roster(
             en, zh = first_error(err)
             out.problems.append(RowProblem(entry.first_row, RowProblemCode.INVALID, en, zh, wid))
             out.refused_workers.append(wid)
+            continue
+        if before is not None:
+            change = worker_change(before, out.workers[-1])
+            if change is not None:
+                out.updated.append(change)
     out.problems.sort(key=lambda p: p.row)
     return out
 
