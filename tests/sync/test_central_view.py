@@ -113,6 +113,11 @@ async def test_the_retained_birth_follows_clock_permits_and_documents(
             break
 
 
+# Bounds on waits for events, not durations: they end as soon as the event is seen; 10 s was
+# once too short on two loaded cores.
+WAIT_S = 30
+
+
 async def test_a_replay_command_fills_a_gap_a_subscriber_saw(
     broker: Any, keys: Any, tmp_path: Path, wait_until: Callable[..., Any]
 ) -> None:
@@ -133,25 +138,25 @@ async def test_a_replay_command_fills_a_gap_a_subscriber_saw(
     async def run_subscriber() -> asyncio.Task[None]:
         connected.clear()
         task = asyncio.create_task(subscriber())
-        await asyncio.wait_for(connected.wait(), 10)
+        await asyncio.wait_for(connected.wait(), WAIT_S)
         return task
 
     async with gateway(broker, keys, tmp_path, ManualClock()) as (_ctl, journal):
         sub = await run_subscriber()
         assert (await command(broker, keys, "badge_unlock", {"worker_id": "W1"}, 1)).accepted
-        await wait_until(lambda: len(got) >= 2, 10, "the first events")
+        await wait_until(lambda: len(got) >= 2, WAIT_S, "the first events")
         sub.cancel()
         await asyncio.gather(sub, return_exceptions=True)
 
         # Sent and acknowledged by the broker while the subscriber is away: lost to its view.
         for v in (2, 3):
             assert (await command(broker, keys, "badge_unlock", {"worker_id": "W1"}, v)).accepted
-        await wait_until(lambda: not any(journal.pending_count().values()), 10, "delivered")
+        await wait_until(lambda: not any(journal.pending_count().values()), WAIT_S, "delivered")
 
         sub = await run_subscriber()
         try:
             assert (await command(broker, keys, "badge_unlock", {"worker_id": "W1"}, 4)).accepted
-            await wait_until(lambda: max(got) >= journal.last_seq, 10, "the latest events")
+            await wait_until(lambda: max(got) >= journal.last_seq, WAIT_S, "the latest events")
             (boot,) = boots
             missing = sorted(set(range(1, max(got) + 1)) - set(got))
             assert missing, "the subscriber should have seen a gap in seq"
@@ -159,7 +164,7 @@ async def test_a_replay_command_fills_a_gap_a_subscriber_saw(
             body = {"boot_id": boot, "first_seq": missing[0], "last_seq": missing[-1]}
             reply = await command(broker, keys, "journal_replay", body, 1)
             assert reply.accepted and f"{missing[0]}..{missing[-1]}" in reply.detail, reply
-            await wait_until(lambda: set(missing) <= set(got), 10, "the gap filled")
+            await wait_until(lambda: set(missing) <= set(got), WAIT_S, "the gap filled")
             assert all(got[s].historical for s in missing)
             assert sorted(got) == list(range(1, max(got) + 1))
 
