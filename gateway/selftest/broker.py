@@ -37,10 +37,22 @@ PASSWORD_UNREADABLE = Words(
 )
 TLS_FILES = Words(
     "BROKER_TLS_FILES",
-    "TLS 文件不可用：{error}",
-    "TLS files unusable: {error}",
-    "检查 mqtt.ca_file / cert_file / key_file",
-    "check mqtt.ca_file / cert_file / key_file",
+    "TLS 文件不可用（{files}）：{error}",
+    "TLS files unusable ({files}): {error}",
+    "检查 mqtt.ca_file / cert_file / key_file：须为 PEM 文件（CA 为签发 broker 证书的 CA）",
+    "check mqtt.ca_file / cert_file / key_file: PEM files (the CA that signed the broker's "
+    "certificate)",
+)
+# The same code, when one named file cannot be read: which one, and why, in both languages
+# (a fresh-technician test got "[Errno 2] No such file or directory" and no file name).
+TLS_FILE_UNREADABLE = Words(
+    "BROKER_TLS_FILES",
+    "TLS 文件不可用：{key} {path}：{why_zh}",
+    "TLS file unusable: {key} {path}: {why_en}",
+    "把 broker 的 CA 证书放到该处，或改 {key}；用 zonegate provision --force --ca-file CA.pem "
+    "重新 provision 会把 CA 复制到 /etc/zonegate/broker-ca.pem（设备密钥保留不变）",
+    "put the broker's CA certificate there or change {key}; zonegate provision --force "
+    "--ca-file CA.pem copies the CA to /etc/zonegate/broker-ca.pem (the device key is kept)",
 )
 DAEMON_API_SILENT = Words(
     "BROKER_DAEMON_API_SILENT",
@@ -102,24 +114,47 @@ ACL_NO_COMMANDS = Words(
     "BROKER_ACL_NO_COMMANDS",
     "已连接，但 ACL 拒绝订阅 {filter}：中心的指令将永远到不了",
     "connected, but the ACL refuses {filter}: commands would never arrive",
-    "在 broker 的 ACL 中加入 `pattern read edge/v1/+/%u/cmd/+`，并以设备号作为 broker 用户名",
-    "add `pattern read edge/v1/+/%u/cmd/+` to the broker ACL and use the device id as the "
-    "broker user name",
+    "在 broker 的 ACL 中加入 `pattern read edge/v1/{site}/%u/cmd/+`（站点段为本机的 zone.site，"
+    "不是 +），并以设备号作为 broker 用户名",
+    "add `pattern read edge/v1/{site}/%u/cmd/+` to the broker ACL (the site level is this "
+    "gateway's zone.site, not +) and use the device id as the broker user name",
 )
+_NO_WRITE_ZH = (
+    "已以 {user!r} 连接，但写入 {topic} 的消息没有回来：broker 不允许该用户写 {prefix}/ 下的主题，"
+    "所有事件都会被确认后丢失"
+)
+_NO_WRITE_EN = (
+    "connected as {user!r}, but what it wrote to {topic} never came back: the broker does not "
+    "let this user write under {prefix}/, so every event would be acknowledged and lost"
+)
+# The user name is already the device id: what is left is the ACL's site level. The shipped
+# ACL keeps @SITE@ until installed (fail closed); "+" there would let a device publish as
+# itself under any site, so the fix names the site, never "+".
 ACL_NO_WRITE = Words(
     "BROKER_ACL_NO_WRITE",
-    "已以 {user!r} 连接，但写入 {topic} 的消息没有回来：broker 不允许该用户写 {prefix}/ 下的主题，"
-    "所有事件都会被确认后丢失",
-    "connected as {user!r}, but what it wrote to {topic} never came back: the broker does not "
-    "let this user write under {prefix}/, so every event would be acknowledged and lost",
-    "broker 用户名须为设备号：设 mqtt.username: {device} 并在 broker 上建该用户"
-    "（mosquitto_passwd），"
-    "或授予 `pattern write edge/v1/+/%u/#`；如要重新 provision，用 `zonegate provision --force "
-    "--broker-username ...`（设备密钥保留不变；不要为此使用 --rotate-key）",
-    "the broker user name must be the device id: set mqtt.username: {device} and create that "
-    "user on the broker (mosquitto_passwd), or grant it `pattern write edge/v1/+/%u/#`; then "
-    "`zonegate provision --force --broker-username ...` if you prefer to re-provision (the "
-    "device key is kept; never --rotate-key for this)",
+    _NO_WRITE_ZH,
+    _NO_WRITE_EN,
+    "broker 的 ACL 中设备各行的站点段须为本机的厂区 {site}（zone.site）：安装随附的 ACL 时替换 "
+    "@SITE@，如 sed 's/@SITE@/{site}/' config/mosquitto/zonegate.acl "
+    "> /etc/mosquitto/zonegate.acl，"
+    "再让 mosquitto 重新加载（systemctl reload mosquitto 或 kill -HUP）；不要用 + 代替站点"
+    "（设备就能以自己的名义在任何厂区发布）。设备密钥保留不变，不要为此使用 --rotate-key",
+    "the device lines of the broker's ACL must name this gateway's site {site} (zone.site): "
+    "replace @SITE@ when installing the shipped ACL, e.g. sed 's/@SITE@/{site}/' "
+    "config/mosquitto/zonegate.acl > /etc/mosquitto/zonegate.acl, then reload mosquitto "
+    "(systemctl reload mosquitto or kill -HUP); never + for the site (a device could then "
+    "publish as itself under any site). The device key is kept; never --rotate-key for this",
+)
+ACL_NO_WRITE_USER = Words(
+    "BROKER_ACL_NO_WRITE",
+    _NO_WRITE_ZH,
+    _NO_WRITE_EN,
+    "broker 用户名须为设备号（ACL 的 %u）：设 mqtt.username: {device} 并在 broker 上建该用户"
+    "（mosquitto_passwd），或 `zonegate provision --force --broker-username {device}`"
+    "（设备密钥保留不变；不要为此使用 --rotate-key）",
+    "the broker user name must be the device id (the ACL's %u): set mqtt.username: {device} "
+    "and create that user on the broker (mosquitto_passwd), or `zonegate provision --force "
+    "--broker-username {device}` (the device key is kept; never --rotate-key for this)",
 )
 CONNECTED = Words(
     "BROKER_OK",
@@ -194,10 +229,44 @@ async def check_broker(
             else None
         )
     except (OSError, ValueError) as err:
-        results.append(TLS_FILES.result("broker", Status.FAIL, details, error=err))
+        results.append(_tls_files_result(m, details, err))
         return results
     results.append(await _probe_broker(m, topics, password, ctx, budget_s, details))
     return results
+
+
+def _tls_files_result(m: Any, details: dict[str, Any], err: Exception) -> CheckResult:
+    """The TLS files' failure naming the file: the first one named that cannot be read
+    (why in both languages), else every file named with the TLS library's error."""
+    import errno
+
+    named = [
+        (key, path)
+        for key, path in (
+            ("mqtt.ca_file", m.ca_file),
+            ("mqtt.cert_file", m.cert_file),
+            ("mqtt.key_file", m.key_file),
+        )
+        if path is not None
+    ]
+    for key, path in named:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as problem:
+            why_zh, why_en = {
+                errno.ENOENT: ("文件不存在", "no such file"),
+                errno.EACCES: (
+                    "无权读取（以 root 运行自检？）",
+                    "permission denied (run as root?)",
+                ),
+                errno.EISDIR: ("这是一个目录", "it is a directory"),
+            }.get(problem.errno or 0, (str(problem.strerror), str(problem.strerror)))
+            return TLS_FILE_UNREADABLE.result(
+                "broker", Status.FAIL, details, key=key, path=path, why_zh=why_zh, why_en=why_en
+            )
+    files = ", ".join(f"{key} {path}" for key, path in named) or "mqtt.ca_file -"
+    return TLS_FILES.result("broker", Status.FAIL, details, files=files, error=err)
 
 
 async def _link_of_running_daemon(cfg: GatewayConfig, details: dict[str, Any]) -> CheckResult:
@@ -268,11 +337,14 @@ async def _probe_broker(
         "own_topics_writable": written,
     }
     if not own_ok:
-        return ACL_NO_COMMANDS.result("broker", Status.FAIL, details, filter=topics.cmd_filter)
+        return ACL_NO_COMMANDS.result(
+            "broker", Status.FAIL, details, filter=topics.cmd_filter, site=topics.site
+        )
     if not written:
         # mosquitto acknowledges a publish its ACL denies and drops it: without this check the
         # daemon would stamp every event delivered and lose it (see cloud_sync.link._announce).
-        return ACL_NO_WRITE.result(
+        words = ACL_NO_WRITE if m.username == topics.device else ACL_NO_WRITE_USER
+        return words.result(
             "broker",
             Status.FAIL,
             details,
@@ -280,6 +352,7 @@ async def _probe_broker(
             topic=topics.status,
             prefix=topics.prefix,
             device=topics.device,
+            site=topics.site,
         )
     # Mosquitto's acl_file grants every SUBACK and filters at delivery, so a granted foreign
     # subscription proves nothing there; a broker that refuses it at SUBACK proves the ACL.
