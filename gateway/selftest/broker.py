@@ -43,10 +43,10 @@ TLS_FILES = Words(
     "check mqtt.ca_file / cert_file / key_file: PEM files (the CA that signed the broker's "
     "certificate)",
 )
-# The same code, when one named file cannot be read: which one, and why, in both languages
-# (a fresh-technician test got "[Errno 2] No such file or directory" and no file name).
+# One named file cannot be read: which one, and why, in both languages (a fresh-technician
+# test got "[Errno 2] No such file or directory" and no file name).
 TLS_FILE_UNREADABLE = Words(
-    "BROKER_TLS_FILES",
+    "BROKER_TLS_FILE_UNREADABLE",
     "TLS 文件不可用：{key} {path}：{why_zh}",
     "TLS file unusable: {key} {path}: {why_en}",
     "把 broker 的 CA 证书放到该处，或改 {key}；用 zonegate provision --force --ca-file CA.pem "
@@ -134,19 +134,21 @@ ACL_NO_WRITE = Words(
     "BROKER_ACL_NO_WRITE",
     _NO_WRITE_ZH,
     _NO_WRITE_EN,
-    "broker 的 ACL 中设备各行的站点段须为本机的厂区 {site}（zone.site）：安装随附的 ACL 时替换 "
+    "broker 的 ACL 须允许 {user!r} 写 edge/v1/{site}/{device}/ 下的主题；随附 ACL 中设备各行的"
+    "站点段须为本机的厂区 {site}（zone.site）：安装时替换 "
     "@SITE@，如 sed 's/@SITE@/{site}/' config/mosquitto/zonegate.acl "
     "> /etc/mosquitto/zonegate.acl，"
     "再让 mosquitto 重新加载（systemctl reload mosquitto 或 kill -HUP）；不要用 + 代替站点"
     "（设备就能以自己的名义在任何厂区发布）。设备密钥保留不变，不要为此使用 --rotate-key",
-    "the device lines of the broker's ACL must name this gateway's site {site} (zone.site): "
-    "replace @SITE@ when installing the shipped ACL, e.g. sed 's/@SITE@/{site}/' "
+    "the broker's ACL must let {user!r} write under edge/v1/{site}/{device}/; the device lines "
+    "of the shipped ACL must name this gateway's site {site} (zone.site): replace @SITE@ "
+    "when installing it, e.g. sed 's/@SITE@/{site}/' "
     "config/mosquitto/zonegate.acl > /etc/mosquitto/zonegate.acl, then reload mosquitto "
     "(systemctl reload mosquitto or kill -HUP); never + for the site (a device could then "
     "publish as itself under any site). The device key is kept; never --rotate-key for this",
 )
 ACL_NO_WRITE_USER = Words(
-    "BROKER_ACL_NO_WRITE",
+    "BROKER_ACL_NO_WRITE_USER",
     _NO_WRITE_ZH,
     _NO_WRITE_EN,
     "broker 用户名须为设备号（ACL 的 %u）：设 mqtt.username: {device} 并在 broker 上建该用户"

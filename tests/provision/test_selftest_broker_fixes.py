@@ -51,7 +51,7 @@ def test_a_missing_ca_file_is_named_in_both_languages(
         template=f"mqtt:\n  tls: true\n  ca_file: {missing}\n",
     )
     check = _broker_check(p.config, p.credentials)
-    assert check["code"] == "BROKER_TLS_FILES"
+    assert check["code"] == "BROKER_TLS_FILE_UNREADABLE"
     assert check["reason_zh"] == f"TLS 文件不可用：mqtt.ca_file {missing}：文件不存在", check
     assert check["reason"] == f"TLS file unusable: mqtt.ca_file {missing}: no such file"
     assert "Errno" not in check["reason_zh"]
@@ -73,5 +73,5 @@ def test_a_shipped_acl_left_with_site_placeholder_gets_the_site_not_a_wildcard(
         assert f"sed 's/@SITE@/{SITE}/'" in fix, fix
         assert "edge/v1/+/%u" not in fix  # the grant the ACL itself calls unsafe
         assert "mqtt.username" not in fix  # it is already the device id
-    assert "站点段须为本机的厂区 plant1" in check["fix_zh"]
+    assert "站点段须为本机的厂区 plant1" in check["fix_zh"], check["fix_zh"]
     assert "设备密钥保留不变" in check["fix_zh"]
