@@ -393,11 +393,26 @@ def package_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``zonegate`` parser: the built-in commands and each ``COMMAND_MODULES`` entry's
     ``register`` (a capability module not installed in this build is left out)."""
+    from gateway.help_zh import ZonegateParser
     from gateway.phrasebook import add_lang_arg
     from gateway.version import VERSION
 
-    parser = argparse.ArgumentParser(prog="zonegate", description="Hazardous-work zone gateway")
+    # ZonegateParser: every subcommand's parser is made of the same class (add_subparsers), so
+    # gateway.help_zh.localize can give all of them zh-CN usage errors.
+    parser = ZonegateParser(prog="zonegate", description="Hazardous-work zone gateway")
     parser.add_argument("--version", action="version", version=f"zonegate {VERSION}")
+    # Before the subcommand too (``zonegate --lang en enroll --help``). Its own dest: argparse
+    # copies a subcommand's defaults over the namespace, so a shared "lang" would be lost.
+    parser.add_argument(
+        "--lang",
+        dest="top_lang",
+        choices=["zh-CN", "en"],
+        default=None,
+        help=(
+            "language of the help, the usage errors and the command's output "
+            "(default: device.language of the config, else zh-CN)"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the gateway daemon")
@@ -450,10 +465,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    from gateway.help_zh import localize, peek_lang
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # --help and usage errors happen inside parse_args, so the language is decided from argv.
+    help_lang = peek_lang(argv, DEFAULT_CONFIG)
+    localize(parser, help_lang)
     args = parser.parse_args(argv)
+    given = sum(a == "--lang" or a.startswith("--lang=") for a in argv)
+    if args.top_lang is not None and given == 1:
+        # Given only before the subcommand: it is the command's --lang too (demo's default
+        # "zh-CN" cannot be told from a given one, hence counting the flags).
+        args.lang = args.top_lang
     check = args.command == "check-config"
     if check and args.config_file and args.config and args.config_file != args.config:
-        parser.error("check-config: give the file once, as -c FILE or as FILE")
+        from gateway.phrasebook import say
+
+        parser.error(say("config.given_twice", help_lang))
     handler: Handler = args.func
     try:
         refused = config_precheck(args)

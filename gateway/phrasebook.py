@@ -148,6 +148,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "{file}：配置无误（设备 {device}，区域 {zone}）",
         "{file}: OK (device {device}, zone {zone})",
     ),
+    "config.given_twice": (
+        "check-config：配置文件只需给出一次：-c FILE 或 FILE",
+        "check-config: give the file once, as -c FILE or as FILE",
+    ),
     # import-roster: the 3-yearly review (issue 13 #29)
     "roster.due.review_overdue": ("逾期未复审", "review overdue"),
     "roster.review_derived": (
