@@ -196,6 +196,29 @@ def _key(text: str) -> str:
     )
 
 
+# HR shorthand for a category, not in the catalogue (issue 13 #32: a sheet wrote 焊工 and
+# 焊接作业 where 电工 already worked because 电工作业 minus 作业 is 电工). Each maps to the
+# CATEGORY only, never to an operation item: a shorthand does not say which item was examined,
+# so it meets a category requirement and no item requirement (fail safe, see module doc).
+# Only words that name one category: 电气 (电工作业, 防爆电气作业 or 煤矿井下电气作业?),
+# 高压 / 低压 (an item or a vessel?), 焊 / 焊接工艺 and the like stay refused with the list.
+SHORTHAND: dict[str, CertCategory] = {
+    "焊工": _C.WELDING,
+    "电焊工": _C.WELDING,
+    "焊接": _C.WELDING,
+    "焊接与切割": _C.WELDING,
+    "焊割": _C.WELDING,
+    "登高": _C.HEIGHT,
+    "高空": _C.HEIGHT,
+    "高空作业": _C.HEIGHT,
+    "制冷工": _C.REFRIGERATION,
+    "制冷": _C.REFRIGERATION,
+    "危化品": _C.HAZ_CHEM,
+    "危险化学品": _C.HAZ_CHEM,
+    "烟花爆竹": _C.FIREWORKS,
+}
+
+
 def _lookup() -> dict[str, CertCategory | OperationItem]:
     names: dict[str, CertCategory | OperationItem] = {}
     for cat in CertCategory:
@@ -204,6 +227,9 @@ def _lookup() -> dict[str, CertCategory | OperationItem]:
     for item, entry in CATALOGUE.items():
         for text in (item.value, entry.zh, entry.number):
             names[_key(text)] = item
+    for text, cat in SHORTHAND.items():
+        # setdefault: a catalogue name always wins over a shorthand
+        names.setdefault(_key(text), cat)
     return names
 
 
@@ -214,7 +240,8 @@ def parse_cert_kind(text: str) -> CertCategory | OperationItem:
     """A category or an operation item from its code, catalogue number or Chinese name.
 
     Accepts ``welding``, ``焊接与热切割作业``, ``焊接与热切割``, ``2``, ``熔化焊接与热切割作业``,
-    ``fusion_welding_cutting``, ``2.1``; raises ``ValueError`` for anything else.
+    ``fusion_welding_cutting``, ``2.1`` and the HR shorthand of ``SHORTHAND`` (``焊工``,
+    ``焊接作业``: the category only); raises ``ValueError`` for anything else.
     """
     found = _NAMES.get(_key(text))
     if found is None:

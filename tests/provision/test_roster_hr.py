@@ -133,7 +133,7 @@ def test_unknown_categories_print_the_catalogue_once(
     p = provision()
     lines = ["工号,姓名,证号,作业类别,发证机关,有效期起,有效期至"]
     for n in range(37):
-        lines.append(f"X{n},人{n},HJ-2020-{n:04d},焊工,局,2024-01-01,2029-01-01")
+        lines.append(f"X{n},人{n},DQ-2020-{n:04d},电气,局,2024-01-01,2029-01-01")
     lines.append("X99,人99,HJ-2020-0099,电工作业,局,2024-01-01,2029-01-01")
     (tmp_path / "r.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["import-roster", str(tmp_path / "r.csv"), "-c", str(p.config)]) == 1
