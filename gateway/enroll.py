@@ -9,6 +9,7 @@ on file before enrolling; a badge + PIN entry stays available for those who decl
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -71,6 +72,32 @@ def verdict_text(verdict: ImageVerdict, zh: bool) -> str:
     return f"{said}（{detail}）" if detail else said
 
 
+# Rejections of a photo that was judged: when it was judged reduced from a huge declared size,
+# the size is the likelier reason (issue 13 #23: a 200 MP header said only FACE_NOT_FOUND).
+_JUDGED_REDUCED = ("FACE_NOT_FOUND", "FACE_QUALITY")
+
+
+def _declared_note(path: Path, zh: bool) -> str:
+    """``；照片太大：…`` when ``path`` declares more pixels than a photo is decoded at in full
+    (``PHOTO_MAX_DECODE_PIXELS``), else empty."""
+    from firmware_adapters.camera.files import PHOTO_MAX_DECODE_PIXELS, declared_size
+
+    size = declared_size(path)
+    if size is None or size[0] * size[1] <= PHOTO_MAX_DECODE_PIXELS:
+        return ""
+    w, h = size
+    mp = w * h / 1e6
+    if zh:
+        return (
+            f"；照片太大：文件声明 {w} x {h} 像素（{mp:.0f} 百万像素），只能缩小后判定；"
+            "请用手机的普通分辨率（约 1200 万像素）重新拍摄或导出"
+        )
+    return (
+        f"; image too large: the file declares {w} x {h} px ({mp:.0f} MP), judged only "
+        "reduced; take or export it at the phone's normal resolution (about 12 MP)"
+    )
+
+
 # ---- command line
 
 
@@ -131,7 +158,8 @@ def _worker_names(registry_path: Path, worker_ids: list[str]) -> dict[str, str]:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Run the enrolment; exit 0 stored, 1 nothing stored (not enough good images, or the face
-    is already enrolled under another worker without ``--confirm-same-face``), 2 setup error."""
+    is already enrolled under another worker without ``--confirm-same-face``), 66 none of the
+    ``--photos`` can be read, others as ``gateway.exitcodes``."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
     from rich.table import Table
@@ -164,6 +192,25 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             console.print(line, style="red", markup=False)
         return ExitCode.CONFIG
     identity = cfg.identity
+    if args.photos:
+        # One unreadable photo among good ones is judged and listed like any rejected photo;
+        # none readable at all is a command line naming no input: exit 66 (README), said once.
+        missing = [p for p in args.photos if not (p.is_dir() or os.access(p, os.R_OK))]
+        if len(missing) == len(args.photos):
+            unread = ", ".join(str(p) for p in missing)
+            console.print(
+                "[red]"
+                + say(
+                    f"找不到或无法读取任何照片：{unread}；请检查路径（至少需要 "
+                    f"{identity.enrol_min_images} 张合格的照片）",
+                    f"none of the photos can be read: {unread}; check the paths (at least "
+                    f"{identity.enrol_min_images} good photos are needed)",
+                )
+                + "[/red]",
+                markup=True,
+                highlight=False,
+            )
+            return ExitCode.NO_INPUT
     from gateway.daemon import daemon_running
 
     if daemon_running(cfg.storage.state_dir):
@@ -239,6 +286,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         table = Table(*(("照片", "结果", "原因") if zh else ("image", "result", "why")))
         for v in result.verdicts:
             why = verdict_text(v, zh)
+            if args.photos and v.reason is not None and v.reason.value in _JUDGED_REDUCED:
+                why += _declared_note(Path(v.source), zh)
             table.add_row(
                 Path(v.source).name,
                 f"[green]{say('采用', 'kept')}[/green]"

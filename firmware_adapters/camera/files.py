@@ -117,6 +117,21 @@ def _open_header(path: Path) -> PILImage.Image:
         ) from None
 
 
+def declared_size(path: Path) -> tuple[int, int] | None:
+    """The ``(width, height)`` in px a photo's header declares, read without decoding the
+    pixels; None when the header cannot be read. ``load_photo`` may have judged a reduced
+    copy: this says what the file claimed (a 200 MP phone photo, or a forged header)."""
+    try:
+        img = _open_header(path)
+    except PhotoRefused:
+        return None
+    try:
+        width, height = img.size
+        return int(width), int(height)
+    finally:
+        img.close()
+
+
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
     """Files as given, folders as their image files in name order."""
     out: list[Path] = []
