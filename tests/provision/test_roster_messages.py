@@ -31,7 +31,7 @@ def _csv(path: Path, rows: list[str]) -> Path:
 BAD = [
     f"A1,甲,0001,HJ-2020-0001,熔化焊接与热切割作业,,{_day(-10)},{_day(100)}",  # 2: no 发证单位
     f"A2,乙,0002,HJ-2020-0002,熔化焊接与热切割作业,局,{_day(-10)},2024-13-45",  # 3: bad date
-    f"A3,丙,0003,HJ-2020-0003,焊工,局,{_day(-10)},{_day(100)}",  # 4: not in the catalogue
+    f"A3,丙,0003,HJ-2020-0003,电气,局,{_day(-10)},{_day(100)}",  # 4: not in the catalogue
     f"A4,丁,0001,HJ-2020-0004,熔化焊接与热切割作业,局,{_day(-10)},{_day(100)}",  # 5: 0001 is A1's
     f"A5,戊,0005,HJ 2020,熔化焊接与热切割作业,局,{_day(-10)},{_day(100)}",  # 6: malformed number
     "A6,,0006,,,,,",  # 7: no name
@@ -57,7 +57,7 @@ def test_row_problems_name_the_sheets_headers_in_chinese_and_english(
     assert en[2] == "certificate: missing 发证单位 (issuing authority)"
     assert zh[3].startswith("有效期截止：不是日期：'2024-13-45'")
     assert en[3].startswith("有效期截止 (valid to): not a date: '2024-13-45'")
-    assert zh[4] == "操作项目“焊工”不在特种作业目录中（可用的值见下）"
+    assert zh[4] == "操作项目“电气”不在特种作业目录中（可用的值见下）"
     assert zh[5] == "门禁卡号 0001 已属于 A1"
     assert en[5] == "门禁卡号 (badge) 0001 already belongs to worker A1"
     assert zh[6].startswith("特种作业操作证号 'HJ 2020' 格式不对")
