@@ -254,6 +254,32 @@ def ram_directory() -> Path:
     )
 
 
+PRIVATE_PREFIX = "zonegate-credentials."
+
+
+def private_copies(base: Path, pid: int | None = None) -> set[Path]:
+    """The decrypted copies under ``base`` (``ram_directory()``): all, or those of ``pid``."""
+    return set(base.glob(f"{PRIVATE_PREFIX}{'*' if pid is None else pid}.*"))
+
+
+def remove_orphaned_copies(base: Path) -> list[Path]:
+    """Remove the decrypted copies whose process is gone (killed before its clean-up ran);
+    returns what was removed. A copy whose pid is alive (or not ours to judge) is kept."""
+    removed: list[Path] = []
+    for path in private_copies(base):
+        pid_text = path.name[len(PRIVATE_PREFIX) :].split(".", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except PermissionError:
+            continue  # alive, another user's
+    return removed
+
+
 @contextmanager
 def unsealed_credentials(source: Path) -> Iterator[Path | None]:
     """While inside: ``$CREDENTIALS_DIRECTORY`` names a private RAM directory holding the
@@ -273,7 +299,11 @@ def unsealed_credentials(source: Path) -> Iterator[Path | None]:
     if os.geteuid() != 0:
         raise not_root(source)
     base = ram_directory()
-    private = Path(tempfile.mkdtemp(prefix="zonegate-credentials.", dir=base))  # mode 0700
+    remove_orphaned_copies(base)
+    # The owner's pid in the name: a copy left by a process killed with SIGKILL (no `finally`)
+    # is known as orphaned, and removed, by the next command that unseals.
+    prefix = f"{PRIVATE_PREFIX}{os.getpid()}."
+    private = Path(tempfile.mkdtemp(prefix=prefix, dir=base))  # mode 0700
     before = os.environ.get("CREDENTIALS_DIRECTORY")
     try:
         for name in names:
