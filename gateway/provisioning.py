@@ -24,6 +24,7 @@ import argparse
 import copy
 import getpass
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -615,7 +616,10 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def _ask(label: str, default: str | None = None) -> str:
     from rich.prompt import Prompt
 
-    answer = Prompt.ask(label, default=default) if default is not None else Prompt.ask(label)
+    if default is None:
+        answer = Prompt.ask(label)
+    else:  # an empty default is not shown as "()"
+        answer = Prompt.ask(label, default=default, show_default=bool(default))
     return str(answer).strip()
 
 
@@ -648,6 +652,30 @@ def _check_existing_file(text: str) -> Path:
     if not path.is_file():
         raise AnswerError(f"找不到文件：{path}", f"no such file: {path}")
     return path
+
+
+# A DNS name (ASCII labels of letters, digits, - and _, dot-separated) or an IP address.
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$"
+)
+
+
+def _check_host(text: str) -> str:
+    """A broker host: an IP address or a host name (``二号区`` is neither)."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return text
+    if not _HOSTNAME.match(text) or text.replace(".", "").isdigit():
+        raise AnswerError(
+            f"不是主机名或 IP 地址：{text!r}（主机名只用 ASCII 字母、数字、- 和 .，"
+            "如 broker.plant1.local 或 10.0.0.5）",
+            f"not a host name or IP address: {text!r} (host names use ASCII letters, digits, "
+            "- and ., e.g. broker.plant1.local or 10.0.0.5)",
+        )
+    return text
 
 
 def _check_port(text: str) -> int:
@@ -712,6 +740,14 @@ def _check_flags(answers: dict[str, Any]) -> None:
                 "（不能有空格或汉字：它是 MQTT 主题和文件名的一部分）",
                 EXIT_MISSING,
             )
+    host = answers["broker_host"]
+    if host:
+        try:
+            _check_host(host)
+        except AnswerError as err:
+            raise ProvisionError(
+                f"--broker-host: {err.en}", f"--broker-host：{err.zh}", EXIT_MISSING
+            ) from None
     timezone = answers["timezone"]
     if timezone:
         try:
@@ -725,7 +761,20 @@ def _check_flags(answers: dict[str, Any]) -> None:
             ) from None
 
 
-def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
+def _fence_text(fence: Any) -> str | None:
+    """A template's circle fence as the ``LAT,LON,RADIUS_M`` a prompt shows; None otherwise."""
+    if not isinstance(fence, dict) or fence.get("type", "circle") != "circle":
+        return None
+    center = fence.get("center") or {}
+    try:
+        return f"{float(center['lat'])},{float(center['lon'])},{float(fence['radius_m']):g}"
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _gather(
+    args: argparse.Namespace, lang: str = "zh-CN", template: dict[str, Any] | None = None
+) -> dict[str, Any]:
     interactive = sys.stdin.isatty() and not args.yes
     answers: dict[str, Any] = {
         "device_id": args.device_id,
@@ -771,20 +820,58 @@ def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
             )
         print(f"作业类别 Work kinds: {work_kinds_text()}")
         answers["work_kinds"] = _ask_until("作业类别 Work kinds", _parse_kinds, "DHZY", lang)
-    if interactive and answers["fence"] is None and not args.template:
-        answers["fence"] = _ask_until(
-            "电子围栏 Geofence LAT,LON,RADIUS_M (留空：无 / empty: none)",
-            lambda t: _parse_fence(t) if t else None,
-            "",
-            lang,
-        )
+    tpl_zone = (template or {}).get("zone") or {}
+    tpl_mqtt = (template or {}).get("mqtt") or {}
+    if interactive and template is not None and answers["zone_name"] is None:
+        # The example's zone name is another site's: asked, its value shown as the default.
+        name = _ask("区域名称 Zone name", str(tpl_zone.get("name") or ""))
+        answers["zone_name"] = name or None
+    if interactive and answers["fence"] is None:
+        tpl_fence = tpl_zone.get("geofence")
+        shown = _fence_text(tpl_fence)
+        if tpl_fence and shown is None:
+            print(
+                "沿用模板的电子围栏（非圆形）：请核对 zone.geofence"
+                if lang == Lang.ZH.value
+                else "the template's (non-circle) geofence is kept: check zone.geofence"
+            )
+        else:
+            answers["fence"] = _ask_until(
+                "电子围栏 Geofence LAT,LON,RADIUS_M (留空：无 / empty: none)",
+                lambda t: _parse_fence(t) if t else None,
+                shown or "",
+                lang,
+            )
     if interactive and answers["broker_host"] is None:
-        host = _ask("MQTT 服务器 broker host (留空：不同步 / empty: no sync)", "")
-        answers["broker_host"] = host or None
+        if tpl_mqtt.get("enabled") and tpl_mqtt.get("host"):
+            label, default = "MQTT 服务器 broker host", str(tpl_mqtt["host"])
+        else:
+            label, default = "MQTT 服务器 broker host (留空：不同步 / empty: no sync)", ""
+        answers["broker_host"] = _ask_until(
+            label, lambda t: _check_host(t) if t else None, default, lang
+        )
     if interactive and answers["broker_host"]:
         if answers["broker_port"] is None:
             default = "1883" if args.no_tls else "8883"
             answers["broker_port"] = _ask_until("MQTT 端口 port", _check_port, default, lang)
+        if not args.no_tls and answers["ca_file"] is None:
+            # The example's ca_file is a path on another gateway: asked, never kept silently.
+            tpl_ca = tpl_mqtt.get("ca_file")
+            if tpl_ca:
+                default_ca = str(tpl_ca) if Path(str(tpl_ca)).is_file() else None
+                answers["ca_file"] = _ask_until(
+                    "broker 的 CA 证书文件 broker CA file (PEM)",
+                    _check_ca_file,
+                    default_ca,
+                    lang,
+                )
+            else:
+                answers["ca_file"] = _ask_until(
+                    "broker 的 CA 证书文件 broker CA file (PEM; 留空：系统 CA / empty: system CAs)",
+                    lambda t: _check_ca_file(t) if t else None,
+                    "",
+                    lang,
+                )
         if answers["central_key"] is None:
             answers["central_key"] = _ask_until(
                 "中心公钥文件 central public key (PEM, from central)",
@@ -794,7 +881,24 @@ def _gather(args: argparse.Namespace, lang: str = "zh-CN") -> dict[str, Any]:
     return answers
 
 
+def _check_ca_file(text: str) -> Path:
+    if not text:
+        raise AnswerError(
+            "请输入签发 broker 证书的 CA 证书文件路径（PEM）",
+            "give the path of the CA certificate that signed the broker's (PEM)",
+        )
+    path = _check_existing_file(text)
+    if b"-----BEGIN CERTIFICATE-----" not in path.read_bytes():
+        raise AnswerError(f"不是 PEM 证书：{path}", f"not a PEM certificate: {path}")
+    return path
+
+
 def _check_central_key(text: str) -> Path:
+    if not text:
+        raise AnswerError(
+            "请输入中心公钥文件的路径（中心提供的 PEM 文件）",
+            "give the path of central's public key file (PEM, from central)",
+        )
     path = _check_existing_file(text)
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
@@ -838,15 +942,28 @@ def _load_template(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def _ask_password(lang: str) -> str:
+    """The broker password, asked (not echoed) until it is one non-empty line."""
+    while True:
+        password = getpass.getpass("MQTT 服务器密码 broker password: ")
+        if password and "\n" not in password:
+            return password
+        print(
+            "  密码不能为空，请再输入一次"
+            if lang == Lang.ZH.value
+            else "  the password cannot be empty; type it again"
+        )
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
     """Gather the answers, provision, print what central registers (in ``--lang``, else the
     ``--language`` the gateway is given, else zh-CN)."""
     lang = str(args.lang or args.language or Lang.ZH.value)
     try:
-        answers = _gather(args, lang)
         template = _load_template(args.template) if args.template is not None else None
         for overlay in args.overlay:
             template = merge_overlay(template or {}, _load_template(overlay))
+        answers = _gather(args, lang, template)
         sources = [
             (str(path), path.read_text(encoding="utf-8"))
             for path in ([args.template] if args.template is not None else []) + args.overlay
@@ -861,7 +978,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
             lines = args.broker_password_file.read_text(encoding="utf-8").splitlines()
             password = lines[0] if lines else ""
         elif answers["broker_host"] and sys.stdin.isatty() and not args.yes:
-            password = getpass.getpass("MQTT broker password: ")
+            password = _ask_password(lang)
         result = provision(
             answers,
             root=args.root,

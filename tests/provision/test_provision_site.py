@@ -192,6 +192,9 @@ def test_interactive_provision_then_selftest_names_a_broker_refusing_writes(
                 (b"letters, digits, - and _ only", DEVICE.encode()),
                 (b"Site", b"plant1"),
                 (b"Zone id", b"bay-3"),
+                # With a template, its zone name and fence are asked (Enter keeps them).
+                (b"Zone name", b""),
+                (b"Geofence", b""),
                 (b"broker host", b"127.0.0.1"),
                 (b"port", b"http"),
                 (b"a port is a number", str(broker.port).encode()),
