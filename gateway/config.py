@@ -699,6 +699,29 @@ def _compose(text: str, file: str) -> yaml.Node | None:
         raise ConfigError([_too_deep(file)]) from err
 
 
+# Words a technician writes for a key by another name, that difflib cannot find because they
+# are not spelt alike (issue 13 #21: ``badge: {type: file, path: /dev/ttyUSB0}``). Used only
+# where the owning section has the target key.
+KEY_SYNONYMS: dict[str, str] = {
+    "path": "port",
+    "file": "port",
+    "device": "port",
+    "dev": "port",
+    "tty": "port",
+    "baud": "baudrate",
+    "baud_rate": "baudrate",
+}
+
+
+def _near_key(key: str, fields: list[str]) -> str | None:
+    """The allowed key ``key`` was likely meant as: a known synonym, else the closest spelling."""
+    synonym = KEY_SYNONYMS.get(key)
+    if synonym in fields:
+        return synonym
+    near = difflib.get_close_matches(key, fields, n=1)
+    return near[0] if near else None
+
+
 def _validation_issues(
     err: ValidationError, data: dict[str, Any], lines: dict[tuple[Any, ...], int], file: str
 ) -> list[ConfigIssue]:
@@ -711,7 +734,8 @@ def _validation_issues(
         loc = tuple(e["loc"])
         owner = _model_at(GatewayConfig, loc[:-1])
         if owner is not None:
-            for close in difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1):
+            close = _near_key(str(loc[-1]), list(owner.model_fields))
+            if close is not None:
                 explained.add((*loc[:-1], close))
     for e in err.errors():
         loc = tuple(e["loc"])
@@ -722,10 +746,10 @@ def _validation_issues(
             en = "unknown key"
             owner = _model_at(GatewayConfig, loc[:-1])
             if owner is not None:
-                near = difflib.get_close_matches(str(loc[-1]), list(owner.model_fields), n=1)
-                if near:
-                    en += f"; did you mean '{near[0]}'?"
-                    zh += f"；是否应为 '{near[0]}'？"
+                near = _near_key(str(loc[-1]), list(owner.model_fields))
+                if near is not None:
+                    en += f"; did you mean '{near}'?"
+                    zh += f"；是否应为 '{near}'？"
         elif e["type"] == "union_tag_not_found":
             tag = str(e.get("ctx", {}).get("discriminator", "'type'"))
             en = f"needs a {tag} key saying which kind it is"
