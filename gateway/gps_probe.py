@@ -72,6 +72,37 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The summary table's rows (issue 13 #27: English under zh-CN). Reason codes stay codes.
+TABLE_WORDS: dict[str, tuple[str, str]] = {
+    "title": ("gpsd {host}:{port}，{seconds} 秒", "gpsd {host}:{port} for {seconds} s"),
+    "connected": ("已连接", "connected"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "reports": ("TPV / SKY 报文", "TPV / SKY reports"),
+    "fixes": ("定位（历元）", "fixes (epochs)"),
+    "valid": ("有效", "valid"),
+    "rejected": ("  被拒绝 {code}", "  rejected {code}"),
+    "jumps": ("位置跳变", "jumps flagged"),
+    "backwards": ("时间倒退", "time going backwards"),
+    "bad_lines": ("无法解析的行", "bad lines"),
+    "fence": ("区域电子围栏", "zone fence"),
+    "no_fence": ("未配置", "none configured"),
+    "vs_fence": ("位置与围栏", "position vs fence"),
+    "inside": ("在围栏内", "inside"),
+    "outside": ("在围栏外", "OUTSIDE"),
+    "unknown": ("未知", "unknown"),
+    "position": ("最后有效位置", "last valid position"),
+    "satellites": ("使用 / 可见卫星", "satellites used / seen"),
+    "clock": ("系统时钟 - GPS 时间", "system clock - GPS time"),
+    "seconds": ("{v} 秒", "{v} s"),
+}
+
+
+def _t(key: str, lang: str, **values: Any) -> str:
+    zh, en = TABLE_WORDS[key]
+    return (en if lang == "en" else zh).format(**values)
+
+
 def _w(key: str, lang: str, **values: Any) -> str:
     zh, en = WORDS[key]
     return (en if lang == "en" else zh).format(**values)
@@ -206,37 +237,43 @@ def _clock_offset(fix: Fix) -> float | None:
     return round(received - fix.time.timestamp(), 3)
 
 
-def _print_table(r: dict[str, Any]) -> None:
+def _print_table(r: dict[str, Any], lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"gpsd {r['host']}:{r['port']} for {r['seconds']} s", show_header=False)
+    def t(key: str, **values: Any) -> str:
+        return _t(key, lang, **values)
+
+    title = t("title", host=r["host"], port=r["port"], seconds=r["seconds"])
+    table = Table(title=title, show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    inside = {True: "[green]inside[/]", False: "[red]OUTSIDE[/]", None: "[yellow]unknown[/]"}
+    inside = {
+        True: f"[green]{t('inside')}[/]",
+        False: f"[red]{t('outside')}[/]",
+        None: f"[yellow]{t('unknown')}[/]",
+    }
     rows: list[tuple[str, str]] = [
-        ("connected", "yes" if r["connected"] else "[red]no[/]"),
-        ("TPV / SKY reports", f"{r['tpv']} / {r['sky']}"),
-        ("fixes (epochs)", str(r["fixes"])),
-        ("valid", str(r["valid"])),
+        (t("connected"), t("yes") if r["connected"] else f"[red]{t('no')}[/]"),
+        (t("reports"), f"{r['tpv']} / {r['sky']}"),
+        (t("fixes"), str(r["fixes"])),
+        (t("valid"), str(r["valid"])),
     ]
-    rows += [(f"  rejected {k}", str(v)) for k, v in r["rejected"].items()]
+    rows += [(t("rejected", code=k), str(v)) for k, v in r["rejected"].items()]
     rows += [
-        ("jumps flagged", str(r["jumps"])),
-        ("time going backwards", str(r["time_backwards"])),
-        ("bad lines", str(r["bad_lines"])),
-        ("zone fence", r["fence"] or "none configured"),
-        ("position vs fence", inside[r["inside"]]),
+        (t("jumps"), str(r["jumps"])),
+        (t("backwards"), str(r["time_backwards"])),
+        (t("bad_lines"), str(r["bad_lines"])),
+        (t("fence"), r["fence"] or t("no_fence")),
+        (t("vs_fence"), inside[r["inside"]]),
     ]
     pos = r["position"]
     if pos is not None:
-        rows.append(
-            ("last valid position", f"{pos['lat']:.6f}, {pos['lon']:.6f} ± {pos['error_m']} m")
-        )
+        rows.append((t("position"), f"{pos['lat']:.6f}, {pos['lon']:.6f} ± {pos['error_m']} m"))
     if r["satellites_used"] is not None:
-        rows.append(("satellites used / seen", f"{r['satellites_used']} / {r['satellites_seen']}"))
+        rows.append((t("satellites"), f"{r['satellites_used']} / {r['satellites_seen']}"))
     if r["clock_offset_s"] is not None:
-        rows.append(("system clock - GPS time", f"{r['clock_offset_s']} s"))
+        rows.append((t("clock"), t("seconds", v=r["clock_offset_s"])))
     for k, v in rows:
         table.add_row(k, v)
     Console().print(table)
@@ -296,7 +333,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if code == EXIT_NO_GPSD:
         print(_w("no_gpsd", lang, host=host, port=port), file=sys.stderr)
         return code
-    _print_table(result)
+    _print_table(result, lang.value)
     if code == EXIT_OUTSIDE:
         print(_w("outside", lang), file=sys.stderr)
     elif code == EXIT_CLOCK:

@@ -135,3 +135,18 @@ async def test_probe_without_gpsd_says_so_and_exits_69(tmp_path: Path) -> None:
     assert result["connected"] is False
     assert result["fixes"] == 0
     assert result["inside"] is None
+
+
+@requires_gpsfake
+async def test_probe_table_speaks_chinese_under_zh_cn(tmp_path: Path) -> None:
+    # Issue 13 #27: the summary table was English (connected yes, position vs fence OUTSIDE)
+    # under zh-CN, the default language.
+    async with GpsFake(NMEA_DIR / "mt3339.log", tmp_path, singleshot=False) as fake:
+        fake.release()
+        config = write_config(tmp_path / "gateway.yaml", MT3339[0] + 0.01, MT3339[1], fake.port)
+        rc, out, err = await run_probe("--seconds", "8", "--config", str(config))
+    assert rc == 4, err
+    for zh in ("已连接", "位置与围栏", "在围栏外", "系统时钟 - GPS 时间", "有效"):
+        assert zh in out, out
+    for en in ("connected", "position vs fence", "OUTSIDE", "system clock", "valid"):
+        assert en not in out, out
