@@ -1002,12 +1002,51 @@ def cmd_provision(args: argparse.Namespace) -> int:
         said = "已取消，未写入任何文件" if lang == Lang.ZH.value else "aborted; nothing written"
         print(f"\nprovision: {said}", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    kept = _kept_from_template(args, template)
     if args.json:
         out = {"config": str(result.config_path), **result.registration}
+        out["kept_from_template"] = {key: value for key, value, _ in kept}
         print(json.dumps({**out, "sealed": result.sealed_with}))
         return EXIT_OK
     _print_summary(result, args.root, lang)
+    if kept:
+        print(
+            "\n注意：以下各项取自模板，不是本现场给出的值，请核对"
+            "（或用对应的参数重新 provision --force）："
+            if lang == Lang.ZH.value
+            else "\nNote: these values were kept from the template, not given for this site; "
+            "check them (or provision --force with the flags):"
+        )
+        for key, value, flag in kept:
+            print(f"  {key}: {value}  ({flag})")
     return EXIT_OK
+
+
+def _kept_from_template(
+    args: argparse.Namespace, template: dict[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """The site-specific values the written config took from the template (an example's zone
+    name, fence, broker and CA file belong to another site) because no flag or answer gave
+    them: (key, value, flag). A ca_file that does not exist is said so."""
+    if not template or (sys.stdin.isatty() and not args.yes):
+        return []  # on a terminal these were asked, the template's value as the default
+    zone = template.get("zone") or {}
+    mqtt = template.get("mqtt") or {}
+    kept: list[tuple[str, str, str]] = []
+    if zone.get("name") and not args.zone_name:
+        kept.append(("zone.name", str(zone["name"]), "--zone-name"))
+    fence = zone.get("geofence")
+    if fence and args.fence is None:
+        kept.append(("zone.geofence", _fence_text(fence) or str(fence), "--fence"))
+    if mqtt.get("enabled") and mqtt.get("host") and not args.broker_host:
+        kept.append(("mqtt.host", str(mqtt["host"]), "--broker-host"))
+    if mqtt.get("enabled") and mqtt.get("ca_file") and not args.ca_file and not args.no_tls:
+        ca = str(mqtt["ca_file"])
+        there = _under(args.root, Path(ca)).is_file() or Path(ca).is_file()
+        kept.append(
+            ("mqtt.ca_file", ca if there else f"{ca} (文件不存在 / no such file)", "--ca-file")
+        )
+    return kept
 
 
 def _print_summary(result: ProvisionResult, root: Path, lang: str) -> None:

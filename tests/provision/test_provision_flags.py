@@ -90,3 +90,25 @@ def test_an_overlay_typo_is_reported_at_the_overlay_line_with_exit_78(
     assert f"{site}:7: gps.staleness: 未知的键" in err
     assert "/etc/zonegate/gateway.yaml" not in err
     assert not (root / "etc").exists()
+
+
+def test_by_flags_the_template_values_kept_are_said(
+    tmp_path: Path, central_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The example's zone name, fence, broker and CA file belong to another site: kept without a
+    # prompt (--yes), each is listed with the flag that would set it.
+    pw = tmp_path / "pw"
+    pw.write_text(BROKER_PASSWORD + "\n", encoding="utf-8")
+    root = tmp_path / "root"
+    args = [
+        *_provision(root, "--device-id", "zg-1", "--site", "plant1"),
+        *("--template", str(EXAMPLE)),
+        *("--central-key", str(central_key), "--broker-password-file", str(pw)),
+    ]
+    assert main(args) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "注意：以下各项取自模板" in out
+    assert "zone.name: 三号焊接区  (--zone-name)" in out
+    assert "zone.geofence: 31.2304,121.4737,60  (--fence)" in out
+    assert "mqtt.host: broker.plant1.example  (--broker-host)" in out
+    assert "mqtt.ca_file: /etc/zonegate/broker-ca.crt (文件不存在 / no such file)" in out
