@@ -18,10 +18,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from firmware_adapters.bilingual import BilingualWarning
 from gateway.cli_options import DEFAULT_CONFIG, add_config_arg
 from gateway.exitcodes import ExitCode
+from gateway.local_time import shown_time
 
 COMMAND_MODULES: tuple[str, ...] = (
     "gateway.gps_probe",
@@ -207,6 +209,16 @@ def air_summary(air: dict[str, Any]) -> str:
     return f"{word} {reasons}".strip()
 
 
+def link_word(link: dict[str, Any], lang: str) -> str:
+    """The MQTT link's state in words: its ``state`` when the snapshot has one, else
+    connected / not connected (the stores' snapshot gives a bool; it printed "True")."""
+    state = link.get("state", link.get("connected"))
+    if isinstance(state, bool):
+        zh, en = ("已连接", "connected") if state else ("未连接", "not connected")
+        return en if lang == "en" else zh
+    return "-" if state is None else str(state)
+
+
 def health_line(health: object) -> str:
     """One service's health for ``status``: its ``state`` when it has one, else its simple
     fields as ``key=value`` (the disk, gas and mqtt services report figures, not a state;
@@ -297,6 +309,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(snap, ensure_ascii=False, default=str))
         return ExitCode.STORE if problems else ExitCode.OK
     con = Console()
+    tz = ZoneInfo(cfg.device.timezone)
     zone = snap["zone"]
     running = w("running") if snap.get("running") else w("not_running")
     clock = snap["clock"]["source"] if isinstance(snap["clock"], dict) else snap["clock"]
@@ -327,7 +340,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         link = snap.get("link") or {}
         con.print(
             f"{w('light')}{sep}{snap['light']}  {w('air')}{sep}{air_summary(air)}  "
-            f"{w('link')}{sep}{link.get('state', link.get('connected', '-'))}",
+            f"{w('link')}{sep}{link_word(link, lang)}",
             markup=False,
         )
         if link.get("diagnosis") not in (None, "OK"):
@@ -348,7 +361,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             p["kind"],
             p["level"],
             p["status"],
-            p["valid_to"],
+            shown_time(p["valid_to"], tz),
             ", ".join(m["worker_id"] for m in p["members"]),
         )
     con.print(permits)
@@ -363,11 +376,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     for e in rows:
         inside.add_row(
-            e["worker_id"], str(e.get("permit_id")), str(e.get("role")), str(e.get("since"))
+            e["worker_id"],
+            str(e.get("permit_id")),
+            str(e.get("role")),
+            shown_time(e.get("since"), tz),
         )
     con.print(inside)
     for a in snap.get("recent_alerts", []):
-        con.print(f"[red]{w('alert')}[/] {a['time']} {a['type']}")
+        con.print(f"[red]{w('alert')}[/] {shown_time(a['time'], tz)} {a['type']}")
     for prob in problems:
         # markup=False: a path or message may hold [brackets]. soft_wrap: the recovery step
         # holds a command and a path the technician copies; rich hard-wrapped it at 80 columns

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.cli import EX_CONFIG
 from gateway.cli_options import add_config_arg
+from gateway.local_time import shown_time, zone_timezone
 from gateway.phrasebook import add_lang_arg, pick_lang
 
 # The table in the technician's language (GB 30871 terms); codes stay beside the Chinese.
@@ -143,14 +144,15 @@ def cmd_permit(args: argparse.Namespace) -> int:
         return words_zh.get(value, value) if zh else value
 
     kinds_zh = {k.value: f"{k.value} {WORK_KIND_ZH[k]}" for k in WorkKind}
+    tz = zone_timezone(args.config)
     for p in permits:
         table.add_row(
             p["permit_id"],
             word(kinds_zh, p["kind"]),
             word(LEVEL_ZH, p["level"]),
             word(STATUS_ZH, p["status"]),
-            p["valid_from"],
-            p["valid_to"],
+            shown_time(p["valid_from"], tz),
+            shown_time(p["valid_to"], tz),
             ", ".join(f"{m['worker_id']} ({word(ROLE_ZH, m['role'])})" for m in p["members"]),
         )
     con.print(table)
@@ -158,10 +160,11 @@ def cmd_permit(args: argparse.Namespace) -> int:
         actor = (h.get("actor") or {}).get("actor_id")
         if zh:
             line = (
-                f"{h['time']} {h['type']}：{word(STATUS_ZH, h['from'])} → "
+                f"{shown_time(h['time'], tz)} {h['type']}：{word(STATUS_ZH, h['from'])} → "
                 f"{word(STATUS_ZH, h['to'])}，操作人 {actor} {h['reason']}"
             )
         else:
-            line = f"{h['time']} {h['type']}: {h['from']} -> {h['to']} by {actor} {h['reason']}"
+            when = shown_time(h["time"], tz)
+            line = f"{when} {h['type']}: {h['from']} -> {h['to']} by {actor} {h['reason']}"
         con.print(line)
     return 0

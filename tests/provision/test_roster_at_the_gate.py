@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from edge.clock import SystemClock
 from edge.journal import Journal
@@ -175,3 +176,26 @@ def test_imported_workers_badge_in_with_the_right_reasons(
         "999999": ["UNKNOWN_BADGE"],
     }, reasons
     assert all(not decisions[b]["allowed"] for b in ("000007", "000001", "000004", "999999"))
+    # What the technician reads afterwards: the permit's times in the zone's local time (the
+    # config's Asia/Shanghai, +08:00), not the stored UTC ISO text read as local (8 h wrong).
+    permit = json.loads(_zonegate("permit", "show", "HW-2026-001", "-c", str(p.config), "--json"))[
+        "permit"
+    ]
+    valid_to = datetime.fromisoformat(permit["valid_to"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    local = f"{valid_to:%Y-%m-%d %H:%M} +08:00"
+    shown = _zonegate("permit", "show", "HW-2026-001", "-c", str(p.config), "--lang", "zh-CN")
+    assert local in shown and permit["valid_to"] not in shown, shown
+    status = _zonegate("status", "-c", str(p.config), "--lang", "zh-CN")
+    assert local in status and permit["valid_to"] not in status, status
+
+
+def _zonegate(*args: str) -> str:
+    """``zonegate ARGS`` as a technician types it, at 200 columns (a table must not fold the
+    time); its standard output."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
