@@ -82,7 +82,7 @@ EXIT_NO_INPUT = ExitCode.NO_INPUT  # a file named on the command line cannot be 
 
 _HEADER = """\
 # zonegate gateway configuration, written by `zonegate provision`.
-# Validate after editing:  zonegate check-config {config}
+# Validate after editing:  zonegate check-config -c {config}
 # Secrets are not in this file: the broker password and the central public key are systemd
 # credentials in {creds} (LoadCredential= in zonegate.service; when sealed with
 # `zonegate provision --seal`, LoadCredentialEncrypted= in zonegate.service.d/sealed.conf).
@@ -1079,7 +1079,7 @@ def _print_summary(result: ProvisionResult, root: Path, lang: str) -> None:
         + say(
             "provision.next",
             lang,
-            check=f"zonegate check-config {shown}",
+            check=f"zonegate check-config -c {shown}",
             selftest=f"zonegate selftest{config_arg}{creds_arg}",
         )
     )

@@ -100,7 +100,7 @@ def test_lifecycle_directives_match_the_daemon() -> None:
     d = directives(UNIT.read_text())
     assert d["Type"] == ["notify"]
     assert d["ExecStart"] == [f"{INSTALLED} run --config /etc/zonegate/gateway.yaml"]
-    assert d["ExecStartPre"] == [f"{INSTALLED} check-config /etc/zonegate/gateway.yaml"]
+    assert d["ExecStartPre"] == [f"{INSTALLED} check-config -c /etc/zonegate/gateway.yaml"]
     assert d["Restart"] == ["on-failure"]
     assert int(d["StartLimitBurst"][0]) >= 1 and seconds(d["StartLimitIntervalSec"][0]) > 0
     assert seconds(d["WatchdogSec"][0]) > 0
