@@ -96,7 +96,7 @@ systemctl enable gpsd.socket >/dev/null 2>&1 || say "warning: could not enable g
 systemctl enable zonegate.service
 
 if [ -e /etc/zonegate/gateway.yaml ]; then
-  zonegate check-config /etc/zonegate/gateway.yaml
+  zonegate check-config -c /etc/zonegate/gateway.yaml
   systemctl restart zonegate.service
   say "zonegate (re)started; follow it with: journalctl -u zonegate -f"
 else
