@@ -126,6 +126,8 @@ _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 # defaults (50 m, 3 tries) with room for a site's own choice.
 _EPH_SAID_M = 50.0
 _LOCKOUT_SAID = 5
+# Where systemd shows LoadCredential= files to the running unit (gateway.credentials).
+_UNIT_CREDENTIALS = Path("/run/credentials")
 # Below this a circle fence is inside a consumer receiver's own error (provision refuses it).
 _FENCE_MIN_RADIUS_M = 5.0
 
@@ -211,6 +213,24 @@ def weakened_safeguards(cfg: GatewayConfig) -> list[SafeguardWeakenedWarning]:
             "cross the network in clear",
             f"mqtt.tls 为 false（{mqtt.host}）：服务器密码、作业许可证和出入记录以明文在网络上传输",
         )
+    mqtt_files = {
+        "mqtt.ca_file": mqtt.ca_file,
+        "mqtt.cert_file": mqtt.cert_file,
+        "mqtt.key_file": mqtt.key_file,
+        "mqtt.password_file": mqtt.password_file,
+        "mqtt.central_public_key": mqtt.central_public_key,
+    }
+    for key, path in mqtt_files.items():
+        # A file systemd shows only to the running unit (LoadCredential=) is not judged here.
+        if not mqtt.enabled or path is None or path.is_relative_to(_UNIT_CREDENTIALS):
+            continue
+        if not path.exists():
+            say(
+                f"{key} {path} does not exist on this machine: the link to central will fail "
+                "(selftest names it too); copy the file there or fix the path",
+                f"{key} {path} 在本机不存在：与中心的连接将失败（selftest 也会指出）；"
+                "请把文件放到该位置或改正路径",
+            )
     target = cfg.zone.target_gas
     if combustible(target.name) is None:
         near = closest_combustible(target.name)

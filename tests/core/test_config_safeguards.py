@@ -40,6 +40,7 @@ mqtt:
   host: broker.site
   tls: false
   central_public_key: /etc/zonegate/central.pub
+  ca_file: /nonexistent/broker-ca.crt
 """
 )
 
@@ -70,6 +71,8 @@ def test_each_weakened_safeguard_is_said_in_the_technicians_language(tmp_path: P
         "identity.multiple_faces",
         "identity.camera.type",
         "mqtt.tls",
+        "mqtt.ca_file",
+        "mqtt.central_public_key",
         "zone.target_gas.name",
     ):
         assert [line for line in said if key in line], (key, zh.stderr)
