@@ -7,14 +7,13 @@ exit 78 (ExitCode.CONFIG) from every command that needs one.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
 from gateway.exitcodes import ExitCode
+from tests.cli_process import zonegate as _zonegate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,17 +36,6 @@ access:
 daemon:
   shutdown_timeout_s: soon
 """
-
-
-def _zonegate(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *argv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ accepted methane with ``lel_vol_percent: 0.5``, which turns a failing 30 %LEL in
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from edge.combustibles import COMBUSTIBLES, combustible
 from gateway.exitcodes import ExitCode
+from tests.cli_process import zonegate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,13 +48,7 @@ mqtt:
 def check(tmp_path: Path, text: str, lang: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "gateway.yaml"
     path.write_text(text, encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "check-config", "-c", str(path), "--lang", lang],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return zonegate("check-config", "-c", str(path), "--lang", lang)
 
 
 def test_each_weakened_safeguard_is_said_in_the_technicians_language(tmp_path: Path) -> None:

@@ -6,12 +6,11 @@ with an English "or" inside the zh-CN list of choices.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from gateway.config import load_config
 from gateway.exitcodes import ExitCode
+from tests.cli_process import zonegate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,10 +32,7 @@ def test_superscript_and_micro_sign_spellings_are_the_same_units(tmp_path: Path)
 def test_a_wrong_unit_lists_the_choices_with_chinese_separators(tmp_path: Path) -> None:
     path = tmp_path / "gateway.yaml"
     path.write_text(HEAD + "gas:\n  limits:\n    co: {unit: pmm, high: 20}\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "check-config", "-c", str(path), "--lang", "zh-CN"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    proc = zonegate("check-config", "-c", str(path), "--lang", "zh-CN")
     assert proc.returncode == ExitCode.CONFIG
     assert "gateway.yaml:5: gas.limits.co.unit: 应为以下之一：'ppm'、'ppb'、" in proc.stderr
     assert " or " not in proc.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.exitcodes import ExitCode
+from tests.cli_process import zonegate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,14 +86,7 @@ WARNINGS = [
 
 
 def _check(path: Path, lang: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "check-config", "-c", str(path), "--lang", lang],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return zonegate("check-config", "-c", str(path), "--lang", lang)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from firmware_adapters.gps.gpsfake import gpsfake_available
 from firmware_adapters.tcpports import free_port
 from gateway.demo import LAT, LON, demo_parts
 from gateway.local_broker import LocalBroker
+from tests.cli_process import zonegate
 from tests.datasets import FACES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -279,13 +280,7 @@ def _overlay(parts: Any, fifo: Path, scene: Path | None) -> dict[str, Any]:
 
 def _zonegate(*args: str) -> subprocess.CompletedProcess[str]:
     """The ``zonegate`` command as a technician runs it; exit 0 expected."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = zonegate(*args)
     assert proc.returncode == 0, f"zonegate {args[0]}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
     return proc
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,21 +10,13 @@ import pytest
 from gateway.cli import build_parser
 from gateway.cli_options import DEFAULT_CONFIG
 from gateway.help_zh import ZH_HELP, ZH_SHARED, argparse_message_zh, missing, texts
+from tests.cli_process import zonegate
 
 # The zh-CN default is what a gateway without a config gets; a machine with a real
 # /etc/zonegate/gateway.yaml answers in that file's language instead (as it should).
 needs_no_installed_config = pytest.mark.skipif(
     DEFAULT_CONFIG.exists(), reason=f"{DEFAULT_CONFIG} exists here and decides the language"
 )
-
-
-def zonegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def test_every_option_and_command_has_its_chinese() -> None:

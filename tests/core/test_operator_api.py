@@ -8,24 +8,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from gateway.exitcodes import ExitCode
 from gateway.operator_api import call
+from tests.cli_process import zonegate as _zonegate
 from tests.conditions import until
-from tests.core.test_daemon import REPO, _config, _start_until_ready
-
-
-def _zonegate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.core.test_daemon import _config, _start_until_ready
 
 
 def test_status_and_permits_live_then_from_the_stores(tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ ENOSPC; the damaged-store cases start the real daemon and run ``zonegate status`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from edge.models import EventKind, EventType, Worker
 from edge.registry import Registry, RegistryWriteError
 from gateway.exitcodes import ExitCode
 from gateway.stores import open_stores
+from tests.cli_process import zonegate as _zonegate
 from tests.tmpfs import fill, free_bytes, small_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,17 +127,6 @@ CASES = {
 def _store_files(state: Path) -> list[str]:
     # A reader may leave SQLite's -wal/-shm side files; the lock file is the daemon's own.
     return sorted(p.name for p in state.iterdir() if p.suffix in (".json", ".db"))
-
-
-def _zonegate(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *argv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -25,6 +25,7 @@ from edge.models import EventKind
 from gateway.cli import main
 from gateway.config import load_config
 from tests.broker_config import render_acl
+from tests.cli_process import zonegate
 from tests.provision.conftest import BROKER_PASSWORD, DEVICE, SITE, ProvisionFn, broker_flags
 from tests.provision.test_provision_site import mosquitto
 from tests.provision.test_roster_hr import hr_workbook
@@ -192,10 +193,6 @@ def test_imported_workers_badge_in_with_the_right_reasons(
 def _zonegate(*args: str) -> str:
     """``zonegate ARGS`` as a technician types it, at 200 columns (a table must not fold the
     time); its standard output."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
+    proc = zonegate(*args, env={"COLUMNS": "200"}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

@@ -11,8 +11,6 @@ the prompts, fixing rows, taking photos) is not in it.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.exitcodes import ExitCode
+from tests.cli_process import zonegate as cli
 from tests.provision.conftest import (
     BROKER_PASSWORD,
     REPO,
@@ -83,10 +82,7 @@ def hr_workbook(path: Path) -> Path:
 def zonegate(*args: str) -> tuple[int, float]:
     """Run ``zonegate ARGS`` as a technician's shell does; exit code and seconds taken."""
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = cli(*args, timeout=300)
     took = time.monotonic() - started
     assert proc.returncode == ExitCode.OK, (args[0], proc.stdout[-2000:], proc.stderr[-2000:])
     return proc.returncode, took
