@@ -37,8 +37,9 @@ from gateway.config import ConfigError, parse_config
 from .conftest import ZONE, Env, cert
 
 
-def _test(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> GasTest:
-    t = GasTest(
+def _portable(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> GasTest:
+    """A portable-instrument test taken now with ``samples`` (gas, value, unit), not recorded."""
+    return GasTest(
         zone_id="z1",
         taken_at=env.clock.wall(),
         source="portable:x",
@@ -46,6 +47,10 @@ def _test(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> Ga
         samples=tuple(GasTestSample(gas=g, value=v, unit=u) for g, v, u in samples),
         passed=passed,
     )
+
+
+def _test(env: Env, *samples: tuple[str, float, str], passed: bool = True) -> GasTest:
+    t = _portable(env, *samples, passed=passed)
     env.ctl.record_gas_test(t, "analyst")
     return t
 
@@ -657,18 +662,7 @@ def test_s6_4_confined_space_test_must_measure_the_zones_toxics(env: Env) -> Non
     assert err.value.code == ReasonCode.GAS_TEST_INCOMPLETE.value
     assert ctl.start_permit("H1", "leader").status is PermitStatus.ACTIVE
     recorded = ctl.accept_gas_test(
-        GasTest(
-            zone_id="z1",
-            taken_at=env.clock.wall(),
-            source="portable:x",
-            analyst="a",
-            samples=(
-                GasTestSample(gas="o2", value=20.9, unit="%vol"),
-                GasTestSample(gas="lel", value=0.0, unit="%LEL"),
-                GasTestSample(gas="co", value=2.0, unit="ppm"),
-            ),
-            passed=True,
-        ),
+        _portable(env, ("o2", 20.9, "%vol"), ("lel", 0.0, "%LEL"), ("co", 2.0, "ppm")),
         actor="a",
         via=GasTestVia.TERMINAL,
     )
@@ -729,17 +723,7 @@ def test_s5_3_1_a_test_lacking_only_another_kinds_gas_is_incomplete_for_that_kin
     env.permit(pid="CS1", kind=WorkKind.CONFINED_SPACE, level=PermitLevel.NONE, members=CS_MEMBERS)
     env.permit(pid="H1", level=PermitLevel.HOT_2)
     recorded = env.ctl.accept_gas_test(
-        GasTest(
-            zone_id="z1",
-            taken_at=env.clock.wall(),
-            source="portable:x",
-            analyst="a",
-            samples=(
-                GasTestSample(gas="lel", value=0.0, unit="%LEL"),
-                GasTestSample(gas="co", value=2.0, unit="ppm"),
-            ),
-            passed=True,
-        ),
+        _portable(env, ("lel", 0.0, "%LEL"), ("co", 2.0, "ppm")),
         actor="a",
         via=GasTestVia.TERMINAL,
     )
