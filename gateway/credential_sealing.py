@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_adapters.bilingual import Bilingual
 from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 
@@ -40,19 +41,13 @@ _RAM_FS = frozenset({"tmpfs", "ramfs"})
 _TIMEOUT_S = 30.0
 
 
-class SealError(GatewayError):
+class SealError(Bilingual, GatewayError):
     """Sealing or unsealing cannot go on; ``text(lang)`` says why and what to do, ``code`` is
     the command's exit code (``ExitCode``)."""
 
     def __init__(self, en: str, zh: str, code: ExitCode = ExitCode.FAILED) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh
+        super().__init__(en, zh)
         self.code = code
-
-    def text(self, lang: str) -> str:
-        """The message in ``lang`` (``zh-CN``, else English)."""
-        return self.zh if lang == "zh-CN" else self.en
 
 
 @dataclass(frozen=True)

@@ -448,7 +448,7 @@ async def run_gateway(config: GatewayConfig, config_path: Path | None) -> None:
 def status_snapshot(config: GatewayConfig, config_path: Path | None = None) -> dict[str, Any]:
     """Read the stores without a running daemon (``zonegate status``); never raises for a
     damaged or missing store, whose problem and recovery step are in ``*_problems``."""
-    clock = SystemClock(assume_trusted=config.clock.assume_trusted)
+    clock = system_clock(config)
     return {
         "zone": config.zone.model_dump(mode="json"),
         **status_of_stores(config.registry_path, config.journal_path, clock, config_path),

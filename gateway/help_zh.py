@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edge.reasons import Lang
+from gateway.cli_options import DEFAULT_CONFIG
 
 # The top-level parser's own key; a subcommand is its words joined by a space ("central sign").
 TOP = ""
@@ -34,7 +35,7 @@ DESCRIPTION = "@description"
 LISTED = "@help"
 
 _LANG_HELP = "output language (default: device.language of the config, else zh-CN)"
-_CONFIG_HELP = "gateway YAML (default /etc/zonegate/gateway.yaml)"
+_CONFIG_HELP = f"gateway YAML (default {DEFAULT_CONFIG})"  # as add_config_arg writes it
 _BROKER_CLIENT_ID = (
     "MQTT client id; for watch, naming one makes the session persistent (a missed event waits at "
     "the broker), without it each watcher gets a unique clean session"

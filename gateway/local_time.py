@@ -9,29 +9,6 @@ the stored form; tables show ``2026-12-01 12:58 +08:00``.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
-
-# DeviceConfig.timezone's default: the zone's time when the config does not say.
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-def zone_timezone(config: Path | None) -> tzinfo:
-    """``device.timezone`` of ``config``, read leniently (a display must not fail on a config
-    the command itself has already judged), else ``DEFAULT_TIMEZONE``."""
-    name = DEFAULT_TIMEZONE
-    if config is not None:
-        try:
-            doc = yaml.safe_load(config.read_text(encoding="utf-8"))
-            name = str(doc["device"].get("timezone") or DEFAULT_TIMEZONE)
-        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-            pass
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def shown_time(value: object, tz: tzinfo) -> str:

@@ -47,12 +47,12 @@ def journal_command(lines: int, follow: bool, since: str | None) -> list[str]:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    """``zonegate logs``: follow the daemon's journal (journalctl -u zonegate); exit 1 with
-    the reason and what to do instead where there is no journald."""
+    """``zonegate logs``: follow the daemon's journal (journalctl -u zonegate); exit 69
+    (``EXIT_NO_JOURNAL``) with the reason and what to do instead where there is no journald."""
     lang = pick_lang(args.lang, args.config)
     zh, en = _WORDS["no_journal"]
-    words = en if lang.value == "en" else zh
     zh_why = lang.value != "en"
+    words = zh if zh_why else en
     if shutil.which("journalctl") is None:
         why = "未安装 journalctl" if zh_why else "journalctl not installed"
         print(words.format(why=why), file=sys.stderr)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from gateway.cli import EX_CONFIG
 from gateway.cli_options import add_config_arg
-from gateway.local_time import shown_time, zone_timezone
+from gateway.local_time import shown_time
+
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
 from gateway.phrasebook import add_lang_arg, pick_lang
 
 # The table in the technician's language (GB 30871 terms); codes stay beside the Chinese.
@@ -69,14 +72,12 @@ def register(subparsers: Any) -> None:
         p.set_defaults(func=cmd_permit)
 
 
-def read_live_or_stores(config_path: Path, url: str) -> tuple[int, dict[str, Any], str]:
+def read_live_or_stores(cfg: GatewayConfig, url: str) -> tuple[int, dict[str, Any], str]:
     """``(HTTP-like status, body, source)`` from the running daemon's operator API, else from
-    the stores (``source`` is ``"daemon"`` or ``"stores"``). Raises ``ConfigError``."""
-    from gateway.config import load_config
+    the stores (``source`` is ``"daemon"`` or ``"stores"``)."""
     from gateway.daemon import daemon_running
     from gateway.operator_api import call, socket_path_for
 
-    cfg = load_config(config_path)
     if daemon_running(cfg.storage.state_dir):
         try:
             status, body = call(socket_path_for(cfg), "GET", url)
@@ -107,14 +108,15 @@ def _from_stores(cfg: Any, url: str) -> tuple[int, dict[str, Any]]:
 def cmd_permit(args: argparse.Namespace) -> int:
     """``zonegate permit list|show``: from the running daemon's API, else from the stores;
     exit 0, 1 for an unknown permit, 78 for a config error."""
-    from gateway.config import ConfigError
+    from gateway.config import ConfigError, load_config
 
     url = "/permits" if args.permit_command == "list" else f"/permits/{args.permit_id}"
     try:
-        status, body, source = read_live_or_stores(args.config, url)
+        cfg = load_config(args.config)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return EX_CONFIG
+    status, body, source = read_live_or_stores(cfg, url)
     body["source"] = source
     if args.json:
         print(json.dumps(body, ensure_ascii=False, default=str))
@@ -144,7 +146,7 @@ def cmd_permit(args: argparse.Namespace) -> int:
         return words_zh.get(value, value) if zh else value
 
     kinds_zh = {k.value: f"{k.value} {WORK_KIND_ZH[k]}" for k in WorkKind}
-    tz = zone_timezone(args.config)
+    tz = ZoneInfo(cfg.device.timezone)
     for p in permits:
         table.add_row(
             p["permit_id"],

@@ -105,7 +105,6 @@ PHRASES: dict[str, tuple[str, str]] = {
         "zonegate is running (state directory {state}); the registry cannot be written by "
         "two processes, so stop it first: sudo systemctl stop zonegate",
     ),
-    "roster.badges_file": ("卡号文件 {file}：{msg}", "badge file {file}: {msg}"),
     # provision
     "provision.wrote": ("已写入 {path}", "wrote {path}"),
     "provision.credentials": (

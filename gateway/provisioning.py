@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.models import WORK_KIND_ZH, WorkKind
 from edge.reasons import Lang
+from firmware_adapters.bilingual import Bilingual
+from gateway.cli_options import DEFAULT_CONFIG
 from gateway.credential_sealing import (
     CRED_SUFFIX,
     DROPIN,
@@ -57,7 +59,7 @@ from gateway.errors import GatewayError
 from gateway.exitcodes import ExitCode
 from gateway.phrasebook import add_lang_arg, say
 
-CONFIG_PATH = Path("/etc/zonegate/gateway.yaml")
+CONFIG_PATH = DEFAULT_CONFIG  # where the unit and every command look for it
 from gateway.credentials import CREDENTIALS_DIR as CREDENTIALS_DIR  # noqa: E402
 from gateway.credentials import SERVICE_CREDENTIALS_DIR as SERVICE_CREDENTIALS_DIR  # noqa: E402
 
@@ -89,19 +91,13 @@ _HEADER = """\
 """
 
 
-class ProvisionError(GatewayError):
+class ProvisionError(Bilingual, GatewayError):
     """Provisioning cannot go on; the message says what to fix, in English (``str``) and
     zh-CN (``zh``; ``text(lang)`` picks)."""
 
     def __init__(self, en: str, zh: str | None = None, code: ExitCode = ExitCode.DATA) -> None:
-        super().__init__(en)
-        self.en = en
-        self.zh = zh or en
+        super().__init__(en, zh or en)
         self.code = code
-
-    def text(self, lang: str) -> str:
-        """The message in ``lang`` (``zh-CN``, else English)."""
-        return self.zh if lang == "zh-CN" else self.en
 
 
 class AnswerError(GatewayError, argparse.ArgumentTypeError, ValueError):

@@ -209,7 +209,11 @@ def import_roster(
     registry = Registry(cfg.registry_path)
     try:
         parsed = parse_roster(
-            sheet.rows, existing=registry.workers(), lossy=sheet.lossy, progress=progress
+            sheet.rows,
+            columns=sheet.columns,
+            existing=registry.workers(),
+            lossy=sheet.lossy,
+            progress=progress,
         )
         write = not dry_run and bool(parsed.workers) and (parsed.ok or partial)
         if write:
@@ -259,7 +263,7 @@ _READ_AS = {
 }
 
 
-def _print_report(report: ImportReport, lang: Lang, dry_run: bool) -> None:
+def _print_report(report: ImportReport, lang: Lang) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -465,7 +469,7 @@ def cmd_import_roster(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
-        _print_report(report, lang, args.dry_run)
+        _print_report(report, lang)
     return report.exit_code
 
 

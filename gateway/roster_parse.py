@@ -13,7 +13,7 @@ An expired certificate is imported like any other: the gate then denies the work
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -426,6 +426,7 @@ def split_roles(text: str) -> tuple[set[SiteRole], list[str]]:
 def parse_roster(
     rows: Sequence[tuple[int, dict[str, str]]],
     *,
+    columns: Collection[str],
     existing: list[Worker] | None = None,
     lossy: dict[int, list[str]] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -436,7 +437,8 @@ def parse_roster(
     duplicate too. A worker the sheet gives no card keeps the cards the registry has for them
     (bound with ``bind-badges`` or ``--badges`` on an earlier import: a monthly re-import of an
     HR sheet without a card column must not unbind every card), and without a ``site_roles``
-    column their site roles; the registry's document version is kept.
+    column (``columns``: the sheet's, ``roster_read.Sheet.columns``) their site roles; the
+    registry's document version is kept.
     ``lossy`` names cells a spreadsheet rounded (``roster_read.Sheet.lossy``).
     ``progress(done, total)`` is called once per row.
     """
@@ -455,9 +457,7 @@ def parse_roster(
         if wid:
             tainted.add(wid)
 
-    columns: set[str] = set()
     for row, cells in rows:
-        columns |= cells.keys()
         out.rows += 1
         if progress is not None:
             progress(out.rows, len(rows))

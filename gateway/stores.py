@@ -299,10 +299,10 @@ def reset_store(which: str, registry_path: Path, journal_path: Path, clock: Cloc
 def cmd_reset_store(args: argparse.Namespace) -> int:
     """``zonegate reset-store``: set a damaged or orphaned store aside (renamed, never
     deleted) and start an empty one; refuses while the daemon runs."""
-    from edge.clock import SystemClock
     from gateway.config import ConfigError, load_config
     from gateway.daemon import daemon_running
     from gateway.phrasebook import pick_lang
+    from gateway.services import system_clock
 
     lang = pick_lang(getattr(args, "lang", None), args.config)
     zh = lang.value != "en"
@@ -320,7 +320,7 @@ def cmd_reset_store(args: argparse.Namespace) -> int:
             else "the zonegate daemon is running: stop it first (systemctl stop zonegate)"
         )
         return ExitCode.BUSY
-    clock = SystemClock(assume_trusted=cfg.clock.assume_trusted)
+    clock = system_clock(cfg)
     try:
         moved = reset_store(args.store, cfg.registry_path, cfg.journal_path, clock)
     except (RegistryError, JournalError, OSError) as err:

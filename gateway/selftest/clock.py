@@ -38,11 +38,9 @@ SYNCHRONISED = Words("CLOCK_OK", "已同步（{source}）", "synchronised ({sour
 def check_clock(cfg: GatewayConfig, gps_offset_s: float | None = None) -> CheckResult:
     """Trusted wall time: NTP, or GPS time agreeing with the clock (``gps_offset_s``, seconds,
     measured by the GPS check over believable fixes), or the bench setting (a warning)."""
-    from edge.clock import SystemClock
+    from gateway.services import system_clock
 
-    clock = SystemClock(
-        assume_trusted=cfg.clock.assume_trusted, gps_validity_s=cfg.clock.gps_validity_s
-    )
+    clock = system_clock(cfg)
     bound = cfg.gps.clock_bound_s
     gps_agrees = gps_offset_s is not None and abs(gps_offset_s) <= bound
     if gps_agrees:
