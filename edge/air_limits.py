@@ -336,17 +336,6 @@ def merge_entry(gas: str, mine: GasLimits) -> GasLimits:
     return mine
 
 
-def merge_limits(configured: Mapping[str, GasLimits]) -> dict[str, GasLimits]:
-    """The limits in force: the floors, each configured entry merged by ``merge_entry``.
-
-    Raises ValueError as ``merge_entry`` does (the first entry that fails).
-    """
-    out = builtin_limits()
-    for gas, mine in configured.items():
-        out[gas] = merge_entry(gas, mine)
-    return out
-
-
 class OxygenBand(Section):
     """O2 % vol band. The upper bound is 21 % (GB 30871 §6.4) or 23.5 % in enriched zones.
 

@@ -41,7 +41,7 @@ class GasConfig(Section):
 
     Errors (ValueError, reported with file:line by the loader): sensors that cannot be wired
     together (``check_sensor_set``), a measured gas without limits, a limit entry whose unit
-    cannot be compared with the standard's or that has no high level (``merge_limits``).
+    cannot be compared with the standard's or that has no high level (``merge_entry``).
     """
 
     sensors: tuple[SensorConfig, ...] = Field(

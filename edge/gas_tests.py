@@ -23,6 +23,9 @@ from edge.models import GasTest, GasTestSample, WorkKind, Zone
 
 COMBUSTIBLE = "lel"
 OXYGEN = "o2"
+# The failure a judged test records for a required gas it lacks ("<gas> not measured");
+# edge.permits.recorded_failed tells such a failure from a bad reading by it.
+NOT_MEASURED = " not measured"
 # Names a detector may give the combustible channel.
 _COMBUSTIBLE_NAMES = frozenset({"lel", "ex", "combustible", "ch4", "methane", "hc"})
 
@@ -114,5 +117,5 @@ def judge_gas_test(
                 failures.append(f"{s.gas} {value:.2f}{lim.unit} > {level}{lim.unit}")
     missing = tuple(sorted(required_gases(kinds, zone) - measured))
     for gas in missing:
-        failures.append(f"{gas} not measured")
+        failures.append(f"{gas}{NOT_MEASURED}")
     return not failures, tuple(failures), missing

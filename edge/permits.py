@@ -27,6 +27,7 @@ from edge.floors import (
     effective_gas,
     monitoring_required,
 )
+from edge.gas_tests import NOT_MEASURED
 from edge.models import (
     LIVE_STATUSES,
     GasTest,
@@ -158,7 +159,7 @@ def recorded_failed(test: GasTest) -> bool:
     """
     if test.passed:
         return False
-    return not test.failures or any(not f.endswith(" not measured") for f in test.failures)
+    return not test.failures or any(not f.endswith(NOT_MEASURED) for f in test.failures)
 
 
 def check_gas_test(

@@ -338,13 +338,6 @@ class Registry:
                 docs.sort(key=lambda d: str(d["taken_at"]))
                 t.remove(doc_ids=[d.doc_id for d in docs[: -self.GAS_TESTS_KEPT]])
 
-    def latest_gas_test(self, zone_id: str) -> GasTest | None:
-        """The zone's most recent gas test, or None."""
-        with self._guard():
-            docs = self._db.table("gas_tests").search(self._q.zone_id == zone_id)
-        tests = [GasTest.model_validate(d) for d in docs]
-        return max(tests, key=lambda t: t.taken_at, default=None)
-
     def gas_tests(self, zone_id: str) -> list[GasTest]:
         """The zone's kept gas tests (the newest ``GAS_TESTS_KEPT``), newest first."""
         with self._guard():

@@ -35,6 +35,7 @@ from firmware_adapters.bilingual import BilingualValueError, BilingualWarning
 from firmware_adapters.configbase import Section
 from firmware_adapters.outputs.config import OutputsConfig
 from gateway.config_messages import got_suffix, pydantic_message
+from gateway.credentials import SERVICE_CREDENTIALS_DIR
 from gateway.errors import GatewayError
 from gateway.kiosk.config import KioskConfig
 
@@ -124,10 +125,9 @@ class SafeguardWeakenedWarning(BilingualWarning):
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 # The GPS horizontal error and face-mismatch lockout above which check-config says so: the
 # defaults (50 m, 3 tries) with room for a site's own choice.
-_EPH_SAID_M = 50.0
+_EPH_SAID_M: float = GpsConfig.model_fields["max_eph_m"].default
 _LOCKOUT_SAID = 5
-# Where systemd shows LoadCredential= files to the running unit (gateway.credentials).
-_UNIT_CREDENTIALS = Path("/run/credentials")
+_LOCKOUT_DEFAULT: int = AccessConfig.model_fields["lockout_threshold"].default
 # Below this a circle fence is inside a consumer receiver's own error (provision refuses it).
 _FENCE_MIN_RADIUS_M = 5.0
 
@@ -188,9 +188,9 @@ def weakened_safeguards(cfg: GatewayConfig) -> list[SafeguardWeakenedWarning]:
     if cfg.access.lockout_threshold > _LOCKOUT_SAID:
         say(
             f"access.lockout_threshold is {cfg.access.lockout_threshold}: a badge is locked only "
-            f"after that many face mismatches (default 3)",
+            f"after that many face mismatches (default {_LOCKOUT_DEFAULT})",
             f"access.lockout_threshold 为 {cfg.access.lockout_threshold}：人脸不符这么多次后才"
-            "锁定工卡（默认 3 次）",
+            f"锁定工卡（默认 {_LOCKOUT_DEFAULT} 次）",
         )
     ident = cfg.identity
     if ident.enabled and ident.multiple_faces == "largest":
@@ -222,7 +222,7 @@ def weakened_safeguards(cfg: GatewayConfig) -> list[SafeguardWeakenedWarning]:
     }
     for key, path in mqtt_files.items():
         # A file systemd shows only to the running unit (LoadCredential=) is not judged here.
-        if not mqtt.enabled or path is None or path.is_relative_to(_UNIT_CREDENTIALS):
+        if not mqtt.enabled or path is None or path.is_relative_to(SERVICE_CREDENTIALS_DIR):
             continue
         if not path.exists():
             say(
@@ -328,8 +328,6 @@ class ConfigIssue:
     path: str
     message: str
     message_zh: str = ""
-    unreadable: bool = False
-    """The file itself could not be read (missing, no permission): nothing was checked."""
 
     def text(self, lang: str = "en") -> str:
         """``file:line: path: message`` in ``lang`` ("zh-CN" or "en")."""
@@ -347,11 +345,6 @@ class ConfigError(GatewayError):
     def __init__(self, issues: list[ConfigIssue]) -> None:
         super().__init__("\n".join(str(i) for i in issues))
         self.issues = issues
-
-    @property
-    def unreadable(self) -> bool:
-        """The file could not be read at all (missing, no permission, a directory)."""
-        return any(i.unreadable for i in self.issues)
 
     def lines(self, lang: str = "en") -> list[str]:
         """Every issue as ``file:line: path: message`` in ``lang`` ("zh-CN" or "en")."""
@@ -870,7 +863,6 @@ def load_config(path: Path) -> GatewayConfig:
                     "",
                     f"cannot read: {err.strerror}",
                     f"无法读取：{why_zh}",
-                    unreadable=True,
                 )
             ]
         ) from err
